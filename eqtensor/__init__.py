@@ -1,0 +1,24 @@
+"""eqtensor: tensor expressions optimized by equality saturation, compiled to C or NumPy.
+
+>>> import eqtensor as et
+>>> from eqtensor import tensor as pt
+>>> a, b = pt.dscalar("a"), pt.dscalar("b")
+>>> f = et.function([a, b], a + b)
+>>> float(f(1, 2))
+3.0
+"""
+
+from . import tensor  # noqa: F401  (registers every op)
+from .core.basic import shared
+from .core.config import config
+from .core.errors import DisconnectedInputError, MissingInputError, UnusedInputError
+from .core.function import Function, In, Out, function
+from .core.mode import Mode
+from .printing import debugprint, dprint, pprint
+
+change_flags = config.change_flags
+
+__all__ = [
+    "DisconnectedInputError", "Function", "In", "MissingInputError", "Mode", "Out", "UnusedInputError",
+    "change_flags", "config", "debugprint", "dprint", "function", "pprint", "shared", "tensor",
+]

@@ -1,0 +1,63 @@
+"""Global configuration (``eqtensor.config``), PyTensor style.
+
+>>> from eqtensor import config
+>>> config.floatX
+'float64'
+>>> with config.change_flags(floatX="float32"):
+...     config.floatX
+'float32'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field, fields
+
+_FLOATX = ("float64", "float32")
+_MODES = ("NUMPY", "C", "FAST_COMPILE", "FAST_RUN")
+
+
+def _default_cache_dir() -> str:
+    env = os.environ.get("EQTENSOR_CACHE_DIR")
+    if env:
+        return env
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "eqtensor")
+
+
+@dataclass
+class Config:
+    """Process-wide settings. Change them with attribute assignment or :meth:`change_flags`."""
+
+    floatX: str = "float64"
+    mode: str = "FAST_RUN"
+    on_unused_input: str = "raise"
+    cache_dir: str = field(default_factory=_default_cache_dir)
+    unknown_dim_size: int = 1000
+    compute_test_value: str = "off"
+
+    def __setattr__(self, name, value):
+        if name not in {f.name for f in fields(Config)}:
+            raise AttributeError(f"eqtensor.config has no flag {name!r}")
+        if name == "floatX" and value not in _FLOATX:
+            raise ValueError(f"config.floatX must be one of {_FLOATX}, got {value!r}")
+        if name == "on_unused_input" and value not in ("raise", "warn", "ignore"):
+            raise ValueError(f"config.on_unused_input must be 'raise', 'warn' or 'ignore', got {value!r}")
+        object.__setattr__(self, name, value)
+
+    @contextlib.contextmanager
+    def change_flags(self, **flags):
+        """Temporarily set flags inside a ``with`` block."""
+        old = {k: getattr(self, k) for k in flags}
+        try:
+            for k, v in flags.items():
+                setattr(self, k, v)
+            yield self
+        finally:
+            for k, v in old.items():
+                setattr(self, k, v)
+
+
+config = Config()
+change_flags = config.change_flags

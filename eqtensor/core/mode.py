@@ -1,0 +1,56 @@
+"""Compilation modes: which optimizer and which backend ``function`` uses.
+
+``"FAST_COMPILE"`` skips optimization and runs on NumPy; ``"NUMPY"`` optimizes and runs on NumPy;
+``"FAST_RUN"`` (the default, ``config.mode``) optimizes and runs on the best available backend.
+
+>>> from eqtensor.core.mode import get_mode
+>>> get_mode("FAST_COMPILE").optimize, get_mode("FAST_COMPILE").backend
+(False, 'numpy')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .config import config
+
+BACKENDS = ("numpy", "c")
+
+
+@dataclass(frozen=True)
+class Mode:
+    """An optimizer setting and a backend. ``rules``/``budget``/``cost_model`` configure the e-graph."""
+
+    optimize: bool = True
+    backend: str = "numpy"
+    rules: Any = None
+    budget: Any = None
+    cost_model: Any = None
+    name: str = field(default="custom", compare=False)
+
+    def __post_init__(self):
+        if self.backend not in BACKENDS:
+            raise ValueError(f"Mode backend must be one of {BACKENDS}, got {self.backend!r}")
+
+    def including(self, **changes) -> "Mode":
+        return replace(self, **changes)
+
+
+_NAMED = {
+    "FAST_COMPILE": Mode(optimize=False, backend="numpy", name="FAST_COMPILE"),
+    "NUMPY": Mode(optimize=True, backend="numpy", name="NUMPY"),
+    "C": Mode(optimize=True, backend="c", name="C"),
+    "FAST_RUN": Mode(optimize=True, backend="numpy", name="FAST_RUN"),
+}
+
+
+def get_mode(mode) -> Mode:
+    """Resolve ``None`` (→ ``config.mode``), a mode name or a :class:`Mode`."""
+    if mode is None:
+        mode = config.mode
+    if isinstance(mode, Mode):
+        return mode
+    if isinstance(mode, str) and mode.upper() in _NAMED:
+        return _NAMED[mode.upper()]
+    raise ValueError(f"unknown mode {mode!r}; use one of {sorted(_NAMED)} or a Mode(...)")

@@ -1,0 +1,280 @@
+"""The op table: every operation is declared once, as an :class:`OpDef`.
+
+An ``OpDef`` says what an op *is*: its name and kind, its parameters, its type rule, its NumPy
+implementation (``perform``, plus an optional inline code template for the generated NumPy
+backend), its arithmetic cost per output element, and which input its output may be a view of.
+An :class:`Op` is an ``OpDef`` with bound parameter values; calling it on variables builds a node.
+
+The C kernels (:mod:`eqtensor.backends`) and VJP rules (:mod:`eqtensor.rules`) are tables keyed
+by the op name; tests derived from :data:`OPS` fail when an op lacks one of its pieces.
+
+>>> from eqtensor.core.op import OPS
+>>> OPS["exp"].kind, OPS["exp"].nin
+('elemwise', 1)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from .graph import Apply, Constant, Variable
+from .types import TensorType
+
+#: name -> OpDef, the single table of every primitive and composite op
+OPS: dict[str, "OpDef"] = {}
+
+
+@dataclass(frozen=True)
+class OpDef:
+    """Declaration of one op. See the module docstring."""
+
+    name: str
+    kind: str  # elemwise | reduce | shape | linalg | creation | nnet | index | blas | other
+    nin: int | None  # number of inputs; None = variadic
+    infer: Callable[["Op", tuple[Variable, ...]], TensorType]
+    perform: Callable[..., Any]  # perform(*arrays, **params) -> ndarray
+    cost: float = 1.0
+    params: tuple[str, ...] = ()
+    numpy: str | None = None  # inline template, e.g. "np.sum({0}, axis={axis})"
+    ufunc: Any = None  # NumPy ufunc computing the op elementwise (enables out=)
+    view_of: int | None = None  # output may share memory with this input
+    differentiable: bool = True
+    body: Callable | None = None  # composite: builds the expression from primitives
+    doc: str = ""
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def __call__(self, **params) -> "Op":
+        return Op(self, params)
+
+
+class Op:
+    """An op with bound parameters; calling it on inputs builds a graph node."""
+
+    __slots__ = ("defn", "params", "_key")
+
+    def __init__(self, defn: OpDef, params: dict | None = None):
+        params = dict(params or {})
+        unknown = set(params) - set(defn.params)
+        missing = set(defn.params) - set(params)
+        if unknown or missing:
+            raise TypeError(
+                f"op {defn.name} takes parameters {defn.params}; unknown {sorted(unknown)}, "
+                f"missing {sorted(missing)}"
+            )
+        object.__setattr__(self, "defn", defn)
+        object.__setattr__(self, "params", params)
+        object.__setattr__(self, "_key", (defn.name, tuple((k, params[k]) for k in defn.params)))
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Op is immutable")
+
+    @property
+    def name(self) -> str:
+        return self.defn.name
+
+    @property
+    def key(self):
+        return self._key
+
+    def __eq__(self, other):
+        return isinstance(other, Op) and self._key == other._key
+
+    def __hash__(self):
+        return hash(self._key)
+
+    def __repr__(self):
+        if not self.params:
+            return self.name
+        inner = ", ".join(f"{k}={v!r}" for k, v in self._key[1])
+        return f"{self.name}{{{inner}}}"
+
+    def __getattr__(self, item):
+        params = object.__getattribute__(self, "params")
+        if item in params:
+            return params[item]
+        raise AttributeError(item)
+
+    def __call__(self, *inputs) -> Variable:
+        from .basic import as_tensor_variable
+
+        defn = self.defn
+        if defn.nin is not None and len(inputs) != defn.nin:
+            raise TypeError(f"{self.name} takes {defn.nin} inputs, got {len(inputs)}")
+        inputs = tuple(as_tensor_variable(i) for i in inputs)
+        if defn.kind == "elemwise":
+            inputs = prepare_elemwise_inputs(self.name, inputs)
+        out_type = defn.infer(self, inputs)
+        return Apply(self, inputs, out_type).out
+
+    def perform(self, *arrays):
+        return self.defn.perform(*arrays, **self.params)
+
+
+def declare(name, kind, nin, infer, perform, **kw) -> OpDef:
+    """Register an op in :data:`OPS` (each name once) and return its definition."""
+    if name in OPS:
+        raise ValueError(f"op {name!r} is declared twice")
+    d = OpDef(name=name, kind=kind, nin=nin, infer=infer, perform=perform, **kw)
+    OPS[name] = d
+    return d
+
+
+# ---------------------------------------------------------------------------------------------
+# type rules shared by many ops
+
+
+def prepare_elemwise_inputs(opname, inputs):
+    """Left-pad lower-rank inputs with broadcastable dims and give weak constants their dtype."""
+    from .dtypes import promote
+    from .ops.shape import expand_left
+
+    kinds = [type(i.data.item()) if _is_weak(i) else i.dtype for i in inputs]
+    strong = [k for k in kinds if isinstance(k, str)]
+    target = promote(kinds) if strong else None
+    out = []
+    for i, k in zip(inputs, kinds):
+        if _is_weak(i) and target is not None and i.dtype != target:
+            i = _cast_weak(opname, i, target)
+        out.append(i)
+    nd = max(i.ndim for i in out)
+    return tuple(i if i.ndim == nd else _expand_constant(i, nd) if isinstance(i, Constant) else expand_left(i, nd)
+                 for i in out)
+
+
+def _expand_constant(c: Constant, ndim: int) -> Constant:
+    return Constant(c.data.reshape((1,) * (ndim - c.ndim) + c.data.shape))
+
+
+def _is_weak(v) -> bool:
+    return isinstance(v, Constant) and v.weak
+
+
+def _cast_weak(opname, c: Constant, dtype: str) -> Constant:
+    value = c.data.item()
+    with np.errstate(all="ignore"):
+        cast = np.asarray(value).astype(dtype)
+    if np.dtype(dtype).kind in "iub" and cast.item() != value:
+        raise OverflowError(f"Python integer {value} is out of bounds for {dtype} in {opname}")
+    return Constant(cast, weak=False)
+
+
+_DTYPE_CACHE: dict = {}
+
+
+def dtype_by_numpy(op: Op, dtypes, ndims=None) -> str:
+    """The dtype NumPy's implementation gives for inputs of these dtypes (cached per op)."""
+    from .dtypes import as_dtype
+
+    ndims = ndims or (1,) * len(dtypes)
+    key = (op.key, tuple(dtypes), tuple(ndims))
+    hit = _DTYPE_CACHE.get(key)
+    if hit is not None:
+        return hit
+    dummies = [np.ones((1,) * max(n, 0), dtype=d) for d, n in zip(dtypes, ndims)]
+    try:
+        with np.errstate(all="ignore"):
+            res = op.perform(*dummies)
+    except (TypeError, np.exceptions.DTypePromotionError) as e:
+        raise TypeError(f"{op.name} does not support inputs of dtype {', '.join(dtypes)}") from e
+    dt = as_dtype(np.asarray(res).dtype)
+    _DTYPE_CACHE[key] = dt
+    return dt
+
+
+def broadcast_static_shapes(opname, inputs) -> tuple:
+    """PyTensor static broadcasting: only dims statically 1 broadcast; known lengths must agree."""
+    shapes = [i.type.shape for i in inputs]
+    out = []
+    for d, dims in enumerate(zip(*shapes)):
+        known = {s for s in dims if s is not None and s != 1}
+        if len(known) > 1:
+            desc = ", ".join(f"{i}: shape {i.type.shape}" for i in inputs)
+            raise ValueError(
+                f"{opname}: incompatible static shapes along axis {d} ({desc}); only dimensions of "
+                f"static length 1 broadcast"
+            )
+        if known:
+            out.append(known.pop())
+        elif all(s == 1 for s in dims):
+            out.append(1)
+        else:
+            out.append(None)
+    return tuple(out)
+
+
+def elemwise_infer(op: Op, inputs) -> TensorType:
+    shape = broadcast_static_shapes(op.name, inputs)
+    dtype = dtype_by_numpy(op, [i.dtype for i in inputs])
+    return TensorType(dtype, shape)
+
+
+def runtime_broadcast_checks(inputs) -> list[tuple[int, list[int]]]:
+    """Axes where several inputs are not statically broadcastable and some length is unknown.
+
+    At run time all those inputs must have the same length there (a length-1 dimension that was
+    not declared broadcastable is an error, as in PyTensor). Returns ``(axis, input positions)``.
+    """
+    checks = []
+    if not inputs:
+        return checks
+    for d in range(inputs[0].ndim):
+        idx = [k for k, i in enumerate(inputs) if i.type.shape[d] != 1]
+        if len(idx) > 1 and any(inputs[k].type.shape[d] is None for k in idx):
+            checks.append((d, idx))
+    return checks
+
+
+def normalize_axis(axis, ndim: int, opname: str) -> tuple[int, ...]:
+    """``None`` → all axes; ints → sorted tuple of non-negative axes; clear errors otherwise."""
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, (int, np.integer)) and not isinstance(axis, bool):
+        axis = (int(axis),)
+    try:
+        axes = [int(a) for a in axis]
+    except TypeError as e:
+        raise TypeError(f"{opname}: axis must be None, an int or a tuple of ints, got {axis!r}") from e
+    out = []
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise ValueError(f"{opname}: axis {a} is out of bounds for a tensor of {ndim} dimensions")
+        a %= ndim
+        if a in out:
+            raise ValueError(f"{opname}: repeated axis {a}")
+        out.append(a)
+    return tuple(sorted(out))
+
+
+def reduce_infer(op: Op, inputs) -> TensorType:
+    (x,) = inputs
+    axes = op.params["axis"]
+    keep = op.params["keepdims"]
+    if keep:
+        shape = tuple(1 if d in axes else s for d, s in enumerate(x.type.shape))
+    else:
+        shape = tuple(s for d, s in enumerate(x.type.shape) if d not in axes)
+    dtype = dtype_by_numpy(op, [x.dtype], [x.ndim])
+    return TensorType(dtype, shape)
+
+
+def constant_value(v: Variable):
+    """The NumPy value of ``v`` if it is statically known (a constant or a static shape), else None."""
+    if isinstance(v, Constant):
+        return v.data
+    node = v.owner
+    if node is None:
+        return None
+    if node.op.name == "shape":
+        s = node.inputs[0].type.shape
+        return None if None in s else np.array(s, dtype="int64")
+    if node.op.name == "shape_i":
+        s = node.inputs[0].type.shape[node.op.params["i"]]
+        return None if s is None else np.array(s, dtype="int64")
+    if node.op.name in ("make_vector", "cast", "dimshuffle"):
+        vals = [constant_value(i) for i in node.inputs]
+        if all(val is not None for val in vals):
+            return np.asarray(node.op.perform(*vals))
+    return None

@@ -1,0 +1,167 @@
+"""Reductions with ``axis`` (None, int or tuple) and ``keepdims``, as NumPy.
+
+>>> from eqtensor import tensor as pt
+>>> x = pt.matrix("x", shape=(3, 4))
+>>> x.sum(axis=0).type.shape, x.max(axis=1, keepdims=True).type.shape
+((4,), (3, 1))
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.special as sps
+
+from ..op import OPS, Op, declare, normalize_axis, reduce_infer
+
+
+def _argreduce(fn):
+    def perform(x, axis, keepdims):
+        x = np.asarray(x)
+        rest = [d for d in range(x.ndim) if d not in axis]
+        moved = np.transpose(x, rest + list(axis))
+        flat = moved.reshape(moved.shape[: len(rest)] + (-1,))
+        res = fn(flat, axis=-1)
+        if keepdims:
+            res = res.reshape(tuple(1 if d in axis else s for d, s in enumerate(x.shape)))
+        return np.asarray(res, dtype="int64")
+
+    return perform
+
+
+def _logsumexp(x, axis, keepdims):
+    x = np.asarray(x)
+    if x.dtype.kind not in "fc":
+        x = x.astype("float64")
+    return sps.logsumexp(x, axis=axis, keepdims=keepdims)
+
+
+def _np(fn):
+    def perform(x, axis, keepdims):
+        return fn(x, axis=axis, keepdims=keepdims)
+
+    return perform
+
+
+# name, NumPy implementation, cost per input element, differentiable, template, doc
+TABLE = [
+    ("sum", _np(np.sum), 1, True, "np.sum({0}, axis={axis}, keepdims={keepdims})", "sum of elements"),
+    ("prod", _np(np.prod), 1, True, "np.prod({0}, axis={axis}, keepdims={keepdims})", "product of elements"),
+    ("max", _np(np.max), 1, True, "np.max({0}, axis={axis}, keepdims={keepdims})", "maximum (nan propagates)"),
+    ("min", _np(np.min), 1, True, "np.min({0}, axis={axis}, keepdims={keepdims})", "minimum (nan propagates)"),
+    ("all", _np(np.all), 1, False, "np.all({0}, axis={axis}, keepdims={keepdims})", "logical and"),
+    ("any", _np(np.any), 1, False, "np.any({0}, axis={axis}, keepdims={keepdims})", "logical or"),
+    ("argmax", _argreduce(np.argmax), 1, False, None, "index of the maximum (flattened over the axes)"),
+    ("argmin", _argreduce(np.argmin), 1, False, None, "index of the minimum (flattened over the axes)"),
+    ("logsumexp", _logsumexp, 12, True, None, "log(sum(exp(x))), stable"),
+]
+
+for _name, _fn, _cost, _diff, _tpl, _doc in TABLE:
+    declare(_name, "reduce", 1, reduce_infer, _fn, params=("axis", "keepdims"), cost=_cost,
+            numpy=_tpl, differentiable=_diff, doc=_doc)
+
+
+def reduce(name, x, axis=None, keepdims=False):
+    """Apply the reduction op ``name`` (a row of :data:`TABLE`) over ``axis``."""
+    from ..basic import as_tensor_variable
+
+    x = as_tensor_variable(x)
+    axes = normalize_axis(axis, x.ndim, name)
+    if name in ("max", "min", "argmax", "argmin"):
+        for a in axes:
+            if x.type.shape[a] == 0:
+                raise ValueError(f"{name}: reduction over axis {a} of static length 0 has no identity")
+    return Op(OPS[name], {"axis": axes, "keepdims": bool(keepdims)})(x)
+
+
+def sum(x, axis=None, keepdims=False):
+    """Sum over ``axis`` (all axes when None)."""
+    return reduce("sum", x, axis, keepdims)
+
+
+def prod(x, axis=None, keepdims=False):
+    """Product over ``axis``."""
+    return reduce("prod", x, axis, keepdims)
+
+
+def max(x, axis=None, keepdims=False):
+    """Maximum over ``axis``."""
+    return reduce("max", x, axis, keepdims)
+
+
+def min(x, axis=None, keepdims=False):
+    """Minimum over ``axis``."""
+    return reduce("min", x, axis, keepdims)
+
+
+def all(x, axis=None, keepdims=False):
+    """Logical and over ``axis``."""
+    return reduce("all", x, axis, keepdims)
+
+
+def any(x, axis=None, keepdims=False):
+    """Logical or over ``axis``."""
+    return reduce("any", x, axis, keepdims)
+
+
+def argmax(x, axis=None, keepdims=False):
+    """Index of the maximum over ``axis`` (over the flattened axes when several)."""
+    return reduce("argmax", x, axis, keepdims)
+
+
+def argmin(x, axis=None, keepdims=False):
+    """Index of the minimum over ``axis``."""
+    return reduce("argmin", x, axis, keepdims)
+
+
+def logsumexp(x, axis=None, keepdims=False):
+    """``log(sum(exp(x)))`` computed stably."""
+    return reduce("logsumexp", x, axis, keepdims)
+
+
+def _count(x, axes):
+    """Number of reduced elements, as a float scalar of x's float dtype."""
+    from .elemwise import cast, mul
+    from .shape import shape_i
+
+    n = None
+    for a in axes:
+        d = shape_i(x, a)
+        n = d if n is None else mul(n, d)
+    from ..basic import as_tensor_variable
+
+    return as_tensor_variable(np.int64(1)) if n is None else n
+
+
+def mean(x, axis=None, keepdims=False):
+    """Arithmetic mean over ``axis`` (float result; ``sum / count``)."""
+    from ..basic import as_tensor_variable
+    from .elemwise import cast, true_div
+
+    x = as_tensor_variable(x)
+    axes = normalize_axis(axis, x.ndim, "mean")
+    s = sum(x, axes, keepdims)
+    out_dtype = "float64" if x.dtype.startswith(("int", "uint", "bool")) else x.dtype
+    return true_div(cast(s, out_dtype), cast(_count(x, axes), out_dtype))
+
+
+def var(x, axis=None, keepdims=False, ddof=0):
+    """Variance over ``axis`` with ``ddof`` (``mean(|x - mean(x)|**2)``)."""
+    from ..basic import as_tensor_variable
+    from .elemwise import cast, sqr, sub, true_div
+
+    x = as_tensor_variable(x)
+    axes = normalize_axis(axis, x.ndim, "var")
+    m = mean(x, axes, keepdims=True)
+    d = sub(x, m)
+    ss = sum(sqr(d), axes, keepdims)
+    n = cast(_count(x, axes), ss.dtype)
+    if ddof:
+        n = sub(n, cast(ddof, ss.dtype))
+    return true_div(ss, n)
+
+
+def std(x, axis=None, keepdims=False, ddof=0):
+    """Standard deviation over ``axis``."""
+    from .elemwise import sqrt
+
+    return sqrt(var(x, axis, keepdims, ddof))

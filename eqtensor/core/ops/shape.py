@@ -1,0 +1,360 @@
+"""Shape ops: dimshuffle (transpose / add / drop broadcastable dims), reshape, shape, alloc,
+concatenate, make_vector.
+
+>>> from eqtensor import tensor as pt
+>>> x = pt.matrix("x", shape=(3, 4))
+>>> x.T.type.shape, x.reshape((2, -1)).type.shape
+((4, 3), (2, 6))
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..op import OPS, Op, constant_value, declare, dtype_by_numpy
+from ..types import TensorType
+
+
+# ----------------------------------------------------------------------------- dimshuffle
+def _dimshuffle_perform(x, order):
+    kept = [d for d in order if d != "x"]
+    dropped = tuple(d for d in range(x.ndim) if d not in kept)
+    if dropped:
+        x = x.reshape(tuple(s for d, s in enumerate(x.shape) if d not in dropped))
+        kept = [k - sum(1 for d in dropped if d < k) for k in kept]
+    x = np.transpose(x, kept)
+    return x.reshape(_expand_shape(x.shape, order))
+
+
+def _expand_shape(shape, order):
+    it = iter(shape)
+    return tuple(1 if d == "x" else next(it) for d in order)
+
+
+def _dimshuffle_infer(op, inputs):
+    (x,) = inputs
+    order = op.params["order"]
+    kept = [d for d in order if d != "x"]
+    if sorted(kept) != sorted(set(kept)) or any(not 0 <= d < x.ndim for d in kept):
+        raise ValueError(f"dimshuffle: invalid order {order} for a tensor of {x.ndim} dimensions")
+    for d in range(x.ndim):
+        if d not in kept and x.type.shape[d] != 1:
+            raise ValueError(
+                f"dimshuffle: cannot drop dimension {d} of {x} (static shape {x.type.shape}); only "
+                f"dimensions of static length 1 can be dropped"
+            )
+    return TensorType(x.dtype, tuple(1 if d == "x" else x.type.shape[d] for d in order))
+
+
+declare("dimshuffle", "shape", 1, _dimshuffle_infer, _dimshuffle_perform, params=("order",), cost=0,
+        view_of=0, doc="permute dims, insert broadcastable ('x') dims, drop length-1 dims")
+
+
+def dimshuffle(x, *order):
+    """PyTensor's ``x.dimshuffle(...)``: e.g. ``(1, 0)`` transposes, ``('x', 0)`` makes a row.
+
+    >>> from eqtensor import tensor as pt
+    >>> pt.dvector("v").dimshuffle("x", 0).type.shape
+    (1, None)
+    """
+    from ..basic import as_tensor_variable
+
+    x = as_tensor_variable(x)
+    if len(order) == 1 and isinstance(order[0], (list, tuple)):
+        order = tuple(order[0])
+    order = tuple(d if d == "x" else int(d) for d in order)
+    if order == tuple(range(x.ndim)):
+        return x
+    return Op(OPS["dimshuffle"], {"order": order})(x)
+
+
+def expand_left(x, ndim):
+    return dimshuffle(x, *(["x"] * (ndim - x.ndim) + list(range(x.ndim))))
+
+
+def transpose(x, axes=None):
+    """Permute dimensions (reverse them when ``axes`` is None)."""
+    from ..basic import as_tensor_variable
+    from ..op import normalize_axis
+
+    x = as_tensor_variable(x)
+    if axes is None:
+        axes = tuple(reversed(range(x.ndim)))
+    axes = tuple(int(a) % max(x.ndim, 1) for a in axes)
+    if sorted(axes) != list(range(x.ndim)):
+        raise ValueError(f"transpose: axes {axes} are not a permutation of {x.ndim} dimensions")
+    normalize_axis(axes, x.ndim, "transpose")
+    return dimshuffle(x, *axes)
+
+
+def expand_dims(x, axis):
+    """Insert broadcastable dimensions at ``axis`` (int or tuple), as ``np.expand_dims``."""
+    from ..basic import as_tensor_variable
+    from ..op import normalize_axis
+
+    x = as_tensor_variable(x)
+    axes = normalize_axis(axis, x.ndim + (len(axis) if isinstance(axis, (tuple, list)) else 1), "expand_dims")
+    order, it = [], iter(range(x.ndim))
+    for d in range(x.ndim + len(axes)):
+        order.append("x" if d in axes else next(it))
+    return dimshuffle(x, *order)
+
+
+def squeeze(x, axis=None):
+    """Drop dimensions of static length 1 (all of them when ``axis`` is None)."""
+    from ..basic import as_tensor_variable
+    from ..op import normalize_axis
+
+    x = as_tensor_variable(x)
+    if axis is None:
+        axes = tuple(d for d, s in enumerate(x.type.shape) if s == 1)
+    else:
+        axes = normalize_axis(axis, x.ndim, "squeeze")
+    return dimshuffle(x, *[d for d in range(x.ndim) if d not in axes])
+
+
+# ----------------------------------------------------------------------------- shape
+def _shape_infer(op, inputs):
+    return TensorType("int64", (inputs[0].ndim,))
+
+
+declare("shape", "shape", 1, _shape_infer, lambda x: np.array(np.shape(x), dtype="int64"), cost=0,
+        differentiable=False, doc="the run-time shape as an int64 vector")
+declare("shape_i", "shape", 1, lambda op, inputs: TensorType("int64", ()),
+        lambda x, i: np.array(np.shape(x)[i], dtype="int64"), params=("i",), cost=0,
+        differentiable=False, doc="the run-time length of dimension i")
+
+
+def shape(x):
+    from ..basic import as_tensor_variable
+
+    return Op(OPS["shape"])(as_tensor_variable(x))
+
+
+def shape_i(x, i):
+    from ..basic import as_tensor_variable
+
+    x = as_tensor_variable(x)
+    i = int(i)
+    if not -x.ndim <= i < x.ndim:
+        raise IndexError(f"shape_i: dimension {i} out of range for {x.ndim} dimensions")
+    return Op(OPS["shape_i"], {"i": i % x.ndim})(x)
+
+
+def _make_vector_infer(op, inputs):
+    for k, i in enumerate(inputs):
+        if i.ndim != 0:
+            raise TypeError(f"make_vector: element {k} must be a scalar, got {i.type}")
+    dtype = dtype_by_numpy(op, [i.dtype for i in inputs], [0] * len(inputs)) if inputs else "int64"
+    return TensorType(dtype, (len(inputs),))
+
+
+declare("make_vector", "shape", None, _make_vector_infer,
+        lambda *xs: np.array([np.asarray(x) for x in xs]) if xs else np.zeros(0, "int64"), cost=0,
+        doc="a vector from scalars")
+
+
+def make_vector(*xs):
+    """A 1-d tensor built from scalars (used for symbolic shapes)."""
+    from ..basic import as_tensor_variable
+
+    return Op(OPS["make_vector"])(*[as_tensor_variable(x) for x in xs])
+
+
+def as_shape_vector(shp, what="shape"):
+    """A symbolic int64 shape vector from a tuple of ints/scalars or a vector variable."""
+    from ..basic import as_tensor_variable
+    from ..graph import Variable
+    from .elemwise import cast
+
+    if isinstance(shp, Variable):
+        if shp.ndim != 1 or shp.dtype not in ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32"):
+            raise TypeError(f"{what} must be an integer vector, got {shp.type}")
+        if shp.type.shape[0] is None:
+            raise ValueError(f"{what} must have a static length")
+        return cast(shp, "int64")
+    if isinstance(shp, (int, np.integer)):
+        shp = (shp,)
+    elems = []
+    for k, s in enumerate(shp):
+        s = as_tensor_variable(s)
+        if s.ndim != 0 or s.dtype not in ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32"):
+            raise TypeError(f"{what}: entry {k} must be an integer scalar, got {s.type}")
+        elems.append(cast(s, "int64"))
+    if all(constant_value(e) is not None for e in elems):
+        return as_tensor_variable(np.array([int(constant_value(e)) for e in elems], dtype="int64"))
+    return make_vector(*elems)
+
+
+def static_entries(vec) -> list:
+    """Per-entry static values of an int shape vector (None where unknown)."""
+    val = constant_value(vec)
+    if val is not None:
+        return [int(v) for v in val]
+    if vec.owner is not None and vec.owner.op.name == "make_vector":
+        out = []
+        for e in vec.owner.inputs:
+            c = constant_value(e)
+            out.append(None if c is None else int(c))
+        return out
+    return [None] * vec.type.shape[0]
+
+
+# ----------------------------------------------------------------------------- reshape
+def _reshape_infer(op, inputs):
+    x, shp = inputs
+    entries = static_entries(shp)
+    if sum(1 for e in entries if e == -1) > 1:
+        raise ValueError("reshape: only one dimension can be -1")
+    if any(e is not None and e < -1 for e in entries):
+        raise ValueError(f"reshape: invalid target shape {entries}")
+    size = None if None in x.type.shape else math.prod(x.type.shape)
+    if -1 in entries and size is not None and None not in entries:
+        rest = math.prod(e for e in entries if e != -1)
+        if rest == 0 or size % rest:
+            raise ValueError(f"reshape: cannot reshape {x} of shape {x.type.shape} into {tuple(entries)}")
+        entries = [size // rest if e == -1 else e for e in entries]
+    if size is not None and None not in entries and -1 not in entries and math.prod(entries) != size:
+        raise ValueError(f"reshape: cannot reshape {x} of static shape {x.type.shape} into {tuple(entries)}")
+    return TensorType(x.dtype, tuple(None if e in (None, -1) else e for e in entries))
+
+
+def _reshape_perform(x, shp):
+    return np.reshape(x, tuple(int(s) for s in shp))
+
+
+declare("reshape", "shape", 2, _reshape_infer, _reshape_perform, cost=0, view_of=0,
+        numpy="{0}.reshape(tuple({1}))", doc="NumPy reshape (one -1 allowed)")
+
+
+def reshape(x, newshape, ndim=None):
+    """Reshape ``x`` (``newshape`` a tuple of ints/scalars, or an int vector variable)."""
+    from ..basic import as_tensor_variable
+
+    x = as_tensor_variable(x)
+    shp = as_shape_vector(newshape, "reshape shape")
+    if ndim is not None and shp.type.shape[0] != ndim:
+        raise ValueError(f"reshape: ndim={ndim} but the shape has {shp.type.shape[0]} entries")
+    return Op(OPS["reshape"])(x, shp)
+
+
+def flatten(x, ndim=1):
+    """Collapse the trailing dimensions so the result has ``ndim`` dimensions."""
+    from ..basic import as_tensor_variable
+
+    x = as_tensor_variable(x)
+    if not 1 <= ndim <= max(x.ndim, 1):
+        raise ValueError(f"flatten: ndim must be in [1, {max(x.ndim, 1)}], got {ndim}")
+    return reshape(x, tuple(shape_i(x, d) for d in range(ndim - 1)) + (-1,))
+
+
+# ----------------------------------------------------------------------------- alloc
+def _alloc_infer(op, inputs):
+    value, dims = inputs[0], inputs[1:]
+    for k, d in enumerate(dims):
+        if d.ndim != 0 or not d.dtype.startswith(("int", "uint")):
+            raise TypeError(f"alloc: dimension {k} must be an integer scalar, got {d.type}")
+    if value.ndim > len(dims):
+        raise ValueError(f"alloc: value of {value.ndim} dimensions cannot fill {len(dims)} dimensions")
+    static = []
+    for d in dims:
+        c = constant_value(d)
+        static.append(None if c is None else int(c))
+    for k, s in enumerate(static):
+        if s is not None and s < 0:
+            raise ValueError(f"alloc: negative dimension {s}")
+    off = len(dims) - value.ndim
+    for k, vs in enumerate(value.type.shape):
+        if vs not in (None, 1) and static[off + k] not in (None, vs):
+            raise ValueError(f"alloc: value of shape {value.type.shape} cannot be broadcast to {tuple(static)}")
+        if static[off + k] is None and vs not in (None, 1):
+            static[off + k] = vs
+    return TensorType(value.dtype, tuple(static))
+
+
+def _alloc_perform(value, *dims):
+    return np.array(np.broadcast_to(value, tuple(int(d) for d in dims)))
+
+
+declare("alloc", "creation", None, _alloc_infer, _alloc_perform, cost=0.5,
+        doc="a new tensor of the given shape filled by broadcasting value")
+
+
+def alloc(value, *shape):
+    """Fill a new tensor of ``shape`` with ``value`` broadcast (PyTensor's ``alloc``)."""
+    from ..basic import as_tensor_variable
+    from .elemwise import cast
+
+    if len(shape) == 1 and isinstance(shape[0], (list, tuple)):
+        shape = tuple(shape[0])
+    dims = [cast(as_tensor_variable(d), "int64") for d in shape]
+    return Op(OPS["alloc"])(as_tensor_variable(value), *dims)
+
+
+# ----------------------------------------------------------------------------- concatenate
+def _concat_infer(op, inputs):
+    axis = op.params["axis"]
+    if not inputs:
+        raise ValueError("concatenate needs at least one tensor")
+    nd = inputs[0].ndim
+    for i in inputs:
+        if i.ndim != nd:
+            raise ValueError(f"concatenate: all inputs need {nd} dimensions; {i} has {i.ndim}")
+    if not 0 <= axis < nd:
+        raise ValueError(f"concatenate: axis {axis} out of range for {nd} dimensions")
+    shape = []
+    for d in range(nd):
+        dims = [i.type.shape[d] for i in inputs]
+        if d == axis:
+            shape.append(None if None in dims else sum(dims))
+        else:
+            known = {s for s in dims if s is not None}
+            if len(known) > 1:
+                raise ValueError(
+                    f"concatenate: shapes {[i.type.shape for i in inputs]} differ along axis {d}"
+                )
+            shape.append(known.pop() if known else None)
+    dtype = dtype_by_numpy(op, [i.dtype for i in inputs], [nd] * len(inputs))
+    return TensorType(dtype, tuple(shape))
+
+
+declare("concatenate", "shape", None, _concat_infer, lambda *xs, axis: np.concatenate(xs, axis=axis),
+        params=("axis",), cost=0.5, doc="join tensors along an existing axis")
+
+
+def concatenate(tensors, axis=0):
+    """Join tensors along ``axis`` (``np.concatenate``)."""
+    from ..basic import as_tensor_variable
+
+    tensors = [as_tensor_variable(t) for t in tensors]
+    if not tensors:
+        raise ValueError("concatenate needs at least one tensor")
+    nd = tensors[0].ndim
+    if nd == 0:
+        raise ValueError("concatenate: zero-dimensional tensors cannot be concatenated")
+    if not -nd <= axis < nd:
+        raise ValueError(f"concatenate: axis {axis} out of range for {nd} dimensions")
+    if len(tensors) == 1:
+        return tensors[0]
+    return Op(OPS["concatenate"], {"axis": axis % nd})(*tensors)
+
+
+def stack(tensors, axis=0):
+    """Join tensors along a new ``axis`` (``np.stack``)."""
+    from ..basic import as_tensor_variable
+
+    tensors = [as_tensor_variable(t) for t in tensors]
+    if not tensors:
+        raise ValueError("stack needs at least one tensor")
+    nd = tensors[0].ndim + 1
+    if not -nd <= axis < nd:
+        raise ValueError(f"stack: axis {axis} out of range for {nd} dimensions")
+    return concatenate([expand_dims(t, axis % nd) for t in tensors], axis=axis % nd) if len(tensors) > 1 \
+        else expand_dims(tensors[0], axis % nd)
+
+
+def broadcast_to(x, shape):
+    """Broadcast ``x`` to ``shape`` (a new tensor, as PyTensor's ``alloc``)."""
+    return alloc(x, *shape)

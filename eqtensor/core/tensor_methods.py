@@ -1,0 +1,158 @@
+"""Operators and methods of symbolic tensors (mixed into :class:`eqtensor.core.graph.Variable`).
+
+>>> from eqtensor import tensor as pt
+>>> x = pt.dmatrix("x")
+>>> (x @ x.T + 1).sum(axis=1).type
+TensorType(float64, shape=(None,))
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_mods = {}
+
+
+def _m(name):
+    mod = _mods.get(name)
+    if mod is None:
+        mod = _mods[name] = importlib.import_module(f"eqtensor.core.ops.{name}")
+    return mod
+
+
+def _bin(opname, reflected=False):
+    def method(self, other):
+        fn = getattr(_m("elemwise"), opname)
+        return fn(other, self) if reflected else fn(self, other)
+
+    method.__name__ = opname
+    return method
+
+
+class TensorMethods:
+    __slots__ = ()
+    __array_priority__ = 1000  # NumPy defers to our operators: np_array + x builds a graph
+
+    __add__, __radd__ = _bin("add"), _bin("add", True)
+    __sub__, __rsub__ = _bin("sub"), _bin("sub", True)
+    __mul__, __rmul__ = _bin("mul"), _bin("mul", True)
+    __truediv__, __rtruediv__ = _bin("true_div"), _bin("true_div", True)
+    __floordiv__, __rfloordiv__ = _bin("floor_div"), _bin("floor_div", True)
+    __mod__, __rmod__ = _bin("mod"), _bin("mod", True)
+    __pow__, __rpow__ = _bin("pow"), _bin("pow", True)
+    __lt__, __le__, __gt__, __ge__ = _bin("lt"), _bin("le"), _bin("gt"), _bin("ge")
+    __and__, __rand__ = _bin("and_"), _bin("and_", True)
+    __or__, __ror__ = _bin("or_"), _bin("or_", True)
+    __xor__, __rxor__ = _bin("xor"), _bin("xor", True)
+
+    def __neg__(self):
+        return _m("elemwise").neg(self)
+
+    def __abs__(self):
+        return _m("elemwise").abs(self)
+
+    def __invert__(self):
+        return _m("elemwise").invert(self)
+
+    def __matmul__(self, other):
+        return _m("linalg").matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _m("linalg").matmul(other, self)
+
+    def __getitem__(self, idx):
+        return _m("subtensor").getitem(self, idx)
+
+    def __iter__(self):
+        raise TypeError("a symbolic tensor cannot be iterated; index it with x[i] instead")
+
+    def __len__(self):
+        raise TypeError("len() of a symbolic tensor is not defined; use x.shape[0]")
+
+    # ------------------------------------------------------------------ shape
+    @property
+    def shape(self):
+        return _m("shape").shape(self)
+
+    @property
+    def size(self):
+        return _m("reduction").prod(self.shape)
+
+    @property
+    def T(self):
+        return _m("shape").transpose(self)
+
+    def transpose(self, *axes):
+        if len(axes) == 1 and isinstance(axes[0], (list, tuple)):
+            axes = tuple(axes[0])
+        return _m("shape").transpose(self, axes or None)
+
+    def dimshuffle(self, *order):
+        return _m("shape").dimshuffle(self, *order)
+
+    def reshape(self, *shape, ndim=None):
+        if len(shape) == 1 and not isinstance(shape[0], int):
+            shape = shape[0]
+        return _m("shape").reshape(self, shape, ndim=ndim)
+
+    def flatten(self, ndim=1):
+        return _m("shape").flatten(self, ndim)
+
+    def squeeze(self, axis=None):
+        return _m("shape").squeeze(self, axis)
+
+    def astype(self, dtype):
+        return _m("elemwise").cast(self, dtype)
+
+    # ------------------------------------------------------------------ reductions
+    def sum(self, axis=None, keepdims=False):
+        return _m("reduction").sum(self, axis, keepdims)
+
+    def prod(self, axis=None, keepdims=False):
+        return _m("reduction").prod(self, axis, keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        return _m("reduction").max(self, axis, keepdims)
+
+    def min(self, axis=None, keepdims=False):
+        return _m("reduction").min(self, axis, keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        return _m("reduction").mean(self, axis, keepdims)
+
+    def var(self, axis=None, keepdims=False, ddof=0):
+        return _m("reduction").var(self, axis, keepdims, ddof)
+
+    def std(self, axis=None, keepdims=False, ddof=0):
+        return _m("reduction").std(self, axis, keepdims, ddof)
+
+    def argmax(self, axis=None, keepdims=False):
+        return _m("reduction").argmax(self, axis, keepdims)
+
+    def argmin(self, axis=None, keepdims=False):
+        return _m("reduction").argmin(self, axis, keepdims)
+
+    def all(self, axis=None, keepdims=False):
+        return _m("reduction").all(self, axis, keepdims)
+
+    def any(self, axis=None, keepdims=False):
+        return _m("reduction").any(self, axis, keepdims)
+
+    # ------------------------------------------------------------------ elementwise helpers
+    def dot(self, other):
+        return _m("linalg").dot(self, other)
+
+    def exp(self):
+        return _m("elemwise").exp(self)
+
+    def log(self):
+        return _m("elemwise").log(self)
+
+    def sqrt(self):
+        return _m("elemwise").sqrt(self)
+
+    def clip(self, lo, hi):
+        return _m("elemwise").clip(self, lo, hi)
+
+    def round(self):
+        return _m("elemwise").round_half_to_even(self)

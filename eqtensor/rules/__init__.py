@@ -1,0 +1,1 @@
+"""Rewrite rules written in the tensor language (algebraic, stability, fusion, BLAS, gradients)."""
