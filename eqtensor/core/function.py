@@ -6,6 +6,8 @@
 >>> f = function([a, b], a + b)
 >>> f(1.5, 2.0)
 array(3.5)
+>>> function([a, b], [a + b, a * b])(2.0, 3.0)
+[array(5.), array(6.)]
 """
 
 from __future__ import annotations
@@ -18,23 +20,30 @@ import numpy as np
 from .config import config
 from .errors import MissingInputError, UnusedInputError
 from .fgraph import FunctionGraph
-from .graph import Constant, SharedVariable, Variable, ancestors, clone_replace, graph_inputs
+from .graph import Constant, SharedVariable, Variable, ancestors, clone_replace, graph_inputs, toposort
 from .mode import get_mode
 
 
 class In:
-    """An input with options: ``name`` (keyword), default ``value``, ``borrow``, ``mutable``.
+    """An input with options: ``name`` (for keyword calls), default ``value``, ``borrow``.
+
+    ``name`` defaults to the variable's name. The default ``value`` is copied at compile time
+    unless ``borrow=True``.
 
     >>> from eqtensor import function, In, tensor as pt
     >>> x, y = pt.dscalar("x"), pt.dscalar("y")
     >>> f = function([x, In(y, value=1.0)], x + y)
-    >>> float(f(2.0)), float(f(2.0, y=3.0))
-    (3.0, 5.0)
+    >>> float(f(2.0)), float(f(2.0, y=3.0)), float(f(y=4.0, x=1.0))
+    (3.0, 5.0, 5.0)
     """
 
     def __init__(self, variable, name=None, value=None, borrow=False, mutable=False, update=None):
         if not isinstance(variable, Variable) or variable.owner is not None or isinstance(variable, Constant):
-            raise TypeError(f"In() wraps an input variable (not a constant or an expression), got {variable!r}")
+            what = f"the expression {variable}" if isinstance(variable, Variable) else \
+                f"{variable!r} ({type(variable).__name__})"
+            raise TypeError(f"In() wraps a symbolic input variable (e.g. pt.dvector('x')), not {what}")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"In(name=) must be a string, got {name!r}")
         if mutable:
             raise NotImplementedError("In(mutable=True) is not supported: eqtensor never writes into inputs")
         if update is not None:
@@ -46,83 +55,107 @@ class In:
 
 
 class Out:
-    """An output with options: ``borrow=True`` lets it alias internal memory."""
+    """An output with options. ``borrow=True`` would allow the result to alias internal memory;
+    eqtensor always returns arrays the caller owns, so it is accepted and changes nothing.
+
+    >>> from eqtensor import function, Out, tensor as pt
+    >>> x = pt.dvector("x")
+    >>> function([x], Out(x * 2, borrow=True))([1.0, 2.0])
+    array([2., 4.])
+    """
 
     def __init__(self, variable, borrow=False):
         self.variable = variable
         self.borrow = borrow
 
 
+class _Ambiguous:
+    """Marks a keyword name shared by several inputs."""
+
+
 class Function:
     """A compiled function. Call it with positional and keyword arguments.
 
-    Attributes: ``trust_input`` (skip argument checks for the lowest overhead), ``maker``
-    (``.fgraph``, ``.original_fgraph``, ``.schedule``, ``.backend_source``, ``.report``).
+    Attributes: ``name``, ``trust_input`` (skip the per-value checks for the lowest overhead;
+    argument counts and keywords are still resolved), ``maker`` (``.fgraph``, ``.original_fgraph``,
+    ``.mode``, ``.schedule``, ``.backend_source``, ``.report``, ``.timings``).
+
+    >>> import numpy as np, eqtensor as et
+    >>> from eqtensor import tensor as pt
+    >>> x = pt.dvector("x")
+    >>> f = et.function([x], x ** 2, name="square")
+    >>> f.trust_input = True          # the caller promises float64 1-d arrays
+    >>> f(np.array([1.0, 3.0]))
+    array([1., 9.])
     """
 
-    def __init__(self, maker, specs, thunk, single, name):
+    def __init__(self, maker, specs, single, name):
         self.maker = maker
         self.name = name
         self.trust_input = False
         self._specs = specs
-        self._thunk = thunk
         self._single = single
-        fg = maker.fgraph
-        self._shared = fg.shared_inputs
-        self._n_out = fg.n_outputs
-        self._targets = fg.update_targets
-        self._names = {s.name: k for k, s in enumerate(specs) if s.name}
-        self._dtypes = [np.dtype(s.variable.dtype) for s in specs]
-        self._ndims = [s.variable.ndim for s in specs]
-        self._static = [None if all(d is None for d in s.variable.type.shape) else s.variable.type.shape
-                        for s in specs]
+        self._n_in = len(specs)
+        self._names: dict = {}
+        for k, s in enumerate(specs):
+            if s.name:
+                self._names[s.name] = _Ambiguous if s.name in self._names else k
+        self._checks = tuple(
+            (np.dtype(s.variable.dtype), s.variable.ndim,
+             None if all(d is None for d in s.variable.type.shape) else s.variable.type.shape)
+            for s in specs
+        )
+        self._run = _make_runner(maker, single, self._label())
 
     # ------------------------------------------------------------------ calling
-    def __call__(self, *args, **kwargs):
-        if self.trust_input:
-            values = args
-        else:
-            values = self._check_args(args, kwargs)
-        outs = self._thunk(*values, *[s.container[0] for s in self._shared])
-        n = self._n_out
-        for target, val in zip(self._targets, outs[n:]):
-            target.container[0] = val
-        if self._single:
-            return outs[0]
-        return list(outs[:n])
+    def __call__(self, /, *args, **kwargs):
+        if kwargs or len(args) != self._n_in:
+            args = self._bind(args, kwargs)
+        if not self.trust_input:
+            for v, (dt, nd, st) in zip(args, self._checks):
+                if not (v.__class__ is np.ndarray and (v.dtype is dt or v.dtype == dt) and v.ndim == nd
+                        and (st is None or _fits(st, v.shape))):
+                    args = self._filter_all(args)
+                    break
+        return self._run(args)
 
-    def _check_args(self, args, kwargs):
+    def _bind(self, args, kwargs):
+        """Positional and keyword arguments → one value per input (defaults filled in)."""
         specs = self._specs
         if len(args) > len(specs):
-            raise TypeError(
-                f"{self._label()} takes {len(specs)} argument(s) ({self._arg_list()}), got {len(args)}"
-            )
+            raise TypeError(f"{self._label()} takes {len(specs)} argument(s) ({self._arg_list()}), "
+                            f"got {len(args)}")
         values = list(args) + [_MISSING] * (len(specs) - len(args))
         for key, val in kwargs.items():
             k = self._names.get(key)
             if k is None:
                 raise TypeError(f"{self._label()} got an unexpected keyword argument {key!r} "
                                 f"(its inputs are {self._arg_list()})")
+            if k is _Ambiguous:
+                raise TypeError(f"{self._label()}: keyword argument {key!r} is ambiguous: several inputs "
+                                f"are named {key!r}; pass them by position")
             if values[k] is not _MISSING:
-                raise TypeError(f"{self._label()} got multiple values for argument {key!r}")
+                raise TypeError(f"{self._label()} got multiple values for input {k} ({key})")
             values[k] = val
         for k, spec in enumerate(specs):
-            v = values[k]
-            if v is _MISSING:
+            if values[k] is _MISSING:
                 if spec.value is None:
-                    raise TypeError(f"{self._label()} is missing a value for input {k} ({spec.label})")
-                v = spec.value
-            if (isinstance(v, np.ndarray) and v.dtype is self._dtypes[k] or
-                    isinstance(v, np.ndarray) and v.dtype == self._dtypes[k]) and v.ndim == self._ndims[k]:
-                st = self._static[k]
-                if st is not None and any(s is not None and s != d for s, d in zip(st, v.shape)):
-                    raise ValueError(f"{self._label()}: bad value for input {k} ({spec.label}): expected "
-                                     f"static shape {st}, got shape {v.shape}")
-            else:
-                v = spec.variable.type.filter(v, name=f"input {k} ({spec.label}) of {self._label()}",
-                                              allow_downcast=self.maker.allow_input_downcast)
-            values[k] = v
+                    raise TypeError(f"{self._label()} is missing a value for input {k} ({spec.label}), "
+                                    f"which has no default")
+                values[k] = spec.value
         return values
+
+    def _filter_all(self, args):
+        """Convert every argument to its input's type, or raise an error naming the input."""
+        out = []
+        allow = self.maker.allow_input_downcast
+        for k, (v, spec) in enumerate(zip(args, self._specs)):
+            dt = self._checks[k][0]
+            downcast = allow is True or (allow is None and isinstance(v, float) and dt.name == config.floatX)
+            v = spec.variable.type.filter(v, name=f"input {k} ({spec.label}) of {self._label()}",
+                                          allow_downcast=downcast)
+            out.append(v if v.dtype == dt else v.astype(dt))  # non-native byte order
+        return out
 
     def _label(self):
         return f"function {self.name!r}" if self.name else "function"
@@ -131,23 +164,45 @@ class Function:
         return ", ".join(s.label for s in self._specs) or "no inputs"
 
     # ------------------------------------------------------------------ helpers
-    def copy(self, share_memory=False, swap=None, name=None):
-        """A new function with the same graph; ``swap`` maps shared variables to replacements.
+    def copy(self, share_memory=False, swap=None, delete_updates=False, name=None):
+        """A new function computing the same graph.
 
-        Without ``share_memory`` or ``swap`` the copy uses fresh shared variables holding copies of
-        the current values, so updates of one function do not affect the other.
+        Without ``share_memory`` the copy gets fresh shared variables holding copies of the current
+        values, so updates of one function do not affect the other; with it both use the same
+        shared variables. ``swap`` maps shared variables to replacements of the same type;
+        ``delete_updates=True`` drops the updates.
+
+        >>> import eqtensor as et
+        >>> from eqtensor import tensor as pt
+        >>> acc = et.shared(0.0, name="acc")
+        >>> x = pt.dscalar("x")
+        >>> f = et.function([x], acc, updates={acc: acc + x})
+        >>> g = f.copy()
+        >>> _ = g(5.0); float(acc.get_value())   # g has its own accumulator
+        0.0
         """
+        fg = self.maker.fgraph
         swap = dict(swap or {})
+        for old, new in swap.items():
+            if not isinstance(old, SharedVariable) or old not in fg.shared_inputs:
+                raise ValueError(f"copy(swap=): {old} is not a shared variable used by {self._label()}")
+            if not isinstance(new, SharedVariable) or new.type != old.type:
+                raise TypeError(f"copy(swap=): {old} ({old.type}) must be replaced by a shared variable of the "
+                                f"same type, got {new!r}" + (f" ({new.type})" if isinstance(new, Variable) else ""))
+        maker = self.maker.without_updates() if delete_updates else self.maker
         if not share_memory:
-            for s in self.maker.fgraph.shared_inputs:
+            for s in maker.fgraph.shared_inputs:
                 if s not in swap:
                     swap[s] = SharedVariable(s.type, s.get_value(), name=s.name)
-        maker = self.maker
         if swap:
             maker = maker.swapped(swap)
-        f = Function(maker, self._specs, maker.thunk, self._single, name or self.name)
+        f = Function(maker, self._specs, self._single, self.name if name is None else name)
         f.trust_input = self.trust_input
         return f
+
+    def get_shared(self):
+        """The shared variables this function reads or updates."""
+        return list(self.maker.fgraph.shared_inputs)
 
     def optimization_report(self):
         """What the optimizer did (None in modes without optimization)."""
@@ -155,6 +210,46 @@ class Function:
 
     def __repr__(self):
         return f"<eqtensor.Function {self.name or ''}({self._arg_list()})>"
+
+
+def _fits(static, shape):
+    """True when ``shape`` (run-time, or static with None = unknown) always fits ``static``."""
+    return all(s is None or s == d for s, d in zip(static, shape))
+
+
+def _make_runner(maker, single, label):
+    """``run(values)``: call the thunk with the shared values, store the updates, shape the result."""
+    thunk, fg = maker.thunk, maker.fgraph
+    containers = [s.container for s in fg.shared_inputs]
+    n = fg.n_outputs
+    if not containers:
+        def run(args):
+            try:
+                outs = thunk(*args)
+            except Exception as e:
+                e.add_note(f"(raised while running {label})")
+                raise
+            return outs[0] if single else list(outs)
+        return run
+    targets = [t.container for t in fg.update_targets]
+    # updates whose static shape the graph does not guarantee are checked before any is stored
+    checks = [(n + k, t) for k, t in enumerate(fg.update_targets)
+              if not _fits(t.type.shape, fg.outputs[n + k].type.shape)]
+
+    def run(args):
+        try:
+            outs = thunk(*args, *[c[0] for c in containers])
+        except Exception as e:
+            e.add_note(f"(raised while running {label})")
+            raise
+        for k, t in checks:
+            problem = t.type.describe_mismatch(outs[k])
+            if problem:
+                raise ValueError(f"{label}: the update of shared variable {t} does not fit it: {problem}")
+        for c, v in zip(targets, outs[n:]):
+            c[0] = v
+        return outs[0] if single else list(outs[:n])
+    return run
 
 
 class _Missing:
@@ -166,15 +261,20 @@ _MISSING = _Missing()
 
 
 class _Spec:
-    __slots__ = ("variable", "name", "value", "borrow", "label")
+    """One explicit input: variable, keyword name, default value (validated), label for messages."""
 
-    def __init__(self, i: In, pos: int):
+    __slots__ = ("variable", "name", "value", "label")
+
+    def __init__(self, i: In, pos: int, allow_downcast):
         self.variable = i.variable
         self.name = i.name
-        self.value = None if i.value is None else i.variable.type.filter(
-            i.value, name=f"default value of input {i.name or pos}")
-        self.borrow = i.borrow
         self.label = i.name or f"<{i.variable.type}>"
+        if i.value is None:
+            self.value = None
+        else:
+            v = i.variable.type.filter(i.value, name=f"the default value of input {pos} ({self.label})",
+                                       allow_downcast=bool(allow_downcast))
+            self.value = v if i.borrow or v is not i.value else v.copy()
 
 
 class FunctionMaker:
@@ -185,8 +285,7 @@ class FunctionMaker:
 
         self.original_fgraph = fgraph
         self.mode = mode
-        self.allow_input_downcast = bool(allow_input_downcast)
-        self.timings = {}
+        self.allow_input_downcast = allow_input_downcast
         t0 = time.perf_counter()
         self.report = None
         self.fgraph = fgraph
@@ -198,122 +297,177 @@ class FunctionMaker:
         self.thunk, self.schedule, self.backend_source, self.backend = compile_fgraph(self.fgraph, mode)
         self.timings = {"optimize": t1 - t0, "compile": time.perf_counter() - t1}
 
-    def swapped(self, swap):
+    def swapped(self, swap) -> "FunctionMaker":
+        """The same compiled code reading (and updating) other shared variables."""
         new = object.__new__(FunctionMaker)
         new.__dict__.update(self.__dict__)
         fg = self.fgraph
-        inputs = [swap.get(v, v) for v in fg.inputs]
-        new.fgraph = FunctionGraph(inputs, list(fg.outputs), fg.n_explicit, fg.n_outputs,
-                                   [swap.get(t, t) for t in fg.update_targets])
+        new.fgraph = FunctionGraph([swap.get(v, v) for v in fg.inputs], list(fg.outputs), fg.n_explicit,
+                                   fg.n_outputs, [swap.get(t, t) for t in fg.update_targets])
         return new
 
+    def without_updates(self) -> "FunctionMaker":
+        """A new compilation of the outputs alone."""
+        fg = self.original_fgraph
+        outs = fg.outputs[:fg.n_outputs]
+        used = {id(v) for v in ancestors(outs)}
+        shared = [s for s in fg.shared_inputs if id(s) in used]
+        return FunctionMaker(FunctionGraph(fg.inputs[:fg.n_explicit] + shared, outs, fg.n_explicit, fg.n_outputs),
+                             self.mode, self.allow_input_downcast)
 
-def _as_list(x):
-    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+# ---------------------------------------------------------------------------------------------
+# function()
 
 
-def function(inputs, outputs=None, mode=None, updates=None, givens=None, no_default_updates=False,
-             accept_inplace=False, name=None, rebuild_strict=True, allow_input_downcast=None,
-             profile=None, on_unused_input=None, trust_input=False):
-    """Compile a function from symbolic ``inputs`` to ``outputs`` (PyTensor's ``function``).
+def _pairs(x, what):
+    if x is None:
+        return []
+    items = list(x.items()) if isinstance(x, dict) else x
+    try:
+        out = [tuple(p) for p in items]
+    except TypeError:
+        out = None
+    if out is None or any(len(p) != 2 for p in out):
+        raise TypeError(f"function: {what} must be a dict or a list of (variable, expression) pairs, got {x!r}")
+    return out
 
-    ``outputs`` may be one variable (the call returns one array) or a list (the call returns a
-    list). ``updates`` (dict or list of pairs) sets shared variables after each call, computed
-    from the values before it. ``givens`` substitutes variables before compilation.
-    """
+
+def _check_inputs(inputs):
+    if isinstance(inputs, (Variable, In)):
+        raise TypeError("function: inputs must be a list of variables, even for a single input: "
+                        "function([x], ...)")
     if not isinstance(inputs, (list, tuple)):
-        raise TypeError("function: inputs must be a list of variables (or In instances)")
-    ins = [i if isinstance(i, In) else In(i) for i in inputs]
-    seen = set()
-    for k, i in enumerate(ins):
-        if isinstance(i.variable, SharedVariable):
-            raise TypeError(f"function: input {k} ({i.variable}) is a shared variable; shared variables "
-                            f"are implicit inputs and must not be listed")
-        if i.variable in seen:
+        raise TypeError(f"function: inputs must be a list of variables (or In instances), got {inputs!r}")
+    ins = []
+    for k, i in enumerate(inputs):
+        if isinstance(i, SharedVariable) or isinstance(i, In) and isinstance(i.variable, SharedVariable):
+            raise TypeError(f"function: input {k} ({i if isinstance(i, Variable) else i.variable}) is a shared "
+                            f"variable; shared variables are implicit inputs and must not be listed "
+                            f"(use givens= to substitute one)")
+        if not isinstance(i, In):
+            try:
+                i = In(i)
+            except TypeError as e:
+                raise TypeError(f"function: input {k}: {e}") from None
+        if any(j.variable is i.variable for j in ins):
             raise ValueError(f"function: input {k} ({i.variable}) is listed twice")
-        seen.add(i.variable)
-    single = outputs is not None and not isinstance(outputs, (list, tuple))
-    outs = [] if outputs is None else _as_list(outputs)
-    out_vars = []
-    from .basic import as_tensor_variable
+        ins.append(i)
+    return ins
 
-    for k, o in enumerate(outs):
-        v = o.variable if isinstance(o, Out) else o
-        try:
-            out_vars.append(as_tensor_variable(v))
-        except TypeError as e:
-            raise TypeError(f"function: output {k} is not a tensor expression: {e}") from e
-    # updates
-    if updates is None:
-        updates = []
-    elif isinstance(updates, dict):
-        updates = list(updates.items())
-    else:
-        updates = list(updates)
-    targets, upd_exprs = [], []
-    for target, expr in updates:
+
+def _check_updates(updates):
+    from .basic import as_tensor_variable
+    from .dtypes import promote
+    from .ops.elemwise import cast
+
+    targets, exprs = [], []
+    for target, expr in _pairs(updates, "updates"):
         if not isinstance(target, SharedVariable):
-            raise TypeError(f"function: update target {target} is not a shared variable")
+            raise TypeError(f"function: update target {target!r} is not a shared variable")
         if target in targets:
             raise ValueError(f"function: shared variable {target} has more than one update")
         expr = as_tensor_variable(expr)
         if expr.ndim != target.ndim:
-            raise TypeError(f"function: update of {target} has {expr.ndim} dimensions, expected {target.ndim}")
+            raise TypeError(f"function: the update of {target} ({target.type}) has {expr.ndim} dimension(s) "
+                            f"({expr.type}), expected {target.ndim}")
+        if any(s is not None and d is not None and s != d for s, d in zip(target.type.shape, expr.type.shape)):
+            raise ValueError(f"function: the update of {target} has static shape {expr.type.shape}, "
+                             f"incompatible with {target}'s static shape {target.type.shape}")
         if expr.dtype != target.dtype:
-            from .dtypes import promote
-            from .ops.elemwise import cast
-
-            if promote([expr.dtype, target.dtype]) != target.dtype and not allow_input_downcast:
-                raise TypeError(f"function: update of {target} (dtype {target.dtype}) has dtype {expr.dtype}; "
-                                f"cast it explicitly with .astype({target.dtype!r})")
+            if promote([expr.dtype, target.dtype]) != target.dtype:
+                raise TypeError(f"function: the update of {target} (dtype {target.dtype}) has dtype {expr.dtype}; "
+                                f"casting would lose information: cast it with .astype({target.dtype!r})")
             expr = cast(expr, target.dtype)
         targets.append(target)
-        upd_exprs.append(expr)
-    all_outs = out_vars + upd_exprs
-    # givens
-    if givens:
-        pairs = list(givens.items()) if isinstance(givens, dict) else list(givens)
-        replace = {}
-        for old, new in pairs:
-            if not isinstance(old, Variable):
-                raise TypeError(f"givens: {old!r} is not a variable")
-            new_v = as_tensor_variable(new)
-            if new_v.dtype != old.dtype or new_v.ndim != old.ndim:
-                raise TypeError(f"givens: cannot replace {old} ({old.type}) by {new_v} ({new_v.type})")
-            replace[old] = new_v
-        all_outs = clone_replace(all_outs, replace)
-    # inputs the graph needs
-    input_vars = [i.variable for i in ins]
-    input_set = set(input_vars)
-    leaves = graph_inputs(all_outs)
-    shared_used = []
-    for leaf in leaves:
+        exprs.append(expr)
+    return targets, exprs
+
+
+def _apply_givens(outs, givens):
+    from .basic import as_tensor_variable
+
+    replace = {}
+    for old, new in _pairs(givens, "givens"):
+        if not isinstance(old, Variable) or isinstance(old, Constant):
+            raise TypeError(f"function: givens: {old!r} is not a variable that can be replaced")
+        new_v = as_tensor_variable(new)
+        if new_v.dtype != old.dtype or new_v.ndim != old.ndim:
+            raise TypeError(f"function: givens: cannot replace {old} ({old.type}) by {new_v} ({new_v.type}): "
+                            f"dtype and number of dimensions must match")
+        if any(s is not None and d is not None and s != d for s, d in zip(old.type.shape, new_v.type.shape)):
+            raise ValueError(f"function: givens: cannot replace {old} ({old.type}) by {new_v} ({new_v.type}): "
+                             f"static shapes differ")
+        replace[old] = new_v
+    return clone_replace(outs, replace) if replace else outs
+
+
+def _find_shared(all_outs, input_vars, targets):
+    """The shared variables the graph reads (plus update targets); raise on missing inputs."""
+    input_ids = {id(v) for v in input_vars}
+    shared = []
+    for leaf in graph_inputs(all_outs):
         if isinstance(leaf, SharedVariable):
-            shared_used.append(leaf)
-        elif isinstance(leaf, Constant) or leaf in input_set:
-            continue
-        else:
+            shared.append(leaf)
+        elif not isinstance(leaf, Constant) and id(leaf) not in input_ids:
+            user = next((node for node in toposort(all_outs) if any(i is leaf for i in node.inputs)), None)
+            used = f", used to compute {user.out}," if user is not None else ""
             raise MissingInputError(
-                f"function: the graph needs the input {leaf} ({leaf.type}) that is not in the inputs list "
-                f"[{', '.join(map(str, input_vars))}]"
-            )
-    for t in targets:
-        if t not in shared_used:
-            shared_used.append(t)
+                f"function: the graph needs the input {leaf} ({leaf.type}){used} which is not in the inputs "
+                f"list [{', '.join(map(str, input_vars))}] (nor a shared variable or a constant)")
+    return shared + [t for t in targets if t not in shared]
+
+
+def function(inputs, outputs=None, mode=None, updates=None, givens=None, *, name=None,
+             allow_input_downcast=None, on_unused_input=None, trust_input=False):
+    """Compile a function from symbolic ``inputs`` to ``outputs`` (PyTensor's ``function``).
+
+    ``inputs`` is a list of input variables or :class:`In`. ``outputs`` may be one variable (the
+    call returns one array) or a list (the call returns a list). ``updates`` (dict or list of
+    pairs) sets shared variables after each call, computed from the values before it. ``givens``
+    substitutes variables before compilation. ``mode`` defaults to ``config.mode``.
+    ``allow_input_downcast``: ``True`` accepts any cast of arguments, ``False`` only safe casts
+    and exact Python scalars, ``None`` additionally Python floats into ``config.floatX`` inputs.
+    ``on_unused_input``: ``"raise"`` (default, ``config.on_unused_input``), ``"warn"`` or ``"ignore"``.
+
+    >>> import eqtensor as et
+    >>> from eqtensor import tensor as pt
+    >>> a, b = et.shared(1.0, name="a"), et.shared(2.0, name="b")
+    >>> swap = et.function([], [], updates=[(a, b), (b, a)])
+    >>> swap()
+    []
+    >>> float(a.get_value()), float(b.get_value())
+    (2.0, 1.0)
+    """
+    from .basic import as_tensor_variable
+
+    ins = _check_inputs(inputs)
+    single = outputs is not None and not isinstance(outputs, (list, tuple))
+    outs = [] if outputs is None else list(outputs) if not single else [outputs]
+    out_vars = []
+    for k, o in enumerate(outs):
+        try:
+            out_vars.append(as_tensor_variable(o.variable if isinstance(o, Out) else o))
+        except TypeError as e:
+            raise TypeError(f"function: output {k} is not a tensor expression: {e}") from None
+    targets, upd_exprs = _check_updates(updates)
+    all_outs = _apply_givens(out_vars + upd_exprs, givens)
+    input_vars = [i.variable for i in ins]
+    shared = _find_shared(all_outs, input_vars, targets)
     on_unused = on_unused_input or config.on_unused_input
     if on_unused not in ("raise", "warn", "ignore"):
-        raise ValueError(f"on_unused_input must be 'raise', 'warn' or 'ignore', got {on_unused!r}")
+        raise ValueError(f"function: on_unused_input must be 'raise', 'warn' or 'ignore', got {on_unused!r}")
     used = {id(v) for v in ancestors(all_outs)}
     for k, v in enumerate(input_vars):
         if id(v) not in used and on_unused != "ignore":
-            msg = (f"function: input {k} ({v}) is not used to compute any output; pass "
-                   f"on_unused_input='ignore' (or 'warn') to allow it")
+            msg = (f"function{f' {name!r}' if name else ''}: input {k} ({v}) is not used to compute any output "
+                   f"or update; pass on_unused_input='warn' or 'ignore' to allow it")
             if on_unused == "raise":
                 raise UnusedInputError(msg)
             warnings.warn(msg, stacklevel=2)
-    fgraph = FunctionGraph(input_vars + shared_used, all_outs, len(input_vars), len(out_vars), targets)
+    fgraph = FunctionGraph(input_vars + shared, all_outs, len(input_vars), len(out_vars), targets)
     maker = FunctionMaker(fgraph, get_mode(mode), allow_input_downcast)
-    specs = [_Spec(i, k) for k, i in enumerate(ins)]
-    f = Function(maker, specs, maker.thunk, single, name)
+    specs = [_Spec(i, k, allow_input_downcast) for k, i in enumerate(ins)]
+    f = Function(maker, specs, single, name)
     f.trust_input = bool(trust_input)
     return f

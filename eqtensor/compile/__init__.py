@@ -1,0 +1,14 @@
+"""Public compilation face (``pytensor.compile``): ``function``, ``In``, ``Out``, ``shared``, ``Mode``.
+
+>>> from eqtensor.compile import function, In
+>>> from eqtensor import tensor as pt
+>>> x = pt.dscalar("x")
+>>> float(function([In(x, value=2.0)], x * 3)())
+6.0
+"""
+
+from ..core.basic import shared
+from ..core.function import Function, FunctionMaker, In, Out, function
+from ..core.mode import Mode, get_mode
+
+__all__ = ["Function", "FunctionMaker", "In", "Mode", "Out", "function", "get_mode", "shared"]
