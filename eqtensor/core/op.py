@@ -273,7 +273,7 @@ def constant_value(v: Variable):
     if node.op.name == "shape_i":
         s = node.inputs[0].type.shape[node.op.params["i"]]
         return None if s is None else np.array(s, dtype="int64")
-    if node.op.name in ("make_vector", "cast", "dimshuffle"):
+    if node.op.name in ("make_vector", "cast", "dimshuffle", "subtensor"):
         vals = [constant_value(i) for i in node.inputs]
         if all(val is not None for val in vals):
             return np.asarray(node.op.perform(*vals))

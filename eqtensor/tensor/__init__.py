@@ -14,13 +14,17 @@ from ..core.basic import (
     tensor4, vector,
 )
 from ..core.graph import Constant, Variable
+from ..core.ops.creation import (
+    arange, eye, full, full_like, identity_like, ones, ones_like, tri, tril, triu, zeros, zeros_like,
+)
 from ..core.ops.elemwise import (
     abs, add, and_, arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh, cast, ceil, clip, cos,
     cosh, eq, erf, erfc, erfinv, exp, exp2, expm1, floor, floor_div, gammaln, ge, gt, invert, isinf,
-    isnan, le, log, log1mexp, log1p, log2, log10, lt, maximum, minimum, mod, mul, neg, neq, or_, pow,
-    psi, reciprocal, round_half_to_even, sigmoid, sign, sin, sinh, softplus, sqr, sqrt, sub, switch,
-    tan, tanh, true_div, trunc, xor,
+    isnan, le, log, log1mexp, log1p, log2, log10, logical_and, logical_not, logical_or, logical_xor, lt,
+    maximum, minimum, mod, mul, neg, neq, or_, pow, psi, reciprocal, round_half_to_even, sigmoid, sign,
+    sin, sinh, softplus, sqr, sqrt, sub, switch, tan, tanh, true_div, trunc, xor,
 )
+from ..core.ops.linalg import dot, matmul, outer, tensordot
 from ..core.ops.reduction import (
     all, any, argmax, argmin, logsumexp, max, mean, min, prod, std, sum, var,
 )
@@ -28,7 +32,9 @@ from ..core.ops.shape import (
     alloc, broadcast_to, concatenate, dimshuffle, expand_dims, flatten, reshape, shape, shape_i, squeeze,
     stack, transpose,
 )
+from ..core.ops.subtensor import inc_subtensor, set_subtensor, take
 from ..core.types import TensorType
+from . import linalg, special  # noqa: E402  (pt.linalg, pt.special)
 
 globals().update(_TYPED)
 
@@ -45,8 +51,7 @@ subtract = sub
 negative = neg
 power = pow
 square = sqr
-logical_and, logical_or, logical_xor, logical_not = and_, or_, xor, invert
-bitwise_not = invert
+bitwise_and, bitwise_or, bitwise_xor, bitwise_not = and_, or_, xor, invert
 expit = sigmoid
 round = round_half_to_even
 less, less_equal, greater, greater_equal, equal, not_equal = lt, le, gt, ge, eq, neq

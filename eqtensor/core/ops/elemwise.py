@@ -96,10 +96,10 @@ TABLE = [
     ("le", 2, np.less_equal, 1, False, "x <= y"),
     ("gt", 2, np.greater, 1, False, "x > y"),
     ("ge", 2, np.greater_equal, 1, False, "x >= y"),
-    ("and_", 2, np.logical_and, 1, False, "logical and"),
-    ("or_", 2, np.logical_or, 1, False, "logical or"),
-    ("xor", 2, np.logical_xor, 1, False, "logical xor"),
-    ("invert", 1, np.logical_not, 1, False, "logical not"),
+    ("and_", 2, np.bitwise_and, 1, False, "x & y: bitwise and (logical for bool)"),
+    ("or_", 2, np.bitwise_or, 1, False, "x | y: bitwise or (logical for bool)"),
+    ("xor", 2, np.bitwise_xor, 1, False, "x ^ y: bitwise xor (logical for bool)"),
+    ("invert", 1, np.invert, 1, False, "~x: bitwise not (logical for bool)"),
     ("switch", 3, _switch, 1, True, "where(cond, x, y)"),
     ("clip", 3, np.clip, 2, True, "min(max(x, lo), hi)"),
 ]
@@ -173,3 +173,34 @@ def cast(x, dtype):
     if x.dtype == dtype:
         return x
     return Op(OPS["cast"], {"dtype": dtype})(x)
+
+
+def _truth(x):
+    from ..basic import as_tensor_variable
+
+    return cast(as_tensor_variable(x), "bool")
+
+
+def logical_and(x, y):
+    """Truth of ``x and y`` elementwise (``np.logical_and``: nonzero is true, result bool).
+
+    >>> from eqtensor import tensor as pt
+    >>> pt.logical_and(pt.dvector("x"), 1).dtype
+    'bool'
+    """
+    return and_(_truth(x), _truth(y))
+
+
+def logical_or(x, y):
+    """Truth of ``x or y`` elementwise (``np.logical_or``)."""
+    return or_(_truth(x), _truth(y))
+
+
+def logical_xor(x, y):
+    """Truth of ``x xor y`` elementwise (``np.logical_xor``)."""
+    return xor(_truth(x), _truth(y))
+
+
+def logical_not(x):
+    """Truth of ``not x`` elementwise (``np.logical_not``)."""
+    return invert(_truth(x))

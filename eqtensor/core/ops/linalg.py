@@ -1,0 +1,302 @@
+"""Linear algebra: ``dot`` and ``matmul`` (ops), ``outer`` and ``tensordot`` (formulas over them),
+and the dense solvers ``matrix_inverse``, ``det``, ``solve``.
+
+Static shapes are checked when a node is built, naming both shapes:
+
+>>> from eqtensor import tensor as pt
+>>> a, b = pt.matrix("a", shape=(3, 4)), pt.matrix("b", shape=(4, 2))
+>>> pt.dot(a, b).type.shape, (a @ b).type.shape
+((3, 2), (3, 2))
+>>> pt.dot(a, pt.matrix("c", shape=(5, 2)))
+Traceback (most recent call last):
+...
+ValueError: dot: shapes (3, 4) and (5, 2) are not aligned: a's axis 1 has length 4 but b's axis 0 has length 5
+
+**Cost.** ``OpDef.cost`` of a contraction is the arithmetic per output element *per step of the
+contracted axis* (a multiply and an add: 2). The total is ``extra["flops"](op, input_types)``:
+``2 * (output elements) * (contraction length)``, with unknown lengths counted as
+``config.unknown_dim_size``; e.g. a (m, k) by (k, n) ``dot`` costs ``2*m*k*n``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..config import config
+from ..op import OPS, Op, declare, dtype_by_numpy
+from ..types import TensorType
+
+
+def _fmt(shape):
+    return str(tuple(shape))
+
+
+def _agree(opname, a, b, ax_a, ax_b):
+    la, lb = a.type.shape[ax_a], b.type.shape[ax_b]
+    if la is not None and lb is not None and la != lb:
+        raise ValueError(
+            f"{opname}: shapes {_fmt(a.type.shape)} and {_fmt(b.type.shape)} are not aligned: a's axis "
+            f"{ax_a % a.ndim} has length {la} but b's axis {ax_b % b.ndim} has length {lb}"
+        )
+    return la if la is not None else lb
+
+
+def _known(n):
+    return config.unknown_dim_size if n is None else n
+
+
+# ----------------------------------------------------------------------------- dot
+def _dot_infer(op, inputs):
+    a, b = inputs
+    dtype = dtype_by_numpy(op, [a.dtype, b.dtype], [a.ndim, b.ndim])
+    if a.ndim == 0 or b.ndim == 0:
+        return TensorType(dtype, (b if a.ndim == 0 else a).type.shape)
+    if b.ndim == 1:
+        _agree("dot", a, b, -1, 0)
+        return TensorType(dtype, a.type.shape[:-1])
+    _agree("dot", a, b, -1, -2)
+    return TensorType(dtype, a.type.shape[:-1] + b.type.shape[:-2] + b.type.shape[-1:])
+
+
+def _contraction(types):
+    a, b = types
+    if a.ndim == 0 or b.ndim == 0:
+        return 1
+    return _known(a.shape[-1] if a.shape[-1] is not None else b.shape[0 if b.ndim == 1 else -2])
+
+
+def _out_size(op, types):
+    out = op.defn.infer(op, tuple(t() for t in types)).shape
+    return math.prod(_known(s) for s in out)
+
+
+def _dot_flops(op, types):
+    """Floating-point operations of a ``dot``/``matmul`` node with inputs of these types."""
+    return 2.0 * _out_size(op, types) * _contraction(types)
+
+
+declare("dot", "linalg", 2, _dot_infer, np.dot, cost=2.0, numpy="np.dot({0}, {1})",
+        doc="np.dot: inner product over a's last and b's second-to-last axis",
+        extra={"flops": _dot_flops})
+
+
+def dot(a, b):
+    """``np.dot(a, b)`` (scalar product for 0-d, inner product, matrix product, N-d contraction).
+
+    >>> from eqtensor import tensor as pt
+    >>> pt.dot(pt.dmatrix("A"), pt.dvector("v")).type
+    TensorType(float64, shape=(None,))
+    """
+    from ..basic import as_tensor_variable
+
+    return Op(OPS["dot"])(as_tensor_variable(a), as_tensor_variable(b))
+
+
+# ----------------------------------------------------------------------------- matmul
+def _matmul_infer(op, inputs):
+    a, b = inputs
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: operands must have at least 1 dimension, got {a.type} and {b.type}; use * "
+                         f"to multiply by a scalar")
+    dtype = dtype_by_numpy(op, [a.dtype, b.dtype], [a.ndim, b.ndim])
+    sa = (1,) + a.type.shape if a.ndim == 1 else a.type.shape
+    sb = b.type.shape + (1,) if b.ndim == 1 else b.type.shape
+    ka, kb = sa[-1], sb[-2]
+    if ka is not None and kb is not None and ka != kb:
+        raise ValueError(f"matmul: shapes {_fmt(a.type.shape)} and {_fmt(b.type.shape)} are not aligned: "
+                         f"contraction lengths {ka} and {kb} differ")
+    ba, bb = sa[:-2], sb[:-2]
+    nd = max(len(ba), len(bb))
+    ba, bb = (1,) * (nd - len(ba)) + ba, (1,) * (nd - len(bb)) + bb
+    batch = []
+    for d, (x, y) in enumerate(zip(ba, bb)):
+        if x is not None and y is not None and 1 not in (x, y) and x != y:
+            raise ValueError(f"matmul: batch dimensions of shapes {_fmt(a.type.shape)} and "
+                             f"{_fmt(b.type.shape)} do not broadcast (axis {d}: {x} vs {y})")
+        batch.append(y if x == 1 else x if y == 1 else x if x is not None else y)
+    shape = tuple(batch) + (sa[-2],) * (a.ndim > 1) + (sb[-1],) * (b.ndim > 1)
+    return TensorType(dtype, shape)
+
+
+def _matmul_contraction(types):
+    a, b = types
+    k = a.shape[-1] if a.shape[-1] is not None else b.shape[0 if b.ndim == 1 else -2]
+    return _known(k)
+
+
+declare("matmul", "linalg", 2, _matmul_infer, np.matmul, cost=2.0, numpy="np.matmul({0}, {1})",
+        doc="np.matmul: matrix product broadcast over leading (batch) dimensions",
+        extra={"flops": lambda op, types: 2.0 * _out_size(op, types) * _matmul_contraction(types)})
+
+
+def matmul(a, b):
+    """``a @ b`` as ``np.matmul`` (1-d operands are promoted and the added axis removed; batching).
+
+    >>> from eqtensor import tensor as pt
+    >>> (pt.tensor3("A", shape=(7, 3, 4)) @ pt.matrix("B", shape=(4, 2))).type.shape
+    (7, 3, 2)
+    """
+    from ..basic import as_tensor_variable
+
+    return Op(OPS["matmul"])(as_tensor_variable(a), as_tensor_variable(b))
+
+
+# ----------------------------------------------------------------------------- formulas
+def outer(x, y):
+    """Outer product of ``x`` and ``y`` flattened (``np.outer``).
+
+    >>> from eqtensor import tensor as pt
+    >>> pt.outer(pt.vector("x", shape=(3,)), pt.vector("y", shape=(2,))).type.shape
+    (3, 2)
+    """
+    from .elemwise import mul
+    from .shape import dimshuffle, flatten
+
+    x, y = flatten(x), flatten(y)
+    return mul(dimshuffle(x, 0, "x"), dimshuffle(y, "x", 0))
+
+
+def _axes_pair(a, b, axes):
+    if isinstance(axes, (int, np.integer)):
+        n = int(axes)
+        if n < 0 or n > min(a.ndim, b.ndim):
+            raise ValueError(f"tensordot: axes={n} needs 0 <= axes <= min(a.ndim, b.ndim) = {min(a.ndim, b.ndim)}")
+        return list(range(a.ndim - n, a.ndim)), list(range(n))
+    try:
+        xa, xb = axes
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"tensordot: axes must be an int or a pair of axis lists, got {axes!r}") from e
+    xa = [xa] if isinstance(xa, (int, np.integer)) else list(xa)
+    xb = [xb] if isinstance(xb, (int, np.integer)) else list(xb)
+    if len(xa) != len(xb):
+        raise ValueError(f"tensordot: axes {xa} and {xb} must have the same length")
+    for name, t, ax in (("a", a, xa), ("b", b, xb)):
+        for d in ax:
+            if not -t.ndim <= d < t.ndim:
+                raise ValueError(f"tensordot: axis {d} out of range for {name} of {t.ndim} dimensions")
+        if len({d % t.ndim for d in ax}) != len(ax):
+            raise ValueError(f"tensordot: repeated axis in {ax} for {name}")
+    return [d % a.ndim for d in xa], [d % b.ndim for d in xb]
+
+
+def _prod_dims(x, dims):
+    from .elemwise import mul
+    from .shape import shape_i
+
+    out = 1
+    for d in dims:
+        s = x.type.shape[d]
+        if s is not None and isinstance(out, int):
+            out *= s
+        else:
+            term = s if s is not None else shape_i(x, d)
+            out = mul(out, term) if not (isinstance(out, int) and out == 1) else term
+    return out
+
+
+def tensordot(a, b, axes=2):
+    """Sum products over ``axes`` (an int n: a's last n with b's first n; or two axis lists), as
+    ``np.tensordot``; built from transposes, reshapes and one ``dot``.
+
+    >>> from eqtensor import tensor as pt
+    >>> a, b = pt.tensor3("a", shape=(2, 3, 4)), pt.tensor3("b", shape=(4, 3, 5))
+    >>> pt.tensordot(a, b, axes=[[1, 2], [1, 0]]).type.shape
+    (2, 5)
+    """
+    from ..basic import as_tensor_variable
+    from .shape import reshape, shape_i, transpose
+
+    a, b = as_tensor_variable(a), as_tensor_variable(b)
+    xa, xb = _axes_pair(a, b, axes)
+    for da, db in zip(xa, xb):
+        _agree("tensordot", a, b, da, db)
+    free_a = [d for d in range(a.ndim) if d not in xa]
+    free_b = [d for d in range(b.ndim) if d not in xb]
+    a2 = reshape(transpose(a, free_a + xa), (_prod_dims(a, free_a), _prod_dims(a, xa)))
+    b2 = reshape(transpose(b, xb + free_b), (_prod_dims(b, xb), _prod_dims(b, free_b)))
+    out_shape = [a.type.shape[d] if a.type.shape[d] is not None else shape_i(a, d) for d in free_a]
+    out_shape += [b.type.shape[d] if b.type.shape[d] is not None else shape_i(b, d) for d in free_b]
+    return reshape(dot(a2, b2), tuple(out_shape))
+
+
+# ----------------------------------------------------------------------------- dense solvers
+def _square(opname, x, ndim_min=2):
+    if x.ndim < ndim_min:
+        raise ValueError(f"{opname}: expected a matrix (or a stack of matrices), got {x.type}")
+    n, m = x.type.shape[-2:]
+    if n is not None and m is not None and n != m:
+        raise ValueError(f"{opname}: expected square matrices, got static shape {_fmt(x.type.shape)}")
+    return n if n is not None else m
+
+
+def _inv_infer(op, inputs):
+    (x,) = inputs
+    n = _square("matrix_inverse", x)
+    return TensorType(dtype_by_numpy(op, [x.dtype], [x.ndim]), x.type.shape[:-2] + (n, n))
+
+
+def _det_infer(op, inputs):
+    (x,) = inputs
+    _square("det", x)
+    return TensorType(dtype_by_numpy(op, [x.dtype], [x.ndim]), x.type.shape[:-2])
+
+
+def _solve_infer(op, inputs):
+    a, b = inputs
+    n = _square("solve", a)
+    if a.ndim != 2 or b.ndim not in (1, 2):
+        raise ValueError(f"solve: expected a matrix a and a vector or matrix b, got {a.type} and {b.type}")
+    _agree("solve", a, b, -1, 0)
+    dtype = dtype_by_numpy(op, [a.dtype, b.dtype], [2, b.ndim])
+    return TensorType(dtype, (n if n is not None else b.type.shape[0],) + b.type.shape[1:])
+
+
+def _solve(a, b):
+    return np.linalg.solve(a, b)
+
+
+declare("matrix_inverse", "linalg", 1, _inv_infer, np.linalg.inv, cost=2.0, doc="inverse of square matrices",
+        extra={"flops": lambda op, types: 2.0 * _known(types[0].shape[-1]) ** 3})
+declare("det", "linalg", 1, _det_infer, np.linalg.det, cost=1.0, doc="determinant of square matrices",
+        extra={"flops": lambda op, types: 0.7 * _known(types[0].shape[-1]) ** 3})
+declare("solve", "linalg", 2, _solve_infer, _solve, cost=2.0, doc="x with a @ x = b (a square)",
+        extra={"flops": lambda op, types: 0.7 * _known(types[0].shape[-1]) ** 3
+               + 2.0 * _known(types[0].shape[-1]) ** 2 * (_known(types[1].shape[1]) if types[1].ndim == 2 else 1)})
+
+
+def matrix_inverse(x):
+    """Inverse of a square matrix (or of each matrix of a stack), as ``np.linalg.inv``.
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> A = pt.dmatrix("A")
+    >>> pt.linalg.inv(A).eval({A: np.array([[2.0, 0.0], [0.0, 4.0]])})
+    array([[0.5 , 0.  ],
+           [0.  , 0.25]])
+    """
+    from ..basic import as_tensor_variable
+
+    return Op(OPS["matrix_inverse"])(as_tensor_variable(x))
+
+
+def det(x):
+    """Determinant of a square matrix (or of each matrix of a stack), as ``np.linalg.det``."""
+    from ..basic import as_tensor_variable
+
+    return Op(OPS["det"])(as_tensor_variable(x))
+
+
+def solve(a, b):
+    """The solution ``x`` of ``a @ x = b`` for a square matrix ``a`` and a vector or matrix ``b``.
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> a, b = pt.dmatrix("a"), pt.dvector("b")
+    >>> pt.linalg.solve(a, b).eval({a: np.diag([2.0, 4.0]), b: np.array([1.0, 1.0])})
+    array([0.5 , 0.25])
+    """
+    from ..basic import as_tensor_variable
+
+    return Op(OPS["solve"])(as_tensor_variable(a), as_tensor_variable(b))
