@@ -39,8 +39,9 @@ class In:
 
     def __init__(self, variable, name=None, value=None, borrow=False, mutable=False, update=None):
         if not isinstance(variable, Variable) or variable.owner is not None or isinstance(variable, Constant):
-            what = f"the expression {variable}" if isinstance(variable, Variable) else \
-                f"{variable!r} ({type(variable).__name__})"
+            what = (f"the constant {variable}" if isinstance(variable, Constant) else
+                    f"the expression {variable}" if isinstance(variable, Variable) else
+                    f"{variable!r} ({type(variable).__name__})")
             raise TypeError(f"In() wraps a symbolic input variable (e.g. pt.dvector('x')), not {what}")
         if name is not None and not isinstance(name, str):
             raise TypeError(f"In(name=) must be a string, got {name!r}")
