@@ -1,15 +1,18 @@
-"""Text views of graphs: ``debugprint`` (one node per line, shared nodes shown once) and ``pprint``.
+"""Text views of graphs: ``debugprint`` (alias ``dprint``, one node per line) and ``pprint`` (infix).
 
 >>> from eqtensor import tensor as pt
 >>> from eqtensor.printing import pprint, debugprint
 >>> x = pt.dvector("x")
->>> pprint(pt.exp(x) * 2.0)
-'mul(exp(x), 2.0)'
->>> print(debugprint(pt.exp(x) * 2.0, file="str"))
-mul [id A] float64[?]
- ├─ exp [id B] float64[?]
- │   └─ x [id C] float64[?]
- └─ 2.0 [id D] float64[1]
+>>> y = pt.exp(x) * 2.0 + 1.0
+>>> pprint(y)
+'exp(x) * 2.0 + 1.0'
+>>> debugprint(y, print_type=True)
+add [id A] float64[?]
+ ├─ mul [id B] float64[?]
+ │  ├─ exp [id C] float64[?]
+ │  │  └─ x [id D] float64[?]
+ │  └─ 2.0 [id E] float64[1]
+ └─ 1.0 [id F] float64[1]
 """
 
 from __future__ import annotations
@@ -17,10 +20,13 @@ from __future__ import annotations
 import io
 import sys
 
+from .fgraph import FunctionGraph
 from .graph import Constant, SharedVariable, Variable
 
+_ID_TYPES = ("CHAR", "int", "")
 
-def _ident(k: int) -> str:
+
+def _char_id(k: int) -> str:
     s = ""
     k += 1
     while k:
@@ -29,72 +35,161 @@ def _ident(k: int) -> str:
     return s
 
 
+def _leaf_label(v: Variable) -> str:
+    if isinstance(v, Constant):
+        return repr(v)
+    return v.name or ("<shared>" if isinstance(v, SharedVariable) else "<input>")
+
+
 def _label(v: Variable) -> str:
     if v.owner is not None:
         return str(v.owner.op) + (f" '{v.name}'" if v.name else "")
-    if isinstance(v, Constant):
-        return repr(v)
-    if isinstance(v, SharedVariable):
-        return f"{v.name or 'shared'} (shared)"
-    return v.name or "<input>"
+    return _leaf_label(v)
 
 
-def debugprint(obj, file=None, print_type=True, ids="id", depth=-1) -> str | None:
-    """Print a graph (a variable, a list of them, or a compiled function) as an indented tree.
-
-    ``file="str"`` returns the text instead of printing it. Nodes seen before are printed once,
-    later references show only their ``[id X]``.
-    """
+def _graph_of(obj):
+    """``(outputs, marks, order)``: marks say which output updates which shared variable; order is
+    the position of each node in the compiled schedule (for compiled functions)."""
     from .function import Function
 
+    order = None
     if isinstance(obj, Function):
-        outs = list(obj.maker.fgraph.outputs)
-    elif isinstance(obj, (list, tuple)):
+        order = {id(node): k for k, node in enumerate(obj.maker.schedule.nodes)}
+        obj = obj.maker.fgraph
+    if isinstance(obj, FunctionGraph):
+        n = obj.n_outputs
+        marks = {k + n: f"← update of {_leaf_label(t)}" for k, t in enumerate(obj.update_targets)}
+        return list(obj.outputs), marks, order
+    if isinstance(obj, (list, tuple)):
         outs = list(obj)
     else:
         outs = [obj]
-    buf = io.StringIO()
-    names: dict[int, str] = {}
+    for o in outs:
+        if not isinstance(o, Variable):
+            raise TypeError(f"can only print variables, lists of variables, FunctionGraphs and compiled functions, "
+                            f"got {o!r}")
+    return outs, {}, order
 
-    def visit(v, prefix, child_prefix, d):
-        seen = id(v) in names
+
+def debugprint(obj, depth=-1, print_type=False, file=None, id_type="CHAR", stop_on_name=False) -> str | None:
+    """Print a graph (a variable, a list of them, a ``FunctionGraph`` or a compiled function) as a tree.
+
+    Each node gets an id; a node printed before shows only its id and ``···``. For a compiled
+    function the optimized graph is printed, each node followed by its position in the schedule,
+    and update expressions are marked with the shared variable they update. ``depth`` limits the
+    levels printed, ``stop_on_name`` stops at named intermediate variables, ``id_type`` is
+    ``"CHAR"`` (A, B, …), ``"int"`` or ``""`` (no ids). ``file="str"`` returns the text.
+
+    >>> import numpy as np, eqtensor as et
+    >>> from eqtensor import tensor as pt
+    >>> s = et.shared(np.zeros(2), name="s")
+    >>> x = pt.dvector("x")
+    >>> f = et.function([x], x.sum(), updates={s: s + x}, mode="FAST_COMPILE")
+    >>> et.dprint(f)
+    sum{axis=(0,), keepdims=False} [id A] 0
+     └─ x [id B]
+    add [id C] 1 ← update of s
+     ├─ s [id D]
+     └─ x [id B]
+    """
+    if id_type not in _ID_TYPES:
+        raise ValueError(f"debugprint: id_type must be one of {_ID_TYPES}, got {id_type!r}")
+    outs, marks, order = _graph_of(obj)
+    lines: list[str] = []
+    ids: dict[int, str] = {}
+
+    def visit(v, prefix, child_prefix, d, top):
+        seen = id(v) in ids
         if not seen:
-            names[id(v)] = _ident(len(names))
-        line = f"{prefix}{_label(v)} [id {names[id(v)]}]"
+            ids[id(v)] = _char_id(len(ids)) if id_type == "CHAR" else str(len(ids))
+        parts = [prefix + _label(v)]
+        if id_type:
+            parts.append(f"[id {ids[id(v)]}]")
         if print_type:
-            line += f" {v.type}"
-        buf.write(line + ("" if not seen or v.owner is None else " ···") + "\n")
-        if seen or v.owner is None or d == 0:
+            parts.append(str(v.type))
+        if order is not None and v.owner is not None:
+            parts.append(str(order[id(v.owner)]))
+        if seen and v.owner is not None:
+            parts.append("···")
+        lines.append(" ".join(parts))
+        if seen or v.owner is None or d == 0 or (stop_on_name and v.name and not top):
             return
         ins = v.owner.inputs
         for k, i in enumerate(ins):
             last = k == len(ins) - 1
-            visit(i, child_prefix + (" └─ " if last else " ├─ "), child_prefix + ("    " if last else " │  "), d - 1)
+            visit(i, child_prefix + ("└─ " if last else "├─ "), child_prefix + ("   " if last else "│  "), d - 1, False)
 
-    for o in outs:
-        visit(o, "", "", depth)
-    text = buf.getvalue().rstrip("\n")
+    for k, o in enumerate(outs):
+        start = len(lines)
+        visit(o, "", " ", depth, True)
+        if k in marks:
+            lines[start] += " " + marks[k]
+    text = "\n".join(lines)
     if file == "str":
         return text
     print(text, file=file or sys.stdout)
     return None
 
 
-def pprint(v: Variable) -> str:
-    """A one-line functional rendering of an expression (shared subexpressions repeated)."""
-    memo: dict[int, str] = {}
-
-    def go(x):
-        if id(x) in memo:
-            return memo[id(x)]
-        if x.owner is None:
-            s = _label(x) if not isinstance(x, SharedVariable) else (x.name or "shared")
-        else:
-            s = f"{x.owner.op}({', '.join(go(i) for i in x.owner.inputs)})"
-        memo[id(x)] = s
-        return s
-
-    return go(v)
-
-
 dprint = debugprint
+
+# infix rendering: op name -> (symbol, precedence); higher binds tighter (Python's table)
+_BINARY = {
+    "pow": ("**", 7), "mul": ("*", 5), "true_div": ("/", 5), "floor_div": ("//", 5), "mod": ("%", 5),
+    "add": ("+", 4), "sub": ("-", 4), "and_": ("&", 3), "xor": ("^", 2), "or_": ("|", 1),
+    "lt": ("<", 0), "le": ("<=", 0), "gt": (">", 0), "ge": (">=", 0), "eq": ("==", 0), "neq": ("!=", 0),
+}
+_UNARY = {"neg": "-", "invert": "~"}
+_ATOM = 9
+
+
+def _render(v: Variable, memo: dict) -> tuple[str, int]:
+    """``(text, precedence)`` of an expression."""
+    key = id(v)
+    if key in memo:
+        return memo[key]
+    node = v.owner
+    if node is None:
+        text = _leaf_label(v)
+        res = (f"({text})" if isinstance(v, Constant) and text.startswith("-") else text, _ATOM)
+    elif node.op.name in _BINARY and len(node.inputs) == 2:
+        sym, prec = _BINARY[node.op.name]
+        (lt, lp), (rt, rp) = (_render(i, memo) for i in node.inputs)
+        right_assoc = node.op.name == "pow"
+        if lp < prec or (lp == prec and (right_assoc or prec == 0)):
+            lt = f"({lt})"
+        if rp < prec or (rp == prec and not right_assoc):
+            rt = f"({rt})"
+        res = (f"{lt} {sym} {rt}", prec)
+    elif node.op.name in _UNARY:
+        t, p = _render(node.inputs[0], memo)
+        res = (_UNARY[node.op.name] + (t if p >= 6 else f"({t})"), 6)
+    else:
+        res = (f"{node.op}({', '.join(_render(i, memo)[0] for i in node.inputs)})", _ATOM)
+    memo[key] = res
+    return res
+
+
+def pprint(obj) -> str:
+    """A readable infix rendering of an expression (shared subexpressions are repeated).
+
+    Lists give one line per output; compiled functions and ``FunctionGraph`` s show the optimized
+    outputs followed by ``shared ← expression`` lines for the updates.
+
+    >>> import eqtensor as et
+    >>> from eqtensor import tensor as pt
+    >>> a, b = pt.dscalar("a"), pt.dscalar("b")
+    >>> print(pprint((a - (b - 1.0)) ** 2 / -a))
+    (a - (b - 1.0)) ** 2.0 / -a
+    >>> acc = et.shared(0.0, name="acc")
+    >>> print(pprint(et.function([a], acc, updates={acc: acc + a}, mode="FAST_COMPILE")))
+    acc
+    acc ← acc + a
+    """
+    outs, marks, _ = _graph_of(obj)
+    memo: dict = {}
+    lines = []
+    for k, o in enumerate(outs):
+        text = _render(o, memo)[0]
+        lines.append(f"{marks[k][len('← update of '):]} ← {text}" if k in marks else text)
+    return "\n".join(lines)
