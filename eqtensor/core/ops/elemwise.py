@@ -1,5 +1,8 @@
 """Elementwise ops: one row per op in :data:`TABLE` (name, arity, NumPy ufunc, cost, doc).
 
+Dtypes follow the NumPy (or SciPy) function of the row; the special functions without a NumPy
+ufunc (``sigmoid``, ``softplus``, ``log1mexp``) follow SciPy's rule (:func:`special_float`).
+
 >>> from eqtensor import tensor as pt
 >>> pt.exp(pt.dvector("x")).type
 TensorType(float64, shape=(None,))
@@ -22,15 +25,28 @@ def _ufunc_perform(u):
     return perform
 
 
-def _softplus(x):
-    # stable log(1 + exp(x)) computed in x's float dtype
+def special_float(dtype) -> np.dtype:
+    """Result dtype of the special functions (SciPy's rule): float32 and complex stay, others float64."""
+    dtype = np.dtype(dtype)
+    return dtype if dtype.kind == "c" or dtype == np.float32 else np.dtype("float64")
+
+
+def _sigmoid(x):
     x = np.asarray(x)
-    return np.logaddexp(np.zeros((), x.dtype if x.dtype.kind == "f" else np.float64), x)
+    return sps.expit(x.astype(special_float(x.dtype), copy=False))
+
+
+def _softplus(x):
+    # stable log(1 + exp(x))
+    x = np.asarray(x)
+    x = x.astype(special_float(x.dtype), copy=False)
+    return np.logaddexp(np.zeros((), x.dtype), x)
 
 
 def _log1mexp(x):
     # log(1 - exp(x)) for x <= 0, stable on both sides of -log 2
     x = np.asarray(x)
+    x = x.astype(special_float(x.dtype), copy=False)
     with np.errstate(all="ignore"):
         return np.where(x > -np.log(2), np.log(-np.expm1(x)), np.log1p(-np.exp(x)))
 
@@ -76,7 +92,7 @@ TABLE = [
     ("arcsinh", 1, np.arcsinh, 15, True, "inverse hyperbolic sine"),
     ("arccosh", 1, np.arccosh, 15, True, "inverse hyperbolic cosine"),
     ("arctanh", 1, np.arctanh, 15, True, "inverse hyperbolic tangent"),
-    ("sigmoid", 1, sps.expit, 12, True, "1 / (1 + exp(-x))"),
+    ("sigmoid", 1, _sigmoid, 12, True, "1 / (1 + exp(-x))"),
     ("softplus", 1, _softplus, 14, True, "log(1 + exp(x)), stable"),
     ("log1mexp", 1, _log1mexp, 14, True, "log(1 - exp(x)) for x <= 0, stable"),
     ("erf", 1, sps.erf, 15, True, "error function"),
@@ -87,7 +103,7 @@ TABLE = [
     ("floor", 1, np.floor, 1, False, "round toward -inf"),
     ("ceil", 1, np.ceil, 1, False, "round toward +inf"),
     ("trunc", 1, np.trunc, 1, False, "round toward 0"),
-    ("round_half_to_even", 1, np.rint, 1, False, "round to nearest, ties to even (np.round)"),
+    ("round_half_to_even", 1, np.round, 1, False, "round to nearest, ties to even (np.round)"),
     ("isnan", 1, np.isnan, 1, False, "x is nan"),
     ("isinf", 1, np.isinf, 1, False, "x is ±inf"),
     ("eq", 2, np.equal, 1, False, "x == y"),

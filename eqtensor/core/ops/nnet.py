@@ -1,5 +1,6 @@
 """Neural-network ops: ``softmax`` and ``log_softmax`` over ``axis`` (None = all axes, as PyTensor),
-computed stably by subtracting the (finite) maximum. Also exported from ``eqtensor.tensor.special``.
+computed stably by subtracting the (finite) maximum; dtypes as SciPy's special functions
+(:func:`~eqtensor.core.ops.elemwise.special_float`). Also exported from ``eqtensor.tensor.special``.
 
 >>> import numpy as np
 >>> from eqtensor import tensor as pt
@@ -16,11 +17,12 @@ import numpy as np
 
 from ..op import OPS, Op, declare, dtype_by_numpy, normalize_axis
 from ..types import TensorType
+from .elemwise import special_float
 
 
 def _shifted(x, axis):
     x = np.asarray(x)
-    x = x.astype(np.exp(np.zeros((), x.dtype)).dtype, copy=False)
+    x = x.astype(special_float(x.dtype), copy=False)
     m = np.max(x, axis=axis, keepdims=True) if x.size else np.zeros((), x.dtype)
     return x - np.where(np.isfinite(m), m, 0).astype(x.dtype, copy=False)
 

@@ -8,8 +8,9 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
-import scipy.special as sps
 
 from ..op import OPS, Op, declare, normalize_axis, reduce_infer
 
@@ -19,7 +20,7 @@ def _argreduce(fn):
         x = np.asarray(x)
         rest = [d for d in range(x.ndim) if d not in axis]
         moved = np.transpose(x, rest + list(axis))
-        flat = moved.reshape(moved.shape[: len(rest)] + (-1,))
+        flat = moved.reshape(moved.shape[: len(rest)] + (math.prod(x.shape[d] for d in axis),))
         res = fn(flat, axis=-1)
         if keepdims:
             res = res.reshape(tuple(1 if d in axis else s for d, s in enumerate(x.shape)))
@@ -29,10 +30,17 @@ def _argreduce(fn):
 
 
 def _logsumexp(x, axis, keepdims):
+    from .elemwise import special_float
+
     x = np.asarray(x)
-    if x.dtype.kind not in "fc":
-        x = x.astype("float64")
-    return sps.logsumexp(x, axis=axis, keepdims=keepdims)
+    x = x.astype(special_float(x.dtype), copy=False)
+    if x.size:
+        m = np.max(x, axis=axis, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0).astype(x.dtype, copy=False)
+    else:
+        m = np.zeros(tuple(1 if d in axis else s for d, s in enumerate(x.shape)), x.dtype)
+    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else out.reshape(tuple(s for d, s in enumerate(x.shape) if d not in axis))
 
 
 def _np(fn):

@@ -1,0 +1,520 @@
+"""The per-op test matrix, generated from the op table.
+
+Every op in ``OPS`` must have an entry in :data:`SAMPLES` (a list of cases: input values, a graph
+builder that uses the op, and an independently written NumPy/SciPy/mpmath reference). Each case is
+compiled twice (inputs declared with their full static shapes, and with unknown lengths except the
+broadcastable 1s) and checked for value, dtype, shape and agreement with the node's static type.
+Dtype combinations that NumPy rejects must be rejected when the node is built.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import mpmath
+import numpy as np
+import pytest
+import scipy.special as sps
+
+from eqtensor import function
+from eqtensor import tensor as pt
+from eqtensor.core.graph import toposort
+from eqtensor.core.op import OPS
+from eqtensor.core.ops.shape import make_vector
+
+inf, nan = np.inf, np.nan
+EDGE = np.array([0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 3.0, 1e3, -1e3, inf, -inf, nan])
+INTS = np.array([0, 1, -1, 2, -3, 7, 100, -100, 127, -128, 5, -6])
+TOL = {"float16": 2e-3, "float32": 2e-6, "float64": 1e-12, "complex64": 2e-6, "complex128": 1e-12}
+
+
+@dataclass
+class Case:
+    args: tuple  # input values (each becomes a symbolic input of its dtype)
+    build: Callable  # symbolic inputs -> output variable (must use the op)
+    ref: Callable  # input values -> expected ndarray (independent of eqtensor)
+    rtol: float | None = None  # default: by result dtype (TOL); exact for ints and bools
+    raises: type | None = None  # the build must raise this (NumPy rejects the dtypes)
+    static_out: bool = True  # all-static input shapes give an all-static output shape
+    label: str = ""
+
+
+SAMPLES: dict[str, list[Case]] = {}
+
+
+def add_case(op, *args, build, ref, **kw):
+    SAMPLES.setdefault(op, []).append(Case(tuple(np.asarray(a) for a in args), build, ref, **kw))
+
+
+def values(dtype, shape, shift=0):
+    """Deterministic values of ``dtype`` and ``shape``, with edge values for floats."""
+    n = math.prod(shape)
+    dt = np.dtype(dtype)
+    if dt.kind == "b":
+        base = np.array([True, False, False, True, True])
+    elif dt.kind == "u":
+        base = np.array([0, 1, 2, 3, 200, 7, 255, 9, 13])
+    elif dt.kind == "i":
+        base = INTS if dt.itemsize > 1 else INTS[INTS > -129]
+    elif dt.kind == "c":
+        base = EDGE[:9] + 1j * np.roll(EDGE[:9], 2)
+    else:
+        base = EDGE
+    base = np.roll(base, shift)
+    return np.resize(base, n).astype(dt).reshape(shape)
+
+
+# ============================================================================ elementwise
+def _mp_vec(fn, x, out_dtype):
+    def one(v):
+        v = float(v)
+        if math.isnan(v):
+            return nan
+        with mpmath.workdps(50):
+            return float(fn(mpmath.mpf(v)))
+
+    return np.vectorize(one, otypes=[np.float64])(x).astype(out_dtype)
+
+
+def _float_of(x):
+    """SciPy's result dtype for special functions: float32 and complex stay, everything else float64."""
+    dt = np.asarray(x).dtype
+    return dt if dt.kind == "c" or dt == np.float32 else np.dtype("float64")
+
+
+def _softplus_mp(v):
+    return v if v == mpmath.inf else mpmath.log1p(mpmath.exp(v))
+
+
+def _log1mexp_mp(v):
+    if v > 0:
+        return mpmath.mpf("nan")
+    if v == 0:
+        return -mpmath.inf
+    return mpmath.log(-mpmath.expm1(v))
+
+
+def _sigmoid_mp(v):
+    if v == -mpmath.inf:
+        return mpmath.mpf(0)
+    return 1 / (1 + mpmath.exp(-v))
+
+
+UNARY_REF = {
+    "neg": np.negative, "abs": np.absolute, "sign": np.sign, "exp": np.exp, "exp2": np.exp2,
+    "expm1": np.expm1, "log": np.log, "log2": np.log2, "log10": np.log10, "log1p": np.log1p,
+    "sqrt": np.sqrt, "sqr": np.square, "reciprocal": np.reciprocal, "sin": np.sin, "cos": np.cos,
+    "tan": np.tan, "arcsin": np.arcsin, "arccos": np.arccos, "arctan": np.arctan, "sinh": np.sinh,
+    "cosh": np.cosh, "tanh": np.tanh, "arcsinh": np.arcsinh, "arccosh": np.arccosh, "arctanh": np.arctanh,
+    "erf": sps.erf, "erfc": sps.erfc, "erfinv": sps.erfinv, "gammaln": sps.gammaln, "psi": sps.digamma,
+    "floor": np.floor, "ceil": np.ceil, "trunc": np.trunc, "round_half_to_even": np.round,
+    "isnan": np.isnan, "isinf": np.isinf, "invert": np.invert,
+    "sigmoid": lambda x: _mp_vec(_sigmoid_mp, x, _float_of(x)),
+    "softplus": lambda x: _mp_vec(_softplus_mp, x, _float_of(x)),
+    "log1mexp": lambda x: _mp_vec(_log1mexp_mp, x, _float_of(x)),
+}
+MP_REAL_ONLY = {"sigmoid", "softplus", "log1mexp"}
+BINARY_REF = {
+    "add": np.add, "sub": np.subtract, "mul": np.multiply, "true_div": np.divide, "floor_div": np.floor_divide,
+    "mod": np.remainder, "pow": np.power, "maximum": np.maximum, "minimum": np.minimum, "arctan2": np.arctan2,
+    "eq": np.equal, "neq": np.not_equal, "lt": np.less, "le": np.less_equal, "gt": np.greater,
+    "ge": np.greater_equal, "and_": np.bitwise_and, "or_": np.bitwise_or, "xor": np.bitwise_xor,
+}
+UNARY_INPUTS = [  # dtype, shape
+    ("float64", (3, 4)), ("float32", (12,)), ("float64", ()), ("float32", (0, 3)), ("float64", (1, 4)),
+    ("float16", (2, 6)), ("int8", (2, 5)), ("int32", (10,)), ("uint8", (9,)), ("bool", (5,)),
+    ("complex128", (3, 3)),
+]
+BINARY_INPUTS = [  # (dtype, shape), (dtype, shape)
+    (("float64", (3, 4)), ("float64", (3, 4))), (("float32", (3, 4)), ("float32", (1, 4))),
+    (("float64", ()), ("float32", (2, 3))), (("float32", (0, 3)), ("float32", (1, 3))),
+    (("int8", (2, 5)), ("int8", (2, 5))), (("int32", (4, 1)), ("int8", (1, 3))),
+    (("uint8", (6,)), ("int8", (6,))), (("bool", (5,)), ("bool", (5,))), (("int32", (3,)), ("float32", (3,))),
+    (("complex128", (2, 3)), ("float64", (2, 3))),
+]
+
+
+def _expect(ref, *args):
+    """The reference result, or the exception type NumPy raises for these dtypes."""
+    try:
+        with np.errstate(all="ignore"):
+            return ref(*args), None
+    except TypeError:
+        return None, TypeError
+
+
+def _unary_cases():
+    for name, ref in UNARY_REF.items():
+        op = getattr(pt, name)
+        for dtype, shape in UNARY_INPUTS:
+            if name in MP_REAL_ONLY and dtype.startswith("complex"):
+                continue
+            x = values(dtype, shape)
+            _, err = _expect(ref, x)
+            add_case(name, x, build=op, ref=ref, raises=err, label=f"{dtype}{shape}")
+
+
+def _binary_cases():
+    for name, ref in BINARY_REF.items():
+        op = getattr(pt, name)
+        for (d1, s1), (d2, s2) in BINARY_INPUTS:
+            x, y = values(d1, s1), values(d2, s2, shift=3)
+            if name == "pow" and np.dtype(d2).kind in "iu":
+                y = np.abs(y) % 5
+            _, err = _expect(ref, x, y)
+            add_case(name, x, y, build=op, ref=ref, raises=err, label=f"{d1}{s1},{d2}{s2}")
+        # weak Python scalars take the tensor's dtype (NEP 50)
+        x = values("float32", (4,))
+        _, err = _expect(ref, x, np.float32(2))
+        add_case(name, x, build=lambda a, op=op: op(a, 2), ref=lambda a, ref=ref: ref(a, np.float32(2)), raises=err,
+                 label="float32,weak int")
+
+
+_unary_cases()
+_binary_cases()
+
+for _dt in ("float64", "float32", "int8"):
+    _c, _a, _b = values("bool", (3, 4)), values(_dt, (3, 4)), values(_dt, (1, 4), shift=5)
+    add_case("switch", _c, _a, _b, build=pt.switch, ref=np.where, label=_dt)
+add_case("switch", values("bool", (5,)), values("float32", (5,)), build=lambda c, a: pt.where(c, a, 0.5),
+         ref=lambda c, a: np.where(c, a, np.float32(0.5)), label="weak float")
+add_case("switch", values("bool", ()), values("float64", (0, 2)), values("float64", (1, 2)), build=pt.switch,
+         ref=np.where, label="0-d cond, zero-size")
+for _dt in ("float64", "float32", "int32"):
+    add_case("clip", values(_dt, (3, 4)), np.zeros((), _dt), np.full((1, 4), 50, _dt), build=pt.clip,
+             ref=np.clip, label=_dt)
+add_case("clip", values("float32", (6,)), build=lambda a: pt.clip(a, -1, 2.5),
+         ref=lambda a: np.clip(a, np.float32(-1), np.float32(2.5)), label="weak bounds")
+
+for _src in ("float64", "float32", "int8", "int32", "uint8", "bool", "complex128"):
+    for _dst in ("float64", "float32", "float16", "int8", "int64", "uint8", "bool", "complex128"):
+        if _src == _dst or (_src.startswith("complex") and not _dst.startswith("complex")):
+            continue
+        _x = values(_src, (2, 3))
+        if _src.startswith("float") and _dst not in ("float64", "float32", "float16", "bool", "complex128"):
+            _x = np.where(np.isfinite(_x) & (np.abs(_x) < 100), _x, 7).astype(_src)
+        add_case("cast", _x, build=lambda a, d=_dst: pt.cast(a, d), ref=lambda a, d=_dst: a.astype(d),
+                 label=f"{_src}->{_dst}")
+
+
+# ============================================================================ reductions
+def _np_reduce(fn):
+    def ref(x, axis, keepdims):
+        return np.asarray(fn(x, axis=axis, keepdims=keepdims))
+
+    return ref
+
+
+def _argref(fn):
+    def ref(x, axis, keepdims):
+        return np.asarray(fn(x, axis=axis, keepdims=keepdims))
+
+    return ref
+
+
+def _lse_ref(x, axis, keepdims):
+    x = x.astype(_float_of(x))
+    m = np.max(x, axis=axis, keepdims=True) if x.size else np.zeros((), x.dtype)
+    m = np.where(np.isfinite(m), m, 0)
+    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+REDUCE_REF = {
+    "sum": _np_reduce(np.sum), "prod": _np_reduce(np.prod), "max": _np_reduce(np.max), "min": _np_reduce(np.min),
+    "all": _np_reduce(np.all), "any": _np_reduce(np.any), "argmax": _argref(np.argmax),
+    "argmin": _argref(np.argmin), "logsumexp": _lse_ref,
+}
+REDUCE_INPUTS = [  # dtype, shape, axis, keepdims
+    ("float64", (3, 4), None, False), ("float64", (3, 4), 0, True), ("float32", (2, 3, 4), (0, 2), False),
+    ("float32", (2, 3, 4), -1, False), ("float64", (), None, False), ("int8", (3, 4), 1, False),
+    ("int32", (5,), 0, True), ("bool", (2, 3), None, False), ("float64", (0, 3), 1, False),
+    ("float64", (0, 3), 0, False), ("uint8", (4, 1), (0, 1), True),
+]
+
+
+def _reduce_cases():
+    for name, ref in REDUCE_REF.items():
+        for dtype, shape, axis, keepdims in REDUCE_INPUTS:
+            axes = (axis,) if isinstance(axis, int) else axis
+            if name.startswith("arg") and isinstance(axis, tuple):
+                continue  # NumPy's argmax takes one axis; several axes are tested in test_tensor_api
+            if name in ("max", "min", "argmax", "argmin") and 0 in shape and (
+                    axes is None or any(shape[a] == 0 for a in axes)):
+                continue  # no identity: rejected at build time (test_reduce_empty_without_identity)
+            x = values(dtype, shape)
+            if name == "prod" and dtype in ("float64", "float32"):
+                x = np.where(np.abs(x) > 10, 2.0, x).astype(dtype)  # keep the products finite
+            _, err = _expect(lambda a: ref(a, axis, keepdims), x)
+            op = getattr(pt, name)
+            add_case(name, x, build=lambda a, op=op, ax=axis, k=keepdims: op(a, axis=ax, keepdims=k),
+                     ref=lambda a, ref=ref, ax=axis, k=keepdims: ref(a, ax, k), raises=err,
+                     label=f"{dtype}{shape} axis={axis} keepdims={keepdims}")
+
+
+_reduce_cases()
+
+
+def test_reduce_empty_without_identity():
+    x = pt.matrix("x", shape=(0, 3))
+    for fn in (pt.max, pt.min, pt.argmax, pt.argmin):
+        with pytest.raises(ValueError, match="static length 0"):
+            fn(x, axis=0)
+    with pytest.raises(ValueError, match="out of bounds"):
+        pt.sum(x, axis=2)
+
+
+# ============================================================================ shape ops
+_m34 = values("float64", (3, 4))
+add_case("dimshuffle", _m34, build=lambda a: a.dimshuffle(1, 0), ref=lambda a: a.T, label="transpose")
+add_case("dimshuffle", values("int8", (2, 3, 4)), build=lambda a: a.dimshuffle(2, "x", 0, 1),
+         ref=lambda a: np.transpose(a, (2, 0, 1))[:, None], label="permute+x")
+add_case("dimshuffle", values("float32", (3, 1)), build=lambda a: a.dimshuffle(0),
+         ref=lambda a: a[:, 0], label="drop")
+add_case("dimshuffle", values("bool", ()), build=lambda a: a.dimshuffle("x", "x"),
+         ref=lambda a: a.reshape(1, 1), label="0-d")
+add_case("dimshuffle", values("float64", (0, 3)), build=lambda a: a.T, ref=lambda a: a.T, label="zero-size")
+
+add_case("reshape", _m34, build=lambda a: a.reshape((2, -1)), ref=lambda a: a.reshape(2, -1), label="-1")
+add_case("reshape", _m34, build=lambda a: a.reshape((a.shape[1], a.shape[0])), ref=lambda a: a.reshape(4, 3),
+         label="symbolic")
+add_case("reshape", values("int32", (2, 3, 2)), build=lambda a: pt.flatten(a, 2), ref=lambda a: a.reshape(2, 6),
+         label="flatten 2")
+add_case("reshape", values("float32", ()), build=lambda a: a.reshape((1, 1)), ref=lambda a: a.reshape(1, 1),
+         label="0-d")
+add_case("reshape", values("float64", (0, 4)), build=lambda a: a.reshape((2, 0, 2)),
+         ref=lambda a: a.reshape(2, 0, 2), label="zero-size")
+add_case("reshape", values("float64", (1, 1)), build=lambda a: a.reshape(()), ref=lambda a: a.reshape(()),
+         label="to 0-d")
+
+add_case("shape", _m34, build=pt.shape, ref=lambda a: np.array(a.shape), label="2-d")
+add_case("shape", values("bool", ()), build=pt.shape, ref=lambda a: np.array(a.shape, dtype="int64"), label="0-d")
+add_case("shape", values("float32", (0, 2, 1)), build=pt.shape, ref=lambda a: np.array(a.shape), label="0-size")
+add_case("shape_i", _m34, build=lambda a: pt.shape_i(a, 1), ref=lambda a: np.int64(4), label="2-d")
+add_case("shape_i", values("int8", (0, 2)), build=lambda a: a.shape[0], ref=lambda a: np.int64(0), label="getitem")
+add_case("make_vector", values("float64", (), 6), values("float64", (), 2), build=make_vector,
+         ref=lambda a, b: np.array([a, b]), label="float scalars")
+add_case("make_vector", values("int32", (), 3), values("int8", (), 4), values("bool", ()), build=make_vector,
+         ref=lambda a, b, c: np.array([a, b, c], dtype="int32"), label="mixed dtypes")
+add_case("make_vector", build=make_vector, ref=lambda: np.zeros(0, "int64"), label="empty")
+add_case("make_vector", values("int32", (), 3), values("int64", (), 5), build=lambda a, b: pt.arange(12).reshape((a, 4)),
+         ref=lambda a, b: np.arange(12).reshape(3, 4), static_out=False, label="symbolic reshape")
+add_case("alloc", values("float32", ()), build=lambda a: pt.alloc(a, 2, 3), ref=lambda a: np.full((2, 3), a),
+         label="scalar")
+add_case("alloc", values("int8", (1, 3)), build=lambda a: pt.broadcast_to(a, (4, 3)),
+         ref=lambda a: np.broadcast_to(a, (4, 3)), label="broadcast_to")
+add_case("alloc", values("float64", (3,)), build=lambda a: pt.alloc(a, 0, 3), ref=lambda a: np.zeros((0, 3)),
+         label="zero-size")
+add_case("concatenate", _m34, values("float64", (1, 4)), build=lambda a, b: pt.concatenate([a, b]),
+         ref=lambda a, b: np.concatenate([a, b]), label="axis 0")
+add_case("concatenate", values("int8", (2, 3)), values("int32", (2, 0)), values("int8", (2, 1)),
+         build=lambda a, b, c: pt.concatenate([a, b, c], axis=-1), ref=lambda a, b, c: np.concatenate([a, b, c], -1),
+         label="mixed dtypes, zero-size")
+add_case("concatenate", values("float32", (3,)), values("float32", (3,)), build=lambda a, b: pt.stack([a, b], 1),
+         ref=lambda a, b: np.stack([a, b], 1), label="stack")
+
+
+# ============================================================================ linalg
+def _lin(name, shapes, dtypes, fn, ref, **kw):
+    for s1, s2 in shapes:
+        for d1, d2 in dtypes:
+            a, b = values(d1, s1, 1), values(d2, s2, 4)
+            if np.dtype(d1).kind == "f":
+                a = np.where(np.isfinite(a), a, 1.5).astype(d1)
+            if np.dtype(d2).kind == "f":
+                b = np.where(np.isfinite(b), b, -0.5).astype(d2)
+            add_case(name, a, b, build=fn, ref=ref, label=f"{d1}{s1}@{d2}{s2}", **kw)
+
+
+_DOT_SHAPES = [((3, 4), (4, 2)), ((4,), (4,)), ((3, 4), (4,)), ((4,), (4, 2)), ((), (2, 3)), ((2, 3), ()),
+               ((2, 3, 4), (4, 5)), ((3, 4), (2, 4, 5)), ((0, 3), (3, 2)), ((3, 0), (0, 2))]
+_LIN_DTYPES = [("float64", "float64"), ("float32", "float32"), ("int32", "int8"), ("bool", "bool"),
+               ("float32", "int32")]
+_lin("dot", _DOT_SHAPES, _LIN_DTYPES, pt.dot, np.dot, rtol=1e-5)
+_lin("matmul", [((3, 4), (4, 2)), ((4,), (4,)), ((3, 4), (4,)), ((4,), (4, 2)), ((5, 3, 4), (4, 2)),
+                ((1, 3, 4), (2, 4, 2)), ((2, 1, 3, 4), (5, 4, 1)), ((0, 3), (3, 2))],
+     _LIN_DTYPES, lambda a, b: a @ b, np.matmul, rtol=1e-5)
+
+
+def _well_conditioned(n, dtype, seed):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((n, n)) + n * np.eye(n)).astype(dtype)
+
+
+for _dt in ("float64", "float32"):
+    _A = _well_conditioned(4, _dt, 0)
+    add_case("matrix_inverse", _A, build=pt.linalg.inv, ref=lambda a: np.linalg.solve(a, np.eye(len(a), dtype=a.dtype)),
+             rtol=1e-4, label=_dt)
+    add_case("det", _A, build=pt.linalg.det, ref=lambda a: np.prod(np.linalg.eigvals(a)).real.astype(a.dtype),
+             rtol=1e-4, label=_dt)
+    add_case("solve", _A, np.arange(4, dtype=_dt), build=pt.linalg.solve,
+             ref=lambda a, b: np.linalg.inv(a) @ b, rtol=1e-4, label=f"{_dt} vector")
+    add_case("solve", _A, np.ones((4, 2), _dt), build=pt.linalg.solve, ref=lambda a, b: np.linalg.inv(a) @ b,
+             rtol=1e-4, label=f"{_dt} matrix")
+add_case("matrix_inverse", np.stack([_well_conditioned(3, "float64", s) for s in range(2)]), build=pt.linalg.inv,
+         ref=lambda a: np.stack([np.linalg.solve(m, np.eye(3)) for m in a]), rtol=1e-10, label="stack")
+add_case("matrix_inverse", np.array([[2, 0], [0, 4]], "int32"), build=pt.linalg.inv,
+         ref=lambda a: np.diag([0.5, 0.25]), label="int")
+add_case("det", np.zeros((0, 0)), build=pt.linalg.det, ref=lambda a: np.float64(1.0), label="0x0")
+
+
+# ============================================================================ indexing
+def _idx(name, x, idx, static_out=True, label=""):
+    add_case(name, x, build=lambda a: a[idx], ref=lambda a: a[idx], static_out=static_out, label=label or repr(idx))
+
+
+_t = values("float64", (4, 5, 6))
+for _i in [(1,), (slice(1, 3),), (slice(None, None, -2), 0), (Ellipsis, -1), (None, 2, Ellipsis, None),
+           (slice(-10, 10), slice(3, 1, -1), slice(None, None, 4)), (1, 2, 3), ()]:
+    _idx("subtensor", _t, _i)
+_idx("subtensor", values("int8", ()), (), label="0-d")
+_idx("subtensor", values("bool", (0, 3)), (slice(None), 1), label="zero-size")
+_idx("subtensor", values("float32", (3,)), (slice(5, None),), label="empty slice")
+add_case("subtensor", _t, np.int64(-2), np.int32(4),
+         build=lambda a, i, j: a[i, :j:2], ref=lambda a, i, j: a[i, :j:2], static_out=False, label="symbolic")
+for _i in [([0, 2, 2],), (slice(None), [[1, 0], [4, 4]]), ([0, 1], slice(None), 0), (slice(1, None), [1, 2], [3, 4]),
+           ([0, 1], None, [1, 2]), (slice(None), [0, 1], Ellipsis, [0, 1]), (np.array([True, False, True, True]),),
+           (1, np.array([True, False, True, False, True]), slice(None, 2)), (True,), ([],)]:
+    _idx("advanced_subtensor", _t, _i, static_out=not any(isinstance(i, (bool, np.ndarray)) for i in _i))
+add_case("advanced_subtensor", _t, np.array([3, -1, 0], "int32"), build=lambda a, i: a[:, i],
+         ref=lambda a, i: a[:, i], label="symbolic array")
+add_case("advanced_subtensor", _t, build=lambda a: a[a > 0], ref=lambda a: a[a > 0], static_out=False, label="mask")
+add_case("advanced_subtensor", values("int32", (5,)), build=lambda a: pt.take(a, [4, 0]),
+         ref=lambda a: np.take(a, [4, 0]), label="take")
+add_case("advanced_subtensor", _t, build=lambda a: pt.take(a, [[1, 0]], axis=-1),
+         ref=lambda a: np.take(a, [[1, 0]], axis=-1), label="take axis")
+
+
+def _set_ref(idx, inc, adv):
+    def ref(a, y):
+        out = a.copy()
+        if inc and adv:
+            np.add.at(out, idx, y)
+        elif inc:
+            out[idx] += y
+        else:
+            out[idx] = y
+        return out
+
+    return ref
+
+
+for _name, _fn in (("set_subtensor", pt.set_subtensor), ("inc_subtensor", pt.inc_subtensor)):
+    for _i, _y, _adv in [((1,), values("float64", (5, 6), 2), False),
+                         ((slice(None), 0), values("float64", (1,), 3), False),
+                         ((Ellipsis, slice(1, 3)), values("float32", (2,), 3), False),
+                         (([0, 0, 3],), values("float64", (3, 5, 6), 1), True),
+                         ((slice(None), [1, 1], 2), values("int8", (2,)), True),
+                         ((np.arange(4) % 2 == 0,), values("float64", (1, 6), 5), True)]:
+        add_case(_name, _t, _y, build=lambda a, y, i=_i, f=_fn: f(a[i], y), ref=_set_ref(_i, _name == "inc_subtensor", _adv),
+                 label=repr(_i))
+    add_case(_name, values("int32", ()), build=lambda a, f=_fn: f(a[()], 7),
+             ref=lambda a, inc=_name == "inc_subtensor": np.asarray(a + 7 if inc else 7, "int32"), label="0-d weak")
+
+
+# ============================================================================ creation
+for _args, _dt in [((5,), None), ((1, 2, 0.25), None), ((3, -3, -2), "int8"), ((2, 2), None), ((0, 1, 0.1), "float32")]:
+    add_case("arange", build=lambda a=_args, d=_dt: pt.arange(*a, dtype=d),
+             ref=lambda a=_args, d=_dt: np.arange(*a, dtype=d), label=f"{_args} {_dt}")
+add_case("arange", np.int32(2), np.int64(9), np.int8(3), build=pt.arange, ref=lambda a, b, c: np.arange(a, b, c),
+         static_out=False, label="symbolic int")
+add_case("arange", np.float32(1), build=lambda a: pt.arange(a, 2, 0.25), ref=lambda a: np.arange(a, 2, 0.25),
+         static_out=False, label="symbolic float")
+for _args, _dt in [((3,), None), ((2, 4, 1), "int32"), ((3, 2, -1), "bool"), ((0,), "float32")]:
+    add_case("eye", build=lambda a=_args, d=_dt: pt.eye(*a, dtype=d),
+             ref=lambda a=_args, d=_dt: np.eye(*a, dtype=d or "float64"), label=f"{_args} {_dt}")
+    add_case("tri", build=lambda a=_args, d=_dt: pt.tri(*a, dtype=d),
+             ref=lambda a=_args, d=_dt: np.tri(*a, dtype=d or "float64"), label=f"{_args} {_dt}")
+add_case("eye", np.int64(3), build=lambda n: pt.eye(n, k=1), ref=lambda n: np.eye(n, k=1), static_out=False,
+         label="symbolic")
+add_case("tri", _m34, build=lambda a: pt.tril(a, -1), ref=lambda a: np.tril(a, -1), label="tril")
+add_case("tri", values("int8", (2, 3, 4)), build=lambda a: pt.triu(a, 1), ref=lambda a: np.triu(a, 1), label="triu")
+add_case("tri", values("bool", (3, 3)), build=pt.tril, ref=np.tril, label="tril bool")
+add_case("eye", _m34, build=pt.identity_like, ref=lambda a: np.eye(3, 4), label="identity_like")
+add_case("alloc", build=lambda: pt.zeros((2, 3), dtype="int8"), ref=lambda: np.zeros((2, 3), "int8"), label="zeros")
+add_case("alloc", build=lambda: pt.ones(4), ref=lambda: np.ones(4), label="ones")
+add_case("alloc", build=lambda: pt.full((2, 2), 7), ref=lambda: np.full((2, 2), 7), label="full")
+add_case("alloc", values("float32", (0, 3)), build=pt.ones_like, ref=np.ones_like, label="ones_like zero-size")
+add_case("alloc", values("int8", (2, 1)), build=pt.zeros_like, ref=np.zeros_like, label="zeros_like")
+add_case("alloc", _m34, build=lambda a: pt.full_like(a, 2.5, dtype="float32"),
+         ref=lambda a: np.full_like(a, 2.5, dtype="float32"), label="full_like")
+
+
+# ============================================================================ nnet
+def _softmax_ref(x, axis):
+    x = x.astype(_float_of(x))
+    m = np.max(x, axis=axis, keepdims=True) if x.size else 0
+    e = np.exp(x - m)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _log_softmax_ref(x, axis):
+    x = x.astype(_float_of(x))
+    m = np.max(x, axis=axis, keepdims=True) if x.size else 0
+    return x - m - np.log(np.exp(x - m).sum(axis=axis, keepdims=True))
+
+
+_SM = np.array([[0.0, 1.0, -1.0, 2.0], [1000.0, 999.0, -1000.0, 1000.0], [-inf, 0.0, 3.0, -inf]])
+for _name, _ref in (("softmax", _softmax_ref), ("log_softmax", _log_softmax_ref)):
+    _op = getattr(pt.special, _name)
+    for _x, _ax in [(_SM, -1), (_SM.astype("float32"), 1), (_SM, None), (np.linspace(-4, 4, 18).reshape(2, 3, 3), (0, 2)),
+                    (np.array([-3, 0, 5], "int8"), 0), (np.zeros((0, 3)), 1), (np.array(2.0), None), (_SM[:2], 0)]:
+        add_case(_name, _x, build=lambda a, op=_op, ax=_ax: op(a, axis=ax), ref=lambda a, r=_ref, ax=_ax: r(a, ax),
+                 rtol=1e-6 if _x.dtype == np.float64 else None, label=f"{_x.dtype}{_x.shape} axis={_ax}")
+
+
+# ============================================================================ the tests
+def test_every_op_has_samples():
+    missing = sorted(set(OPS) - set(SAMPLES))
+    assert not missing, f"ops without test samples in tests/test_op_matrix.py: {missing}"
+    stale = sorted(set(SAMPLES) - set(OPS))
+    assert not stale, f"samples for ops that are not in OPS: {stale}"
+
+
+def _case_params():
+    for name in sorted(SAMPLES):
+        for k, case in enumerate(SAMPLES[name]):
+            yield pytest.param(name, case, id=f"{name}-{k}-{case.label}")
+
+
+def _inputs(case, static):
+    out = []
+    for k, a in enumerate(case.args):
+        shape = a.shape if static else tuple(1 if s == 1 else None for s in a.shape)
+        out.append(pt.tensor(f"in{k}", dtype=a.dtype.name, shape=shape))
+    return out
+
+
+def _check(name, case, static):
+    ins = _inputs(case, static)
+    if case.raises is not None:
+        with pytest.raises(case.raises):
+            case.build(*ins)
+        return
+    out = case.build(*ins)
+    used = {node.op.name for node in toposort([out])}
+    assert name in used, f"the sample graph does not use op {name} (uses {sorted(used)})"
+    f = function(ins, out, mode="FAST_COMPILE", on_unused_input="ignore")
+    res = f(*case.args)
+    with np.errstate(all="ignore"):
+        expected = np.asarray(case.ref(*case.args))
+    assert isinstance(res, np.ndarray)
+    assert res.dtype == expected.dtype, f"dtype {res.dtype}, NumPy gives {expected.dtype}"
+    assert res.shape == expected.shape
+    assert res.dtype.name == out.dtype, f"static dtype {out.dtype} but the result has {res.dtype}"
+    assert out.type.is_compatible(res.shape), f"static shape {out.type.shape} but the result has {res.shape}"
+    if static and case.static_out:
+        assert None not in out.type.shape, f"static shape {out.type.shape} should be fully known"
+    if res.dtype.kind in "biu":
+        np.testing.assert_array_equal(res, expected)
+    else:
+        rtol = case.rtol or TOL[res.dtype.name]
+        np.testing.assert_allclose(res, expected, rtol=rtol, atol=rtol * 1e-3, equal_nan=True)
+
+
+@pytest.mark.parametrize("name, case", _case_params())
+def test_op_matches_reference(name, case):
+    _check(name, case, static=True)
+    _check(name, case, static=False)
