@@ -1,0 +1,566 @@
+"""Reverse-mode differentiation: ``grad``, ``jacobian``, ``hessian``, ``Lop``, ``Rop``, ``verify_grad``.
+
+``grad`` walks the graph once in reverse topological order (iteratively: deep graphs are fine),
+applies each op's VJP rule from :data:`eqtensor.rules.gradients.RULES` and sums the cotangents of
+variables used more than once. The result is an ordinary symbolic graph: it can be printed,
+differentiated again and compiled (the optimizer sees forward and backward graphs together).
+
+Conventions, as in PyTensor:
+
+- the cost is a scalar; ``known_grads`` seeds cotangents of other variables (the cost may then be
+  ``None``);
+- cotangents are summed back over the input's statically broadcastable dimensions and have the
+  input's dtype; integer and boolean inputs get zero gradients (of dtype ``config.floatX``);
+- ``consider_constant`` variables and ``disconnected_grad(x)`` stop the gradient; ops declared
+  ``differentiable=False`` give zero gradients (``shape``/``shape_i`` are disconnected);
+- a ``wrt`` the cost does not depend on raises :class:`DisconnectedInputError` (see
+  ``disconnected_inputs`` and ``return_disconnected``).
+
+``jacobian`` and ``hessian`` build one vector-Jacobian product per element of the expression (seeded
+through ``known_grads`` with a one-hot constant), so the expression's size must be known
+statically; ``Rop`` uses the double-VJP trick.
+
+>>> import numpy as np
+>>> from eqtensor import function, tensor as pt
+>>> x = pt.dvector("x")
+>>> gx = grad((x ** 2).sum(), x)
+>>> function([x], gx)(np.array([1.0, 2.0]))
+array([2., 4.])
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import warnings
+
+import numpy as np
+
+from .basic import as_tensor_variable
+from .config import config
+from .dtypes import FLOAT_DTYPES
+from .errors import DisconnectedInputError
+from .graph import Constant, Variable, clone_replace, toposort
+from .op import OPS, Op
+from .types import TensorType
+
+
+class NullTypeGradError(TypeError):
+    """A gradient asked for is undefined (it went through ``undefined_grad``)."""
+
+
+class GradientError(ValueError):
+    """``verify_grad`` found analytic and finite-difference gradients that disagree.
+
+    Attributes: ``arg`` (argument position), ``index`` (element), ``analytic``, ``numeric``,
+    ``abs_err``, ``rel_err``, ``abs_tol``, ``rel_tol``.
+    """
+
+    def __init__(self, message, **info):
+        super().__init__(message)
+        self.__dict__.update(info)
+
+
+class DisconnectedType:
+    """What ``grad(..., return_disconnected='disconnected')`` returns for a disconnected input."""
+
+    def __repr__(self):
+        return "DisconnectedType()"
+
+
+def _rules():
+    from ..rules import gradients
+
+    return gradients
+
+
+# --------------------------------------------------------------------------- the reverse pass
+_UNREACHED = "unreached"  # no path from the cost: disconnected
+_ZERO = "zero"  # connected, but every path has a zero gradient
+
+
+def _grad_dtype(v) -> str:
+    return v.dtype if v.dtype in FLOAT_DTYPES else config.floatX
+
+
+def _discrete(v) -> bool:
+    return v.dtype not in FLOAT_DTYPES
+
+
+def _connected(node, pos) -> bool:
+    defn = node.op.defn
+    if not defn.differentiable:
+        return defn.kind != "shape"
+    rule = _rules().RULES.get(defn.name)
+    return rule is None or rule.connected(pos)
+
+
+def _fit(r, x, node):
+    """Rule output ``r`` as a cotangent of input ``x``: summed over x's broadcastable dims, x's dtype."""
+    from .ops.elemwise import cast
+    from .ops.reduction import sum as _sum
+
+    r = as_tensor_variable(r)
+    if r.ndim != x.ndim:
+        raise RuntimeError(f"VJP rule of {node.op} returned a cotangent of {r.ndim} dimensions for {x} "
+                           f"({x.ndim} dimensions)")
+    axes = tuple(d for d in range(x.ndim) if x.type.shape[d] == 1 and r.type.shape[d] != 1)
+    if axes:
+        r = _sum(r, axis=axes, keepdims=True)
+    return r if r.dtype == x.dtype else cast(r, x.dtype)
+
+
+def _total(terms):
+    NullGrad = _rules().NullGrad
+    for t in terms:
+        if isinstance(t, NullGrad):
+            return t
+    return functools.reduce(lambda a, b: a + b, terms)
+
+
+def backprop(seeds, wrt, consider_constant=()):
+    """Cotangents of ``wrt`` given ``seeds`` (``[(variable, cotangent)]``).
+
+    Returns one entry per ``wrt``: a variable, a ``NullGrad``, ``"zero"`` (connected, zero) or
+    ``"unreached"`` (disconnected).
+    """
+    rules = _rules()
+    nodes = toposort([v for v, _ in seeds])
+    wrt_ids = {id(w) for w in wrt}
+    cut = {id(v) for v in consider_constant} - wrt_ids
+    relevant = set(wrt_ids)  # variables that depend on some wrt through connected edges
+    for node in nodes:
+        o = node.out
+        if id(o) in relevant or id(o) in cut:
+            continue
+        if any(id(i) in relevant and _connected(node, p) for p, i in enumerate(node.inputs)):
+            relevant.add(id(o))
+    ct: dict[int, list] = {}
+    reached: set[int] = set()
+    for v, g in seeds:
+        if id(v) in relevant:
+            ct.setdefault(id(v), []).append(g)
+            reached.add(id(v))
+    for node in reversed(nodes):
+        o = node.out
+        if id(o) not in reached or id(o) in cut:
+            continue
+        targets = [(p, i) for p, i in enumerate(node.inputs) if id(i) in relevant and _connected(node, p)]
+        reached.update(id(i) for _, i in targets)
+        terms = ct.get(id(o))
+        if not targets or not terms or _discrete(o) or not node.op.defn.differentiable:
+            continue
+        g = _total(terms)
+        ct[id(o)] = [g]
+        if isinstance(g, rules.NullGrad):
+            results = [g] * len(node.inputs)
+        else:
+            rule = rules.RULES.get(node.op.name)
+            if rule is None:
+                raise NotImplementedError(
+                    f"op {node.op.name!r} has no VJP rule in eqtensor.rules.gradients and is not declared "
+                    f"differentiable=False; cannot differentiate through {o}")
+            results = rule(node.op, node.inputs, o, g)
+            if len(results) != len(node.inputs):
+                raise RuntimeError(f"VJP rule of {node.op} returned {len(results)} cotangents for "
+                                   f"{len(node.inputs)} inputs")
+        for p, i in targets:
+            r = results[p]
+            if r is None or r is rules.ZERO or _discrete(i):
+                continue
+            ct.setdefault(id(i), []).append(r if isinstance(r, rules.NullGrad) else _fit(r, i, node))
+    out = []
+    for w in wrt:
+        terms = ct.get(id(w))
+        out.append(_total(terms) if terms else _ZERO if id(w) in reached else _UNREACHED)
+    return out
+
+
+# --------------------------------------------------------------------------- grad
+def _check_choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+
+
+def _as_list(x, what):
+    """``(items, rebuild)``: ``rebuild`` gives results the structure of ``x`` (single, list, tuple)."""
+    if isinstance(x, (list, tuple)):
+        items = list(x)
+        rebuild = tuple if isinstance(x, tuple) else list
+    else:
+        items = [x]
+        rebuild = lambda r: r[0]  # noqa: E731
+    for k, v in enumerate(items):
+        if not isinstance(v, Variable):
+            raise TypeError(f"{what} must be a symbolic variable or a list of them; item {k} is "
+                            f"{type(v).__name__} {v!r}")
+    return items, rebuild
+
+
+def _seeds(cost, known_grads, where):
+    seeds = []
+    if cost is None and not known_grads:
+        raise ValueError(f"{where}: give a cost or known_grads")
+    if cost is not None:
+        cost = as_tensor_variable(cost)
+        if cost.ndim != 0:
+            raise TypeError(
+                f"{where}: the cost must be a scalar (0-d tensor), got {cost} of type {cost.type}; reduce "
+                f"it (e.g. cost.sum()) or use jacobian / Lop for non-scalar expressions")
+        seeds.append((cost, Constant(np.ones((), _grad_dtype(cost)))))
+    for v, g in (known_grads or {}).items():
+        if not isinstance(v, Variable):
+            raise TypeError(f"{where}: known_grads keys must be symbolic variables, got {v!r}")
+        g = as_tensor_variable(g)
+        if g.ndim != v.ndim:
+            raise ValueError(f"{where}: known gradient of {v} ({v.type}) has {g.ndim} dimensions, expected "
+                             f"{v.ndim}")
+        for d, (a, b) in enumerate(zip(v.type.shape, g.type.shape)):
+            if a is not None and b is not None and a != b:
+                raise ValueError(f"{where}: known gradient of {v} has static shape {g.type.shape}, but {v} has "
+                                 f"static shape {v.type.shape}")
+        if not _discrete(v) and g.dtype != v.dtype:
+            from .ops.elemwise import cast
+
+            g = cast(g, v.dtype)
+        seeds.append((v, g))
+    return cost, seeds
+
+
+def zeros_like(x, dtype=None):
+    """Zeros with ``x``'s run-time shape."""
+    return _rules().zeros_like(x, dtype)
+
+
+def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_names=True, known_grads=None,
+         return_disconnected="zero", null_gradients="raise"):
+    """Symbolic gradient of the scalar ``cost`` with respect to ``wrt`` (a variable or a list/tuple;
+    the result has the same structure).
+
+    ``consider_constant``: variables treated as constants. ``known_grads``: ``{variable: cotangent}``
+    seeds added to (or, with ``cost=None``, replacing) the cost's. ``disconnected_inputs``:
+    ``'raise'`` (:class:`DisconnectedInputError`), ``'warn'`` or ``'ignore'`` when the cost does not
+    depend on a ``wrt``; its gradient is then zeros, ``None`` or a :class:`DisconnectedType` per
+    ``return_disconnected`` (``'zero'``, ``'none'``, ``'disconnected'``). ``null_gradients``:
+    ``'raise'`` (:class:`NullTypeGradError`) or ``'return'`` for undefined gradients.
+
+    >>> from eqtensor import tensor as pt
+    >>> x, y = pt.dscalar("x"), pt.dscalar("y")
+    >>> gx, gy = grad(x * y + x, [x, y])
+    >>> float(gx.eval({y: 3.0})), float(gy.eval({x: 5.0}))
+    (4.0, 5.0)
+    >>> grad(pt.dvector("v"), x)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    TypeError: grad: the cost must be a scalar (0-d tensor), got v of type ...; reduce it (e.g. cost.sum()) ...
+    """
+    _check_choice("disconnected_inputs", disconnected_inputs, ("raise", "warn", "ignore"))
+    _check_choice("return_disconnected", return_disconnected, ("zero", "none", "disconnected"))
+    _check_choice("null_gradients", null_gradients, ("raise", "return"))
+    wrt_list, rebuild = _as_list(wrt, "grad: wrt")
+    cost, seeds = _seeds(cost, known_grads, "grad")
+    consider_constant = list(consider_constant or [])
+    results = backprop(seeds, wrt_list, consider_constant)
+    NullGrad = _rules().NullGrad
+    out = []
+    for k, (w, r) in enumerate(zip(wrt_list, results)):
+        if r is _UNREACHED:
+            if disconnected_inputs != "ignore":
+                msg = (f"grad: the cost does not depend on wrt[{k}] ({w}): it is not part of the cost's graph, "
+                       f"or only reaches it through disconnected_grad, consider_constant or a shape. Use "
+                       f"disconnected_inputs='ignore' (or 'warn') to get a zero gradient")
+                if disconnected_inputs == "raise":
+                    raise DisconnectedInputError(msg)
+                warnings.warn(msg, stacklevel=2)
+            r = {"zero": zeros_like(w, _grad_dtype(w)), "none": None,
+                 "disconnected": DisconnectedType()}[return_disconnected]
+        elif r is _ZERO:
+            r = zeros_like(w, _grad_dtype(w))
+        elif isinstance(r, NullGrad):
+            if null_gradients == "raise":
+                raise NullTypeGradError(f"grad: the gradient with respect to wrt[{k}] ({w}) is undefined: "
+                                        f"{r.reason}")
+        elif add_names and cost is not None and cost.name and w.name and r.name is None:
+            r.name = f"(d{cost.name}/d{w.name})"
+        out.append(r)
+    return rebuild(out)
+
+
+# --------------------------------------------------------------------------- jacobian / hessian
+def _static_size(expression, hint, where):
+    shape = tuple(a if a is not None else b for a, b in zip(expression.type.shape, hint))
+    if None in shape:
+        raise ValueError(
+            f"{where}: the shape of {expression} is not known statically (static shape "
+            f"{expression.type.shape}); eqtensor builds one vector-Jacobian product per element, so the "
+            f"number of elements must be known when the graph is built. Declare the inputs with static "
+            f"shapes, e.g. pt.vector('x', shape=(3,))")
+    return shape
+
+
+def _jacobian(expression, wrt_list, shape, consider_constant, disconnected_inputs):
+    from .ops.shape import reshape, stack
+
+    n = math.prod(shape)
+    rows = [[] for _ in wrt_list]
+    dtype = _grad_dtype(expression)
+    for k in range(n):
+        seed = np.zeros(n, dtype)
+        seed[k] = 1
+        gs = grad(None, wrt_list, consider_constant=consider_constant, disconnected_inputs=disconnected_inputs,
+                  known_grads={expression: Constant(seed.reshape(shape))})
+        for row, g in zip(rows, gs):
+            row.append(g)
+    out = []
+    for row, w in zip(rows, wrt_list):
+        j = stack(row)
+        if len(shape) != 1:
+            j = reshape(j, tuple(shape) + tuple(_rules().dims(w)))
+        out.append(j)
+    return out
+
+
+def jacobian(expression, wrt, consider_constant=None, disconnected_inputs="raise"):
+    """d expression / d wrt, of shape ``expression.shape + wrt.shape`` (one per ``wrt`` if a list).
+
+    The expression's shape must be known statically (one VJP is built per element).
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> x = pt.vector("x", shape=(2,), dtype="float64")
+    >>> jacobian(x ** 2, x).eval({x: np.array([1.0, 3.0])})
+    array([[2., 0.],
+           [0., 6.]])
+    """
+    expression = as_tensor_variable(expression)
+    wrt_list, rebuild = _as_list(wrt, "jacobian: wrt")
+    if expression.ndim == 0:
+        return grad(expression, wrt, consider_constant=consider_constant, disconnected_inputs=disconnected_inputs)
+    shape = _static_size(expression, expression.type.shape, "jacobian")
+    return rebuild(_jacobian(expression, wrt_list, shape, consider_constant, disconnected_inputs))
+
+
+def hessian(cost, wrt, consider_constant=None, disconnected_inputs="raise"):
+    """Second derivatives of the scalar ``cost``: for each ``wrt``, shape ``wrt.shape + wrt.shape``.
+
+    ``wrt``'s shape must be known statically.
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> x = pt.vector("x", shape=(2,), dtype="float64")
+    >>> hessian(x[0] ** 2 * x[1], x).eval({x: np.array([1.0, 3.0])})
+    array([[6., 2.],
+           [2., 0.]])
+    """
+    wrt_list, rebuild = _as_list(wrt, "hessian: wrt")
+    out = []
+    for w in wrt_list:
+        g = grad(cost, w, consider_constant=consider_constant, disconnected_inputs=disconnected_inputs)
+        shape = _static_size(g, w.type.shape, "hessian")
+        out.extend(_jacobian(g, [w], shape, consider_constant, disconnected_inputs))
+    return rebuild(out)
+
+
+# --------------------------------------------------------------------------- Lop / Rop
+def Lop(f, wrt, eval_points, consider_constant=None, disconnected_inputs="raise"):
+    """Left operator: ``eval_points^T (d f / d wrt)`` (a vector-Jacobian product), shaped like ``wrt``.
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> x, v = pt.dvector("x"), pt.dvector("v")
+    >>> Lop(x ** 2, x, v).eval({x: np.array([1.0, 2.0]), v: np.array([1.0, 10.0])})
+    array([ 2., 40.])
+    """
+    f_list, _ = _as_list(f, "Lop: f")
+    ev_list, _ = _as_list(eval_points if isinstance(eval_points, (list, tuple)) else as_tensor_variable(eval_points),
+                          "Lop: eval_points")
+    if len(f_list) != len(ev_list):
+        raise ValueError(f"Lop: {len(f_list)} expressions but {len(ev_list)} eval_points")
+    return grad(None, wrt, consider_constant=consider_constant, disconnected_inputs=disconnected_inputs,
+                known_grads=dict(zip(f_list, ev_list)), add_names=False)
+
+
+def Rop(f, wrt, eval_points, disconnected_outputs="raise", return_disconnected="zero"):
+    """Right operator: ``(d f / d wrt) eval_points`` (a Jacobian-vector product), shaped like ``f``.
+
+    Built with the double-VJP trick: ``u -> J^T u`` is linear, and its VJP with ``eval_points`` is
+    ``J eval_points``.
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> x, v = pt.dvector("x"), pt.dvector("v")
+    >>> Rop(x ** 2, x, v).eval({x: np.array([1.0, 2.0]), v: np.array([1.0, 10.0])})
+    array([ 2., 40.])
+    """
+    _check_choice("disconnected_outputs", disconnected_outputs, ("raise", "warn", "ignore"))
+    _check_choice("return_disconnected", return_disconnected, ("zero", "none"))
+    f_list, rebuild = _as_list(f, "Rop: f")
+    wrt_list, _ = _as_list(wrt, "Rop: wrt")
+    ev_list = [as_tensor_variable(e) for e in (eval_points if isinstance(eval_points, (list, tuple))
+                                               else [eval_points])]
+    if len(wrt_list) != len(ev_list):
+        raise ValueError(f"Rop: {len(wrt_list)} wrt variables but {len(ev_list)} eval_points")
+    for w, e in zip(wrt_list, ev_list):
+        if e.ndim != w.ndim:
+            raise ValueError(f"Rop: eval point {e} ({e.type}) must have the dimensions of {w} ({w.type})")
+    dummies = [Variable(TensorType(_grad_dtype(fi), fi.type.shape), name=f"u_{k}") for k, fi in enumerate(f_list)]
+    vjps = grad(None, wrt_list, known_grads=dict(zip(f_list, dummies)), disconnected_inputs="ignore",
+                return_disconnected="none", add_names=False)
+    from .ops.reduction import sum as _sum
+
+    terms = [_sum(vj * e) for vj, e in zip(vjps, ev_list) if vj is not None]
+    jvps = (grad(_total(terms), dummies, disconnected_inputs="ignore", return_disconnected="none")
+            if terms else [None] * len(f_list))
+    # the result does not depend on the dummies' values (linearity); they may remain in shapes
+    swap = {u: fi for u, fi in zip(dummies, f_list) if u.type.dtype == fi.dtype}
+    out = []
+    for k, (fi, j) in enumerate(zip(f_list, jvps)):
+        if j is None:
+            if disconnected_outputs != "ignore":
+                msg = f"Rop: f[{k}] ({fi}) does not depend on wrt"
+                if disconnected_outputs == "raise":
+                    raise DisconnectedInputError(msg)
+                warnings.warn(msg, stacklevel=2)
+            out.append(zeros_like(fi, _grad_dtype(fi)) if return_disconnected == "zero" else None)
+        else:
+            out.append(clone_replace([j], swap)[0] if swap else j)
+    return rebuild(out)
+
+
+# --------------------------------------------------------------------------- gradient markers
+def _marker(name, x, **params):
+    _rules()
+    return Op(OPS[name], params)(as_tensor_variable(x))
+
+
+def zero_grad(x):
+    """``x`` in the forward graph, with a zero gradient.
+
+    >>> from eqtensor import tensor as pt
+    >>> x = pt.dscalar("x")
+    >>> float(grad(x * zero_grad(x), x).eval({x: 3.0}))
+    3.0
+    """
+    return _marker("zero_grad", x)
+
+
+def disconnected_grad(x):
+    """``x`` in the forward graph, treated as a constant by ``grad`` (no gradient flows through it).
+
+    >>> from eqtensor import tensor as pt
+    >>> x = pt.dscalar("x")
+    >>> float(grad(x * disconnected_grad(x ** 2), x).eval({x: 3.0}))
+    9.0
+    """
+    return _marker("disconnected_grad", x)
+
+
+def undefined_grad(x):
+    """``x`` in the forward graph, whose gradient is undefined (``grad`` raises
+    :class:`NullTypeGradError` when it is needed)."""
+    return _marker("undefined_grad", x)
+
+
+def grad_clip(x, lower_bound, upper_bound):
+    """``x`` in the forward graph; the gradient flowing through it is clipped to the bounds.
+
+    >>> from eqtensor import tensor as pt
+    >>> x = pt.dscalar("x")
+    >>> float(grad(grad_clip(x, -1.0, 1.0) * 5.0, x).eval({x: 0.0}))
+    1.0
+    """
+    if lower_bound > upper_bound:
+        raise ValueError(f"grad_clip: lower_bound {lower_bound} is above upper_bound {upper_bound}")
+    return _marker("grad_clip", x, lower=float(lower_bound), upper=float(upper_bound))
+
+
+def grad_scale(x, multiplier):
+    """``x`` in the forward graph; the gradient flowing through it is multiplied by ``multiplier``.
+
+    >>> from eqtensor import tensor as pt
+    >>> x = pt.dscalar("x")
+    >>> float(grad(grad_scale(x ** 2, 0.5), x).eval({x: 3.0}))
+    3.0
+    """
+    return _marker("grad_scale", x, multiplier=float(multiplier))
+
+
+# --------------------------------------------------------------------------- verify_grad
+#: dtype -> (finite-difference step, default abs_tol and rel_tol)
+_FD = {"float16": (1e-1, 5e-2), "float32": (1e-3, 1e-2), "float64": (1e-6, 1e-4)}
+
+
+def _rel_err(a, b):
+    abs_err = np.abs(a - b)
+    denom = np.abs(a) + np.abs(b)
+    with np.errstate(all="ignore"):
+        rel = np.where(denom > 0, abs_err / np.where(denom > 0, denom, 1), 0.0)
+    return abs_err, rel
+
+
+def verify_grad(fun, pt, n_tests=2, rng=None, eps=None, abs_tol=None, rel_tol=None, mode=None):
+    """Check ``grad`` of ``fun`` at the point ``pt`` (a list of arrays) against central finite
+    differences, on ``n_tests`` random projections of ``fun``'s output. Raises :class:`GradientError`
+    naming the argument, the element, both values and the errors when they disagree (an element
+    passes when within ``abs_tol`` or within ``rel_tol``).
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> verify_grad(lambda x: pt.tanh(x) * x, [np.array([0.5, -1.0])], rng=np.random.default_rng(0))
+    >>> verify_grad(lambda x: zero_grad(x) * x, [np.array([0.5, 2.0])])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    eqtensor.core.gradient.GradientError: verify_grad: analytic and numeric gradients differ for argument 0 (shape (2,)) at index (1,): analytic ..., numeric ...; abs. error ... (tol 0.0001), rel. error 0.333 (tol 0.0001)
+    """
+    from .function import function
+
+    if not isinstance(pt, (list, tuple)):
+        raise TypeError(f"verify_grad: pt must be a list of arrays (one per argument of fun), got {type(pt).__name__}")
+    values = [np.array(p) for p in pt]
+    for k, v in enumerate(values):
+        if v.dtype.name not in FLOAT_DTYPES:
+            raise TypeError(f"verify_grad: argument {k} has dtype {v.dtype}; gradients are checked at "
+                            f"floating-point points")
+    if rng is None or isinstance(rng, (int, np.integer)):
+        rng = np.random.default_rng(rng)
+    inputs = [Variable(TensorType(v.dtype, tuple(1 if s == 1 else None for s in v.shape)), name=f"input_{k}")
+              for k, v in enumerate(values)]
+    out = fun(*inputs)
+    if not isinstance(out, Variable):
+        raise TypeError(f"verify_grad: fun must return one symbolic variable, got {type(out).__name__}")
+    if _discrete(out):
+        raise TypeError(f"verify_grad: fun returned {out} of dtype {out.dtype}; it must be floating-point")
+    lowest = min([out.dtype] + [v.dtype.name for v in values], key=lambda d: np.finfo(d).bits)
+    step, tol = _FD[lowest]
+    eps = step if eps is None else eps
+    abs_tol = tol if abs_tol is None else abs_tol
+    rel_tol = tol if rel_tol is None else rel_tol
+    proj = Variable(TensorType(out.dtype, out.type.shape), name="projection")
+    cost = (out * proj).sum()
+    f_cost = function(inputs + [proj], cost, mode=mode, on_unused_input="ignore")
+    f_grad = function(inputs + [proj], grad(cost, inputs, disconnected_inputs="ignore"), mode=mode,
+                      on_unused_input="ignore")
+    out_shape = np.shape(function(inputs, out, mode=mode, on_unused_input="ignore")(*values))
+    for _ in range(n_tests):
+        p = np.asarray(rng.random(out_shape) + 0.5, dtype=out.dtype)
+        analytic = f_grad(*values, p)
+        for k, (v, a) in enumerate(zip(values, analytic)):
+            numeric = np.zeros(v.shape, dtype="float64")
+            for idx in np.ndindex(*v.shape):
+                x = [w.copy() for w in values]
+                x[k][idx] = v[idx] + eps
+                hi = float(f_cost(*x, p))
+                x[k][idx] = v[idx] - eps
+                lo = float(f_cost(*x, p))
+                numeric[idx] = (hi - lo) / (2 * eps)
+            abs_err, rel_err = _rel_err(np.asarray(a, dtype="float64"), numeric)
+            bad = (abs_err > abs_tol) & (rel_err > rel_tol)
+            if bad.any():
+                idx = np.unravel_index(int(np.argmax(np.where(bad, abs_err, -1))), v.shape)
+                raise GradientError(
+                    f"verify_grad: analytic and numeric gradients differ for argument {k} (shape {v.shape}) at "
+                    f"index {tuple(int(i) for i in idx)}: analytic {float(np.asarray(a)[idx]):.6g}, numeric "
+                    f"{numeric[idx]:.6g}; abs. error {abs_err[idx]:.3g} (tol {abs_tol:g}), rel. error "
+                    f"{rel_err[idx]:.3g} (tol {rel_tol:g})",
+                    arg=k, index=idx, analytic=np.asarray(a), numeric=numeric, abs_err=abs_err, rel_err=rel_err,
+                    abs_tol=abs_tol, rel_tol=rel_tol)
