@@ -137,7 +137,13 @@ def prepare_elemwise_inputs(opname, inputs):
     out = []
     for i, k in zip(inputs, kinds):
         if _is_weak(i) and target is not None and i.dtype != target:
-            i = _cast_weak(opname, i, target)
+            try:
+                i = _cast_weak(opname, i, target)
+            except OverflowError:
+                if not OPS[opname].extra.get("compare"):
+                    raise
+                # NumPy 2 compares with an out-of-range Python int exactly: keep it as a strong int64
+                i = Constant(i.data, weak=False)
         out.append(i)
     nd = max(i.ndim for i in out)
     return tuple(i if i.ndim == nd else _expand_constant(i, nd) if isinstance(i, Constant) else expand_left(i, nd)

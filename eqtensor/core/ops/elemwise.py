@@ -120,12 +120,16 @@ TABLE = [
     ("clip", 3, np.clip, 2, True, "min(max(x, lo), hi)"),
 ]
 
+#: comparisons: a Python int out of the tensor's range is compared exactly (NumPy 2), not refused
+COMPARISONS = ("eq", "neq", "lt", "le", "gt", "ge")
+
 for _name, _nin, _fn, _cost, _diff, _doc in TABLE:
     _is_ufunc = isinstance(_fn, np.ufunc)
     declare(
         _name, "elemwise", _nin, elemwise_infer,
         _ufunc_perform(_fn) if _is_ufunc else _fn,
         cost=_cost, ufunc=_fn if _is_ufunc else None, differentiable=_diff, doc=_doc,
+        extra={"compare": True} if _name in COMPARISONS else {},
     )
 
 
