@@ -70,3 +70,22 @@ def test_block_extraction_and_failure_reporting(tmp_path):
     page.write_text("```python\nassert False, 'boom'\n```\n")
     with pytest.raises(AssertionError, match="boom"):
         run_page(page)
+
+
+def test_demo_runs():
+    """``python -m eqtensor`` (the README's main command) exits 0 and shows graphs, timings and errors."""
+    import subprocess
+    import sys
+
+    root = DOCS.parent
+    proc = subprocess.run([sys.executable, "-m", "eqtensor"], cwd=root, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    for text in ["graph before optimization", "graph after optimization", "← update of w", "compile ",
+                 "NumPy eager", "naive softplus", "summary: max relative error vs reference"]:
+        assert text in out, text
+    lines = out.split("summary:")[1].splitlines()[1:]
+    summary = dict(line.strip().rsplit(None, 1) for line in lines if line.strip())
+    assert set(summary) == {"elementwise chain", "naive softplus", "naive logsumexp", "gradient step"}
+    assert float(summary["elementwise chain"]) < 1e-12 and float(summary["gradient step"]) < 1e-12
+    assert "w = [1. 2. 3. 4. 5.]" in out

@@ -301,7 +301,7 @@ def test_maker_exposes_graphs_and_source():
     assert fg.update_targets == [s]
     assert f.maker.original_fgraph.outputs[0].owner.op.name == "sum"
     assert "def thunk" in f.maker.backend_source
-    assert set(f.maker.timings) >= {"optimize", "compile"}
+    assert set(f.maker.timings) == {"optimize", "backend"} and all(t >= 0 for t in f.maker.timings.values())
     assert f.maker.mode.name == "NUMPY"
 
 

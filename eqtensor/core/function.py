@@ -296,7 +296,7 @@ class FunctionMaker:
             self.fgraph, self.report = optimize(fgraph, mode)
         t1 = time.perf_counter()
         self.thunk, self.schedule, self.backend_source, self.backend = compile_fgraph(self.fgraph, mode)
-        self.timings = {"optimize": t1 - t0, "compile": time.perf_counter() - t1}
+        self.timings = {"optimize": t1 - t0, "backend": time.perf_counter() - t1}
 
     def swapped(self, swap) -> "FunctionMaker":
         """The same compiled code reading (and updating) other shared variables."""
