@@ -1,8 +1,17 @@
-"""Backends compile a typed, scheduled graph into a callable. They know nothing of the e-graph."""
+"""Backends compile a typed, scheduled graph into a callable. They know nothing of the e-graph.
+
+``mode.backend`` picks the backend: ``"numpy"`` (generated Python over NumPy, the reference) or
+``"c"`` (:mod:`eqtensor.backends.c`). Without a working C compiler, ``"c"`` falls back to NumPy
+with one warning per process.
+"""
 
 from __future__ import annotations
 
+import warnings
+
 from .schedule import Schedule, make_schedule
+
+_warned_no_compiler = False
 
 
 def compile_fgraph(fgraph, mode):
@@ -11,9 +20,20 @@ def compile_fgraph(fgraph, mode):
     Returns ``(thunk, schedule, source, backend_name)``; ``thunk(*inputs, *shared)`` returns the
     tuple of outputs followed by update values.
     """
+    global _warned_no_compiler
     from . import numpy_backend
 
     schedule = make_schedule(fgraph)
+    if mode.backend == "c":
+        from . import c
+
+        if c.compiler_works():
+            thunk, src, _info = c.compile_schedule(schedule)
+            return thunk, schedule, src, "c"
+        if not _warned_no_compiler:
+            _warned_no_compiler = True
+            warnings.warn("eqtensor: no working C compiler found (set $CC); the C backend falls back to "
+                          "the NumPy backend", RuntimeWarning, stacklevel=3)
     thunk, src = numpy_backend.compile_schedule(schedule)
     return thunk, schedule, src, "numpy"
 

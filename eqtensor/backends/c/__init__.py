@@ -1,0 +1,42 @@
+"""The C backend: a scheduled graph compiled to one C function through cffi and the system compiler.
+
+See ``docs/c-backend.md`` for the design (call path, output allocation, fusion, BLAS, cache).
+
+>>> import numpy as np
+>>> from eqtensor import function, tensor as pt
+>>> x = pt.dvector("x")
+>>> f = function([x], pt.exp(x) * 2, mode="C")
+>>> f.maker.backend
+'c'
+>>> np.allclose(f(np.array([0.0, 1.0])), 2 * np.exp([0.0, 1.0]))
+True
+"""
+
+from __future__ import annotations
+
+from ...core.config import config
+from .build import CompileError, build_module, compiler_works, new_function
+from .codegen import generate
+from .kernels import ELEMWISE, FALLBACK, REDUCE, STRUCTURAL
+
+
+def has_kernel(opname: str) -> bool:
+    """True when the op has a C kernel (it may still fall back for some dtypes)."""
+    return opname in ELEMWISE or opname in REDUCE or opname in STRUCTURAL
+
+
+def compile_schedule(schedule):
+    """Compile ``schedule``; returns ``(thunk, source, info)``.
+
+    ``thunk`` is the compiled function object itself (a C function taking the inputs then the
+    shared values and returning the tuple of outputs and update values). ``info`` records the
+    cache key and the ops that run through NumPy.
+    """
+    gen = generate(schedule)
+    module, info = build_module(gen.source, config.cache_dir)
+    thunk = new_function(module, gen.state)
+    info["fallback_ops"] = gen.fallback_ops
+    return thunk, gen.source, info
+
+
+__all__ = ["CompileError", "FALLBACK", "compile_schedule", "compiler_works", "has_kernel"]

@@ -1,0 +1,593 @@
+"""C code generation: one C function per compiled graph, called once per call.
+
+The generated ``eq_thunk(state, args, nargs)`` is a CPython ``METH_FASTCALL`` function: it checks
+its arguments (ndarray, dtype, rank, static shape), computes every shape at run time from the
+input shapes, allocates intermediates and outputs with NumPy's allocator, runs one loop nest per
+fused elementwise group (or reduction with its fused producers), calls SciPy's BLAS for ``dot``,
+creates views for dimshuffle/reshape without copying, and calls an op's NumPy ``perform`` for
+nodes without a C kernel (:data:`~eqtensor.backends.c.kernels.FALLBACK`, float16/complex dtypes).
+``state`` is a per-function list holding constants and those fallback callables.
+
+>>> from eqtensor import tensor as pt
+>>> from eqtensor.core.fgraph import FunctionGraph
+>>> from eqtensor.backends.schedule import make_schedule
+>>> x = pt.dvector("x")
+>>> g = generate(make_schedule(FunctionGraph([x], [pt.exp(x) + 1], 1, 1)))
+>>> "exp(" in g.source and g.n_fallbacks
+0
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..fusion import fusion_groups
+from . import kernels as K
+from .prelude import prelude
+
+
+@dataclass
+class Generated:
+    source: str  # the C source (prelude + thunk + entry)
+    state: list  # constants then fallback callables, in slot order
+    n_fallbacks: int
+    fallback_ops: list  # names of the nodes that run through NumPy
+    blas: bool
+
+
+def _num(dtype) -> int:
+    return np.dtype(dtype).num
+
+
+def _cstr(s: str) -> str:
+    return '"' + str(s).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+def elem_compute(node):
+    """(compute dtype, template) when the elementwise node has a C kernel, else None."""
+    kern = K.ELEMWISE.get(node.op.name)
+    dts = [i.dtype for i in node.inputs] + [node.out.dtype]
+    if kern is None or any(d not in K.C_TYPES for d in dts):
+        return None
+    if kern.compute == "common":
+        comp = np.result_type(*[np.dtype(i.dtype) for i in node.inputs]).name
+        if comp not in K.C_TYPES:
+            return None
+    elif kern.compute == "own":
+        comp = node.inputs[0].dtype if node.op.name in ("isnan", "isinf") else node.out.dtype
+    else:
+        comp = node.out.dtype
+    tpl = kern.templates.get(K.kind(comp))
+    return None if tpl is None else (comp, tpl)
+
+
+def reduce_ok(node) -> bool:
+    spec = K.REDUCE.get(node.op.name)
+    dts = (node.inputs[0].dtype, node.out.dtype)
+    return spec is not None and all(d in K.C_TYPES for d in dts) and K.kind(node.out.dtype) in spec[0]
+
+
+def struct_ok(node) -> bool:
+    name = node.op.name
+    if name in ("dimshuffle", "shape", "shape_i"):
+        return True
+    if name == "reshape":
+        return node.inputs[1].dtype == "int64"
+    if name == "make_vector":
+        return all(i.dtype in K.C_TYPES for i in node.inputs) and node.out.dtype in K.C_TYPES
+    if name == "alloc":
+        return all(i.dtype in K.C_TYPES and K.kind(i.dtype) == "int" for i in node.inputs[1:])
+    if name == "dot":
+        a, b = node.inputs
+        return (a.dtype == b.dtype == node.out.dtype and a.dtype in ("float32", "float64")
+                and a.ndim in (1, 2) and b.ndim in (1, 2))
+    return False
+
+
+def _is_literal(v) -> bool:
+    return hasattr(v, "data") and v.owner is None and v.data.size == 1 and v.dtype in K.C_TYPES \
+        and not hasattr(v, "container")
+
+
+class _Gen:
+    def __init__(self, schedule):
+        self.s = schedule
+        self.slot: dict[int, int] = {}
+        self.vars: list = []
+        self.state: list = []
+        self.lines: list[str] = []
+        self.fallback_ops: list[str] = []
+        self.blas = False
+
+    # ------------------------------------------------------------------ slots
+    def slot_of(self, v) -> int:
+        k = self.slot.get(id(v))
+        if k is None:
+            k = self.slot[id(v)] = len(self.vars)
+            self.vars.append(v)
+        return k
+
+    def emit(self, line: str):
+        self.lines.append(line)
+
+    def fail(self, cond: str):
+        self.emit(f"if ({cond}) goto fail;")
+
+    # ------------------------------------------------------------------ loops
+    def loop(self, name, nd, operands, sh_src, body, acc=None, comb=None, pragma="simd"):
+        """Emit a loop nest over the iteration shape.
+
+        ``operands``: list of (slot, dtype, strides-expression per dim or None for broadcast,
+        role) with role ``in`` (loaded as ``x<k>``), ``out`` (stored from ``res``) or ``acc``
+        (reduction accumulator). ``sh_src``: lines that set ``sh[0..nd-1]``. ``body(load)``
+        returns the statements computing ``res``; ``acc``/``comb`` describe a reduction.
+        """
+        nops = len(operands)
+        e = self.emit
+        e(f"{{ /* {name} */")
+        e(f"npy_intp sh[EQ_MAXD], st[{nops}][EQ_MAXD], idx[EQ_MAXD], n, outer = 1, it, i, total = 1;")
+        e(f"char *p[{nops}]; int nd = {nd}, d, contig, red, cmap;")
+        for line in sh_src:
+            e(line)
+        for k, (slot, dtype, strides, role) in enumerate(operands):
+            for d in range(nd):
+                e(f"st[{k}][{d}] = {strides[d] if strides[d] is not None else '0'};")
+            e(f"p[{k}] = V[{slot}].data;")
+        e("for (d = 0; d < nd; d++) total *= sh[d];")
+        e("if (total > 0) {")
+        e(f"nd = eq_collapse(nd, sh, {nops}, st);")
+        e("n = nd ? sh[nd - 1] : 1;")
+        e("for (d = 0; d < nd - 1; d++) { outer *= sh[d]; idx[d] = 0; }")
+        conds = []
+        acc_k = None
+        for k, (slot, dtype, strides, role) in enumerate(operands):
+            isz = np.dtype(dtype).itemsize
+            if role == "acc":
+                acc_k = k
+                continue
+            want = "0" if (nd and strides[nd - 1] is None) else str(isz)
+            conds.append(f"st[{k}][nd - 1] == {want}")
+        e(f"contig = nd > 0 && {' && '.join(conds) if conds else '1'};")
+        if acc_k is None:
+            variants = [("contig", True, None), ("!contig", False, None)]
+        else:
+            isz = np.dtype(operands[acc_k][1]).itemsize
+            e(f"red = nd == 0 || st[{acc_k}][nd - 1] == 0;")
+            e(f"cmap = contig && st[{acc_k}][nd - 1] == {isz};")
+            variants = [("red && contig", True, True), ("red && !contig", False, True),
+                        ("!red && cmap", True, False), ("!red && !cmap", False, False)]
+        e("for (it = 0; it < outer; it++) {")
+        for guard, is_contig, red in variants:
+            e(f"if ({guard}) {{")
+            self._inner(nd, operands, body, is_contig, red, acc, comb, pragma)
+            e("}")
+        e(f"eq_advance(nd - 1, sh, idx, {nops}, p, st);")
+        e("}")
+        e("}")
+        e("}")
+
+    def _inner(self, nd, operands, body, contig, red, acc, comb, pragma):
+        e = self.emit
+        loads, pre = {}, []
+        for k, (slot, dtype, strides, role) in enumerate(operands):
+            ct = K.c_type(dtype)
+            bc = nd == 0 or strides[nd - 1] is None
+            if role == "in":
+                if contig and bc:
+                    pre.append(f"const {ct} h{k} = *(const {ct} *)p[{k}];")
+                    loads[k] = f"h{k}"
+                elif contig:
+                    pre.append(f"const {ct} *q{k} = (const {ct} *)p[{k}];")
+                    loads[k] = f"q{k}[i]"
+                else:
+                    pre.append(f"const npy_intp s{k} = nd ? st[{k}][nd - 1] : 0;")
+                    loads[k] = f"*(const {ct} *)(p[{k}] + i * s{k})"
+            else:
+                if contig and not (role == "acc" and red):
+                    pre.append(f"{ct} *q{k} = ({ct} *)p[{k}];")
+                    loads[k] = f"q{k}[i]"
+                elif role == "acc" and red:
+                    loads[k] = f"*({ct} *)p[{k}]"
+                else:
+                    pre.append(f"const npy_intp s{k} = nd ? st[{k}][nd - 1] : 0;")
+                    loads[k] = f"*({ct} *)(p[{k}] + i * s{k})"
+        e("{")
+        for line in pre:
+            e(line)
+        stmts, result = body(loads)
+        if acc is None:
+            (ok,) = [k for k, o in enumerate(operands) if o[3] == "out"]
+            if pragma and contig:
+                e("#pragma omp simd")
+            e("for (i = 0; i < n; i++) {")
+            for s in stmts:
+                e(s)
+            e(f"{loads[ok]} = {result};")
+            e("}")
+        else:
+            ka, act = acc
+            if red:
+                e(f"{act} acc = {loads[ka]};")
+                if pragma and contig:
+                    e(f"#pragma omp simd {pragma}")
+                e("for (i = 0; i < n; i++) {")
+                for s in stmts:
+                    e(s)
+                e(f"{act} x = {result}; acc = {comb};")
+                e("}")
+                e(f"{loads[ka]} = acc;")
+            else:
+                if contig:
+                    e("#pragma omp simd")
+                e("for (i = 0; i < n; i++) {")
+                for s in stmts:
+                    e(s)
+                e(f"{act} x = {result}; {act} acc = {loads[ka]}; {loads[ka]} = {comb};")
+                e("}")
+        e("}")
+
+    # ------------------------------------------------------------------ expressions
+    def expr_body(self, members, leaf_index, literal):
+        """Statements computing each member node in a local; returns (body(loads), )."""
+
+        def body(loads):
+            local: dict[int, str] = {}
+            stmts = []
+            for j, node in enumerate(members):
+                comp, tpl = elem_compute(node)
+                kern = K.ELEMWISE[node.op.name]
+                cty = K.c_type(comp)
+                args = []
+                for pos, i in enumerate(node.inputs):
+                    if id(i) in local:
+                        a = local[id(i)]
+                    elif id(i) in literal:
+                        a = literal[id(i)]
+                    else:
+                        a = loads[leaf_index[id(i)]]
+                    if kern.compute in ("out", "common") or (kern.compute == "switch" and pos > 0):
+                        a = f"(({cty})({a}))"
+                    args.append(a)
+                ex = tpl.format(*args, T=cty, f="f" if comp == "float32" else "", t=K.tag(comp))
+                ot = K.c_type(node.out.dtype)
+                ex = f"(npy_bool)(({ex}) != 0)" if node.out.dtype == "bool" else f"({ot})({ex})"
+                stmts.append(f"const {ot} t{j} = {ex};")
+                local[id(node.out)] = f"t{j}"
+            return stmts, f"t{len(members) - 1}"
+
+        return body
+
+    def leaves(self, members):
+        produced = {id(m.out) for m in members}
+        leaves, literal, seen = [], {}, set()
+        for m in members:
+            for i in m.inputs:
+                if id(i) in produced or id(i) in seen:
+                    continue
+                seen.add(id(i))
+                if _is_literal(i):
+                    literal[id(i)] = K.literal(i.data.reshape(()).item(), i.dtype)
+                else:
+                    leaves.append(i)
+        return leaves, literal
+
+    def iter_shape(self, name, nd, shaped):
+        """Lines setting sh[] from operands (slot, static shape) with run-time broadcast checks."""
+        lines = []
+        for d in range(nd):
+            full = [s for s, static in shaped if static[d] != 1]
+            if not full:
+                lines.append(f"sh[{d}] = 1;")
+                continue
+            lines.append(f"sh[{d}] = V[{full[0]}].shape[{d}];")
+            for s in full[1:]:
+                lines.append(f"if (V[{s}].shape[{d}] != sh[{d}]) {{ eq_bcast_error({_cstr(name)}, {d}, "
+                             f"sh[{d}], V[{s}].shape[{d}]); goto fail; }}")
+        return lines
+
+    # ------------------------------------------------------------------ units
+    def unit_elemwise(self, members, reuse):
+        root = members[-1]
+        out = root.out
+        nd = out.ndim
+        leaves, literal = self.leaves(members)
+        o = self.slot_of(out)
+        lslots = [self.slot_of(v) for v in leaves]
+        name = "+".join(m.op.name for m in members)
+        sh = self.iter_shape(name, nd, [(s, v.type.shape) for s, v in zip(lslots, leaves)])
+        alloc = [f"for (d = 0; d < {nd}; d++) osh[d] = sh[d];"] if nd else []
+        cands = [s for s, v in zip(lslots, leaves) if id(v) in reuse and v.dtype == out.dtype
+                 and v.type.shape == out.type.shape]
+        tn = _num(out.dtype)
+        make = f"if (eq_new(&V[{o}], {nd}, osh, {tn}) < 0) goto fail;"
+        for s in reversed(cands):
+            make = f"if (eq_reusable(&V[{s}])) {{ eq_view(&V[{o}], &V[{s}]); V[{o}].nd = {nd}; " \
+                   f"for (d = 0; d < {nd}; d++) {{ V[{o}].shape[d] = V[{s}].shape[d]; " \
+                   f"V[{o}].strides[d] = V[{s}].strides[d]; }} }} else {{ {make} }}"
+        alloc.append(make)
+        operands = [(s, v.dtype, [None if v.type.shape[d] == 1 else f"V[{s}].strides[{d}]" for d in range(nd)], "in")
+                    for s, v in zip(lslots, leaves)]
+        operands.append((o, out.dtype, [f"V[{o}].strides[{d}]" for d in range(nd)], "out"))
+        index = {id(v): k for k, v in enumerate(leaves)}
+        self.emit("{ npy_intp osh[EQ_MAXD]; int d;")
+        # shapes first (into a scratch sh), then allocate, then loop (which recomputes sh)
+        self.emit("{ npy_intp sh[EQ_MAXD];")
+        for line in sh:
+            self.emit(line)
+        for line in alloc:
+            self.emit(line)
+        self.emit("}")
+        self.loop(name, nd, operands, sh, self.expr_body(members, index, literal))
+        self.emit("}")
+
+    def unit_reduce(self, members, node):
+        name = node.op.name
+        x = node.inputs[0]
+        nd = x.ndim
+        axes = node.op.params["axis"]
+        keep = node.op.params["keepdims"]
+        out = node.out
+        o = self.slot_of(out)
+        tn, odt = _num(out.dtype), out.dtype
+        kept = [d for d in range(nd) if d not in axes]
+        odim = {d: (d if keep else kept.index(d)) for d in kept}
+        if members:
+            leaves, literal = self.leaves(members)
+        else:
+            leaves, literal = [x], {}
+        lslots = [self.slot_of(v) for v in leaves]
+        sh = self.iter_shape(name, nd, [(s, v.type.shape) for s, v in zip(lslots, leaves)])
+        oshape = [f"({'1' if d in axes else f'sh[{d}]'})" for d in range(nd) if keep or d not in axes]
+        ident, comb = K.REDUCE[name]
+        k = K.kind(odt)
+        lo, hi = K.int_bounds(odt) if k == "int" else ("0", "0")
+        init = ident[k].format(lo=lo, hi=hi)
+        e = self.emit
+        e("{ npy_intp osh[EQ_MAXD], insize = 1, osize = 1, i; int d;")
+        e("{ npy_intp sh[EQ_MAXD];")
+        for line in sh:
+            e(line)
+        for j, s in enumerate(oshape):
+            e(f"osh[{j}] = {s};")
+        e(f"for (d = 0; d < {nd}; d++) insize *= sh[d];")
+        e("}")
+        e(f"for (d = 0; d < {len(oshape)}; d++) osize *= osh[d];")
+        if name in ("max", "min"):
+            e(f"if (insize == 0 && osize > 0) {{ PyErr_SetString(PyExc_ValueError, \"{name}: zero-size "
+              f"reduction has no identity\"); goto fail; }}")
+        index = {id(v): kk for kk, v in enumerate(leaves)}
+        ins = [(s, v.dtype, [None if v.type.shape[d] == 1 else f"V[{s}].strides[{d}]" for d in range(nd)], "in")
+               for s, v in zip(lslots, leaves)]
+        ct = K.c_type(odt)
+        fx = "f" if odt == "float32" else ""
+        tg = K.tag(odt)
+        if members:
+            body = self.expr_body(members, index, literal)
+        else:
+            def body(loads):
+                return [], loads[0]
+
+        def acc_op(slot):
+            return (slot, odt, [None if d in axes else f"V[{slot}].strides[{odim[d]}]" for d in range(nd)], "acc")
+
+        def fill(slot, value):
+            e(f"{{ {ct} *q = ({ct} *)V[{slot}].data; for (i = 0; i < osize; i++) q[i] = {value}; }}")
+
+        e(f"if (eq_new(&V[{o}], {len(oshape)}, osh, {tn}) < 0) goto fail;")
+        if name == "logsumexp":
+            m = len(self.vars)
+            self.vars.append(None)  # scratch slot for the maxima
+            e(f"if (eq_new(&V[{m}], {len(oshape)}, osh, {tn}) < 0) goto fail;")
+            fill(m, "-INFINITY")
+            self.loop("logsumexp max", nd, ins + [acc_op(m)], sh, body, acc=(len(ins), ct),
+                      comb=K.REDUCE["max"][1], pragma=None)
+            fill(o, "0")
+            mop = (m, odt, acc_op(m)[2], "in")
+
+            def body2(loads):
+                stmts, res = body(loads)
+                return stmts, f"exp{fx}(({ct})({res}) - eq_fin_{tg}({loads[len(ins)]}))"
+
+            self.loop("logsumexp sum", nd, ins + [mop, acc_op(o)], sh, body2, acc=(len(ins) + 1, ct),
+                      comb="acc + x", pragma="reduction(+:acc)")
+            e(f"{{ {ct} *q = ({ct} *)V[{o}].data, *mm = ({ct} *)V[{m}].data;")
+            e(f"for (i = 0; i < osize; i++) q[i] = log{fx}(q[i]) + eq_fin_{tg}(mm[i]); }}")
+            e(f"Py_CLEAR(V[{m}].obj);")
+        else:
+            fill(o, f"({ct})({init})")
+            pragma = {"sum": "reduction(+:acc)", "prod": "reduction(*:acc)"}.get(name)
+
+            def body3(loads):
+                stmts, res = body(loads)
+                return stmts, res if name in ("all", "any") else f"({ct})({res})"
+
+            act = ct if name not in ("all", "any") else "npy_bool"
+            self.loop(name, nd, ins + [acc_op(o)], sh, body3, acc=(len(ins), act), comb=comb, pragma=pragma)
+        e("}")
+
+    def unit_struct(self, node):
+        name, e = node.op.name, self.emit
+        out = node.out
+        o = self.slot_of(out)
+        ins = [self.slot_of(i) for i in node.inputs]
+        tn, isz = _num(out.dtype), np.dtype(out.dtype).itemsize
+        if name == "dimshuffle":
+            order = node.op.params["order"]
+            e(f"eq_view(&V[{o}], &V[{ins[0]}]); V[{o}].nd = {len(order)};")
+            for j, d in enumerate(order):
+                if d == "x":
+                    e(f"V[{o}].shape[{j}] = 1; V[{o}].strides[{j}] = 0;")
+                else:
+                    e(f"V[{o}].shape[{j}] = V[{ins[0]}].shape[{d}]; V[{o}].strides[{j}] = V[{ins[0]}].strides[{d}];")
+        elif name == "reshape":
+            self.fail(f"eq_reshape(&V[{o}], &V[{ins[0]}], &V[{ins[1]}], {out.ndim}, {tn}, {isz}) < 0")
+        elif name == "shape":
+            nd = node.inputs[0].ndim
+            e(f"{{ npy_intp n1 = {nd}; int d; if (eq_new(&V[{o}], 1, &n1, {tn}) < 0) goto fail;")
+            e(f"for (d = 0; d < {nd}; d++) ((npy_int64 *)V[{o}].data)[d] = V[{ins[0]}].shape[d]; }}")
+        elif name == "shape_i":
+            e(f"if (eq_new(&V[{o}], 0, NULL, {tn}) < 0) goto fail;")
+            e(f"*(npy_int64 *)V[{o}].data = V[{ins[0]}].shape[{node.op.params['i']}];")
+        elif name == "make_vector":
+            ct = K.c_type(out.dtype)
+            e(f"{{ npy_intp n1 = {len(ins)}; if (eq_new(&V[{o}], 1, &n1, {tn}) < 0) goto fail; }}")
+            for j, (s, v) in enumerate(zip(ins, node.inputs)):
+                val = f"*(const {K.c_type(v.dtype)} *)V[{s}].data"
+                val = f"(({val}) != 0)" if out.dtype == "bool" else f"({ct})({val})"
+                e(f"(({ct} *)V[{o}].data)[{j}] = {val};")
+        elif name == "alloc":
+            nd = out.ndim
+            e(f"{{ npy_intp dims[EQ_MAXD];")
+            for j, (s, v) in enumerate(zip(ins[1:], node.inputs[1:])):
+                e(f"dims[{j}] = (npy_intp)*(const {K.c_type(v.dtype)} *)V[{s}].data;")
+                if v.dtype == "uint64":
+                    e(f"if (*(const npy_uint64 *)V[{s}].data > (npy_uint64)NPY_MAX_INTP) dims[{j}] = -1;")
+            self.fail(f"eq_alloc(&V[{o}], &V[{ins[0]}], dims, {nd}, {tn}, {isz}) < 0")
+            e("}")
+        elif name == "dot":
+            self.blas = True
+            self.fail(f"eq_dot(&V[{o}], &V[{ins[0]}], &V[{ins[1]}], {int(out.dtype == 'float64')}, {tn}) < 0")
+
+    def unit_fallback(self, node):
+        defn = node.op.defn
+        fn = functools.partial(defn.perform, **node.op.params) if node.op.params else defn.perform
+        fi = len(self.state)
+        self.state.append(fn)
+        self.fallback_ops.append(node.op.name)
+        o = self.slot_of(node.out)
+        ins = [self.slot_of(i) for i in node.inputs]
+        n = len(ins)
+        e = self.emit
+        e(f"{{ PyObject *a[{max(n, 1)}], *r; int j, bad = 0;")
+        for j, (s, v) in enumerate(zip(ins, node.inputs)):
+            e(f"a[{j}] = eq_output(&V[{s}], {_num(v.dtype)}, 0); if (a[{j}] == NULL) bad = 1;")
+        e(f"r = bad ? NULL : PyObject_Vectorcall(PyList_GET_ITEM(state, {fi}), a, {n}, NULL);")
+        e(f"for (j = 0; j < {n}; j++) Py_XDECREF(a[j]);")
+        self.fail("r == NULL")
+        self.fail(f"eq_result(&V[{o}], r, {_num(node.out.dtype)}, {node.out.ndim}, {_cstr(node.op.name)}) < 0")
+        e("}")
+
+    # ------------------------------------------------------------------ whole function
+    def run(self) -> Generated:
+        s = self.s
+        nodes = s.nodes
+        mode = {}
+        for k, node in enumerate(nodes):
+            kind = node.op.defn.kind
+            if kind == "elemwise" and elem_compute(node) is not None:
+                mode[k] = "elem"
+            elif kind == "reduce" and reduce_ok(node):
+                mode[k] = "reduce"
+            elif struct_ok(node):
+                mode[k] = "struct"
+            else:
+                mode[k] = "fallback"
+        idx = {id(n): k for k, n in enumerate(nodes)}
+        groups = fusion_groups(
+            nodes, s.outputs, lambda n: mode[idx[id(n)]] == "elem",
+            lambda n: mode[idx[id(n)]] == "reduce" and n.op.name != "logsumexp")
+        members: dict[int, list] = {}
+        for k in range(len(nodes)):
+            members.setdefault(groups[k], []).append(nodes[k])
+        units = [k for k in range(len(nodes)) if groups[k] == k]
+        # which variables each unit reads (leaves of fused groups) -> last use per slot variable
+        reads: dict[int, list] = {}
+        for u in units:
+            produced = {id(m.out) for m in members[u]}
+            reads[u] = [i for m in members[u] for i in m.inputs if id(i) not in produced]
+        last: dict[int, int] = {}
+        for pos, u in enumerate(units):
+            for i in reads[u]:
+                last[id(i)] = pos
+        out_ids = {id(o) for o in s.outputs}
+        ninp = len(s.inputs)
+        for v in s.inputs:
+            self.slot_of(v)
+        const_slots = []
+        for u in units:
+            for i in reads[u]:
+                fused = mode[u] == "elem" or (mode[u] == "reduce" and len(members[u]) > 1)
+                if i.owner is None and id(i) not in self.slot and not (fused and _is_literal(i)):
+                    const_slots.append((self.slot_of(i), len(self.state)))
+                    self.state.append(i.data if hasattr(i, "data") else i.get_value(borrow=True))
+        for o in s.outputs:
+            if o.owner is None and id(o) not in self.slot:
+                const_slots.append((self.slot_of(o), len(self.state)))
+                self.state.append(o.data)
+        for pos, u in enumerate(units):
+            node = nodes[u]
+            m = mode[u]
+            if m == "elem":
+                reuse = {id(i) for i in reads[u] if i.owner is not None and last.get(id(i)) == pos
+                         and id(i) not in out_ids}
+                self.unit_elemwise(members[u], reuse)
+            elif m == "reduce":
+                self.unit_reduce(members[u][:-1], node)
+            elif m == "struct":
+                self.unit_struct(node)
+            else:
+                self.unit_fallback(node)
+            for i in {id(i): i for i in reads[u]}.values():
+                if last.get(id(i)) == pos and id(i) not in out_ids and id(i) in self.slot:
+                    self.emit(f"Py_CLEAR(V[{self.slot[id(i)]}].obj);")
+        return self.finish(ninp, const_slots)
+
+    def finish(self, ninp, const_slots) -> Generated:
+        s = self.s
+        head = []
+        h = head.append
+        nv = max(len(self.vars), 1)
+        h("static PyObject *eq_thunk(PyObject *state, PyObject *const *args, Py_ssize_t nargs)")
+        h("{")
+        h(f"eq_arr V[{nv}]; PyObject *res = NULL; int k;")
+        h(f"for (k = 0; k < {nv}; k++) V[k].obj = NULL;")
+        h(f"if (nargs != {ninp}) {{ PyErr_Format(PyExc_TypeError, \"the compiled function takes {ninp} "
+          f"arguments, got %zd\", nargs); return NULL; }}")
+        for k, v in enumerate(s.inputs):
+            st = ", ".join(str(-1 if d is None else d) for d in v.type.shape) or "-1"
+            label = _cstr(v.name or str(v.type))
+            h(f"{{ static const npy_intp stat[] = {{{st}}};")
+            h(f"if (eq_input(&V[{k}], args[{k}], {_num(v.dtype)}, {v.ndim}, stat, {k}, {label}) < 0) goto fail; }}")
+        for slot, si in const_slots:
+            h(f"eq_bind(&V[{slot}], (PyArrayObject *)PyList_GET_ITEM(state, {si}));")
+        tail = [f"res = PyTuple_New({len(s.outputs)}); if (res == NULL) goto fail;"]
+        for j, (o, copy) in enumerate(zip(s.outputs, s.copy_outputs)):
+            tail.append(f"{{ PyObject *r = eq_output(&V[{self.slot[id(o)]}], {_num(o.dtype)}, {int(copy)}); "
+                        f"if (r == NULL) {{ Py_CLEAR(res); goto fail; }} PyTuple_SET_ITEM(res, {j}, r); }}")
+        tail += ["fail:", f"for (k = 0; k < {nv}; k++) Py_XDECREF(V[k].obj);", "return res;", "}"]
+        maxd = max([v.ndim for v in self.vars if v is not None] + [1])
+        body = "\n".join(head + self.lines + tail)
+        entry = ENTRY
+        src = prelude(maxd, libmvec=True, blas=self.blas) + "\n" + body + "\n" + entry
+        return Generated(src, self.state, len(self.fallback_ops), self.fallback_ops, self.blas)
+
+
+ENTRY = r"""
+static PyMethodDef eq_def = {"thunk", (PyCFunction)(void (*)(void))eq_thunk, METH_FASTCALL,
+                             "compiled eqtensor function"};
+
+/* a new function object bound to a fresh state list (one per compiled Function); cffi calls this
+   without the GIL, so take it */
+void *eq_entry(void)
+{
+    PyObject *state, *fn = NULL;
+    PyGILState_STATE g = PyGILState_Ensure();
+    if (PyArray_API == NULL && _import_array() < 0) goto done;
+    state = PyList_New(0);
+    if (state == NULL) goto done;
+    fn = PyCFunction_New(&eq_def, state);
+    Py_DECREF(state);
+done:
+    if (fn == NULL) PyErr_Clear();
+    PyGILState_Release(g);
+    return fn;
+}
+"""
+
+
+def generate(schedule) -> Generated:
+    """Generate the C source of ``schedule`` (see the module docstring)."""
+    return _Gen(schedule).run()

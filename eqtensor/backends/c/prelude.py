@@ -1,0 +1,557 @@
+"""The C runtime shared by every generated module: array slots, checks, loops helpers, BLAS.
+
+Every value the generated function touches lives in an ``eq_arr`` *slot*: a data pointer, shape
+and byte strides, plus a strong reference to the NumPy array that owns the memory (views share
+their owner). Inputs are checked (type, dtype, ndim, static shape, alignment, byte order) before
+anything is computed; every error becomes a Python exception.
+
+The ``{maxd}`` placeholder is the largest rank in the function (at least 1).
+"""
+
+from __future__ import annotations
+
+#: math functions glibc's libmvec provides SIMD variants for (double and float)
+LIBMVEC_FUNCS = (
+    "acos", "acosh", "asin", "asinh", "atan", "atanh", "cos", "cosh", "erf", "erfc", "exp", "exp2",
+    "expm1", "log", "log10", "log1p", "log2", "sin", "sinh", "tan", "tanh",
+)
+LIBMVEC_FUNCS2 = ("atan2", "pow")
+
+
+def libmvec_declarations() -> str:
+    """Redeclare libm functions with ``omp declare simd`` so loops call libmvec's vector versions."""
+    lines = []
+    for name in LIBMVEC_FUNCS:
+        lines.append(f"#pragma omp declare simd notinbranch\nextern double {name}(double);")
+        lines.append(f"#pragma omp declare simd notinbranch\nextern float {name}f(float);")
+    for name in LIBMVEC_FUNCS2:
+        lines.append(f"#pragma omp declare simd notinbranch\nextern double {name}(double, double);")
+        lines.append(f"#pragma omp declare simd notinbranch\nextern float {name}f(float, float);")
+    return "\n".join(lines)
+
+
+INT_TYPES = {
+    "i8": "npy_int8", "i16": "npy_int16", "i32": "npy_int32", "i64": "npy_int64",
+    "u8": "npy_uint8", "u16": "npy_uint16", "u32": "npy_uint32", "u64": "npy_uint64", "b": "npy_bool",
+}
+
+
+def _int_helpers() -> str:
+    out = []
+    for tag, ct in INT_TYPES.items():
+        signed = tag.startswith("i")
+        neg_one = (f"if (b == ({ct})-1) return ({ct})(0 - (npy_uint64)a);" if signed else "")
+        adjust_q = "if ((a % b) != 0 && ((a < 0) != (b < 0))) q--;" if signed else ""
+        mod_neg = "if (b == ({ct})-1) return 0;".format(ct=ct) if signed else ""
+        adjust_r = "if (r != 0 && ((r < 0) != (b < 0))) r += b;" if signed else ""
+        out.append(
+            f"static inline {ct} eq_fdiv_{tag}({ct} a, {ct} b) {{ if (b == 0) return 0; {neg_one} "
+            f"{ct} q = a / b; {adjust_q} return q; }}\n"
+            f"static inline {ct} eq_mod_{tag}({ct} a, {ct} b) {{ if (b == 0) return 0; {mod_neg} "
+            f"{ct} r = a % b; {adjust_r} return r; }}\n"
+            f"static inline {ct} eq_max_{tag}({ct} a, {ct} b) {{ return a > b ? a : b; }}\n"
+            f"static inline {ct} eq_min_{tag}({ct} a, {ct} b) {{ return a < b ? a : b; }}\n"
+        )
+    return "".join(out)
+
+
+def _float_helpers() -> str:
+    out = []
+    for tag, ct, f in (("d", "double", ""), ("f", "float", "f")):
+        out.append(f"""
+static inline {ct} eq_max_{tag}({ct} a, {ct} b) {{ return (a >= b || a != a) ? a : b; }}
+static inline {ct} eq_min_{tag}({ct} a, {ct} b) {{ return (a <= b || a != a) ? a : b; }}
+static inline {ct} eq_mod_{tag}({ct} a, {ct} b) {{
+    {ct} m = fmod{f}(a, b);
+    if (b == 0) return m;
+    if (m != 0) {{ if ((b < 0) != (m < 0)) m += b; }} else m = copysign{f}(0, b);
+    return m;
+}}
+static inline {ct} eq_fdiv_{tag}({ct} a, {ct} b) {{
+    {ct} m, d, fd;
+    if (b == 0) return a / b;
+    m = fmod{f}(a, b);
+    d = (a - m) / b;
+    if (m != 0 && ((b < 0) != (m < 0))) d -= 1;
+    if (d != 0) {{ fd = floor{f}(d); if (d - fd > ({ct})0.5) fd += 1; }}
+    else fd = copysign{f}(0, a / b);
+    return fd;
+}}
+static inline {ct} eq_sign_{tag}({ct} x) {{ return x > 0 ? 1 : (x < 0 ? -1 : (x == 0 ? 0 : x)); }}
+static inline {ct} eq_sigmoid_{tag}({ct} x) {{
+    {ct} e = exp{f}(-fabs{f}(x));
+    return x >= 0 ? 1 / (1 + e) : e / (1 + e);
+}}
+static inline {ct} eq_softplus_{tag}({ct} x) {{
+    return x > 0 ? x + log1p{f}(exp{f}(-x)) : log1p{f}(exp{f}(x));
+}}
+static inline {ct} eq_log1mexp_{tag}({ct} x) {{
+    return x > ({ct})-0.6931471805599453 ? log{f}(-expm1{f}(x)) : log1p{f}(-exp{f}(x));
+}}
+static inline {ct} eq_fin_{tag}({ct} x) {{ return isfinite(x) ? x : 0; }}
+""")
+    return "".join(out)
+
+
+RUNTIME = r"""
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#include <numpy/arrayobject.h>
+#include <math.h>
+#include <string.h>
+#include <limits.h>
+
+#define EQ_MAXD {maxd}
+
+typedef struct {{
+    char *data;
+    int nd;
+    npy_intp shape[EQ_MAXD];
+    npy_intp strides[EQ_MAXD];
+    PyArrayObject *obj;  /* strong reference to the array owning the memory */
+}} eq_arr;
+
+static void eq_bind(eq_arr *a, PyArrayObject *o)
+{{
+    int d;
+    Py_INCREF(o);
+    Py_XDECREF(a->obj);
+    a->obj = o;
+    a->data = PyArray_BYTES(o);
+    a->nd = PyArray_NDIM(o);
+    for (d = 0; d < a->nd; d++) {{ a->shape[d] = PyArray_DIM(o, d); a->strides[d] = PyArray_STRIDE(o, d); }}
+}}
+
+static int eq_new(eq_arr *a, int nd, const npy_intp *shape, int typenum)
+{{
+    PyArrayObject *o = (PyArrayObject *)PyArray_EMPTY(nd, (npy_intp *)shape, typenum, 0);
+    if (o == NULL) return -1;
+    eq_bind(a, o);
+    Py_DECREF(o);
+    return 0;
+}}
+
+static void eq_view(eq_arr *dst, const eq_arr *src)
+{{
+    Py_INCREF(src->obj);
+    Py_XDECREF(dst->obj);
+    dst->obj = src->obj;
+    dst->data = src->data;
+}}
+
+static npy_intp eq_size(const eq_arr *a)
+{{
+    npy_intp n = 1; int d;
+    for (d = 0; d < a->nd; d++) n *= a->shape[d];
+    return n;
+}}
+
+/* the slot is exactly its owner (same data, shape and strides) */
+static int eq_is_owner(const eq_arr *a)
+{{
+    int d; PyArrayObject *o = a->obj;
+    if (PyArray_BYTES(o) != a->data || PyArray_NDIM(o) != a->nd) return 0;
+    for (d = 0; d < a->nd; d++)
+        if (PyArray_DIM(o, d) != a->shape[d] || PyArray_STRIDE(o, d) != a->strides[d]) return 0;
+    return 1;
+}}
+
+/* the owner may be overwritten: nobody else holds it and the slot covers it contiguously */
+static int eq_reusable(const eq_arr *a)
+{{
+    return Py_REFCNT(a->obj) == 1 && eq_is_owner(a) && PyArray_IS_C_CONTIGUOUS(a->obj)
+        && PyArray_ISWRITEABLE(a->obj) && PyArray_BASE(a->obj) == NULL;
+}}
+
+static int eq_is_c_contiguous(const eq_arr *a, int itemsize)
+{{
+    npy_intp s = itemsize; int d;
+    for (d = a->nd - 1; d >= 0; d--) {{
+        if (a->shape[d] == 0) return 1;
+        if (a->shape[d] != 1 && a->strides[d] != s) return 0;
+        s *= a->shape[d];
+    }}
+    return 1;
+}}
+
+/* a NumPy array for the slot: its owner itself, a view of it, or (copy) a new C-ordered copy */
+static PyObject *eq_output(const eq_arr *a, int typenum, int copy)
+{{
+    PyObject *v, *c;
+    int flags = PyArray_ISWRITEABLE(a->obj) ? NPY_ARRAY_WRITEABLE : 0;
+    if (!copy && eq_is_owner(a)) {{ Py_INCREF(a->obj); return (PyObject *)a->obj; }}
+    v = PyArray_NewFromDescr(&PyArray_Type, PyArray_DescrFromType(typenum), a->nd, (npy_intp *)a->shape,
+                             (npy_intp *)a->strides, a->data, flags, NULL);
+    if (v == NULL) return NULL;
+    Py_INCREF(a->obj);
+    if (PyArray_SetBaseObject((PyArrayObject *)v, (PyObject *)a->obj) < 0) {{ Py_DECREF(v); return NULL; }}
+    if (!copy) return v;
+    c = PyArray_NewCopy((PyArrayObject *)v, NPY_CORDER);
+    Py_DECREF(v);
+    return c;
+}}
+
+/* check an argument and bind it: ndarray, dtype, ndim, static shape; copies unaligned/swapped data */
+static int eq_input(eq_arr *a, PyObject *o, int typenum, int nd, const npy_intp *stat, int pos,
+                    const char *label)
+{{
+    PyArrayObject *arr; int d;
+    if (!PyArray_Check(o)) {{
+        PyErr_Format(PyExc_TypeError, "input %d (%s) must be a numpy.ndarray, got %s", pos, label,
+                     Py_TYPE(o)->tp_name);
+        return -1;
+    }}
+    arr = (PyArrayObject *)o;
+    if (!PyArray_EquivTypenums(PyArray_TYPE(arr), typenum)) {{
+        PyArray_Descr *want = PyArray_DescrFromType(typenum);
+        PyErr_Format(PyExc_TypeError, "input %d (%s) must have dtype %S, got %S", pos, label,
+                     (PyObject *)want, (PyObject *)PyArray_DESCR(arr));
+        Py_DECREF(want);
+        return -1;
+    }}
+    if (PyArray_NDIM(arr) != nd) {{
+        PyErr_Format(PyExc_TypeError, "input %d (%s) must have %d dimensions, got %d", pos, label, nd,
+                     PyArray_NDIM(arr));
+        return -1;
+    }}
+    for (d = 0; d < nd; d++) {{
+        if (stat[d] >= 0 && PyArray_DIM(arr, d) != stat[d]) {{
+            PyErr_Format(PyExc_ValueError, "input %d (%s) must have length %zd along axis %d (static "
+                         "shape), got %zd", pos, label, (Py_ssize_t)stat[d], d, (Py_ssize_t)PyArray_DIM(arr, d));
+            return -1;
+        }}
+    }}
+    if (!PyArray_ISALIGNED(arr) || !PyArray_ISNOTSWAPPED(arr)) {{
+        PyObject *c = PyArray_FromAny(o, PyArray_DescrFromType(typenum), 0, 0,
+                                      NPY_ARRAY_ALIGNED | NPY_ARRAY_NOTSWAPPED | NPY_ARRAY_ENSURECOPY, NULL);
+        if (c == NULL) return -1;
+        eq_bind(a, (PyArrayObject *)c);
+        Py_DECREF(c);
+        return 0;
+    }}
+    eq_bind(a, arr);
+    return 0;
+}}
+
+/* the result of a NumPy fallback call: an ndarray of the declared dtype and rank */
+static int eq_result(eq_arr *a, PyObject *r, int typenum, int nd, const char *opname)
+{{
+    PyObject *c = PyArray_FromAny(r, PyArray_DescrFromType(typenum), 0, 0,
+                                  NPY_ARRAY_ALIGNED | NPY_ARRAY_NOTSWAPPED | NPY_ARRAY_FORCECAST, NULL);
+    Py_DECREF(r);
+    if (c == NULL) return -1;
+    if (PyArray_NDIM((PyArrayObject *)c) != nd) {{
+        PyErr_Format(PyExc_RuntimeError, "%s returned %d dimensions, expected %d", opname,
+                     PyArray_NDIM((PyArrayObject *)c), nd);
+        Py_DECREF(c);
+        return -1;
+    }}
+    eq_bind(a, (PyArrayObject *)c);
+    Py_DECREF(c);
+    return 0;
+}}
+
+static void eq_bcast_error(const char *opname, int axis, Py_ssize_t a, Py_ssize_t b)
+{{
+    PyErr_Format(PyExc_ValueError, "%s: run-time lengths differ along axis %d (%zd and %zd). Only "
+                 "dimensions declared with static length 1 broadcast (PyTensor semantics); declare the "
+                 "input with shape=(..., 1, ...) to broadcast it", opname, axis, a, b);
+}}
+
+/* drop length-1 dims and merge dims contiguous for every operand; returns the new rank */
+static int eq_collapse(int nd, npy_intp *sh, int nops, npy_intp (*st)[EQ_MAXD])
+{{
+    int k, d, j = 0;
+    for (d = 0; d < nd; d++) {{
+        if (sh[d] == 1) continue;
+        sh[j] = sh[d];
+        for (k = 0; k < nops; k++) st[k][j] = st[k][d];
+        j++;
+    }}
+    nd = j;
+    if (nd == 0) return 0;
+    j = 0;
+    for (d = 1; d < nd; d++) {{
+        int ok = 1;
+        for (k = 0; k < nops; k++) if (st[k][j] != st[k][d] * sh[d]) {{ ok = 0; break; }}
+        if (ok) {{
+            sh[j] *= sh[d];
+            for (k = 0; k < nops; k++) st[k][j] = st[k][d];
+        }} else {{
+            j++;
+            sh[j] = sh[d];
+            for (k = 0; k < nops; k++) st[k][j] = st[k][d];
+        }}
+    }}
+    return j + 1;
+}}
+
+/* odometer step over the outer dims 0..nouter-1 */
+static inline void eq_advance(int nouter, const npy_intp *sh, npy_intp *idx, int nops, char **p,
+                              npy_intp (*st)[EQ_MAXD])
+{{
+    int d, k;
+    for (d = nouter - 1; d >= 0; d--) {{
+        if (++idx[d] < sh[d]) {{ for (k = 0; k < nops; k++) p[k] += st[k][d]; return; }}
+        idx[d] = 0;
+        for (k = 0; k < nops; k++) p[k] -= st[k][d] * (sh[d] - 1);
+    }}
+}}
+
+/* copy src into dst (same shape; src strides may be 0 for broadcasting) */
+static void eq_copy(const eq_arr *dst, const eq_arr *src, const npy_intp *src_strides, int itemsize)
+{{
+    npy_intp sh[EQ_MAXD], st[2][EQ_MAXD], idx[EQ_MAXD], outer = 1, n, i, it;
+    char *p[2];
+    int d, nd = dst->nd;
+    for (d = 0; d < nd; d++) {{
+        sh[d] = dst->shape[d]; st[0][d] = dst->strides[d]; st[1][d] = src_strides[d]; idx[d] = 0;
+        if (sh[d] == 0) return;
+    }}
+    nd = eq_collapse(nd, sh, 2, st);
+    p[0] = dst->data; p[1] = src->data;
+    n = nd ? sh[nd - 1] : 1;
+    for (d = 0; d < nd - 1; d++) outer *= sh[d];
+    for (it = 0; it < outer; it++) {{
+        npy_intp s0 = nd ? st[0][nd - 1] : 0, s1 = nd ? st[1][nd - 1] : 0;
+        for (i = 0; i < n; i++) memcpy(p[0] + i * s0, p[1] + i * s1, itemsize);
+        eq_advance(nd - 1, sh, idx, 2, p, st);
+    }}
+}}
+
+/* reshape: target shape from an int64 vector slot (one -1 allowed); a view when src is C-contiguous */
+static int eq_reshape(eq_arr *out, const eq_arr *src, const eq_arr *shp, int nd, int typenum, int itemsize)
+{{
+    npy_intp sh[EQ_MAXD], size = eq_size(src), known = 1;
+    int d, neg = -1;
+    for (d = 0; d < nd; d++) {{
+        npy_int64 v = *(npy_int64 *)(shp->data + d * shp->strides[0]);
+        if (v == -1 && neg < 0) {{ neg = d; sh[d] = 1; continue; }}
+        if (v < 0) {{ PyErr_Format(PyExc_ValueError, "reshape: invalid dimension %lld", (long long)v); return -1; }}
+        sh[d] = (npy_intp)v;
+        if (__builtin_mul_overflow(known, sh[d], &known)) {{
+            PyErr_SetString(PyExc_ValueError, "reshape: target shape is too large");
+            return -1;
+        }}
+    }}
+    if (neg >= 0) {{
+        if (known == 0 || size % known) {{
+            PyErr_Format(PyExc_ValueError, "reshape: cannot reshape an array of size %zd into a shape "
+                         "with known size %zd and one -1", (Py_ssize_t)size, (Py_ssize_t)known);
+            return -1;
+        }}
+        sh[neg] = size / known;
+        known = size;
+    }}
+    if (known != size) {{
+        PyErr_Format(PyExc_ValueError, "reshape: cannot reshape an array of size %zd into a shape of "
+                     "size %zd", (Py_ssize_t)size, (Py_ssize_t)known);
+        return -1;
+    }}
+    if (eq_is_c_contiguous(src, itemsize)) {{
+        npy_intp s = itemsize;
+        eq_view(out, src);
+        out->nd = nd;
+        for (d = nd - 1; d >= 0; d--) {{ out->shape[d] = sh[d]; out->strides[d] = s; s *= sh[d]; }}
+        return 0;
+    }} else {{
+        eq_arr tmp; npy_intp s = itemsize;
+        tmp.obj = NULL;
+        if (eq_new(&tmp, src->nd, src->shape, typenum) < 0) return -1;
+        eq_copy(&tmp, src, src->strides, itemsize);
+        eq_view(out, &tmp);
+        Py_DECREF(tmp.obj);
+        out->nd = nd;
+        for (d = nd - 1; d >= 0; d--) {{ out->shape[d] = sh[d]; out->strides[d] = s; s *= sh[d]; }}
+        return 0;
+    }}
+}}
+
+/* alloc: dims from int scalar slots, value broadcast with NumPy rules */
+static int eq_alloc(eq_arr *out, const eq_arr *val, const npy_intp *dims, int nd, int typenum, int itemsize)
+{{
+    npy_intp vst[EQ_MAXD];
+    int d, off = nd - val->nd;
+    for (d = 0; d < nd; d++) if (dims[d] < 0) {{
+        PyErr_Format(PyExc_ValueError, "alloc: negative dimension %zd", (Py_ssize_t)dims[d]);
+        return -1;
+    }}
+    for (d = 0; d < nd; d++) {{
+        if (d < off) {{ vst[d] = 0; continue; }}
+        if (val->shape[d - off] == dims[d]) vst[d] = val->strides[d - off];
+        else if (val->shape[d - off] == 1) vst[d] = 0;
+        else {{
+            PyErr_Format(PyExc_ValueError, "alloc: value of length %zd along axis %d cannot be broadcast to "
+                         "length %zd", (Py_ssize_t)val->shape[d - off], d - off, (Py_ssize_t)dims[d]);
+            return -1;
+        }}
+    }}
+    if (eq_new(out, nd, dims, typenum) < 0) return -1;
+    eq_copy(out, val, vst, itemsize);
+    return 0;
+}}
+"""
+
+BLAS = r"""
+typedef void (*eq_dgemm_t)(char *, char *, int *, int *, int *, double *, double *, int *, double *, int *,
+                           double *, double *, int *);
+typedef void (*eq_sgemm_t)(char *, char *, int *, int *, int *, float *, float *, int *, float *, int *,
+                           float *, float *, int *);
+typedef void (*eq_dgemv_t)(char *, int *, int *, double *, double *, int *, double *, int *, double *,
+                           double *, int *);
+typedef void (*eq_sgemv_t)(char *, int *, int *, float *, float *, int *, float *, int *, float *, float *,
+                           int *);
+typedef double (*eq_ddot_t)(int *, double *, int *, double *, int *);
+typedef float (*eq_sdot_t)(int *, float *, int *, float *, int *);
+static void *eq_blas[6];  /* dgemm sgemm dgemv sgemv ddot sdot */
+
+static int eq_load_blas(void)
+{{
+    static const char *names[6] = {{"dgemm", "sgemm", "dgemv", "sgemv", "ddot", "sdot"}};
+    PyObject *mod, *capi; int k;
+    if (eq_blas[0] != NULL) return 0;
+    mod = PyImport_ImportModule("scipy.linalg.cython_blas");
+    if (mod == NULL) return -1;
+    capi = PyObject_GetAttrString(mod, "__pyx_capi__");
+    Py_DECREF(mod);
+    if (capi == NULL) return -1;
+    for (k = 0; k < 6; k++) {{
+        PyObject *cap = PyDict_GetItemString(capi, names[k]);
+        if (cap == NULL) {{ Py_DECREF(capi); PyErr_Format(PyExc_ImportError, "cython_blas has no %s", names[k]); return -1; }}
+        eq_blas[k] = PyCapsule_GetPointer(cap, PyCapsule_GetName(cap));
+        if (eq_blas[k] == NULL) {{ Py_DECREF(capi); return -1; }}
+    }}
+    Py_DECREF(capi);
+    return 0;
+}}
+
+/* a BLAS view of a 2-d slot: 'N' when column-major, 'T' when row-major (as column-major), else copy */
+static int eq_blas_mat(const eq_arr *m, int itemsize, int typenum, eq_arr *tmp, char **ptr, char *trans, int *ld)
+{{
+    npy_intp r = m->shape[0], c = m->shape[1];
+    npy_intp s0 = r <= 1 ? c * itemsize : m->strides[0], s1 = c <= 1 ? itemsize : m->strides[1];
+    if (s1 == itemsize && s0 % itemsize == 0 && s0 >= (c > 1 ? c : 1) * itemsize && s0 / itemsize <= INT_MAX) {{
+        *ptr = m->data; *trans = 'T'; *ld = (int)(s0 / itemsize); if (*ld < 1) *ld = 1; return 0;
+    }}
+    if (s0 == itemsize && s1 % itemsize == 0 && s1 >= (r > 1 ? r : 1) * itemsize && s1 / itemsize <= INT_MAX) {{
+        *ptr = m->data; *trans = 'N'; *ld = (int)(s1 / itemsize); if (*ld < 1) *ld = 1; return 0;
+    }}
+    if (eq_new(tmp, 2, m->shape, typenum) < 0) return -1;
+    eq_copy(tmp, m, m->strides, itemsize);
+    *ptr = tmp->data; *trans = 'T'; *ld = (int)(c > 1 ? c : 1);
+    return 0;
+}}
+
+static int eq_blas_vec(const eq_arr *v, int itemsize, int typenum, eq_arr *tmp, char **ptr, int *inc)
+{{
+    npy_intp n = v->shape[0], s = n <= 1 ? itemsize : v->strides[0];
+    if (s > 0 && s % itemsize == 0 && s / itemsize <= INT_MAX) {{ *ptr = v->data; *inc = (int)(s / itemsize); return 0; }}
+    if (eq_new(tmp, 1, v->shape, typenum) < 0) return -1;
+    eq_copy(tmp, v, v->strides, itemsize);
+    *ptr = tmp->data; *inc = 1;
+    return 0;
+}}
+
+static int eq_too_big(npy_intp a, npy_intp b, npy_intp c)
+{{
+    if (a > INT_MAX || b > INT_MAX || c > INT_MAX) {{
+        PyErr_SetString(PyExc_ValueError, "dot: dimensions above 2**31-1 are not supported by BLAS");
+        return 1;
+    }}
+    return 0;
+}}
+
+/* out = dot(a, b) for float32/float64 vectors and matrices, through SciPy's BLAS */
+static int eq_dot(eq_arr *out, const eq_arr *a, const eq_arr *b, int dbl, int typenum)
+{{
+    int itemsize = dbl ? 8 : 4, one = 1, ia = 0, ib = 0, la = 0, lb = 0, res = -1;
+    double d1 = 1.0, d0 = 0.0; float f1 = 1.0f, f0 = 0.0f;
+    char ta = 'N', tb = 'N', *pa = NULL, *pb = NULL;
+    eq_arr tA, tB;
+    npy_intp osh[2];
+    tA.obj = NULL; tB.obj = NULL;
+    if (eq_load_blas() < 0) return -1;
+    if (a->nd == 2 && b->nd == 2) {{
+        npy_intp m = a->shape[0], k = a->shape[1], n = b->shape[1];
+        int im, ik, in_;
+        if (b->shape[0] != k) {{
+            PyErr_Format(PyExc_ValueError, "dot: shapes (%zd,%zd) and (%zd,%zd) not aligned", (Py_ssize_t)m,
+                         (Py_ssize_t)k, (Py_ssize_t)b->shape[0], (Py_ssize_t)n);
+            return -1;
+        }}
+        if (eq_too_big(m, k, n)) return -1;
+        osh[0] = m; osh[1] = n;
+        if (eq_new(out, 2, osh, typenum) < 0) return -1;
+        if (m == 0 || n == 0) return 0;
+        if (k == 0) {{ memset(out->data, 0, (size_t)(m * n * itemsize)); return 0; }}
+        if (eq_blas_mat(a, itemsize, typenum, &tA, &pa, &ta, &la) < 0) goto done;
+        if (eq_blas_mat(b, itemsize, typenum, &tB, &pb, &tb, &lb) < 0) goto done;
+        /* row-major C = A B  <=>  column-major C^T = B^T A^T */
+        ta = ta == 'T' ? 'N' : 'T'; tb = tb == 'T' ? 'N' : 'T';
+        im = (int)m; ik = (int)k; in_ = (int)n;
+        if (dbl) ((eq_dgemm_t)eq_blas[0])(&tb, &ta, &in_, &im, &ik, &d1, (double *)pb, &lb, (double *)pa, &la,
+                                          &d0, (double *)out->data, &in_);
+        else ((eq_sgemm_t)eq_blas[1])(&tb, &ta, &in_, &im, &ik, &f1, (float *)pb, &lb, (float *)pa, &la,
+                                      &f0, (float *)out->data, &in_);
+        res = 0;
+    }} else if (a->nd == 2 || b->nd == 2) {{
+        const eq_arr *mat = a->nd == 2 ? a : b, *vec = a->nd == 2 ? b : a;
+        npy_intp r = mat->shape[0], c = mat->shape[1], k = a->nd == 2 ? c : r, n = a->nd == 2 ? r : c;
+        int ir, ic;
+        char t;
+        if (vec->shape[0] != k) {{
+            PyErr_Format(PyExc_ValueError, "dot: shapes not aligned (%zd vs %zd)", (Py_ssize_t)vec->shape[0],
+                         (Py_ssize_t)k);
+            return -1;
+        }}
+        if (eq_too_big(r, c, 1)) return -1;
+        osh[0] = n;
+        if (eq_new(out, 1, osh, typenum) < 0) return -1;
+        if (n == 0) return 0;
+        if (k == 0) {{ memset(out->data, 0, (size_t)(n * itemsize)); return 0; }}
+        if (eq_blas_mat(mat, itemsize, typenum, &tA, &pa, &ta, &la) < 0) goto done;
+        if (eq_blas_vec(vec, itemsize, typenum, &tB, &pb, &ib) < 0) goto done;
+        /* stored column-major matrix S: ta=='N' -> S = M (r x c); ta=='T' -> S = M^T (c x r) */
+        ir = (int)(ta == 'N' ? r : c); ic = (int)(ta == 'N' ? c : r);
+        /* want M v (a is the matrix) or M^T v (b is the matrix) */
+        if (a->nd == 2) t = ta == 'N' ? 'N' : 'T'; else t = ta == 'N' ? 'T' : 'N';
+        if (dbl) ((eq_dgemv_t)eq_blas[2])(&t, &ir, &ic, &d1, (double *)pa, &la, (double *)pb, &ib, &d0,
+                                          (double *)out->data, &one);
+        else ((eq_sgemv_t)eq_blas[3])(&t, &ir, &ic, &f1, (float *)pa, &la, (float *)pb, &ib, &f0,
+                                      (float *)out->data, &one);
+        res = 0;
+    }} else {{
+        npy_intp n = a->shape[0];
+        int in_;
+        if (b->shape[0] != n) {{
+            PyErr_Format(PyExc_ValueError, "dot: shapes (%zd,) and (%zd,) not aligned", (Py_ssize_t)n,
+                         (Py_ssize_t)b->shape[0]);
+            return -1;
+        }}
+        if (eq_too_big(n, 1, 1)) return -1;
+        if (eq_new(out, 0, osh, typenum) < 0) return -1;
+        if (n == 0) {{ memset(out->data, 0, itemsize); return 0; }}
+        if (eq_blas_vec(a, itemsize, typenum, &tA, &pa, &ia) < 0) goto done;
+        if (eq_blas_vec(b, itemsize, typenum, &tB, &pb, &ib) < 0) goto done;
+        in_ = (int)n;
+        if (dbl) *(double *)out->data = ((eq_ddot_t)eq_blas[4])(&in_, (double *)pa, &ia, (double *)pb, &ib);
+        else *(float *)out->data = ((eq_sdot_t)eq_blas[5])(&in_, (float *)pa, &ia, (float *)pb, &ib);
+        res = 0;
+    }}
+done:
+    Py_XDECREF(tA.obj);
+    Py_XDECREF(tB.obj);
+    return res;
+}}
+"""
+
+
+def prelude(maxd: int, libmvec: bool, blas: bool) -> str:
+    """The runtime source for a function whose largest rank is ``maxd``."""
+    parts = [RUNTIME.format(maxd=max(1, maxd))]
+    if libmvec:
+        parts.insert(0, libmvec_declarations())
+    parts.append(_int_helpers())
+    parts.append(_float_helpers())
+    if blas:
+        parts.append(BLAS.format())
+    return "\n".join(parts)

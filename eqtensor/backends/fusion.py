@@ -1,0 +1,47 @@
+"""Scheduler-level fusion of elementwise chains into kernels.
+
+A node joins its consumer's group when it is fusible, has a single consumer node, is not a
+function output, and has the consumer's output shape (elementwise consumer) or is the input of a
+reduction that accepts fused producers. The e-graph optimizer's cost model may later decide
+fusion itself (by emitting fused ops); this pass then only groups what is left.
+
+>>> from eqtensor import tensor as pt
+>>> from eqtensor.core.fgraph import FunctionGraph
+>>> x = pt.dvector("x")
+>>> y = pt.exp(x) * 2 + 1
+>>> fg = FunctionGraph([x], [y], 1, 1)
+>>> nodes = fg.toposort()
+>>> groups = fusion_groups(nodes, fg.outputs, lambda n: True, lambda n: False)
+>>> sorted(set(groups.values())) == [len(nodes) - 1]
+True
+"""
+
+from __future__ import annotations
+
+
+def fusion_groups(nodes, outputs, fusible, absorbs) -> dict[int, int]:
+    """Map each node index to the index of its group's root (the node emitted for the group).
+
+    ``fusible(node)``: the node may be computed inside a fused loop. ``absorbs(node)``: the node
+    (a reduction) may compute fused producers in its input loop.
+    """
+    clients: dict[int, set[int]] = {}
+    for k, node in enumerate(nodes):
+        for i in node.inputs:
+            clients.setdefault(id(i), set()).add(k)
+    out_ids = {id(o) for o in outputs}
+    root: dict[int, int] = {}
+    for k in range(len(nodes) - 1, -1, -1):
+        node = nodes[k]
+        root[k] = k
+        out = node.out
+        users = clients.get(id(out), set())
+        if not fusible(node) or id(out) in out_ids or len(users) != 1:
+            continue
+        (c,) = users
+        consumer = nodes[c]
+        if fusible(consumer) and consumer.out.type.shape == out.type.shape:
+            root[k] = root[c]
+        elif absorbs(consumer):
+            root[k] = c
+    return root
