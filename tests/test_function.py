@@ -450,3 +450,19 @@ def test_public_faces():
     from eqtensor.compile import function as cf
 
     assert cf is function
+
+
+def test_config_flags_are_validated_and_restored():
+    before = (config.mode, config.floatX)
+    for flag, value, match in [("mode", "BOGUS", "unknown mode 'BOGUS'"), ("floatX", "float16", "floatX must be"),
+                               ("on_unused_input", "loud", "on_unused_input must be"),
+                               ("unknown_dim_size", 0, "positive int")]:
+        with pytest.raises(ValueError, match=match):
+            setattr(config, flag, value)
+    with pytest.raises(AttributeError, match="no flag 'floatx'"):
+        config.floatx = "float32"
+    with pytest.raises(RuntimeError):
+        with et.change_flags(mode="FAST_COMPILE", floatX="float32"):
+            assert pt.dscalar().dtype == "float64" and pt.scalar().dtype == "float32"
+            raise RuntimeError
+    assert (config.mode, config.floatX) == before

@@ -15,7 +15,6 @@ import os
 from dataclasses import dataclass, field, fields
 
 _FLOATX = ("float64", "float32")
-_MODES = ("NUMPY", "C", "FAST_COMPILE", "FAST_RUN")
 
 
 def _default_cache_dir() -> str:
@@ -35,7 +34,6 @@ class Config:
     on_unused_input: str = "raise"
     cache_dir: str = field(default_factory=_default_cache_dir)
     unknown_dim_size: int = 1000
-    compute_test_value: str = "off"
 
     def __setattr__(self, name, value):
         if name not in {f.name for f in fields(Config)}:
@@ -44,6 +42,12 @@ class Config:
             raise ValueError(f"config.floatX must be one of {_FLOATX}, got {value!r}")
         if name == "on_unused_input" and value not in ("raise", "warn", "ignore"):
             raise ValueError(f"config.on_unused_input must be 'raise', 'warn' or 'ignore', got {value!r}")
+        if name == "mode" and "mode" in self.__dict__:  # an assignment after __init__ (mode.py imports us)
+            from .mode import get_mode
+
+            get_mode(value)  # raises for an unknown mode
+        if name == "unknown_dim_size" and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise ValueError(f"config.unknown_dim_size must be a positive int, got {value!r}")
         object.__setattr__(self, name, value)
 
     @contextlib.contextmanager
