@@ -193,12 +193,22 @@ def static_entries(vec) -> list:
     val = constant_value(vec)
     if val is not None:
         return [int(v) for v in val]
-    if vec.owner is not None and vec.owner.op.name == "make_vector":
+    node = vec.owner
+    if node is not None and node.op.name == "make_vector":
         out = []
-        for e in vec.owner.inputs:
+        for e in node.inputs:
             c = constant_value(e)
             out.append(None if c is None else int(c))
         return out
+    if node is not None and node.op.name == "shape":
+        return list(node.inputs[0].type.shape)
+    if node is not None and node.op.name in ("subtensor", "cast") and len(node.inputs) == 1:
+        inner = np.array(static_entries(node.inputs[0]) + [None], dtype=object)[:-1]
+        if node.op.name == "cast":
+            return list(inner)
+        from .subtensor import build_index
+
+        return list(inner[build_index(node.op.params["idx_list"], ())])
     return [None] * vec.type.shape[0]
 
 
