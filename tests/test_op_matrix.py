@@ -465,6 +465,21 @@ for _name, _ref in (("softmax", _softmax_ref), ("log_softmax", _log_softmax_ref)
                  rtol=1e-6 if _x.dtype == np.float64 else None, label=f"{_x.dtype}{_x.shape} axis={_ax}")
 
 
+# ============================================================================ gradient machinery
+# (declared in eqtensor/rules/gradients.py: polygamma, psi's derivative; the gradient markers, identities)
+from eqtensor import gradient as _gr  # noqa: E402
+from eqtensor.rules.gradients import polygamma as _polygamma  # noqa: E402
+
+_PG = np.array([0.5, 1.0, 2.5, 10.0, 0.1, 3.0])
+for _n in (1, 2):
+    add_case("polygamma", _PG, build=lambda a, n=_n: _polygamma(n, a),
+             ref=lambda a, n=_n: _mp_vec(lambda v: mpmath.psi(n, v), a, "float64"), rtol=1e-10, label=f"n={_n}")
+for _name, _build in (("zero_grad", _gr.zero_grad), ("disconnected_grad", _gr.disconnected_grad),
+                      ("undefined_grad", _gr.undefined_grad), ("grad_clip", lambda a: _gr.grad_clip(a, -1, 1)),
+                      ("grad_scale", lambda a: _gr.grad_scale(a, 0.5))):
+    add_case(_name, values("float64", (2, 3)), build=_build, ref=lambda a: a)
+
+
 # ============================================================================ the tests
 def test_every_op_has_samples():
     missing = sorted(set(OPS) - set(SAMPLES))
