@@ -153,6 +153,16 @@ def test_runtime_broadcast_mismatch_names_op_and_shapes():
     np.testing.assert_array_equal(function([a, c], a + c)(np.ones(3), np.full(1, 2.0)), np.full(3, 3.0))
 
 
+@pytest.mark.parametrize("mode", ["FAST_COMPILE", "NUMPY", "C"])
+def test_runtime_broadcast_mismatch_on_every_backend(mode):
+    a, b = pt.dvector("a"), pt.dvector("b")
+    g = function([a, b], pt.exp(a) + b, mode=mode, name="bc")
+    with pytest.raises(ValueError, match=r"add: run-time lengths differ along axis 0 .*3.*1.*static length 1") as e:
+        g(np.ones(3), np.ones(1))
+    assert any("function 'bc'" in n for n in getattr(e.value, "__notes__", []))
+    np.testing.assert_allclose(g(np.zeros(2), np.ones(2)), [2.0, 2.0])
+
+
 def test_runtime_length_mismatch_2d():
     m, n = pt.dmatrix("m"), pt.dmatrix("n")
     g = function([m, n], m * n)

@@ -9,9 +9,18 @@ from hypothesis import given, strategies as st
 import eqtensor as et
 from eqtensor import In, Out, UnusedInputError, config, function, shared, tensor as pt
 
+# every semantic below must hold whatever the optimizer and the backend do
+MODES = ["FAST_COMPILE", "NUMPY", "C"]
+
+
+@pytest.fixture(params=MODES)
+def mode(request):
+    with config.change_flags(mode=request.param):
+        yield request.param
+
 
 # ---------------------------------------------------------------- outputs: one, many, 0-d
-def test_single_output_returns_array_and_list_returns_list():
+def test_single_output_returns_array_and_list_returns_list(mode):
     a, b = pt.dmatrix("a"), pt.dmatrix("b")
     x = np.arange(6.0).reshape(2, 3)
     y = np.full((2, 3), 0.5)
@@ -36,7 +45,6 @@ def test_no_outputs_returns_empty_list():
     assert function([x], on_unused_input="ignore")(1.0) == []
 
 
-@pytest.mark.parametrize("mode", ["FAST_COMPILE", "NUMPY"])
 def test_scalars_come_back_as_0d_arrays(mode):
     a, b = pt.dscalar("a"), pt.dscalar("b")
     r = function([a, b], a + b, mode=mode)(1.5, 2.0)
@@ -49,7 +57,7 @@ def test_scalars_come_back_as_0d_arrays(mode):
     assert [float(o) for o in both] == [6.0, -1.0]
 
 
-def test_constant_output():
+def test_constant_output(mode):
     x = pt.dscalar("x")
     f = function([x], [x + 1, pt.constant(np.array([1.0, 2.0]))])
     r = f(1.0)
@@ -65,7 +73,7 @@ def _tutorial_defaults():
     return function([x, In(y, value=1), In(w, value=2, name="w_by_name")], z)
 
 
-def test_default_values_and_keywords_as_in_the_pytensor_tutorial():
+def test_default_values_and_keywords_as_in_the_pytensor_tutorial(mode):
     f = _tutorial_defaults()
     assert f(33) == 68.0
     assert f(33, 2) == 70.0
@@ -137,7 +145,7 @@ def test_shared_get_set_value_copies_unless_borrow():
     assert b.get_value(borrow=True) is init
 
 
-def test_accumulator_from_the_tutorial():
+def test_accumulator_from_the_tutorial(mode):
     state = shared(0)
     inc = pt.iscalar("inc")
     accumulator = function([inc], state, updates=[(state, state + inc)])
@@ -153,7 +161,7 @@ def test_accumulator_from_the_tutorial():
     assert state.get_value() == 0
 
 
-def test_updates_use_old_values_swap():
+def test_updates_use_old_values_swap(mode):
     a, b = shared(np.array([1.0, 2.0]), name="a"), shared(np.array([3.0, 4.0]), name="b")
     f = function([], [a, b], updates=[(a, b), (b, a)])
     ra, rb = f()
@@ -166,7 +174,7 @@ def test_updates_use_old_values_swap():
     np.testing.assert_array_equal(b.get_value(), [3.0, 4.0])
 
 
-def test_updates_chain_reads_old_values():
+def test_updates_chain_reads_old_values(mode):
     a, b = shared(1.0, name="a"), shared(10.0, name="b")
     f = function([], a + b, updates={a: a + 1, b: a * 100})
     assert f() == 11.0
@@ -175,7 +183,7 @@ def test_updates_chain_reads_old_values():
     assert a.get_value() == 3.0 and b.get_value() == 200.0
 
 
-def test_update_upcast_is_allowed():
+def test_update_upcast_is_allowed(mode):
     s = shared(np.zeros(2), name="s")  # float64
     k = pt.ivector("k")
     f = function([k], [], updates={s: k})
@@ -184,7 +192,7 @@ def test_update_upcast_is_allowed():
     np.testing.assert_array_equal(s.get_value(), [1.0, 2.0])
 
 
-def test_shared_used_only_in_update_is_an_input():
+def test_shared_used_only_in_update_is_an_input(mode):
     s, t = shared(1.0, name="s"), shared(5.0, name="t")
     x = pt.dscalar("x")
     f = function([x], x * 2, updates=[(s, t + x)])
@@ -206,7 +214,7 @@ def test_accumulator_property(incs):
 
 
 # ---------------------------------------------------------------- givens
-def test_givens_replace_shared_without_touching_it():
+def test_givens_replace_shared_without_touching_it(mode):
     state = shared(0)
     inc = pt.iscalar("inc")
     fn_of_state = state * 2 + inc
@@ -232,7 +240,7 @@ def _acc():
     return state, function([inc], state, updates=[(state, state + inc)], name="acc")
 
 
-def test_copy_has_fresh_shared_state():
+def test_copy_has_fresh_shared_state(mode):
     state, f = _acc()
     f(2.0)
     g = f.copy()
@@ -244,7 +252,7 @@ def test_copy_has_fresh_shared_state():
     assert g.name == "acc" and f.copy(name="acc2").name == "acc2"
 
 
-def test_copy_share_memory():
+def test_copy_share_memory(mode):
     state, f = _acc()
     g = f.copy(share_memory=True)
     g(5.0)
@@ -253,7 +261,7 @@ def test_copy_share_memory():
     assert g(0.0) == 6.0
 
 
-def test_copy_swap_and_delete_updates():
+def test_copy_swap_and_delete_updates(mode):
     state, f = _acc()
     other = shared(100.0, name="other")
     g = f.copy(swap={state: other})
@@ -278,7 +286,7 @@ def test_copy_keeps_trust_input_and_defaults():
 
 
 # ---------------------------------------------------------------- trust_input, maker, modes
-def test_trust_input_gives_same_results_and_still_binds_arguments():
+def test_trust_input_gives_same_results_and_still_binds_arguments(mode):
     x, y = pt.dvector("x"), pt.dscalar("y")
     f = function([x, In(y, value=2.0)], x * y, trust_input=True)
     assert f.trust_input
@@ -317,7 +325,7 @@ def test_config_mode_is_the_default():
 
 
 # ---------------------------------------------------------------- no aliasing
-def test_identity_returns_a_copy():
+def test_identity_returns_a_copy(mode):
     x = pt.dvector("x")
     v = np.array([1.0, 2.0])
     r = function([x], x)(v)
@@ -326,7 +334,7 @@ def test_identity_returns_a_copy():
     assert v[0] == 1.0
 
 
-def test_view_outputs_do_not_alias_inputs():
+def test_view_outputs_do_not_alias_inputs(mode):
     m = pt.dmatrix("m")
     v = np.arange(6.0).reshape(2, 3)
     t, flat = function([m], [m.T, m.reshape((6,))])(v)
@@ -334,7 +342,7 @@ def test_view_outputs_do_not_alias_inputs():
     assert not np.shares_memory(t, v) and not np.shares_memory(flat, v)
 
 
-def test_output_listed_twice_gives_independent_arrays():
+def test_output_listed_twice_gives_independent_arrays(mode):
     x = pt.dvector("x")
     y = pt.exp(x)
     a, b = function([x], [y, y])(np.zeros(3))
@@ -343,7 +351,7 @@ def test_output_listed_twice_gives_independent_arrays():
     np.testing.assert_array_equal(b, np.ones(3))
 
 
-def test_outputs_never_alias_shared_storage():
+def test_outputs_never_alias_shared_storage(mode):
     s = shared(np.array([1.0, 2.0]), name="s")
     x = pt.dvector("x")
     f = function([x], [s, s * 1.0, x], updates={s: x})
@@ -357,7 +365,7 @@ def test_outputs_never_alias_shared_storage():
     np.testing.assert_array_equal(s.get_value(), [7.0, 8.0])
 
 
-def test_update_value_does_not_alias_returned_output():
+def test_update_value_does_not_alias_returned_output(mode):
     s = shared(np.zeros(2), name="s")
     x = pt.dvector("x")
     y = x * 2
@@ -367,7 +375,7 @@ def test_update_value_does_not_alias_returned_output():
     np.testing.assert_array_equal(s.get_value(), [2.0, 4.0])
 
 
-def test_mutating_results_does_not_change_later_results():
+def test_mutating_results_does_not_change_later_results(mode):
     x = pt.dvector("x")
     c = pt.constant(np.array([1.0, 2.0]))
     f = function([x], [x + c, c])
@@ -430,7 +438,7 @@ def test_safe_and_exact_values_are_accepted():
     assert function([d], d + 0)(np.array([1.0], dtype=">f8")).dtype == np.float64
 
 
-def test_non_contiguous_and_readonly_inputs():
+def test_non_contiguous_and_readonly_inputs(mode):
     m = pt.dmatrix("m")
     v = np.arange(12.0).reshape(3, 4)[:, ::2]
     ro = np.arange(4.0).reshape(2, 2)
