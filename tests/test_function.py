@@ -474,3 +474,23 @@ def test_config_flags_are_validated_and_restored():
             assert pt.dscalar().dtype == "float64" and pt.scalar().dtype == "float32"
             raise RuntimeError
     assert (config.mode, config.floatX) == before
+
+
+def test_copy_of_a_copy_without_updates_reads_the_copys_state(mode):
+    state, f = _acc()
+    g = f.copy()
+    g(7.0)
+    h = g.copy(share_memory=True, delete_updates=True)
+    assert h(1.0) == 7.0
+    assert state.get_value() == 0.0
+    g(1.0)
+    assert h(0.0) == 8.0
+
+
+def test_python_float_default_for_floatx_input():
+    s = pt.fscalar("s")
+    with config.change_flags(floatX="float32"):
+        f = function([In(s, value=0.1)], s * 1)
+    assert f() == np.float32(0.1)
+    with pytest.raises(TypeError, match="lose information"):
+        function([In(s, value=0.1)], s * 1, allow_input_downcast=False)

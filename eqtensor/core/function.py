@@ -152,9 +152,8 @@ class Function:
         allow = self.maker.allow_input_downcast
         for k, (v, spec) in enumerate(zip(args, self._specs)):
             dt = self._checks[k][0]
-            downcast = allow is True or (allow is None and isinstance(v, float) and dt.name == config.floatX)
             v = spec.variable.type.filter(v, name=f"input {k} ({spec.label}) of {self._label()}",
-                                          allow_downcast=downcast)
+                                          allow_downcast=_downcast_ok(allow, v, dt.name))
             out.append(v if v.dtype == dt else v.astype(dt))  # non-native byte order
         return out
 
@@ -211,6 +210,11 @@ class Function:
 
     def __repr__(self):
         return f"<eqtensor.Function {self.name or ''}({self._arg_list()})>"
+
+
+def _downcast_ok(allow, value, dtype) -> bool:
+    """``allow_input_downcast`` semantics: True = any cast; None = also Python floats into floatX."""
+    return allow is True or (allow is None and isinstance(value, float) and dtype == config.floatX)
 
 
 def _fits(static, shape):
@@ -274,7 +278,7 @@ class _Spec:
             self.value = None
         else:
             v = i.variable.type.filter(i.value, name=f"the default value of input {pos} ({self.label})",
-                                       allow_downcast=bool(allow_downcast))
+                                       allow_downcast=_downcast_ok(allow_downcast, i.value, i.variable.dtype))
             self.value = v if i.borrow or v is not i.value else v.copy()
 
 
@@ -308,13 +312,14 @@ class FunctionMaker:
         return new
 
     def without_updates(self) -> "FunctionMaker":
-        """A new compilation of the outputs alone."""
+        """A new compilation of the outputs alone (reading this maker's shared variables)."""
         fg = self.original_fgraph
         outs = fg.outputs[:fg.n_outputs]
         used = {id(v) for v in ancestors(outs)}
         shared = [s for s in fg.shared_inputs if id(s) in used]
-        return FunctionMaker(FunctionGraph(fg.inputs[:fg.n_explicit] + shared, outs, fg.n_explicit, fg.n_outputs),
-                             self.mode, self.allow_input_downcast)
+        new = FunctionMaker(FunctionGraph(fg.inputs[:fg.n_explicit] + shared, outs, fg.n_explicit, fg.n_outputs),
+                            self.mode, self.allow_input_downcast)
+        return new.swapped(dict(zip(fg.shared_inputs, self.fgraph.shared_inputs)))
 
 
 # ---------------------------------------------------------------------------------------------
