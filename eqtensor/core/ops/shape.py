@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from ..dtypes import INT_DTYPES
 from ..op import OPS, Op, constant_value, declare, dtype_by_numpy
 from ..types import TensorType
 
@@ -299,7 +300,12 @@ def alloc(value, *shape):
 
     if len(shape) == 1 and isinstance(shape[0], (list, tuple)):
         shape = tuple(shape[0])
-    dims = [cast(as_tensor_variable(d), "int64") for d in shape]
+    dims = []
+    for k, d in enumerate(shape):
+        d = as_tensor_variable(d)
+        if d.ndim != 0 or d.dtype not in INT_DTYPES:
+            raise TypeError(f"alloc: dimension {k} must be an integer scalar, got {d} of type {d.type}")
+        dims.append(cast(d, "int64"))
     return Op(OPS["alloc"])(as_tensor_variable(value), *dims)
 
 
