@@ -117,6 +117,25 @@ def test_mlp_grad_is_finite_where_logits_are_huge(mode):
         np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-9)
 
 
+
+@pytest.mark.parametrize("mode", MODES)
+def test_logistic_regression_with_softplus_is_finite_at_tutorial_scale(mode):
+    rng = np.random.default_rng(2882)
+    N, feats = 400, 784
+    X = rng.standard_normal((N, feats))  # w . x reaches about +-80: 1 - sigmoid rounds to 0
+    Y = rng.integers(size=N, low=0, high=2).astype("float64")
+    w0 = rng.standard_normal(feats)
+    x, y = pt.dmatrix("x"), pt.dvector("y")
+    w = et.shared(w0.copy(), name="w")
+    b = et.shared(0.0, name="b")
+    z = pt.dot(x, w) + b
+    cost = (pt.softplus(-z) * y + pt.softplus(z) * (1 - y)).mean() + 0.01 * (w ** 2).sum()
+    gw, gb = grad(cost, [w, b])
+    function([x, y], [], updates=[(w, w - 0.1 * gw), (b, b - 0.1 * gb)], mode=mode)(X, Y)
+    want_w, want_b = logreg_numpy_step(X, Y, w0, 0.0)
+    np.testing.assert_allclose(w.get_value(), want_w, rtol=1e-10)
+    assert float(b.get_value()) == pytest.approx(want_b, rel=1e-10)
+
 @pytest.mark.xfail(strict=True, reason="the naive tutorial formula log(1 - 1/(1 + exp(-z))) saturates to log(0) "
                    "for |z| > 37; finite gradients need the e-graph's stability rules to reach the gradient "
                    "expressions (issue 5 item 4). Remove this marker when it passes.")
