@@ -533,3 +533,23 @@ def _check(name, case, static):
 def test_op_matches_reference(name, case):
     _check(name, case, static=True)
     _check(name, case, static=False)
+
+
+def test_contraction_flops():
+    from eqtensor.core.config import config
+    from eqtensor.core.types import TensorType
+
+    def flops(name, *shapes):
+        a, b = (TensorType("float64", s) for s in shapes)
+        node = getattr(pt, name)(a(), b()).owner
+        return OPS[name].extra["flops"](node.op, [a, b])
+
+    assert flops("dot", (3, 4), (4, 2)) == 2 * 3 * 4 * 2
+    assert flops("dot", (4,), (4,)) == 2 * 4
+    assert flops("dot", (2, 3, 4), (5, 4, 6)) == 2 * (2 * 3) * (5 * 6) * 4
+    assert flops("dot", (), (4, 5)) == 20
+    assert flops("matmul", (7, 3, 4), (4, 2)) == 2 * 7 * 3 * 2 * 4
+    assert flops("matmul", (1, 3, 4), (5, 4, 2)) == 2 * 5 * 3 * 2 * 4
+    n = config.unknown_dim_size
+    assert flops("dot", (None, 4), (4, None)) == 2 * n * 4 * n
+    assert flops("dot", (3, None), (None, 2)) == 2 * 3 * n * 2

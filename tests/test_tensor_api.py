@@ -262,3 +262,21 @@ def test_special_face():
     same(run(pt.special.expit, X), 1 / (1 + np.exp(-X)))
     with pytest.raises(ValueError, match="out of bounds"):
         pt.special.softmax(pt.dmatrix("m"), axis=2)
+
+
+def test_unary_plus_take_method_and_complex_var():
+    same(run(lambda x: +x, A), A)
+    same(run(lambda x: x.take([2, 0], axis=1), A), A.take([2, 0], axis=1))
+    Z = A[0] + 1j * B[0]
+    same(run(lambda z: z.var(), Z), np.var(Z))
+    same(run(lambda z: z.std(axis=0), Z), np.std(Z, axis=0))
+
+
+def test_printing_of_indexing_ops():
+    from eqtensor.printing import pprint
+
+    x = pt.dmatrix("x")
+    i = pt.lscalar("i")
+    assert pprint(x[1:, ::-1]) == "subtensor[1:, ::-1](x)"
+    assert pprint(x[i, [0, 1]]) == "advanced_subtensor[?, [?]](x, i, [0, 1])"
+    assert pprint(pt.set_subtensor(x[:i], 0.0)) == "set_subtensor[:?, :](x, 0.0, i)"

@@ -44,7 +44,7 @@ class OpDef:
     differentiable: bool = True
     body: Callable | None = None  # composite: builds the expression from primitives
     doc: str = ""
-    extra: dict = field(default_factory=dict, compare=False)
+    extra: dict = field(default_factory=dict, compare=False)  # hooks: flops(op, input_types), format(params)
 
     def __call__(self, **params) -> "Op":
         return Op(self, params)
@@ -86,6 +86,9 @@ class Op:
         return hash(self._key)
 
     def __repr__(self):
+        fmt = self.defn.extra.get("format")
+        if fmt is not None:
+            return fmt(self.params)
         if not self.params:
             return self.name
         inner = ", ".join(f"{k}={v!r}" for k, v in self._key[1])

@@ -48,6 +48,9 @@ class TensorMethods:
     def __neg__(self):
         return _m("elemwise").neg(self)
 
+    def __pos__(self):
+        return self
+
     def __abs__(self):
         return _m("elemwise").abs(self)
 
@@ -100,6 +103,9 @@ class TensorMethods:
 
     def squeeze(self, axis=None):
         return _m("shape").squeeze(self, axis)
+
+    def take(self, indices, axis=None):
+        return _m("subtensor").take(self, indices, axis)
 
     def astype(self, dtype):
         return _m("elemwise").cast(self, dtype)

@@ -47,6 +47,10 @@ def _known(n):
     return config.unknown_dim_size if n is None else n
 
 
+def _size(shape):
+    return math.prod(_known(s) for s in shape)
+
+
 # ----------------------------------------------------------------------------- dot
 def _dot_infer(op, inputs):
     a, b = inputs
@@ -60,21 +64,14 @@ def _dot_infer(op, inputs):
     return TensorType(dtype, a.type.shape[:-1] + b.type.shape[:-2] + b.type.shape[-1:])
 
 
-def _contraction(types):
+def _dot_flops(op, types):
+    """Floating-point operations of a ``dot`` node with inputs of these types."""
     a, b = types
     if a.ndim == 0 or b.ndim == 0:
-        return 1
-    return _known(a.shape[-1] if a.shape[-1] is not None else b.shape[0 if b.ndim == 1 else -2])
-
-
-def _out_size(op, types):
-    out = op.defn.infer(op, tuple(t() for t in types)).shape
-    return math.prod(_known(s) for s in out)
-
-
-def _dot_flops(op, types):
-    """Floating-point operations of a ``dot``/``matmul`` node with inputs of these types."""
-    return 2.0 * _out_size(op, types) * _contraction(types)
+        return float(_size(a.shape) * _size(b.shape))
+    k = a.shape[-1] if a.shape[-1] is not None else b.shape[0 if b.ndim == 1 else -2]
+    b_free = b.shape[:-2] + b.shape[-1:] if b.ndim > 1 else ()
+    return 2.0 * _size(a.shape[:-1]) * _size(b_free) * _known(k)
 
 
 declare("dot", "linalg", 2, _dot_infer, np.dot, cost=2.0, numpy="np.dot({0}, {1})",
@@ -120,15 +117,21 @@ def _matmul_infer(op, inputs):
     return TensorType(dtype, shape)
 
 
-def _matmul_contraction(types):
+def _matmul_flops(op, types):
+    """Floating-point operations of a ``matmul`` node with inputs of these types."""
     a, b = types
-    k = a.shape[-1] if a.shape[-1] is not None else b.shape[0 if b.ndim == 1 else -2]
-    return _known(k)
+    sa = (1,) + a.shape if a.ndim == 1 else a.shape
+    sb = b.shape + (1,) if b.ndim == 1 else b.shape
+    nd = max(len(sa), len(sb)) - 2
+    ba, bb = (1,) * (nd - len(sa) + 2) + sa[:-2], (1,) * (nd - len(sb) + 2) + sb[:-2]
+    batch = math.prod(max(_known(x), _known(y)) for x, y in zip(ba, bb))
+    k = sa[-1] if sa[-1] is not None else sb[-2]
+    return 2.0 * batch * _known(sa[-2]) * _known(sb[-1]) * _known(k)
 
 
 declare("matmul", "linalg", 2, _matmul_infer, np.matmul, cost=2.0, numpy="np.matmul({0}, {1})",
         doc="np.matmul: matrix product broadcast over leading (batch) dimensions",
-        extra={"flops": lambda op, types: 2.0 * _out_size(op, types) * _matmul_contraction(types)})
+        extra={"flops": _matmul_flops})
 
 
 def matmul(a, b):

@@ -155,13 +155,13 @@ def mean(x, axis=None, keepdims=False):
 def var(x, axis=None, keepdims=False, ddof=0):
     """Variance over ``axis`` with ``ddof`` (``mean(|x - mean(x)|**2)``)."""
     from ..basic import as_tensor_variable
-    from .elemwise import cast, sqr, sub, true_div
+    from .elemwise import abs, cast, sqr, sub, true_div
 
     x = as_tensor_variable(x)
     axes = normalize_axis(axis, x.ndim, "var")
     m = mean(x, axes, keepdims=True)
     d = sub(x, m)
-    ss = sum(sqr(d), axes, keepdims)
+    ss = sum(sqr(abs(d) if d.dtype.startswith("complex") else d), axes, keepdims)
     n = cast(_count(x, axes), ss.dtype)
     if ddof:
         n = sub(n, cast(ddof, ss.dtype))

@@ -12,6 +12,8 @@ otherwise). Slice bounds and integer indices may be symbolic integer scalars.
 ((3, 3), (6,), (1, 5))
 >>> x[[0, 2, 2]].type.shape, x[x > 0].type.shape
 ((3, 6), (None,))
+>>> x[1:, ::2, None].owner.op, x[pt.lscalar("i"), [0, 1]].owner.op
+(subtensor[1:, ::2, None], advanced_subtensor[?, [?]])
 >>> x[7]
 Traceback (most recent call last):
 ...
@@ -231,10 +233,27 @@ def _subtensor_perform(x, *idx, idx_list):
     return np.asarray(x[build_index(idx_list, idx)])
 
 
+def _fmt_entry(e):
+    kind = e[0]
+    if kind in ("int", "slice"):
+        parts = ["" if p is None else str(p) for p in e[1:]]
+        return parts[0] if kind == "int" else ":".join(parts[:2]) + (f":{parts[2]}" if parts[2] else "")
+    return {"new": "None", "ellipsis": "...", "array": "[?]", "mask": "<mask>"}[kind]
+
+
+def _formatter(name):
+    def fmt(params):
+        return f"{name}[{', '.join(_fmt_entry(e) for e in params['idx_list'])}]"
+
+    return fmt
+
+
 declare("subtensor", "index", None, _subtensor_infer, _subtensor_perform, params=("idx_list",), cost=0,
-        view_of=0, doc="basic indexing x[ints, slices, None, ...] (a view)")
+        view_of=0, doc="basic indexing x[ints, slices, None, ...] (a view)",
+        extra={"format": _formatter("subtensor")})
 declare("advanced_subtensor", "index", None, _subtensor_infer, _subtensor_perform, params=("idx_list",),
-        cost=1, doc="indexing with integer or boolean index arrays (a copy)")
+        cost=1, doc="indexing with integer or boolean index arrays (a copy)",
+        extra={"format": _formatter("advanced_subtensor")})
 
 
 def _check_update_value(opname, x, y, sub_shape):
@@ -274,9 +293,10 @@ def _inc_perform(x, y, *idx, idx_list):
 
 
 declare("set_subtensor", "index", None, _update_infer, _set_perform, params=("idx_list",), cost=1,
-        doc="a copy of x with x[idx] replaced by y (broadcast)")
+        doc="a copy of x with x[idx] replaced by y (broadcast)", extra={"format": _formatter("set_subtensor")})
 declare("inc_subtensor", "index", None, _update_infer, _inc_perform, params=("idx_list",), cost=1,
-        doc="a copy of x with y added at x[idx] (repeated advanced indices accumulate)")
+        doc="a copy of x with y added at x[idx] (repeated advanced indices accumulate)",
+        extra={"format": _formatter("inc_subtensor")})
 
 
 # ----------------------------------------------------------------------------- builders
