@@ -1,0 +1,122 @@
+"""Cost models and the DAG-aware extractor over a frozen e-graph.
+
+The default cost of a node is ``(op cost + memory pass) × elements`` where elements come from the
+static shape (unknown lengths count ``config.unknown_dim_size``), reductions pay per *input*
+element, views are free, and raw ``exp``/``log`` pay an instability penalty so the forms the
+stability rules produce win. A class's cost is its best node's cost plus its children's costs,
+each child's cost divided by the number of e-classes that use it (a shared subterm is paid about
+once); the report shows the exact DAG cost of the result.
+
+>>> from eqtensor.core.types import TensorType
+>>> m = CostModel()
+>>> m.node_cost("exp", {}, TensorType("float64", (10,)), [TensorType("float64", (10,))])
+220.0
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+
+from ..config import config
+from ..graph import toposort
+from ..op import OPS, Op
+
+
+class CostModel:
+    """The default cost model; subclass and override :meth:`node_cost` to plug in your own
+    (``Mode(cost_model=MyModel())``)."""
+
+    #: cost of one memory pass (read + write) per output element of a non-view op
+    memory_pass = 2.0
+    #: extra cost per element of raw exp/log: their naive compositions overflow or cancel
+    unstable = {"exp": 10.0, "log": 10.0}
+
+    def elements(self, t) -> float:
+        n = 1.0
+        for d in t.shape:
+            n *= config.unknown_dim_size if d is None else d
+        return n
+
+    def node_cost(self, opname: str, params: dict, out_type, in_types) -> float:
+        """Cost of computing one node of op ``opname`` (a leaf when ``opname`` is None)."""
+        if opname is None:
+            return 0.0
+        d = OPS[opname]
+        out_n = self.elements(out_type)
+        mem = 0.0 if d.view_of is not None else self.memory_pass * out_n
+        if "flops" in d.extra:
+            return float(d.extra["flops"](Op(d, params), list(in_types))) + mem
+        work_n = max([out_n] + [self.elements(t) for t in in_types]) if d.kind == "reduce" else out_n
+        return d.cost * work_n + mem + self.unstable.get(opname, 0.0) * out_n
+
+
+def graph_cost(outputs, model: CostModel) -> float:
+    """The DAG cost of a core graph (each node paid once)."""
+    return sum(model.node_cost(n.op.name, n.op.params, n.out.type, [i.type for i in n.inputs])
+               for n in toposort(outputs))
+
+
+def extract(enodes, class_type, roots, model: CostModel, types, params) -> dict:
+    """Choose one e-node per needed e-class.
+
+    ``enodes``: list of ``(cls, opname or None, pid, kids, leaf)``; ``class_type``: cls -> type id;
+    ``roots``: e-classes to extract. Returns ``{cls: enode index}`` for every class reachable from
+    the roots through the choice. Ties break on the e-node's (op name, index) so the result is
+    deterministic. Raises ``LookupError`` if a root has no finite extraction.
+    """
+    parents: dict[int, list[int]] = {}
+    users: dict[int, set] = {}
+    pending = []
+    heap = []
+    own = []
+    for k, (cls, op, pid, kids, leaf) in enumerate(enodes):
+        distinct = set(kids)
+        pending.append(len(distinct))
+        for c in distinct:
+            parents.setdefault(c, []).append(k)
+            users.setdefault(c, set()).add(cls)
+        if op is None:
+            own.append(0.0)
+        else:
+            out_t = types[class_type[cls]]
+            in_t = [types[class_type[c]] for c in kids]
+            own.append(float(model.node_cost(op, params[pid], out_t, in_t)))
+        if not distinct:
+            heapq.heappush(heap, (own[k], op or "", k))
+    best: dict[int, float] = {}
+    choice: dict[int, int] = {}
+    while heap:
+        cost, _, k = heapq.heappop(heap)
+        cls = enodes[k][0]
+        if cls in choice:
+            continue
+        choice[cls] = k
+        best[cls] = cost
+        for p in parents.get(cls, ()):
+            pending[p] -= 1
+            if pending[p] == 0 and enodes[p][0] not in choice:
+                kids = set(enodes[p][3])
+                c = own[p] + sum(best[x] / max(1, len(users[x])) for x in kids)
+                heapq.heappush(heap, (c, enodes[p][1] or "", p))
+    out: dict[int, int] = {}
+    stack = list(roots)
+    while stack:
+        cls = stack.pop()
+        if cls in out:
+            continue
+        if cls not in choice:
+            raise LookupError(f"e-class {cls} has no finite extraction")
+        out[cls] = choice[cls]
+        stack.extend(enodes[choice[cls]][3])
+    return out
+
+
+def selection_cost(enodes, selection, class_type, model, types, params) -> float:
+    """Exact DAG cost of a selection (each chosen e-class paid once)."""
+    total = 0.0
+    for cls, k in selection.items():
+        _, op, pid, kids, _ = enodes[k]
+        if op is not None:
+            total += model.node_cost(op, params[pid], types[class_type[cls]], [types[class_type[c]] for c in kids])
+    return total if math.isfinite(total) else float("inf")

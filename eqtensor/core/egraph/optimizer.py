@@ -1,0 +1,342 @@
+"""The e-graph optimizer: fold constants, insert the whole graph, saturate under a budget, extract.
+
+>>> from eqtensor import tensor as pt
+>>> from eqtensor.core.fgraph import FunctionGraph
+>>> x = pt.dvector("x")
+>>> fg = FunctionGraph([x], [-(-x) * 1.0], 1, 1)
+>>> new, report = optimize_graph(fg)
+>>> new.outputs[0] is x, report.nodes_before, report.nodes_after
+(True, 3, 0)
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..graph import Constant, toposort
+from ..op import OPS, Op
+from .bridge import EGraphError, discard_session, session
+from .extract import CostModel, extract, graph_cost
+from .program import (
+    PARAMS, TYPES, VALUES, compile_rule, constructor_name, is_float_type, type_table_entries, uniform_value,
+    value_key,
+)
+from .report import Budget, IterationStats, OptimizationReport
+
+#: largest constant (in elements) the optimizer creates by folding
+FOLD_LIMIT = 10_000
+
+_COMPILED: dict = {}
+
+
+def _compiled(rule):
+    c = _COMPILED.get(rule)
+    if c is None:
+        c = _COMPILED[rule] = compile_rule(rule)
+    return c
+
+
+def fold_constants(outputs):
+    """Replace every node whose inputs are all constants by its (small) value. Returns
+    ``(new outputs, number of folded nodes)``."""
+    memo: dict[int, object] = {}
+    folded = 0
+    for node in toposort(outputs):
+        ins = [memo.get(id(i), i) for i in node.inputs]
+        new = node.out if all(a is b for a, b in zip(ins, node.inputs)) else node.op(*ins)
+        if ins and all(isinstance(i, Constant) for i in ins) and node.op.defn.kind != "creation":
+            value = _try_fold(node.op, ins, new.type)
+            if value is not None:
+                new = value
+                folded += 1
+        memo[id(node.out)] = new
+    return [memo.get(id(o), o) for o in outputs], folded
+
+
+def _try_fold(op, consts, out_type):
+    try:
+        with np.errstate(all="ignore"):
+            value = np.asarray(op.perform(*[c.data for c in consts]))
+    except Exception:
+        return None
+    if value.size > FOLD_LIMIT or value.dtype.name != out_type.dtype or not out_type.is_compatible(value.shape):
+        return None
+    return Constant(value)
+
+
+class _Loader:
+    """Builds the insertion actions for a list of output expressions."""
+
+    def __init__(self):
+        self.actions: list = []
+        self.leaves: list = []
+        self.names: dict[int, str] = {}
+        self._leaf_keys: dict = {}
+        self.types: set[int] = set()
+        self.params: set[int] = {0}
+        self.count = 0
+
+    def _ty(self, name, t):
+        tid = TYPES(t)
+        self.types.add(tid)
+        self.actions.append(("set", "ty", (("var", name),), tid))
+
+    def leaf(self, v) -> str:
+        key = ("c", v.signature()) if isinstance(v, Constant) else id(v)
+        name = self._leaf_keys.get(key)
+        if name is None:
+            k = len(self.leaves)
+            self.leaves.append(v)
+            name = self._leaf_keys[key] = f"l{k}"
+            self.actions.append(("let", name, "Leaf", (("int", k),)))
+            self._ty(name, v.type)
+            if isinstance(v, Constant):
+                self._facts(name, v)
+        self.names[id(v)] = name
+        return name
+
+    def _facts(self, name, c):
+        ref = (("var", name),)
+        val = uniform_value(c)
+        if val is not None:
+            self.actions.append(("set", "cval", ref, VALUES(value_key(val))))
+        d = c.data
+        if d.size and d.dtype.kind in "biuf":
+            with np.errstate(all="ignore"):
+                if np.all(d > 0):
+                    self.actions.append(("call", "pos", ref))
+                if np.all(d >= 0):
+                    self.actions.append(("call", "nonneg", ref))
+                if np.all(np.isfinite(d) & (d != 0)):
+                    self.actions.append(("call", "nzconst", ref))
+
+    def load(self, outputs):
+        for node in toposort(outputs):
+            kids = [self.names[id(i)] if id(i) in self.names else self.leaf(i) for i in node.inputs]
+            d = node.op.defn
+            args = []
+            if d.params:
+                pid = PARAMS(node.op.key[1])
+                self.params.add(pid)
+                args.append(("int", pid))
+            if d.nin is None:
+                lst = self._fresh()
+                self.actions.append(("let", lst, "Nil", ()))
+                for kid in reversed(kids):
+                    nxt = self._fresh()
+                    self.actions.append(("let", nxt, "Cons", (("var", kid), ("var", lst))))
+                    lst = nxt
+                args.append(("var", lst))
+            else:
+                args += [("var", k) for k in kids]
+            name = self._fresh()
+            self.actions.append(("let", name, constructor_name(d.name), tuple(args)))
+            self._ty(name, node.out.type)
+            self.names[id(node.out)] = name
+        for k, o in enumerate(outputs):
+            name = self.names.get(id(o)) or self.leaf(o)
+            self.actions.append(("call", "Root", (("int", k), ("var", name))))
+
+    def _fresh(self) -> str:
+        self.count += 1
+        return f"n{self.count}"
+
+
+def _register(s, compiled):
+    for c in compiled:
+        s.register(c.ruleset, f"(ruleset {c.ruleset})")
+        s.register(c.ruleset + ":rule", c.text)
+
+
+def optimize_graph(fgraph, rules=None, budget: Budget | None = None, cost_model: CostModel | None = None):
+    """Optimize a :class:`~eqtensor.core.fgraph.FunctionGraph`; returns ``(fgraph, report)``.
+
+    ``rules`` is a Rule, RuleSet or Schedule (default: :func:`eqtensor.rules.default_schedule`).
+    On any failure the input graph is returned and ``report.fallback`` says why.
+    """
+    from ...rules.language import as_schedule
+    from ...rules import default_schedule
+
+    budget = budget or Budget()
+    model = cost_model or CostModel()
+    schedule = default_schedule() if rules is None else as_schedule(rules)
+    report = OptimizationReport(schedule=schedule)
+    times = report.times
+    t0 = time.perf_counter()
+    report.nodes_before = fgraph.size()
+    report.cost_before = graph_cost(fgraph.outputs, model)
+    report.nodes_after, report.cost_after = report.nodes_before, report.cost_before
+    if report.nodes_before > budget.max_graph_nodes:
+        report.stop_reason = f"not optimized: {report.nodes_before} nodes > budget {budget.max_graph_nodes}"
+        return fgraph, report
+    outputs, report.folded = fold_constants(fgraph.outputs)
+    times["fold"] = time.perf_counter() - t0
+    try:
+        new_outputs = _saturate_and_extract(outputs, schedule, budget, model, report)
+    except (EGraphError, LookupError, ValueError, TypeError) as e:
+        discard_session()
+        report.fallback = f"{type(e).__name__}: {e}"
+        report.stop_reason = report.stop_reason or "error"
+        return fgraph, report
+    for old, new in zip(fgraph.outputs, new_outputs):
+        if old.dtype != new.dtype or old.ndim != new.ndim or not old.type.is_compatible(
+                tuple(1 if s is None else s for s in new.type.shape)) and None not in old.type.shape:
+            report.fallback = f"extracted output type {new.type} differs from {old.type}"
+            return fgraph, report
+    new_fg = fgraph.replace_outputs(new_outputs)
+    report.nodes_after = new_fg.size()
+    report.cost_after = graph_cost(new_outputs, model)
+    return new_fg, report
+
+
+def _saturate_and_extract(outputs, schedule, budget, model, report):
+    times = report.times
+    compiled_phases = [[_compiled(r) for r in rs] for rs, _, _ in schedule.phases]
+    t = time.perf_counter()
+    s = session()
+    for c in compiled_phases:
+        _register(s, c)
+    loader = _Loader()
+    loader.load(outputs)
+    needs = [n for phase in compiled_phases for c in phase for n in c.needs]
+    entries = type_table_entries(needs, loader.types, loader.params)
+    acts = loader.actions
+    all_types = set(loader.types)
+    for k, opid, pid, ins, out in entries:
+        acts.append(("set", f"ty{k}", tuple(("int", x) for x in (opid, pid, *ins)), out))
+        all_types.add(out)
+    acts += [("call", "float_ty", (("int", tid),)) for tid in sorted(all_types) if is_float_type(tid)]
+    times["setup"] = time.perf_counter() - t
+    t = time.perf_counter()
+    s.push()
+    try:
+        s.insert(acts)
+        report.enodes_inserted = s.size()
+        times["insert"] = time.perf_counter() - t
+        t = time.perf_counter()
+        _saturate(s, compiled_phases, budget, report)
+        times["saturate"] = time.perf_counter() - t
+        t = time.perf_counter()
+        frozen = s.freeze()
+    finally:
+        s.pop()
+    result = _extract(frozen, loader.leaves, len(outputs), model)
+    times["extract"] = time.perf_counter() - t
+    return result
+
+
+def _saturate(s, phases, budget, report):
+    """Run the phases one iteration at a time, checking the budget between iterations.
+
+    Back-off: a rule with more new matches in one iteration than its threshold (initially
+    ``budget.match_limit``) sits out the next ``budget.ban_length`` iterations and its threshold
+    doubles, so explosive rules cannot crowd out the others.
+    """
+    start = time.perf_counter()
+    size = report.enodes_inserted
+    stop = None
+    threshold: dict[str, int] = {}
+    banned_until: dict[str, int] = {}
+    combos: dict[tuple, str] = {}
+    it = 0
+    for p, (compiled, (_, n, _)) in enumerate(zip(phases, report.schedule.phases)):
+        saturated = False
+        for _ in range(n):
+            if it >= budget.iterations:
+                stop = f"iteration budget ({budget.iterations}) reached"
+            elif time.perf_counter() - start > budget.seconds:
+                stop = f"time budget ({budget.seconds} s) reached"
+            elif size >= budget.enodes:
+                stop = f"e-node budget ({budget.enodes}) reached: {size} e-nodes"
+            if stop:
+                break
+            active = tuple(c.ruleset for c in compiled if banned_until.get(c.name, -1) < it)
+            name = combos.get(active)
+            if name is None:
+                name = combos[active] = f"phase{p}_{len(combos)}"
+                s.combine(name, ("facts",) + active)
+            t = time.perf_counter()
+            updated, matches = s.run_once(name)
+            size = s.size()
+            matches = {k: v for k, v in matches.items() if v and not k.startswith("fact_")}
+            report.iterations.append(IterationStats(p, size, time.perf_counter() - t, matches))
+            for rule, m in matches.items():
+                report.rule_matches[rule] = report.rule_matches.get(rule, 0) + m
+                limit = threshold.setdefault(rule, budget.match_limit)
+                if m > limit:
+                    banned_until[rule] = it + budget.ban_length
+                    threshold[rule] = 2 * limit
+            it += 1
+            if not updated and len(active) == len(compiled):
+                saturated = True
+                break
+        if stop:
+            break
+        if not saturated and p == len(phases) - 1:
+            stop = "iteration limit of the last phase reached"
+    report.stop_reason = stop or "saturated"
+
+
+def _extract(frozen, leaves, n_outputs, model):
+    cons = {out: ins for ins, out in frozen.get("Cons", [])}
+    nil = {out for _, out in frozen.get("Nil", [])}
+
+    def unlist(c):
+        items = []
+        while c not in nil:
+            head, c = cons[c]
+            items.append(head)
+        return tuple(items)
+
+    enodes = []
+    for ins, out in frozen.get("Leaf", []):
+        enodes.append((out, None, 0, (), ins[0]))
+    for table in sorted(frozen):
+        if not table.startswith("op_") or table[3:] not in OPS:
+            continue
+        d = OPS[table[3:]]
+        for ins, out in frozen[table]:
+            pid = ins[0] if d.params else 0
+            rest = ins[1:] if d.params else ins
+            kids = unlist(rest[0]) if d.nin is None else tuple(rest)
+            enodes.append((out, d.name, pid, kids, None))
+    class_type = {ins[0]: out for ins, out in frozen["ty"]}
+    roots = dict(frozen["Root"][i][0] for i in range(len(frozen["Root"])))
+    root_classes = [roots[k] for k in range(n_outputs)]
+    types = {tid: TYPES[tid] for tid in set(class_type.values())}
+    params = {pid: dict(PARAMS[pid]) for pid in {e[2] for e in enodes}}
+    selection = extract(enodes, class_type, root_classes, model, types, params)
+    return _rebuild(enodes, selection, root_classes, leaves, class_type)
+
+
+def _rebuild(enodes, selection, roots, leaves, class_type):
+    memo: dict[int, object] = {}
+    for root in roots:
+        stack = [root]
+        while stack:
+            c = stack[-1]
+            if c in memo:
+                stack.pop()
+                continue
+            _, op, pid, kids, leaf = enodes[selection[c]]
+            missing = [x for x in kids if x not in memo]
+            if missing:
+                stack.extend(missing)
+                continue
+            stack.pop()
+            if op is None:
+                memo[c] = leaves[leaf]
+                continue
+            o = Op(OPS[op], dict(PARAMS[pid]))
+            ins = [memo[x] for x in kids]
+            v = o(*ins)
+            expect = TYPES[class_type[c]]
+            if v.dtype != expect.dtype or v.ndim != expect.ndim or any(
+                    a is not None and b is not None and a != b for a, b in zip(v.type.shape, expect.shape)):
+                raise TypeError(f"rebuilt {op} has type {v.type}, its e-class has {expect}")
+            if ins and all(isinstance(i, Constant) for i in ins) and OPS[op].kind != "creation":
+                v = _try_fold(o, ins, v.type) or v
+            memo[c] = v
+    return [memo[r] for r in roots]

@@ -1,0 +1,96 @@
+"""Budgets for a run of the e-graph and the report of what happened.
+
+>>> b = Budget(iterations=5)
+>>> b.iterations, b.enodes
+(5, 100000)
+>>> r = OptimizationReport(stop_reason="saturated", nodes_before=3, nodes_after=1)
+>>> "saturated" in str(r)
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Limits of one optimization run, checked between iterations.
+
+    - ``iterations``: rounds of rule application (over all phases);
+    - ``enodes``: e-graph size; no new iteration starts past it;
+    - ``seconds``: wall time for saturation;
+    - ``match_limit``/``ban_length``: back-off — a rule with more new matches in one iteration sits
+      out the next ``ban_length`` iterations, and its limit doubles;
+    - ``max_graph_nodes``: graphs larger than this are not optimized at all (report says so).
+    """
+
+    iterations: int = 30
+    enodes: int = 100_000
+    seconds: float = 2.0
+    match_limit: int = 5_000
+    ban_length: int = 2
+    max_graph_nodes: int = 50_000
+
+    def __post_init__(self):
+        for name in ("iterations", "enodes", "match_limit", "ban_length", "max_graph_nodes"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < 0:
+                raise ValueError(f"Budget.{name} must be a non-negative int, got {v!r}")
+        if not self.seconds >= 0:
+            raise ValueError(f"Budget.seconds must be >= 0, got {self.seconds!r}")
+
+
+@dataclass
+class IterationStats:
+    phase: int
+    enodes: int
+    seconds: float
+    matches: dict
+
+
+@dataclass
+class OptimizationReport:
+    """What the optimizer did for one compile. ``str(report)`` is a readable summary."""
+
+    stop_reason: str = ""
+    fallback: str | None = None  # why the unoptimized graph was returned, if it was
+    iterations: list = field(default_factory=list)
+    rule_matches: dict = field(default_factory=dict)  # rule name -> matches summed over rounds
+    times: dict = field(default_factory=dict)  # phase -> seconds
+    cost_before: float = 0.0
+    cost_after: float = 0.0
+    nodes_before: int = 0
+    nodes_after: int = 0
+    enodes_inserted: int = 0
+    folded: int = 0  # nodes replaced by constants before insertion
+    schedule: object = field(default=None, repr=False)
+
+    @property
+    def rules_fired(self) -> dict:
+        """Rules that matched at least once, with their match counts."""
+        return {k: v for k, v in sorted(self.rule_matches.items()) if v}
+
+    def __str__(self):
+        lines = ["e-graph optimization report"]
+        if self.fallback:
+            lines.append(f"  FALLBACK to the unoptimized graph: {self.fallback}")
+        lines.append(f"  stop reason: {self.stop_reason}")
+        lines.append(f"  graph nodes: {self.nodes_before} -> {self.nodes_after}; "
+                     f"cost: {self.cost_before:.4g} -> {self.cost_after:.4g}")
+        if self.folded:
+            lines.append(f"  constant-folded nodes: {self.folded}")
+        sizes = " -> ".join(str(s.enodes) for s in self.iterations)
+        lines.append(f"  e-nodes: inserted {self.enodes_inserted}" + (f", per iteration {sizes}" if sizes else ""))
+        times = ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in self.times.items())
+        lines.append(f"  time: {times}")
+        fired = self.rules_fired
+        if fired:
+            lines.append("  rules fired (matches):")
+            lines += [f"    {name}: {n}" for name, n in fired.items()]
+        else:
+            lines.append("  rules fired: none")
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return f"<OptimizationReport {self.stop_reason!r}, nodes {self.nodes_before}->{self.nodes_after}>"

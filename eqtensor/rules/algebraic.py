@@ -1,0 +1,58 @@
+"""Algebraic and canonical rules: identities, cancellations, exp/log, transposes.
+
+Every rule here is exact (both sides agree to rounding) unless marked ``exact=False``, in which
+case the replacement is the more accurate side. Associativity, commutativity and distribution are
+*not* rules here: they explode the e-graph; targeted rules cover the useful cases instead.
+
+>>> "mul_one" in algebraic().names()
+True
+"""
+
+from __future__ import annotations
+
+from ..tensor import dimshuffle, exp, log, pow, sqr, sqrt
+from .language import RuleSet, nonzero_const, positive, rewrite, var
+
+
+def algebraic() -> RuleSet:
+    """The algebraic/canonical rule set (a fresh value each call; rule objects are cached)."""
+    return _ALGEBRAIC
+
+
+def _build() -> RuleSet:
+    x, y, a, b = var("x"), var("y"), var("a"), var("b")
+    m = var("m", ndim=2)
+    rules = [
+        rewrite("neg_neg", -(-x), x, why="negation is an involution"),
+        rewrite("mul_one", x * 1, x, why="1 is the identity of *; the type guard keeps broadcasting"),
+        rewrite("one_mul", 1 * x, x, why="1 is the identity of *"),
+        rewrite("add_zero", x + 0, x, why="0 is the identity of + (x + 0.0 is x, also for x = -0.0 up to sign)"),
+        rewrite("zero_add", 0 + x, x, why="0 is the identity of +"),
+        rewrite("sub_zero", x - 0, x, why="subtracting 0 changes nothing"),
+        rewrite("div_one", x / 1, x, why="dividing by 1 changes nothing"),
+        rewrite("pow_one", x ** 1, x, why="x**1 is x"),
+        rewrite("sub_neg", x - (-y), x + y, why="one op instead of two"),
+        rewrite("add_neg", x + (-y), x - y, why="one op instead of two"),
+        rewrite("neg_add", (-y) + x, x - y, why="one op instead of two"),
+        rewrite("neg_mul_neg", (-x) * (-y), x * y, why="the signs cancel"),
+        rewrite("neg_div_neg", (-x) / (-y), x / y, why="the signs cancel"),
+        rewrite("mul_div_cancel", x * y / x, y, when=[nonzero_const(x)],
+                why="x/x = 1 for a finite non-zero constant", domain={"x": "nonzero"}),
+        rewrite("mul_div_cancel_r", y * x / x, y, when=[nonzero_const(x)],
+                why="x/x = 1 for a finite non-zero constant", domain={"x": "nonzero"}),
+        rewrite("log_exp", log(exp(x)), x, why="log inverts exp (and exp may overflow)", exact=False),
+        rewrite("exp_log", exp(log(x)), x, when=[positive(x)], why="exp inverts log on x > 0",
+                domain={"x": "positive"}),
+        rewrite("exp_mul", exp(a) * exp(b), exp(a + b), why="one exp instead of two; no spurious overflow",
+                exact=False, ulps=2048),
+        rewrite("sqrt_sqr", sqrt(sqr(x)), abs(x), why="|x| without overflow of x*x", exact=False),
+        rewrite("pow_pow", pow(pow(x, a), b), pow(x, a * b), when=[positive(x)],
+                why="(x^a)^b = x^(ab) for x > 0 (rounding of a*b is amplified by |ab log x|)",
+                domain={"x": "positive", "a": "small", "b": "small"}, exact=False, ulps=16384),
+        rewrite("transpose_transpose", dimshuffle(dimshuffle(m, 1, 0), 1, 0), m,
+                why="two transposes cancel"),
+    ]
+    return RuleSet(rules)
+
+
+_ALGEBRAIC = _build()

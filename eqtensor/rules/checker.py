@@ -1,0 +1,281 @@
+"""The rule checker: evaluate both sides of a rule on random inputs and compare.
+
+For each trial it draws shapes (all pattern variables of one rank share a shape), a dtype
+(float64, or float32 every other trial) and values mixing normal draws with edge values (0, -0.0,
+±1, tiny, ±30, ±700, ±1000, ±1e300, ±inf, nan), restricted by the rule's ``domain``. Both sides
+must have the same dtype and shape; where the pattern is nan (undefined) the replacement must be
+nan too unless the reference is defined there (so a missing guard such as ``x > 0`` for
+``exp(log x) → x`` is caught, while ``exp(-inf)*exp(1000) → exp(-inf+1000)`` is fine); each other
+element must agree within a few ulps, or else the
+replacement must be at least as close as the pattern to a 200-bit mpmath evaluation of the pattern
+(so stability rules pass where they improve accuracy, and wrong rules fail).
+
+>>> from eqtensor import tensor as pt
+>>> from eqtensor.rules import rewrite, var, check
+>>> x = var("x")
+>>> bad = rewrite("bad_log1p", pt.log(1 + x), pt.log(x), why="deliberately wrong")
+>>> res = check(bad)
+>>> res.ok, res.failures[0].startswith("bad_log1p")
+(False, True)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import mpmath
+import numpy as np
+
+from ..core.graph import Constant, Variable, toposort
+from .language import Rule, RuleSet, is_pattern_var
+
+EDGES = np.array([0.0, -0.0, 1.0, -1.0, 0.5, -2.0, 1e-10, -1e-10, 1e-300, 30.0, -30.0, 700.0, -700.0, 1000.0,
+                  -1000.0, 1e300, -1e300, np.inf, -np.inf, np.nan])
+
+
+@dataclass
+class CheckResult:
+    """``ok`` when every rule passed; ``failures`` holds one message per failing rule."""
+
+    rules: int = 0
+    trials: int = 0
+    failures: list = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def __bool__(self):
+        return self.ok
+
+    def __str__(self):
+        head = f"checked {self.rules} rules over {self.trials} trials: "
+        return head + ("all passed" if self.ok else "\n  " + "\n  ".join(self.failures))
+
+
+def check(rules, trials: int = 24, seed: int = 0) -> CheckResult:
+    """Check a Rule or RuleSet (see the module docstring). Deterministic for a given ``seed``."""
+    if isinstance(rules, Rule):
+        rules = RuleSet([rules])
+    if not isinstance(rules, RuleSet):
+        raise TypeError(f"check() takes a Rule or a RuleSet, got {type(rules).__name__}")
+    res = CheckResult()
+    for rule in rules:
+        res.rules += 1
+        msg = _check_rule(rule, trials, np.random.default_rng(seed))
+        res.trials += trials
+        if msg:
+            res.failures.append(f"{rule.name}: {msg}")
+    return res
+
+
+def _check_rule(rule: Rule, trials: int, rng) -> str | None:
+    p, r = rule.pattern, rule.replacement
+    if p.type != r.type:
+        return f"types differ: pattern {p.type}, replacement {r.type}"
+    pvars = rule.pattern_vars()
+    for t in range(trials):
+        dtype = "float32" if t % 2 else "float64"
+        try:
+            (p2, r2), vars2 = _retype([p, r], pvars, dtype)
+        except (TypeError, ValueError):
+            continue  # the rule's pattern cannot be built for this dtype
+        if p2.dtype != r2.dtype:
+            return f"for {dtype} inputs the pattern has dtype {p2.dtype}, the replacement {r2.dtype}"
+        shapes = {nd: tuple(int(s) for s in rng.integers(1, 4, nd)) for nd in {v.ndim for v in vars2}}
+        values = {id(v2): _values(rng, v.tag["pattern"], rule.domain, v2, shapes[v2.ndim])
+                  for v, v2 in zip(pvars, vars2)}
+        try:
+            pv = _evaluate(p2, values)
+        except Exception:
+            continue  # the pattern itself is undefined on these inputs
+        try:
+            rv = _evaluate(r2, values)
+        except Exception as e:
+            return f"replacement raised {type(e).__name__}: {e} where the pattern did not"
+        if pv.dtype != rv.dtype or pv.shape != rv.shape:
+            return f"pattern gives {pv.dtype}{pv.shape}, replacement {rv.dtype}{rv.shape}"
+        msg = _compare(p2, values, pv, rv, dtype, rule.ulps)
+        if msg:
+            inputs = {v.tag["pattern"]: values[id(v2)].tolist() for v, v2 in zip(pvars, vars2)}
+            return f"{msg} (inputs {inputs})"
+    return None
+
+
+def _retype(roots, pvars, dtype):
+    """Rebuild ``roots`` with the pattern variables (and float constants) in ``dtype``."""
+    from ..core.types import TensorType
+
+    memo = {}
+    new_vars = []
+    for v in pvars:
+        nv = Variable(TensorType(dtype if v.dtype.startswith("float") else v.dtype, v.type.shape), name=v.name)
+        nv.tag["pattern"] = v.tag["pattern"]
+        memo[id(v)] = nv
+        new_vars.append(nv)
+    for node in toposort(roots):
+        ins = []
+        for i in node.inputs:
+            if id(i) in memo:
+                ins.append(memo[id(i)])
+            elif isinstance(i, Constant) and i.dtype.startswith("float"):
+                ins.append(Constant(i.data.astype(dtype)))
+            else:
+                ins.append(i)
+        memo[id(node.out)] = node.op(*ins)
+    return [memo.get(id(r), r) for r in roots], new_vars
+
+
+def _values(rng, name, domain, v, shape):
+    kind = domain.get(name, "any")
+    if not v.dtype.startswith("float"):
+        return rng.integers(-5, 6, shape).astype(v.dtype)
+    x = rng.normal(0.0, 3.0, shape)
+    mask = rng.random(shape) < 0.5
+    x[mask] = rng.choice(EDGES, int(mask.sum()))
+    if kind == "small":
+        x = rng.uniform(-3, 3, shape)
+    elif kind == "positive":
+        x = np.where(np.isnan(x), 1.0, np.abs(x))
+        x[x == 0] = 1e-10
+    elif kind == "nonneg":
+        x = np.abs(x)
+    with np.errstate(all="ignore"):
+        x = x.astype(v.dtype)
+    if kind == "nonzero":
+        x[~np.isfinite(x) | (x == 0)] = 1.5
+    return x
+
+
+def _evaluate(root, values):
+    env = dict(values)
+    with np.errstate(all="ignore"):
+        for node in toposort([root]):
+            args = [env[id(i)] if id(i) in env else i.data for i in node.inputs]
+            env[id(node.out)] = np.asarray(node.op.perform(*args))
+    return np.asarray(env[id(root)])
+
+
+def _compare(pattern, values, pv, rv, dtype, ulps):
+    eps = np.finfo(dtype).eps if dtype.startswith("float") else 0
+    with np.errstate(all="ignore"):
+        close = np.isclose(rv, pv, rtol=ulps * eps, atol=ulps * eps, equal_nan=True) if eps else rv == pv
+    lost = np.isnan(pv) & ~np.isnan(rv) if pv.dtype.kind == "f" else np.zeros(pv.shape, bool)
+    if np.all(close) and not np.any(lost):
+        return None
+    ref = _reference(pattern, values)
+    for idx in zip(*np.nonzero(~np.asarray(close) | lost)):
+        truth = ref[idx]
+        if truth is None:
+            if lost[idx]:
+                return f"at {idx}: the pattern is undefined (nan) but the replacement gives {rv[idx]!r}"
+            continue
+        er, ep = _err(rv[idx], truth), _err(pv[idx], truth)
+        if not er <= ep * (1 + 1e-6) + ulps * eps * abs(truth) + mpmath.mpf(1e-300):
+            return (f"at {idx}: pattern {pv[idx]!r}, replacement {rv[idx]!r}, reference "
+                    f"{mpmath.nstr(truth, 17)}")
+    return None
+
+
+def _err(v, truth):
+    v = float(v)
+    if v != v:
+        return mpmath.inf
+    if v in (np.inf, -np.inf):
+        return mpmath.mpf(0) if (mpmath.isinf(truth) and (truth > 0) == (v > 0)) else mpmath.inf
+    return abs(mpmath.mpf(v) - truth)
+
+
+# --------------------------------------------------------------------------- mpmath reference
+def _mp_sigmoid(x):
+    return 1 / (1 + mpmath.exp(-x))
+
+
+def _mp_log1mexp(x):
+    return mpmath.log(1 - mpmath.exp(x))
+
+
+_MP = {
+    "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+    "true_div": lambda a, b: a / b, "neg": lambda a: -a, "exp": mpmath.exp, "log": mpmath.log,
+    "log1p": mpmath.log1p, "expm1": mpmath.expm1, "sigmoid": _mp_sigmoid,
+    "softplus": lambda x: mpmath.log(1 + mpmath.exp(x)), "log1mexp": _mp_log1mexp, "sqrt": mpmath.sqrt,
+    "sqr": lambda x: x * x, "abs": abs, "pow": lambda a, b: mpmath.power(a, b), "tanh": mpmath.tanh,
+    "reciprocal": lambda x: 1 / x, "sin": mpmath.sin, "cos": mpmath.cos,
+}
+
+
+def _mp_elem(fn, nin):
+    def safe(*args):
+        if any(a is None for a in args):
+            return None
+        try:
+            out = fn(*args)
+        except (ZeroDivisionError, ValueError, OverflowError):
+            return None
+        if isinstance(out, mpmath.mpc) or (isinstance(out, mpmath.mpf) and mpmath.isnan(out)):
+            return None
+        return out
+
+    return np.frompyfunc(safe, nin, 1)
+
+
+def _to_mp(a):
+    a = np.asarray(a)
+    out = np.empty(a.shape, dtype=object)
+    for i, v in np.ndenumerate(a):
+        out[i] = None if v != v else mpmath.mpf(float(v))
+    return out
+
+
+def _reduce(fn, x, axis, keepdims):
+    def one(vals):
+        vals = list(vals)
+        return None if any(v is None for v in vals) else fn(vals)
+
+    moved = np.moveaxis(x, axis, tuple(range(x.ndim - len(axis), x.ndim)))
+    lead = moved.shape[: x.ndim - len(axis)]
+    flat = moved.reshape(lead + (-1,))
+    out = np.empty(lead, dtype=object)
+    for i in np.ndindex(*lead):
+        out[i] = one(flat[i])
+    if keepdims:
+        out = out.reshape(tuple(1 if d in axis else s for d, s in enumerate(x.shape)))
+    return out
+
+
+_MP_REDUCE = {
+    "sum": lambda v: mpmath.fsum(v),
+    "max": lambda v: max(v),
+    "logsumexp": lambda v: mpmath.log(mpmath.fsum(mpmath.exp(t) for t in v)),
+}
+
+
+def _mp_softmax(x, axis, log):
+    exp = _mp_elem(mpmath.exp, 1)(x)
+    total = _reduce(_MP_REDUCE["sum"], exp, axis, True)
+    if log:
+        return _mp_elem(_MP["sub"], 2)(x, _mp_elem(mpmath.log, 1)(total))
+    return _mp_elem(_MP["true_div"], 2)(exp, total)
+
+
+def _reference(root, values):
+    """The pattern evaluated elementwise in 200-bit mpmath (None where undefined)."""
+    with mpmath.workprec(200):
+        env = {k: _to_mp(v) for k, v in values.items()}
+        for node in toposort([root]):
+            args = [env[id(i)] if id(i) in env else _to_mp(i.data) for i in node.inputs]
+            name = node.op.name
+            if name in _MP:
+                out = _mp_elem(_MP[name], len(args))(*args)
+            elif name in _MP_REDUCE:
+                out = _reduce(_MP_REDUCE[name], args[0], node.op.params["axis"], node.op.params["keepdims"])
+            elif name in ("softmax", "log_softmax"):
+                out = _mp_softmax(args[0], node.op.params["axis"], name == "log_softmax")
+            elif node.op.defn.kind == "shape":
+                out = node.op.perform(*args)
+            else:
+                raise NotImplementedError(f"the checker has no high-precision reference for op {name}")
+            env[id(node.out)] = np.asarray(out, dtype=object)
+        res = env[id(root)]
+    return np.asarray(res, dtype=object)

@@ -1,0 +1,274 @@
+"""The e-graph optimizer end to end: rewrites, stability, types, budgets, fallback, report."""
+
+import mpmath
+import numpy as np
+import pytest
+
+from eqtensor import function, tensor as pt
+from eqtensor.core.egraph import Budget, CostModel, OptimizationReport, optimize_graph
+from eqtensor.core.fgraph import FunctionGraph
+from eqtensor.core.graph import toposort
+from eqtensor.core.mode import Mode
+from eqtensor.core.printing import debugprint
+from eqtensor.rules import RuleSet, algebraic, rewrite, var
+
+
+def ops_of(outputs):
+    return [n.op.name for n in toposort(outputs)]
+
+
+def opt(outputs, inputs, **kw):
+    fg = FunctionGraph(list(inputs), list(outputs), len(inputs), len(outputs))
+    new, report = optimize_graph(fg, **kw)
+    assert report.fallback is None, str(report)
+    return new.outputs, report
+
+
+def test_neg_neg_and_identities_vanish():
+    x = pt.dvector("x")
+    (out,), report = opt([-(-x) * 1.0 + 0.0], [x])
+    assert out is x
+    assert report.nodes_before == 4 and report.nodes_after == 0
+    assert "neg_neg" in report.rules_fired and "mul_one" in report.rules_fired
+    assert "neg_neg" in str(report)
+
+
+def test_mul_div_cancel_only_for_nonzero_constants():
+    x, y = pt.dvector("x"), pt.dvector("y")
+    (out,), _ = opt([3.0 * y / 3.0], [y])
+    assert out is y
+    (out2,), _ = opt([x * y / x], [x, y])  # x may be 0 or inf: kept
+    assert ops_of([out2]) == ["mul", "true_div"]
+    (out3,), _ = opt([0.0 * y / 0.0], [y])  # 0/0 is nan, not y
+    assert out3 is not y
+
+
+def test_exp_log_is_guarded():
+    x = pt.dvector("x")
+    (out,), _ = opt([pt.exp(pt.log(x))], [x])
+    assert ops_of([out]) == ["log", "exp"]
+    (out2,), report = opt([pt.exp(pt.log(pt.exp(x)))], [x])
+    assert ops_of([out2]) == ["exp"]
+    (out3,), _ = opt([pt.exp(pt.log(pt.sqr(x) + 1.0))], [x])  # sqr(x) + 1 > 0
+    assert "log" not in ops_of([out3])
+
+
+def test_repeated_subexpressions_are_shared():
+    x = pt.dvector("x")
+    a, b = pt.exp(x) + 1.0, pt.exp(x) + 1.0
+    (out,), report = opt([a * b], [x])
+    assert ops_of([out]).count("exp") == 1 and ops_of([out]).count("add") == 1
+    assert report.nodes_before == 5 and report.nodes_after == 3
+    text = debugprint(out, file="str")
+    assert text.count("exp") == 1
+
+
+def test_type_guard_respects_broadcasting():
+    x = pt.tensor("x", dtype="float64", shape=(1,))
+    out_expr = x * np.ones(3)  # same as x, but shape (3,)
+    (out,), _ = opt([out_expr], [x])
+    assert out.type.shape == (3,)
+    f = function([x], out_expr)
+    np.testing.assert_array_equal(f(np.array([2.0])), [2.0, 2.0, 2.0])
+    # int * 1.0 is float: not x
+    i = pt.lvector("i")
+    (out,), _ = opt([i * 1.0], [i])
+    assert out.dtype == "float64"
+
+
+def test_outputs_and_updates_are_optimized_together():
+    import eqtensor as et
+
+    w = et.shared(np.zeros(3), name="w")
+    x = pt.dvector("x")
+    f = function([x], -(-x) + w, updates={w: w + -(-x)})
+    assert f.optimization_report().fallback is None
+    np.testing.assert_allclose(f(np.ones(3)), np.ones(3))
+    np.testing.assert_allclose(w.get_value(), np.ones(3))
+    assert "neg" not in ops_of(f.maker.fgraph.outputs)
+
+
+def _mp_softplus(v):
+    with mpmath.workprec(300):
+        return float(mpmath.log(1 + mpmath.exp(mpmath.mpf(v))))
+
+
+def test_naive_softplus_is_stable():
+    x = pt.dvector("x")
+    f = function([x], pt.log(1 + pt.exp(x)))
+    assert ops_of(f.maker.fgraph.outputs) == ["softplus"]
+    xs = np.array([-1000.0, -30.0, -1e-8, 0.0, 1e-8, 30.0, 1000.0])
+    got = f(xs)
+    ref = np.array([_mp_softplus(v) for v in xs])
+    assert np.all(np.isfinite(got))
+    np.testing.assert_allclose(got, ref, rtol=1e-12, atol=0)
+
+
+def test_naive_logsumexp_rows_is_stable():
+    X = pt.dmatrix("X")
+    f = function([X], pt.log(pt.sum(pt.exp(X), axis=1)))
+    assert ops_of(f.maker.fgraph.outputs) == ["logsumexp"]
+    rng = np.random.default_rng(0)
+    data = 800 + rng.normal(0, 3, (5, 7))
+    got = f(data)
+    with mpmath.workprec(200):
+        ref = np.array([float(mpmath.log(mpmath.fsum(mpmath.exp(mpmath.mpf(v)) for v in row))) for row in data])
+    assert np.all(np.isfinite(got))
+    np.testing.assert_allclose(got, ref, rtol=1e-12)
+
+
+def test_naive_sigmoid_cross_entropy_is_stable():
+    z, t = pt.dvector("z"), pt.dvector("t")
+    loss = -(t * pt.log(pt.sigmoid(z)) + (1 - t) * pt.log(1 - pt.sigmoid(z)))
+    f = function([z, t], loss)
+    assert "sigmoid" not in ops_of(f.maker.fgraph.outputs)
+    zs = np.array([-1000.0, -40.0, -1.0, 0.5, 40.0, 1000.0])
+    ts = np.array([0.3, 1.0, 0.0, 0.7, 0.2, 0.9])
+    got = f(zs, ts)
+    with mpmath.workprec(300):
+        def ce(zv, tv):
+            zv, tv = mpmath.mpf(zv), mpmath.mpf(tv)
+            log_s = -mpmath.log(1 + mpmath.exp(-zv))  # log(sigmoid z), exactly rewritten
+            log_1ms = -zv + log_s  # log(1 - sigmoid z) = log(exp(-z) sigmoid z)
+            return float(-(tv * log_s + (1 - tv) * log_1ms))
+        ref = np.array([ce(a, b) for a, b in zip(zs, ts)])
+    assert np.all(np.isfinite(got))
+    np.testing.assert_allclose(got, ref, rtol=1e-12)
+
+
+def test_log_softmax_rewrite():
+    X = pt.dmatrix("X")
+    f = function([X], pt.log(pt.special.softmax(X, axis=1)))
+    assert ops_of(f.maker.fgraph.outputs) == ["log_softmax"]
+    data = np.array([[0.0, 1000.0, -1000.0]])
+    got = f(data)
+    assert np.all(np.isfinite(got))
+    np.testing.assert_allclose(got, [[-1000.0, 0.0, -2000.0]])
+
+
+def test_fast_compile_skips_the_optimizer():
+    x = pt.dvector("x")
+    f = function([x], -(-x), mode="FAST_COMPILE")
+    assert f.optimization_report() is None
+    assert ops_of(f.maker.fgraph.outputs) == ["neg", "neg"]
+
+
+def test_mode_rules_replace_the_defaults():
+    x = pt.dvector("x")
+    only = RuleSet([algebraic()["neg_neg"]])
+    f = function([x], [pt.log(1 + pt.exp(-(-x)))], mode=Mode(rules=only))
+    assert ops_of(f.maker.fgraph.outputs) == ["exp", "add", "log"]
+    v = var("v")
+    mine = rewrite("exp_neg", pt.exp(-v), pt.reciprocal(pt.exp(v)), why="for the test: a user rule")
+    f2 = function([x], pt.exp(-x), mode=Mode(rules=RuleSet([mine])))
+    assert "mine" not in str(f2.optimization_report())
+    assert f2.optimization_report().rules_fired == {"exp_neg": 1}
+
+
+def test_custom_cost_model():
+    class HateSoftplus(CostModel):
+        def node_cost(self, opname, params, out_type, in_types):
+            return 1e12 if opname == "softplus" else super().node_cost(opname, params, out_type, in_types)
+
+    x = pt.dvector("x")
+    f = function([x], pt.log(1 + pt.exp(x)), mode=Mode(cost_model=HateSoftplus()))
+    assert "softplus" not in ops_of(f.maker.fgraph.outputs)
+    g = function([x], pt.log(1 + pt.exp(x)))
+    assert f.optimization_report().cost_after > g.optimization_report().cost_after
+
+
+def test_deterministic():
+    x, y = pt.dvector("x"), pt.dvector("y")
+    expr = pt.log(1 + pt.exp(x * y)) + pt.exp(x) * pt.exp(y) - (-(-y))
+    a = debugprint(function([x, y], expr).maker.fgraph.outputs, file="str")
+    b = debugprint(function([x, y], expr).maker.fgraph.outputs, file="str")
+    assert a == b
+
+
+def test_deep_identity_chain_collapses_within_budget():
+    x = pt.dvector("x")
+    e = x
+    for _ in range(1000):
+        e = e * 1.0 + 0.0
+    (out,), report = opt([e], [x], budget=Budget(seconds=5.0))
+    assert out is x
+    assert report.iterations and max(s.enodes for s in report.iterations) <= Budget().enodes
+
+
+def test_long_sum_stays_within_budget():
+    xs = [pt.dscalar(f"x{i}") for i in range(5000)]
+    e = xs[0]
+    for v in xs[1:]:
+        e = e + v
+    budget = Budget(enodes=20_000, seconds=2.0)
+    fg = FunctionGraph(xs, [e], len(xs), 1)
+    new, report = optimize_graph(fg, budget=budget)
+    assert report.fallback is None
+    assert all(s.enodes <= 2 * budget.enodes for s in report.iterations)
+    assert report.times["saturate"] < 5.0
+    assert report.nodes_after == 4999
+
+
+def test_budget_stops_and_says_why():
+    a, b, c = var("a"), var("b"), var("c")
+    comm = rewrite("add_comm", a + b, b + a, why="explosive on purpose")
+    assoc = rewrite("add_assoc", (a + b) + c, a + (b + c), why="explosive on purpose")
+    xs = [pt.dvector(f"x{i}") for i in range(12)]
+    e = xs[0]
+    for v in xs[1:]:
+        e = e + v
+    fg = FunctionGraph(xs, [e], len(xs), 1)
+    new, report = optimize_graph(fg, rules=RuleSet([comm, assoc]), budget=Budget(enodes=3000, iterations=50))
+    assert report.fallback is None
+    assert "e-node budget" in report.stop_reason or "iteration" in report.stop_reason
+    assert report.iterations[-1].enodes < 3000 * 40  # one iteration may overshoot, boundedly
+    new2, report2 = optimize_graph(fg, rules=RuleSet([comm, assoc]), budget=Budget(iterations=2))
+    assert "iteration budget (2)" in report2.stop_reason
+    assert len(report2.iterations) == 2
+    # the result is still correct
+    vals = [np.full(2, float(i)) for i in range(12)]
+    f = function(xs, new.outputs[0], mode="FAST_COMPILE")
+    np.testing.assert_allclose(f(*vals), np.full(2, 66.0))
+
+
+def test_too_large_graph_is_not_optimized():
+    x = pt.dvector("x")
+    e = x
+    for _ in range(20):
+        e = pt.exp(e)
+    fg = FunctionGraph([x], [e], 1, 1)
+    new, report = optimize_graph(fg, budget=Budget(max_graph_nodes=10))
+    assert new is fg and "not optimized" in report.stop_reason
+
+
+def test_bridge_failure_falls_back(monkeypatch):
+    from eqtensor.core.egraph import bridge
+
+    def broken(self, actions):
+        raise bridge.EGraphError("simulated panic")
+
+    monkeypatch.setattr(bridge.Session, "insert", broken)
+    x = pt.dvector("x")
+    fg = FunctionGraph([x], [-(-x)], 1, 1)
+    new, report = optimize_graph(fg)
+    assert new is fg
+    assert "simulated panic" in report.fallback and "FALLBACK" in str(report)
+
+
+def test_budget_validation():
+    with pytest.raises(ValueError, match="iterations"):
+        Budget(iterations=-1)
+    with pytest.raises(ValueError, match="seconds"):
+        Budget(seconds=float("nan"))
+
+
+def test_report_contents():
+    x = pt.dvector("x")
+    f = function([x], pt.log(1 + pt.exp(x)) + -(-x))
+    r = f.optimization_report()
+    assert isinstance(r, OptimizationReport)
+    text = str(r)
+    for piece in ("stop reason: saturated", "softplus", "graph nodes: 6 -> 2", "insert", "saturate", "extract"):
+        assert piece in text
+    assert r.cost_after < r.cost_before
+    assert r.iterations[0].enodes >= r.enodes_inserted
