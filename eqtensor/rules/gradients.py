@@ -201,16 +201,6 @@ def _arctan2(op, inputs, out, g):
     return r * x, -(r * y)
 
 
-@vjp("neg", "d(-x) = -dx")
-def _neg(op, inputs, out, g):
-    return (-g,)
-
-
-@vjp("abs", "d|x| = sign(x) dx")
-def _abs(op, inputs, out, g):
-    return (g * E.sign(inputs[0]),)
-
-
 @vjp("switch", "the cotangent goes to the branch that was taken; the condition is discrete")
 def _switch(op, inputs, out, g):
     c = inputs[0]
@@ -228,154 +218,7 @@ def _cast(op, inputs, out, g):
     return (g,)
 
 
-# --------------------------------------------------------------------------- exp / log family
-@vjp("exp", "d exp(x) = exp(x) dx: reuse the output")
-def _exp(op, inputs, out, g):
-    return (g * out,)
-
-
-@vjp("exp2", "d 2^x = log(2) 2^x dx")
-def _exp2(op, inputs, out, g):
-    return (g * out * float(np.log(2.0)),)
-
-
-@vjp("expm1", "d (exp(x) - 1) = (expm1(x) + 1) dx")
-def _expm1(op, inputs, out, g):
-    return (g * (out + 1),)
-
-
-@vjp("log", "d log(x) = dx / x")
-def _log(op, inputs, out, g):
-    return (g / inputs[0],)
-
-
-@vjp("log2", "d log2(x) = dx / (x log 2)")
-def _log2(op, inputs, out, g):
-    return (g / (inputs[0] * float(np.log(2.0))),)
-
-
-@vjp("log10", "d log10(x) = dx / (x log 10)")
-def _log10(op, inputs, out, g):
-    return (g / (inputs[0] * float(np.log(10.0))),)
-
-
-@vjp("log1p", "d log(1 + x) = dx / (1 + x)")
-def _log1p(op, inputs, out, g):
-    return (g / (inputs[0] + 1),)
-
-
-@vjp("sqrt", "d sqrt(x) = dx / (2 sqrt(x)): reuse the output")
-def _sqrt(op, inputs, out, g):
-    return (g / (out * 2),)
-
-
-@vjp("sqr", "d x^2 = 2 x dx")
-def _sqr(op, inputs, out, g):
-    return (g * inputs[0] * 2,)
-
-
-@vjp("reciprocal", "d (1/x) = -(1/x)^2 dx: reuse the output")
-def _reciprocal(op, inputs, out, g):
-    return (-(g * E.sqr(out)),)
-
-
-@vjp("sigmoid", "d sigmoid(x) = sigmoid(x) (1 - sigmoid(x)) dx")
-def _sigmoid(op, inputs, out, g):
-    return (g * out * (1 - out),)
-
-
-@vjp("softplus", "d log(1 + exp(x)) = sigmoid(x) dx")
-def _softplus(op, inputs, out, g):
-    return (g * E.sigmoid(inputs[0]),)
-
-
-@vjp("log1mexp", "d log(1 - exp(x)) = -dx / expm1(-x)")
-def _log1mexp(op, inputs, out, g):
-    return (-(g / E.expm1(-inputs[0])),)
-
-
-# --------------------------------------------------------------------------- trigonometry
-@vjp("sin", "d sin(x) = cos(x) dx")
-def _sin(op, inputs, out, g):
-    return (g * E.cos(inputs[0]),)
-
-
-@vjp("cos", "d cos(x) = -sin(x) dx")
-def _cos(op, inputs, out, g):
-    return (-(g * E.sin(inputs[0])),)
-
-
-@vjp("tan", "d tan(x) = (1 + tan(x)^2) dx: reuse the output")
-def _tan(op, inputs, out, g):
-    return (g * (E.sqr(out) + 1),)
-
-
-@vjp("arcsin", "d asin(x) = dx / sqrt(1 - x^2)")
-def _arcsin(op, inputs, out, g):
-    return (g / E.sqrt(1 - E.sqr(inputs[0])),)
-
-
-@vjp("arccos", "d acos(x) = -dx / sqrt(1 - x^2)")
-def _arccos(op, inputs, out, g):
-    return (-(g / E.sqrt(1 - E.sqr(inputs[0]))),)
-
-
-@vjp("arctan", "d atan(x) = dx / (1 + x^2)")
-def _arctan(op, inputs, out, g):
-    return (g / (E.sqr(inputs[0]) + 1),)
-
-
-@vjp("sinh", "d sinh(x) = cosh(x) dx")
-def _sinh(op, inputs, out, g):
-    return (g * E.cosh(inputs[0]),)
-
-
-@vjp("cosh", "d cosh(x) = sinh(x) dx")
-def _cosh(op, inputs, out, g):
-    return (g * E.sinh(inputs[0]),)
-
-
-@vjp("tanh", "d tanh(x) = (1 - tanh(x)^2) dx: reuse the output")
-def _tanh(op, inputs, out, g):
-    return (g * (1 - E.sqr(out)),)
-
-
-@vjp("arcsinh", "d asinh(x) = dx / sqrt(x^2 + 1)")
-def _arcsinh(op, inputs, out, g):
-    return (g / E.sqrt(E.sqr(inputs[0]) + 1),)
-
-
-@vjp("arccosh", "d acosh(x) = dx / sqrt(x^2 - 1)")
-def _arccosh(op, inputs, out, g):
-    return (g / E.sqrt(E.sqr(inputs[0]) - 1),)
-
-
-@vjp("arctanh", "d atanh(x) = dx / (1 - x^2)")
-def _arctanh(op, inputs, out, g):
-    return (g / (1 - E.sqr(inputs[0])),)
-
-
-# --------------------------------------------------------------------------- special functions
-@vjp("erf", "d erf(x) = 2/sqrt(pi) exp(-x^2) dx")
-def _erf(op, inputs, out, g):
-    return (g * E.exp(-E.sqr(inputs[0])) * float(2 / np.sqrt(np.pi)),)
-
-
-@vjp("erfc", "d erfc(x) = -2/sqrt(pi) exp(-x^2) dx")
-def _erfc(op, inputs, out, g):
-    return (g * E.exp(-E.sqr(inputs[0])) * float(-2 / np.sqrt(np.pi)),)
-
-
-@vjp("erfinv", "d erfinv(x) = sqrt(pi)/2 exp(erfinv(x)^2) dx: reuse the output")
-def _erfinv(op, inputs, out, g):
-    return (g * E.exp(E.sqr(out)) * float(np.sqrt(np.pi) / 2),)
-
-
-@vjp("gammaln", "d log|Gamma(x)| = psi(x) dx")
-def _gammaln(op, inputs, out, g):
-    return (g * E.psi(inputs[0]),)
-
-
+# --------------------------------------------------------------------------- unary elementwise
 def _polygamma_perform(x, n):
     return sps.polygamma(n, x)
 
@@ -389,14 +232,58 @@ def polygamma(n: int, x):
     return Op(OPS["polygamma"], {"n": int(n)})(x)
 
 
-@vjp("psi", "d psi(x) = polygamma(1, x) dx")
-def _psi(op, inputs, out, g):
-    return (g * polygamma(1, inputs[0]),)
+_LOG2, _LOG10 = float(np.log(2.0)), float(np.log(10.0))
+_ERF = float(2 / np.sqrt(np.pi))
+
+# op, why, cotangent of x as a function of (g, x, out, op)
+UNARY = [
+    ("neg", "d(-x) = -dx", lambda g, x, out, op: -g),
+    ("abs", "d|x| = sign(x) dx", lambda g, x, out, op: g * E.sign(x)),
+    ("exp", "d exp(x) = exp(x) dx: reuse the output", lambda g, x, out, op: g * out),
+    ("exp2", "d 2^x = log(2) 2^x dx", lambda g, x, out, op: g * out * _LOG2),
+    ("expm1", "d (exp(x) - 1) = (expm1(x) + 1) dx", lambda g, x, out, op: g * (out + 1)),
+    ("log", "d log(x) = dx / x", lambda g, x, out, op: g / x),
+    ("log2", "d log2(x) = dx / (x log 2)", lambda g, x, out, op: g / (x * _LOG2)),
+    ("log10", "d log10(x) = dx / (x log 10)", lambda g, x, out, op: g / (x * _LOG10)),
+    ("log1p", "d log(1 + x) = dx / (1 + x)", lambda g, x, out, op: g / (x + 1)),
+    ("sqrt", "d sqrt(x) = dx / (2 sqrt(x)): reuse the output", lambda g, x, out, op: g / (out * 2)),
+    ("sqr", "d x^2 = 2 x dx", lambda g, x, out, op: g * x * 2),
+    ("reciprocal", "d (1/x) = -(1/x)^2 dx: reuse the output", lambda g, x, out, op: -(g * E.sqr(out))),
+    ("sigmoid", "d sigmoid(x) = sigmoid(x) (1 - sigmoid(x)) dx", lambda g, x, out, op: g * out * (1 - out)),
+    ("softplus", "d log(1 + exp(x)) = sigmoid(x) dx", lambda g, x, out, op: g * E.sigmoid(x)),
+    ("log1mexp", "d log(1 - exp(x)) = -dx / expm1(-x)", lambda g, x, out, op: -(g / E.expm1(-x))),
+    ("sin", "d sin(x) = cos(x) dx", lambda g, x, out, op: g * E.cos(x)),
+    ("cos", "d cos(x) = -sin(x) dx", lambda g, x, out, op: -(g * E.sin(x))),
+    ("tan", "d tan(x) = (1 + tan(x)^2) dx: reuse the output", lambda g, x, out, op: g * (E.sqr(out) + 1)),
+    ("arcsin", "d asin(x) = dx / sqrt(1 - x^2)", lambda g, x, out, op: g / E.sqrt(1 - E.sqr(x))),
+    ("arccos", "d acos(x) = -dx / sqrt(1 - x^2)", lambda g, x, out, op: -(g / E.sqrt(1 - E.sqr(x)))),
+    ("arctan", "d atan(x) = dx / (1 + x^2)", lambda g, x, out, op: g / (E.sqr(x) + 1)),
+    ("sinh", "d sinh(x) = cosh(x) dx", lambda g, x, out, op: g * E.cosh(x)),
+    ("cosh", "d cosh(x) = sinh(x) dx", lambda g, x, out, op: g * E.sinh(x)),
+    ("tanh", "d tanh(x) = (1 - tanh(x)^2) dx: reuse the output", lambda g, x, out, op: g * (1 - E.sqr(out))),
+    ("arcsinh", "d asinh(x) = dx / sqrt(x^2 + 1)", lambda g, x, out, op: g / E.sqrt(E.sqr(x) + 1)),
+    ("arccosh", "d acosh(x) = dx / sqrt(x^2 - 1)", lambda g, x, out, op: g / E.sqrt(E.sqr(x) - 1)),
+    ("arctanh", "d atanh(x) = dx / (1 - x^2)", lambda g, x, out, op: g / (1 - E.sqr(x))),
+    ("erf", "d erf(x) = 2/sqrt(pi) exp(-x^2) dx", lambda g, x, out, op: g * E.exp(-E.sqr(x)) * _ERF),
+    ("erfc", "d erfc(x) = -2/sqrt(pi) exp(-x^2) dx", lambda g, x, out, op: g * E.exp(-E.sqr(x)) * -_ERF),
+    ("erfinv", "d erfinv(x) = sqrt(pi)/2 exp(erfinv(x)^2) dx: reuse the output",
+     lambda g, x, out, op: g * E.exp(E.sqr(out)) * (1 / _ERF)),
+    ("gammaln", "d log|Gamma(x)| = psi(x) dx", lambda g, x, out, op: g * E.psi(x)),
+    ("psi", "d psi(x) = polygamma(1, x) dx", lambda g, x, out, op: g * polygamma(1, x)),
+    ("polygamma", "d polygamma(n, x) = polygamma(n + 1, x) dx",
+     lambda g, x, out, op: g * polygamma(op.params["n"] + 1, x)),
+]
 
 
-@vjp("polygamma", "d polygamma(n, x) = polygamma(n + 1, x) dx")
-def _polygamma(op, inputs, out, g):
-    return (g * polygamma(op.params["n"] + 1, inputs[0]),)
+def _unary(fn):
+    def rule(op, inputs, out, g):
+        return (fn(g, inputs[0], out, op),)
+
+    return rule
+
+
+for _name, _why, _fn in UNARY:
+    vjp(_name, _why)(_unary(_fn))
 
 
 # --------------------------------------------------------------------------- reductions
