@@ -122,7 +122,14 @@ def eye(n, m=None, k=0, dtype=None):
 
 
 def tri(n, m=None, k=0, dtype=None):
-    """An ``n`` x ``m`` matrix with ones at and below the ``k``-th diagonal (``np.tri``)."""
+    """An ``n`` x ``m`` matrix with ones at and below the ``k``-th diagonal (``np.tri``).
+
+    >>> from eqtensor import tensor as pt
+    >>> pt.tri(3, 2, dtype="int8").eval()
+    array([[1, 0],
+           [1, 1],
+           [1, 1]], dtype=int8)
+    """
     n = _int_scalar("tri", "N", n)
     m = n if m is None else _int_scalar("tri", "M", m)
     return Op(OPS["tri"], {"dtype": as_dtype(dtype or config.floatX)})(n, m, _int_scalar("tri", "k", k))
@@ -154,7 +161,14 @@ def tril(x, k=0):
 
 
 def triu(x, k=0):
-    """``x`` with the elements below the ``k``-th diagonal set to zero (last two axes)."""
+    """``x`` with the elements below the ``k``-th diagonal set to zero (last two axes).
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> pt.triu(np.ones((2, 3), dtype="int32")).eval()
+    array([[1, 1, 1],
+           [0, 1, 1]], dtype=int32)
+    """
     from .elemwise import sub, switch
 
     x, (n, m) = _last_two("triu", x)
@@ -163,7 +177,12 @@ def triu(x, k=0):
 
 
 def identity_like(x, dtype=None):
-    """An identity matrix with the shape of the matrix ``x`` (its dtype unless ``dtype`` is given)."""
+    """An identity matrix with the shape of the matrix ``x`` (its dtype unless ``dtype`` is given).
+
+    >>> from eqtensor import tensor as pt
+    >>> pt.identity_like(pt.matrix("m", shape=(2, 3))).type
+    TensorType(float64, shape=(2, 3))
+    """
     x, (n, m) = _last_two("identity_like", x)
     if x.ndim != 2:
         raise ValueError(f"identity_like: expected a matrix, got {x.type}")
@@ -206,12 +225,22 @@ def full(shape, fill_value, dtype=None):
 
 
 def zeros(shape, dtype=None):
-    """A new tensor of ``shape`` filled with 0 (default dtype ``config.floatX``)."""
+    """A new tensor of ``shape`` filled with 0 (default dtype ``config.floatX``).
+
+    >>> from eqtensor import tensor as pt
+    >>> pt.zeros((pt.lscalar("n"), 3), dtype="int8").type
+    TensorType(int8, shape=(None, 3))
+    """
     return full(shape, np.zeros((), as_dtype(dtype or config.floatX)))
 
 
 def ones(shape, dtype=None):
-    """A new tensor of ``shape`` filled with 1 (default dtype ``config.floatX``)."""
+    """A new tensor of ``shape`` filled with 1 (default dtype ``config.floatX``).
+
+    >>> from eqtensor import tensor as pt
+    >>> pt.ones(3).eval()
+    array([1., 1., 1.])
+    """
     return full(shape, np.ones((), as_dtype(dtype or config.floatX)))
 
 
@@ -239,10 +268,20 @@ def full_like(x, fill_value, dtype=None):
 
 
 def zeros_like(x, dtype=None):
-    """Zeros shaped like ``x`` (dtype of ``x`` unless given)."""
+    """Zeros shaped like ``x`` (dtype of ``x`` unless given).
+
+    >>> from eqtensor import tensor as pt
+    >>> pt.zeros_like(pt.imatrix("m")).type
+    TensorType(int32, shape=(None, None))
+    """
     return full_like(x, 0, dtype)
 
 
 def ones_like(x, dtype=None):
-    """Ones shaped like ``x`` (dtype of ``x`` unless given)."""
+    """Ones shaped like ``x`` (dtype of ``x`` unless given).
+
+    >>> from eqtensor import tensor as pt
+    >>> pt.ones_like(pt.fvector("v", shape=(4,)), dtype="bool").type
+    TensorType(bool, shape=(4,))
+    """
     return full_like(x, 1, dtype)

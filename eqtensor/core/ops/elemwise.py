@@ -212,15 +212,33 @@ def logical_and(x, y):
 
 
 def logical_or(x, y):
-    """Truth of ``x or y`` elementwise (``np.logical_or``)."""
+    """Truth of ``x or y`` elementwise (``np.logical_or``).
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> pt.logical_or(np.array([0, 2]), np.array([0, 0])).eval()
+    array([False,  True])
+    """
     return or_(_truth(x), _truth(y))
 
 
 def logical_xor(x, y):
-    """Truth of ``x xor y`` elementwise (``np.logical_xor``)."""
+    """Truth of ``x xor y`` elementwise (``np.logical_xor``).
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> pt.logical_xor(np.array([1, 2]), np.array([0, 3])).eval()
+    array([ True, False])
+    """
     return xor(_truth(x), _truth(y))
 
 
 def logical_not(x):
-    """Truth of ``not x`` elementwise (``np.logical_not``)."""
+    """Truth of ``not x`` elementwise (``np.logical_not``).
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> pt.logical_not(np.array([0.0, 0.5])).eval()
+    array([ True, False])
+    """
     return invert(_truth(x))

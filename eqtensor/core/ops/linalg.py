@@ -285,7 +285,14 @@ def matrix_inverse(x):
 
 
 def det(x):
-    """Determinant of a square matrix (or of each matrix of a stack), as ``np.linalg.det``."""
+    """Determinant of a square matrix (or of each matrix of a stack), as ``np.linalg.det``.
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> A = pt.dmatrix("A")
+    >>> float(pt.linalg.det(A).eval({A: np.diag([2.0, 3.0])}))
+    6.0
+    """
     from ..basic import as_tensor_variable
 
     return Op(OPS["det"])(as_tensor_variable(x))

@@ -58,10 +58,24 @@ def _apply(name, c, axis):
 
 
 def softmax(c, axis=None):
-    """``exp(c) / sum(exp(c), axis, keepdims=True)``; ``axis=None`` normalises over all axes."""
+    """``exp(c) / sum(exp(c), axis, keepdims=True)``; ``axis=None`` normalises over all axes.
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> x = pt.dvector("x")
+    >>> pt.special.softmax(x).eval({x: np.log([1.0, 1.0, 2.0])})
+    array([0.25, 0.25, 0.5 ])
+    """
     return _apply("softmax", c, axis)
 
 
 def log_softmax(c, axis=None):
-    """``c - logsumexp(c, axis, keepdims=True)``; ``axis=None`` normalises over all axes."""
+    """``c - logsumexp(c, axis, keepdims=True)``; ``axis=None`` normalises over all axes.
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> x = pt.dvector("x")
+    >>> pt.special.log_softmax(x).eval({x: np.array([0.0, 0.0])})
+    array([-0.69314718, -0.69314718])
+    """
     return _apply("log_softmax", c, axis)

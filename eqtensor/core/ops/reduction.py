@@ -82,47 +82,100 @@ def reduce(name, x, axis=None, keepdims=False):
 
 
 def sum(x, axis=None, keepdims=False):
-    """Sum over ``axis`` (all axes when None)."""
+    """Sum over ``axis`` (all axes when None).
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> pt.sum(np.arange(6).reshape(2, 3), axis=0).eval()
+    array([3, 5, 7])
+    """
     return reduce("sum", x, axis, keepdims)
 
 
 def prod(x, axis=None, keepdims=False):
-    """Product over ``axis``."""
+    """Product over ``axis``.
+
+    >>> from eqtensor import tensor as pt
+    >>> pt.prod(pt.imatrix("m"), axis=1, keepdims=True).type
+    TensorType(int64, shape=(None, 1))
+    """
     return reduce("prod", x, axis, keepdims)
 
 
 def max(x, axis=None, keepdims=False):
-    """Maximum over ``axis``."""
+    """Maximum over ``axis``.
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> pt.max(np.array([[1.0, 5.0], [7.0, 2.0]]), axis=1).eval()
+    array([5., 7.])
+    """
     return reduce("max", x, axis, keepdims)
 
 
 def min(x, axis=None, keepdims=False):
-    """Minimum over ``axis``."""
+    """Minimum over ``axis``.
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> pt.min(np.array([[1.0, 5.0], [7.0, 2.0]])).eval()
+    array(1.)
+    """
     return reduce("min", x, axis, keepdims)
 
 
 def all(x, axis=None, keepdims=False):
-    """Logical and over ``axis``."""
+    """Logical and over ``axis``.
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> pt.all(np.array([[True, False], [True, True]]), axis=1).eval()
+    array([False,  True])
+    """
     return reduce("all", x, axis, keepdims)
 
 
 def any(x, axis=None, keepdims=False):
-    """Logical or over ``axis``."""
+    """Logical or over ``axis``.
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> pt.any(np.array([0, 0, 3])).eval()
+    array(True)
+    """
     return reduce("any", x, axis, keepdims)
 
 
 def argmax(x, axis=None, keepdims=False):
-    """Index of the maximum over ``axis`` (over the flattened axes when several)."""
+    """Index of the maximum over ``axis`` (over the flattened axes when several).
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> pt.argmax(np.array([[1, 9], [8, 2]]), axis=0).eval()
+    array([1, 0])
+    """
     return reduce("argmax", x, axis, keepdims)
 
 
 def argmin(x, axis=None, keepdims=False):
-    """Index of the minimum over ``axis``."""
+    """Index of the minimum over ``axis``.
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> pt.argmin(np.array([[1, 9], [8, 2]]), axis=1).eval()
+    array([0, 1])
+    """
     return reduce("argmin", x, axis, keepdims)
 
 
 def logsumexp(x, axis=None, keepdims=False):
-    """``log(sum(exp(x)))`` computed stably."""
+    """``log(sum(exp(x)))`` computed stably.
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> float(pt.logsumexp(np.array([1000.0, 1000.0])).eval())
+    1000.6931471805599
+    """
     return reduce("logsumexp", x, axis, keepdims)
 
 
@@ -141,7 +194,13 @@ def _count(x, axes):
 
 
 def mean(x, axis=None, keepdims=False):
-    """Arithmetic mean over ``axis`` (float result; ``sum / count``)."""
+    """Arithmetic mean over ``axis`` (float result; ``sum / count``).
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> pt.mean(np.array([[1, 2], [3, 5]]), axis=0).eval()
+    array([2. , 3.5])
+    """
     from ..basic import as_tensor_variable
     from .elemwise import cast, true_div
 
@@ -153,7 +212,13 @@ def mean(x, axis=None, keepdims=False):
 
 
 def var(x, axis=None, keepdims=False, ddof=0):
-    """Variance over ``axis`` with ``ddof`` (``mean(|x - mean(x)|**2)``)."""
+    """Variance over ``axis`` with ``ddof`` (``mean(|x - mean(x)|**2)``).
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> float(pt.var(np.array([1.0, 2.0, 3.0, 4.0]), ddof=1).eval())
+    1.6666666666666667
+    """
     from ..basic import as_tensor_variable
     from .elemwise import abs, cast, sqr, sub, true_div
 
@@ -169,7 +234,13 @@ def var(x, axis=None, keepdims=False, ddof=0):
 
 
 def std(x, axis=None, keepdims=False, ddof=0):
-    """Standard deviation over ``axis``."""
+    """Standard deviation over ``axis``.
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> float(pt.std(np.array([1.0, 3.0])).eval())
+    1.0
+    """
     from .elemwise import sqrt
 
     return sqrt(var(x, axis, keepdims, ddof))

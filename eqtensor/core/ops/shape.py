@@ -76,7 +76,12 @@ def expand_left(x, ndim):
 
 
 def transpose(x, axes=None):
-    """Permute dimensions (reverse them when ``axes`` is None)."""
+    """Permute dimensions (reverse them when ``axes`` is None).
+
+    >>> from eqtensor import tensor as pt
+    >>> pt.transpose(pt.tensor3("t", shape=(2, 3, 4)), (2, 0, 1)).type.shape
+    (4, 2, 3)
+    """
     from ..basic import as_tensor_variable
     from ..op import normalize_axis
 
@@ -91,7 +96,12 @@ def transpose(x, axes=None):
 
 
 def expand_dims(x, axis):
-    """Insert broadcastable dimensions at ``axis`` (int or tuple), as ``np.expand_dims``."""
+    """Insert broadcastable dimensions at ``axis`` (int or tuple), as ``np.expand_dims``.
+
+    >>> from eqtensor import tensor as pt
+    >>> pt.expand_dims(pt.dvector("v"), -1).type.shape
+    (None, 1)
+    """
     from ..basic import as_tensor_variable
     from ..op import normalize_axis
 
@@ -104,7 +114,12 @@ def expand_dims(x, axis):
 
 
 def squeeze(x, axis=None):
-    """Drop dimensions of static length 1 (all of them when ``axis`` is None)."""
+    """Drop dimensions of static length 1 (all of them when ``axis`` is None).
+
+    >>> from eqtensor import tensor as pt
+    >>> pt.squeeze(pt.tensor("x", shape=(1, None, 1))).type.shape
+    (None,)
+    """
     from ..basic import as_tensor_variable
     from ..op import normalize_axis
 
@@ -158,7 +173,22 @@ declare("make_vector", "shape", None, _make_vector_infer,
 
 
 def make_vector(*xs):
-    """A 1-d tensor built from scalars (used for symbolic shapes)."""
+    """A 1-d tensor built from scalars (used for symbolic shapes).
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> x = pt.dmatrix("x")
+    >>> pt.shape(x).eval({x: np.zeros((2, 5))})
+    array([2, 5])
+
+    >>> from eqtensor import tensor as pt
+    >>> pt.shape_i(pt.dmatrix("x"), -1).type
+    TensorType(int64, shape=())
+
+    >>> from eqtensor import tensor as pt
+    >>> make_vector(pt.lscalar("n"), 3).type
+    TensorType(int64, shape=(2,))
+    """
     from ..basic import as_tensor_variable
 
     return Op(OPS["make_vector"])(*[as_tensor_variable(x) for x in xs])
@@ -241,7 +271,13 @@ declare("reshape", "shape", 2, _reshape_infer, _reshape_perform, cost=0, view_of
 
 
 def reshape(x, newshape, ndim=None):
-    """Reshape ``x`` (``newshape`` a tuple of ints/scalars, or an int vector variable)."""
+    """Reshape ``x`` (``newshape`` a tuple of ints/scalars, or an int vector variable).
+
+    >>> from eqtensor import tensor as pt
+    >>> x = pt.tensor("x", shape=(2, 6))
+    >>> pt.reshape(x, (3, -1)).type.shape, pt.reshape(x, (x.shape[1], 2)).type.shape
+    ((3, 4), (6, 2))
+    """
     from ..basic import as_tensor_variable
 
     x = as_tensor_variable(x)
@@ -252,7 +288,12 @@ def reshape(x, newshape, ndim=None):
 
 
 def flatten(x, ndim=1):
-    """Collapse the trailing dimensions so the result has ``ndim`` dimensions."""
+    """Collapse the trailing dimensions so the result has ``ndim`` dimensions.
+
+    >>> from eqtensor import tensor as pt
+    >>> pt.flatten(pt.tensor("t", shape=(2, 3, 4)), 2).type.shape
+    (2, 12)
+    """
     from ..basic import as_tensor_variable
 
     x = as_tensor_variable(x)
@@ -294,7 +335,12 @@ declare("alloc", "creation", None, _alloc_infer, _alloc_perform, cost=0.5,
 
 
 def alloc(value, *shape):
-    """Fill a new tensor of ``shape`` with ``value`` broadcast (PyTensor's ``alloc``)."""
+    """Fill a new tensor of ``shape`` with ``value`` broadcast (PyTensor's ``alloc``).
+
+    >>> from eqtensor import tensor as pt
+    >>> pt.alloc(pt.dvector("v", shape=(3,)), 2, 3).type.shape
+    (2, 3)
+    """
     from ..basic import as_tensor_variable
     from .elemwise import cast
 
@@ -341,7 +387,12 @@ declare("concatenate", "shape", None, _concat_infer, lambda *xs, axis: np.concat
 
 
 def concatenate(tensors, axis=0):
-    """Join tensors along ``axis`` (``np.concatenate``)."""
+    """Join tensors along ``axis`` (``np.concatenate``).
+
+    >>> from eqtensor import tensor as pt
+    >>> pt.concatenate([pt.matrix("a", shape=(2, 3)), pt.matrix("b", shape=(1, 3))]).type.shape
+    (3, 3)
+    """
     from ..basic import as_tensor_variable
 
     tensors = [as_tensor_variable(t) for t in tensors]
@@ -358,7 +409,12 @@ def concatenate(tensors, axis=0):
 
 
 def stack(tensors, axis=0):
-    """Join tensors along a new ``axis`` (``np.stack``)."""
+    """Join tensors along a new ``axis`` (``np.stack``).
+
+    >>> from eqtensor import tensor as pt
+    >>> pt.stack([pt.dvector("a"), pt.dvector("b")], axis=1).type.shape
+    (None, 2)
+    """
     from ..basic import as_tensor_variable
 
     tensors = [as_tensor_variable(t) for t in tensors]
@@ -372,5 +428,12 @@ def stack(tensors, axis=0):
 
 
 def broadcast_to(x, shape):
-    """Broadcast ``x`` to ``shape`` (a new tensor, as PyTensor's ``alloc``)."""
+    """Broadcast ``x`` to ``shape`` (a new tensor, as PyTensor's ``alloc``).
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> pt.broadcast_to(np.arange(3), (2, 3)).eval()
+    array([[0, 1, 2],
+           [0, 1, 2]])
+    """
     return alloc(x, *shape)

@@ -301,7 +301,14 @@ declare("inc_subtensor", "index", None, _update_infer, _inc_perform, params=("id
 
 # ----------------------------------------------------------------------------- builders
 def getitem(x, idx):
-    """``x[idx]`` with NumPy 2 semantics (see the module docstring)."""
+    """``x[idx]`` with NumPy 2 semantics (see the module docstring).
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> x = pt.dvector("x")
+    >>> x[::-2].eval({x: np.arange(5.0)})
+    array([4., 2., 0.])
+    """
     from ..basic import as_tensor_variable
     from .shape import shape_i
 
