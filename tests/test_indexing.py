@@ -263,6 +263,9 @@ def test_set_subtensor_weak_scalars_and_dtypes():
     with pytest.raises(TypeError, match="cannot be stored"):
         pt.set_subtensor(pt.fvector("f")[0], pt.dscalar("d"))
     assert pt.inc_subtensor(pt.dvector("v")[1:], pt.fvector("f")).dtype == "float64"
+    assert pt.set_subtensor(pt.fvector("f")[0], 2.5).dtype == "float32"
+    with pytest.raises(TypeError, match="Python float cannot be stored in x of dtype int8"):
+        pt.inc_subtensor(x[0], 2.5)
 
 
 # ----------------------------------------------------------------------------- errors

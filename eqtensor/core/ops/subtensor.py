@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..dtypes import INT_DTYPES
+from ..dtypes import INT_DTYPES, promote
 from ..graph import Constant, Variable
 from ..op import OPS, Op, _cast_weak, _is_weak, declare
 from ..types import TensorType
@@ -336,6 +336,10 @@ def _update(opname, x, y):
     base, idx_inputs = node.inputs[0], node.inputs[1:]
     y = as_tensor_variable(y)
     if _is_weak(y):
+        kind = type(y.data.item())
+        if promote([base.dtype, kind]) != base.dtype:
+            raise TypeError(f"{opname}: a Python {kind.__name__} cannot be stored in x of dtype {base.dtype} "
+                            f"without losing information; cast it first")
         y = _cast_weak(opname, y, base.dtype)
     return Op(OPS[opname], {"idx_list": node.op.params["idx_list"]})(base, y, *idx_inputs)
 
