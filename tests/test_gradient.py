@@ -290,3 +290,46 @@ def test_verify_grad_reports_mismatch_with_location():
     verify_grad(lambda a, b: a * b + b, [np.array([1.0, 2.0]), np.array([3.0, 4.0])], mode="FAST_COMPILE")
     with pytest.raises(TypeError, match="floating-point"):
         verify_grad(lambda a: a * 2, [np.array([1, 2])])
+
+
+def test_hessian_of_several_wrt():
+    a = pt.vector("a", shape=(2,), dtype="float64")
+    s = pt.dscalar("s")
+    Ha, Hs = hessian((a ** 2).sum() * s ** 3, [a, s])
+    assert Ha.type.shape == (2, 2) and Hs.ndim == 0
+    np.testing.assert_allclose(ev(Ha, {a: np.array([1.0, 2.0]), s: 2.0}), 16 * np.eye(2))
+    assert float(ev(Hs, {a: np.array([1.0, 2.0]), s: 2.0})) == pytest.approx(6 * 5 * 2.0)
+
+
+# --------------------------------------------------------------------------- random expressions
+UNARY = [pt.tanh, pt.sin, pt.sigmoid, pt.softplus, lambda v: v * v, lambda v: pt.exp(v * 0.3), pt.arctan]
+BINARY = [lambda a, b: a + b, lambda a, b: a * b, lambda a, b: a - b, lambda a, b: a / (b * b + 1)]
+
+
+def _random_expression(draw, leaves):
+    from hypothesis import strategies as st
+
+    nodes = list(leaves)
+    for _ in range(draw(st.integers(1, 6))):
+        if draw(st.booleans()):
+            nodes.append(draw(st.sampled_from(UNARY))(draw(st.sampled_from(nodes))))
+        else:
+            nodes.append(draw(st.sampled_from(BINARY))(draw(st.sampled_from(nodes)), draw(st.sampled_from(nodes))))
+    return nodes[-1]
+
+
+def test_random_elementwise_graphs_match_finite_differences():
+    from hypothesis import HealthCheck, given, settings, strategies as st
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.data(), st.integers(0, 2**32 - 1))
+    def check(data, seed):
+        rng = np.random.default_rng(seed)
+        point = [rng.uniform(-1.5, 1.5, (2, 3)), rng.uniform(-1.5, 1.5, (1, 3)), rng.uniform(-1.5, 1.5, ())]
+
+        def fun(m, r, s):
+            return _random_expression(data.draw, [m, r, s]) + m * 0.0  # every leaf shaped like m
+
+        verify_grad(fun, point, n_tests=1, rng=rng, mode="FAST_COMPILE")
+
+    check()
