@@ -494,3 +494,11 @@ def test_python_float_default_for_floatx_input():
     assert f() == np.float32(0.1)
     with pytest.raises(TypeError, match="lose information"):
         function([In(s, value=0.1)], s * 1, allow_input_downcast=False)
+
+
+def test_array_subclasses_are_computed_as_plain_arrays(mode):
+    a, b = pt.dmatrix("a"), pt.dmatrix("b")
+    m = np.matrix([[1.0, 2.0], [3.0, 4.0]])
+    r = function([a, b], a * b)(m, m)
+    assert type(r) is np.ndarray
+    np.testing.assert_array_equal(r, np.asarray(m) * np.asarray(m))  # elementwise, not a matrix product

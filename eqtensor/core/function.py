@@ -154,7 +154,9 @@ class Function:
             dt = self._checks[k][0]
             v = spec.variable.type.filter(v, name=f"input {k} ({spec.label}) of {self._label()}",
                                           allow_downcast=_downcast_ok(allow, v, dt.name))
-            out.append(v if v.dtype == dt else v.astype(dt))  # non-native byte order
+            if v.__class__ is not np.ndarray or v.dtype != dt:  # subclasses (np.matrix…), non-native byte order
+                v = np.asarray(v, dtype=dt)
+            out.append(v)
         return out
 
     def _label(self):
