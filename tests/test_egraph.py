@@ -272,3 +272,47 @@ def test_report_contents():
         assert piece in text
     assert r.cost_after < r.cost_before
     assert r.iterations[0].enodes >= r.enodes_inserted
+
+
+def _instance(rule):
+    """The rule's pattern as a graph, with guarded variables replaced by terms that satisfy the guard."""
+    from eqtensor.core.graph import Constant, clone_replace
+
+    subst = {}
+    for g in rule.when:
+        v = g.args[0]
+        if g.kind == "positive":
+            subst[v] = pt.exp(pt.tensor(f"{v.name}_", dtype=v.dtype, shape=v.type.shape))
+        elif g.kind == "nonzero_const":
+            subst[v] = Constant(np.full((1,) * v.ndim, 3.0, dtype=v.dtype))
+    (pattern,) = clone_replace([rule.pattern], subst) if subst else [rule.pattern]
+    inputs = [i for i in {id(n): n for n in [*rule.pattern_vars(), *subst.values()]}.values()
+              if i.owner is None and not isinstance(i, Constant) and i not in subst]
+    inputs += [i for s in subst.values() if s.owner is not None for i in s.owner.inputs]
+    return pattern, inputs
+
+
+@pytest.mark.parametrize("rule", __import__("eqtensor.rules", fromlist=["x"]).default_rules().rules,
+                         ids=lambda r: r.name)
+def test_every_default_rule_fires_in_the_egraph(rule):
+    pattern, inputs = _instance(rule)
+    fg = FunctionGraph(inputs, [pattern], len(inputs), 1)
+    new, report = optimize_graph(fg, rules=RuleSet([rule]))
+    assert report.fallback is None, str(report)
+    assert rule.name in report.rules_fired, str(report)
+    f_ref = function(inputs, pattern, mode="FAST_COMPILE")
+    f_opt = function(inputs, new.outputs[0], mode="FAST_COMPILE")
+    rng = np.random.default_rng(1)
+    vals = [rng.uniform(0.5, 2.0, (3,) * i.ndim) for i in inputs]
+    np.testing.assert_allclose(f_opt(*vals), f_ref(*vals), rtol=1e-9)
+
+
+def test_softmax_formula_and_sum_neg():
+    X = pt.dmatrix("X")
+    e = pt.exp(X)
+    f = function([X], [e / pt.sum(e, axis=1, keepdims=True), pt.sum(-X, axis=0)])
+    assert ops_of(f.maker.fgraph.outputs[:1]) == ["softmax"]
+    assert ops_of(f.maker.fgraph.outputs[1:]) == ["sum", "neg"]
+    sm, s = f(np.array([[1000.0, 0.0], [1.0, 2.0]]))
+    np.testing.assert_allclose(sm[0], [1.0, 0.0])
+    np.testing.assert_allclose(s, [-1001.0, -2.0])

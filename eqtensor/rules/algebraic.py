@@ -10,7 +10,7 @@ True
 
 from __future__ import annotations
 
-from ..tensor import dimshuffle, exp, log, pow, sqr, sqrt
+from ..tensor import dimshuffle, exp, expm1, log, log1p, pow, sqr, sqrt, sum
 from .language import RuleSet, nonzero_const, positive, rewrite, var
 
 
@@ -51,6 +51,15 @@ def _build() -> RuleSet:
                 domain={"x": "positive", "a": "small", "b": "small"}, exact=False, ulps=16384),
         rewrite("transpose_transpose", dimshuffle(dimshuffle(m, 1, 0), 1, 0), m,
                 why="two transposes cancel"),
+        rewrite("neg_sub", -(x - y), y - x, why="one op instead of two"),
+        rewrite("abs_abs", abs(abs(x)), abs(x), why="abs is idempotent"),
+        rewrite("abs_neg", abs(-x), abs(x), why="abs ignores the sign"),
+        rewrite("sqr_neg", sqr(-x), sqr(x), why="sqr ignores the sign"),
+        rewrite("sqr_abs", sqr(abs(x)), sqr(x), why="sqr ignores the sign"),
+        rewrite("sum_neg", sum(-m, axis=1), -sum(m, axis=1),
+                why="negate the (smaller) result instead of every input (any axis)"),
+        rewrite("log1p_expm1", log1p(expm1(x)), x, why="log1p inverts expm1 (and expm1 may overflow)",
+                exact=False),
     ]
     return RuleSet(rules)
 

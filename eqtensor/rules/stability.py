@@ -35,6 +35,10 @@ def _build() -> RuleSet:
         rewrite("log1p_neg_sigmoid", log1p(-sigmoid(x)), -softplus(x), why="1-sigmoid cancels for x >> 0",
                 exact=False),
         rewrite("sigmoid_formula", 1 / (1 + exp(-x)), sigmoid(x), why="one stable op", exact=False),
+        rewrite("one_minus_sigmoid", 1 - sigmoid(x), sigmoid(-x), why="1-sigmoid cancels for x >> 0",
+                exact=False),
+        rewrite("log1p_neg", log(1 - x), log1p(-x), why="log(1-x) loses all digits of small x", exact=False),
+        rewrite("expm1_r", -1 + exp(x), expm1(x), why="exp(x)-1 cancels for small x", exact=False),
         rewrite("log1mexp", log(1 - exp(x)), log1mexp(x), why="1-exp(x) cancels near 0", exact=False),
         rewrite("log1mexp_log1p", log1p(-exp(x)), log1mexp(x), why="exp(x) is inaccurate near 0 here",
                 exact=False),
@@ -44,8 +48,13 @@ def _build() -> RuleSet:
     if "softmax" in OPS:
         from ..tensor.special import log_softmax, softmax
 
-        rules.append(rewrite("log_softmax", log(softmax(m, axis=1)), log_softmax(m, axis=1),
-                             why="softmax underflows to 0, log of it to -inf", exact=False))
+        e = exp(m)
+        rules += [
+            rewrite("log_softmax", log(softmax(m, axis=1)), log_softmax(m, axis=1),
+                    why="softmax underflows to 0, log of it to -inf (any axis)", exact=False),
+            rewrite("softmax_formula", e / sum(e, axis=1, keepdims=True), softmax(m, axis=1),
+                    why="exp overflows: softmax subtracts the max", exact=False),
+        ]
     return RuleSet(rules)
 
 

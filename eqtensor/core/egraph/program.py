@@ -148,8 +148,8 @@ def compile_rule(rule) -> CompiledRule:
         counter[0] += 1
         return f"{prefix}{counter[0]}"
 
-    repl_nodes = toposort([rule.replacement])
-    repl_params = {n.op.key[1] for n in repl_nodes if n.op.key[1]}
+    repl_params = {n.op.key[1] for n in toposort([rule.replacement]) if n.op.key[1]}
+    repl_params &= {n.op.key[1] for n in toposort([rule.pattern])}  # written on both sides: generalized
     pvars: dict = {}
 
     def params_of(op):
