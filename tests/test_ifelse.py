@@ -1,5 +1,7 @@
 """``eqtensor.ifelse.ifelse``: results against NumPy, type rules and errors."""
 
+import functools
+
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
@@ -8,10 +10,15 @@ from eqtensor import function, tensor as pt
 from eqtensor.ifelse import ifelse
 
 
+@functools.cache
+def _choice():
+    cond, x = pt.dscalar("c"), pt.dvector("x")
+    return function([cond, x], ifelse(pt.gt(cond, 0.0), pt.exp(x / 1e3), x * 2))
+
+
 @given(st.floats(-10, 10), st.lists(st.floats(-1e3, 1e3), min_size=1, max_size=5))
 def test_ifelse_matches_python_choice(c, xs):
-    cond, x = pt.dscalar("c"), pt.dvector("x")
-    f = function([cond, x], ifelse(pt.gt(cond, 0.0), pt.exp(x / 1e3), x * 2))
+    f = _choice()
     v = np.array(xs)
     want = np.exp(v / 1e3) if c > 0 else v * 2
     np.testing.assert_array_equal(f(c, v), want)
