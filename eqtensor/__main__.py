@@ -1,9 +1,9 @@
 """``python -m eqtensor``: compile a few functions, run them, show what the optimizer did.
 
-For each example: the graph before and after optimization, the optimizer's report, compile and
-run times (with NumPy eager for comparison) and the largest error against a NumPy/SciPy
-reference. ``--mode`` picks the compilation mode (default: ``config.mode``); ``--size`` scales
-the data.
+For each example: the graph before and after optimization and the optimizer's report (in the
+main mode, ``--mode``, default ``config.mode``), then compile and run times and the largest error
+against a NumPy/SciPy reference in every mode (``FAST_COMPILE`` = unoptimized, ``NUMPY``, ``C``),
+next to NumPy eager. ``--size`` sets the length of the elementwise vectors.
 """
 
 from __future__ import annotations
@@ -12,14 +12,31 @@ import argparse
 import statistics
 import sys
 import time
+from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import scipy.special
 
 from . import config, debugprint, function, shared, tensor as pt
 
+MODES = ("FAST_COMPILE", "NUMPY", "C")
 
-def _time_calls(fn, repeat):
+
+@dataclass
+class Example:
+    name: str
+    title: str
+    inputs: list
+    outputs: object
+    args: tuple
+    reference: np.ndarray
+    eager: Callable  # the same computation in NumPy, for timing
+    updates: list = field(default_factory=list)
+    reset: Callable = lambda: None  # restores shared state before a first call
+
+
+def _median_time(fn, repeat):
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
@@ -28,71 +45,34 @@ def _time_calls(fn, repeat):
     return statistics.median(times)
 
 
-def _max_rel_error(got, want):
+def max_error(got, want) -> float:
+    """Largest ``|got - want| / max(|want|, 1)`` (relative for large values, absolute near 0);
+    inf where the reference is finite and the result is not."""
     got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
-    bad = ~np.isfinite(got) & np.isfinite(want)
-    if bad.any():
+    if (np.isfinite(want) & ~np.isfinite(got)).any():
         return float("inf")
     with np.errstate(all="ignore"):
-        err = np.abs(got - want) / np.maximum(np.abs(want), np.finfo(np.float64).tiny)
+        err = np.abs(got - want) / np.maximum(np.abs(want), 1.0)
     return float(np.max(np.where(np.isfinite(want), err, 0.0), initial=0.0))
 
 
 def _ms(seconds):
-    return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds * 1e3:.3g}"
 
 
-def _show(title, inputs, outputs, args, reference, eager, mode, updates=None, repeat=5, out=sys.stdout):
-    """Compile, run, print graphs/report/timings/errors for one example; returns the max error."""
-    p = lambda *a: print(*a, file=out)  # noqa: E731
-    p(f"\n{'=' * 100}\n{title}\n{'=' * 100}")
-    t0 = time.perf_counter()
-    f = function(inputs, outputs, mode=mode, updates=updates)
-    compile_s = time.perf_counter() - t0
-    maker = f.maker
-    p("-- graph before optimization")
-    debugprint(maker.original_fgraph, file=out)
-    p(f"-- graph after optimization ({maker.mode.name} mode, {maker.backend} backend), schedule order")
-    debugprint(f, file=out)
-    report = f.optimization_report()
-    if report is not None:
-        p("-- optimization report")
-        p(str(report))
-    got = f(*args)
-    err = max(_max_rel_error(g, r) for g, r in zip(got if isinstance(got, list) else [got], reference))
-    run_s = _time_calls(lambda: f(*args), repeat)
-    eager_s = _time_calls(eager, repeat)
-    timings = ", ".join(f"{k} {_ms(v)}" for k, v in maker.timings.items())  # optimize, backend
-    p("-- timings")
-    p(f"compile {_ms(compile_s)} ({timings}); run {_ms(run_s)} per call (median of {repeat}); "
-      f"NumPy eager {_ms(eager_s)}")
-    p(f"-- max relative error vs reference: {err:.3g}")
-    return err
-
-
-def main(argv=None, out=sys.stdout) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eqtensor", description=__doc__.splitlines()[0])
-    parser.add_argument("--mode", default=None, help="compilation mode (default: config.mode = %(default)s)")
-    parser.add_argument("--size", type=int, default=1_000_000, help="length of the elementwise vectors")
-    opts = parser.parse_args(argv)
-    mode = opts.mode or config.mode
-    rng = np.random.default_rng(0)
-    print(f"eqtensor demo: mode {mode}", file=out)
-    errors = {}
-
-    # 1. a fusable elementwise chain
+def _examples(size, rng):
     x, y = pt.dvector("x"), pt.dvector("y")
-    chain = pt.exp(x) * pt.sin(y) + pt.log1p(x * x) - pt.sqrt(abs(y) + 1) / (1 + pt.exp(-x))
-    xv, yv = rng.uniform(-3, 3, opts.size), rng.uniform(-3, 3, opts.size)
+    xv, yv = rng.uniform(-3, 3, size), rng.uniform(-3, 3, size)
 
     def chain_np():
         return np.exp(xv) * np.sin(yv) + np.log1p(xv * xv) - np.sqrt(np.abs(yv) + 1) / (1 + np.exp(-xv))
 
-    errors["elementwise chain"] = _show(
-        f"1. elementwise chain exp(x)*sin(y) + log1p(x*x) - sqrt(|y|+1)/(1+exp(-x)), x, y: {opts.size} float64",
-        [x, y], chain, (xv, yv), [chain_np()], chain_np, mode, out=out)
+    yield Example(
+        "elementwise chain",
+        f"elementwise chain exp(x)*sin(y) + log1p(x*x) - sqrt(|y|+1)/(1+exp(-x)); x, y: {size} float64",
+        [x, y], pt.exp(x) * pt.sin(y) + pt.log1p(x * x) - pt.sqrt(abs(y) + 1) / (1 + pt.exp(-x)), (xv, yv),
+        chain_np(), chain_np)
 
-    # 2. the naive softplus, far outside exp's range
     s = pt.dvector("s")
     sv = np.linspace(-1000, 1000, 100_001)
 
@@ -100,11 +80,12 @@ def main(argv=None, out=sys.stdout) -> int:
         with np.errstate(over="ignore"):
             return np.log(1 + np.exp(sv))
 
-    errors["naive softplus"] = _show(
-        "2. naive softplus log(1 + exp(s)), s in [-1000, 1000] (NumPy eager overflows to inf; reference: "
-        "np.logaddexp(0, s))", [s], pt.log(1 + pt.exp(s)), (sv,), [np.logaddexp(0, sv)], softplus_np, mode, out=out)
+    yield Example(
+        "naive softplus",
+        "naive softplus log(1 + exp(s)), s in [-1000, 1000]; NumPy eager overflows to inf "
+        "(reference: np.logaddexp(0, s))",
+        [s], pt.log(1 + pt.exp(s)), (sv,), np.logaddexp(0, sv), softplus_np)
 
-    # 3. a naive log-sum-exp over rows
     m = pt.dmatrix("m")
     mv = rng.uniform(790, 810, (500, 500))
 
@@ -112,42 +93,90 @@ def main(argv=None, out=sys.stdout) -> int:
         with np.errstate(over="ignore"):
             return np.log(np.sum(np.exp(mv), axis=1))
 
-    errors["naive logsumexp"] = _show(
-        "3. naive logsumexp log(sum(exp(m), axis=1)), m: 500x500 entries ~800 (NumPy eager overflows; reference: "
-        "scipy.special.logsumexp)", [m], pt.log(pt.sum(pt.exp(m), axis=1)), (mv,),
-        [scipy.special.logsumexp(mv, axis=1)], lse_np, mode, out=out)
+    yield Example(
+        "naive logsumexp",
+        "naive logsumexp log(sum(exp(m), axis=1)), m: 500x500, entries ~800; NumPy eager overflows "
+        "(reference: scipy.special.logsumexp)",
+        [m], pt.log(pt.sum(pt.exp(m), axis=1)), (mv,), scipy.special.logsumexp(mv, axis=1), lse_np)
 
-    # 4. shared variables and updates: one gradient-descent step of least squares, written by hand
     n, d = 200, 5
     xs = rng.normal(size=(n, d))
-    true_w = np.arange(1.0, d + 1)
-    ys = xs @ true_w
+    ys = xs @ np.arange(1.0, d + 1)
     w = shared(np.zeros(d), name="w")
     steps = shared(0, name="steps")
     X, Y = pt.dmatrix("X"), pt.dvector("Y")
     resid = X @ w - Y
-    loss = (resid ** 2).mean()
     grad_w = 2.0 * (X.T @ resid) / n
-    w0 = np.zeros(d)
 
-    def step_np():
-        r = xs @ w0 - ys
-        return (r ** 2).mean()
+    def reset():
+        w.set_value(np.zeros(d))
+        steps.set_value(0)
 
-    errors["gradient step"] = _show(
-        "4. shared variables and updates: loss = mean((X @ w - Y)**2); w <- w - 0.1 * dloss/dw; steps <- steps + 1",
-        [X, Y], loss, (xs, ys), [step_np()], step_np, mode,
-        updates=[(w, w - 0.1 * grad_w), (steps, steps + 1)], out=out)
-    train = function([X, Y], loss, updates=[(w, w - 0.1 * grad_w), (steps, steps + 1)], mode=mode)
-    w.set_value(np.zeros(d))
-    steps.set_value(0)
-    losses = [float(train(xs, ys)) for _ in range(200)]
-    print(f"after {int(steps.get_value())} steps (one more function sharing w and steps): loss "
-          f"{losses[0]:.3g} -> {losses[-1]:.3g}, w = {np.round(w.get_value(), 4)} (true {true_w})", file=out)
+    yield Example(
+        "gradient step",
+        "shared variables and updates: loss = mean((X @ w - Y)**2); w <- w - 0.1 * dloss/dw (by hand); "
+        "steps <- steps + 1",
+        [X, Y], (resid ** 2).mean(), (xs, ys), np.mean(ys ** 2), lambda: np.mean((xs @ np.zeros(d) - ys) ** 2),
+        updates=[(w, w - 0.1 * grad_w), (steps, steps + 1)], reset=reset)
 
-    print(f"\n{'=' * 100}\nsummary: max relative error vs reference", file=out)
-    for name, err in errors.items():
-        print(f"  {name:<20} {err:.3g}", file=out)
+
+def _measure(ex: Example, mode, repeat):
+    """Compile ``ex`` in ``mode``; returns ``(function, compile seconds, run seconds, max error)``."""
+    ex.reset()
+    t0 = time.perf_counter()
+    f = function(ex.inputs, ex.outputs, mode=mode, updates=ex.updates)
+    compile_s = time.perf_counter() - t0
+    err = max_error(f(*ex.args), ex.reference)
+    return f, compile_s, _median_time(lambda: f(*ex.args), repeat), err
+
+
+def main(argv=None, out=None) -> int:
+    out = out or sys.stdout
+    parser = argparse.ArgumentParser(prog="python -m eqtensor", description=__doc__.splitlines()[0])
+    parser.add_argument("--mode", default=None, help="mode whose graphs and report are shown (default: config.mode)")
+    parser.add_argument("--size", type=int, default=1_000_000, help="length of the elementwise vectors")
+    parser.add_argument("--repeat", type=int, default=5, help="calls timed per measurement (median)")
+    opts = parser.parse_args(argv)
+    main_mode = opts.mode or config.mode
+    p = lambda *a: print(*a, file=out)  # noqa: E731
+    p(f"eqtensor demo: graphs and report in mode {main_mode}; timings in modes {', '.join(MODES)}")
+    rows = []
+    for k, ex in enumerate(_examples(opts.size, np.random.default_rng(0)), 1):
+        p(f"\n{'=' * 100}\n{k}. {ex.title}\n{'=' * 100}")
+        f, compile_s, run_s, err = _measure(ex, main_mode, opts.repeat)
+        p("-- graph before optimization")
+        debugprint(f.maker.original_fgraph, file=out)
+        p(f"-- graph after optimization ({f.maker.mode.name} mode, {f.maker.backend} backend); "
+          f"numbers: schedule order")
+        debugprint(f, file=out)
+        report = f.optimization_report()
+        if report is not None:
+            p("-- optimization report")
+            p(str(report))
+        eager_s = _median_time(ex.eager, opts.repeat)
+        p(f"-- timings in ms (NumPy eager: {_ms(eager_s)} per call)")
+        for mode in dict.fromkeys((main_mode,) + MODES):
+            if mode != main_mode:
+                try:
+                    f, compile_s, run_s, err = _measure(ex, mode, opts.repeat)
+                except Exception as e:  # e.g. no C compiler on this machine
+                    p(f"{mode:>12}: unavailable ({type(e).__name__}: {e})")
+                    continue
+            phases = ", ".join(f"{name} {_ms(t)}" for name, t in f.maker.timings.items())
+            p(f"{mode:>12} ({f.maker.backend}): compile {_ms(compile_s)} ({phases}); run {_ms(run_s)} per call; "
+              f"max error {err:.3g}")
+            rows.append((ex.name, f"{mode} ({f.maker.backend})", _ms(compile_s), _ms(run_s), _ms(eager_s), f"{err:.3g}"))
+    w = ex.updates[0][0]  # the last example's weights
+    ex.reset()
+    train = function(ex.inputs, ex.outputs, mode=main_mode, updates=ex.updates)
+    losses = [float(train(*ex.args)) for _ in range(200)]
+    p(f"\n200 training steps in mode {main_mode}: loss {losses[0]:.3g} -> {losses[-1]:.3g}, "
+      f"w = {np.round(w.get_value(), 4)}")
+    p(f"\n{'=' * 100}\nsummary (max error: |got - ref| / max(|ref|, 1))\n")
+    p("| example | mode | compile ms | run ms | NumPy eager ms | max error |")
+    p("|---|---|---:|---:|---:|---:|")
+    for r in rows:
+        p("| " + " | ".join(r) + " |")
     return 0
 
 
