@@ -64,8 +64,14 @@ def test_grad_wrt_cost_is_one_and_names_are_added():
     c = (x * 3.0)
     c.name = "c"
     assert float(ev(grad(c, c), {})) == 1.0
-    assert grad(c, x).name == "(dc/dx)"
-    assert grad(c, x, add_names=False).name is None
+    d = pt.sin(x)
+    d.name = "d"
+    assert grad(d, x).name == "(dd/dx)"
+    assert grad(d, x, add_names=False).name is None
+    three = c.owner.inputs[1]
+    g = grad(c, x)
+    assert float(ev(g, {})) == 3.0 and g.dtype == "float64" and not g.weak
+    assert three.name is None  # a variable of the user's graph is never renamed
 
 
 def test_second_derivative_by_differentiating_the_gradient():

@@ -40,7 +40,7 @@ from .basic import as_tensor_variable
 from .config import config
 from .dtypes import FLOAT_DTYPES
 from .errors import DisconnectedInputError
-from .graph import Constant, Variable, clone_replace, toposort
+from .graph import Constant, Variable, ancestors, clone_replace, toposort
 from .op import OPS, Op
 from .types import TensorType
 
@@ -101,6 +101,8 @@ def _fit(r, x, node):
     from .ops.reduction import sum as _sum
 
     r = as_tensor_variable(r)
+    if isinstance(r, Constant) and r.weak:  # a gradient has a fixed dtype, not a Python scalar's
+        r = Constant(r.data)
     if r.ndim != x.ndim:
         raise RuntimeError(f"VJP rule of {node.op} returned a cotangent of {r.ndim} dimensions for {x} "
                            f"({x.ndim} dimensions)")
@@ -262,6 +264,7 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_nam
     consider_constant = list(consider_constant or [])
     results = backprop(seeds, wrt_list, consider_constant)
     NullGrad = _rules().NullGrad
+    existing = {id(v) for v in ancestors([v for s in seeds for v in s])} if add_names else set()
     out = []
     for k, (w, r) in enumerate(zip(wrt_list, results)):
         if r is _UNREACHED:
@@ -280,7 +283,7 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_nam
             if null_gradients == "raise":
                 raise NullTypeGradError(f"grad: the gradient with respect to wrt[{k}] ({w}) is undefined: "
                                         f"{r.reason}")
-        elif add_names and cost is not None and cost.name and w.name and r.name is None:
+        elif add_names and cost is not None and cost.name and w.name and r.name is None and id(r) not in existing:
             r.name = f"(d{cost.name}/d{w.name})"
         out.append(r)
     return rebuild(out)

@@ -106,6 +106,8 @@ def expand_reduced(v, x, axes, keepdims):
     """Re-insert the reduced ``axes`` (as broadcastable dims) into a reduction's result ``v``."""
     if keepdims or not axes:
         return v
+    if isinstance(v, Constant):
+        return Constant(np.expand_dims(v.data, axes))
     order, it = [], iter(range(v.ndim))
     for d in range(x.ndim):
         order.append("x" if d in axes else next(it))
@@ -132,6 +134,13 @@ def sum_leading(v, ndim):
     return R.sum(v, axis=tuple(range(extra))) if extra > 0 else v
 
 
+def scaled(g, e):
+    """``g * e``, or ``e`` itself when ``g`` is the 0-d constant 1 (the seed of a scalar cost)."""
+    if isinstance(g, Constant) and g.ndim == 0 and e.ndim == 0 and g.data.item() == 1:
+        return e
+    return g * e
+
+
 def _fold(x, fn):
     """``fn(x)`` as a constant when ``x`` is a constant, else ``None``."""
     if isinstance(x, Constant):
@@ -153,7 +162,7 @@ def _sub(op, inputs, out, g):
 @vjp("mul", "d(x y) = y dx + x dy")
 def _mul(op, inputs, out, g):
     x, y = inputs
-    return g * y, g * x
+    return scaled(g, y), scaled(g, x)
 
 
 @vjp("true_div", "d(x / y) = dx / y - (x / y) dy / y")
@@ -238,40 +247,40 @@ _ERF = float(2 / np.sqrt(np.pi))
 # op, why, cotangent of x as a function of (g, x, out, op)
 UNARY = [
     ("neg", "d(-x) = -dx", lambda g, x, out, op: -g),
-    ("abs", "d|x| = sign(x) dx", lambda g, x, out, op: g * E.sign(x)),
-    ("exp", "d exp(x) = exp(x) dx: reuse the output", lambda g, x, out, op: g * out),
-    ("exp2", "d 2^x = log(2) 2^x dx", lambda g, x, out, op: g * out * _LOG2),
-    ("expm1", "d (exp(x) - 1) = (expm1(x) + 1) dx", lambda g, x, out, op: g * (out + 1)),
+    ("abs", "d|x| = sign(x) dx", lambda g, x, out, op: scaled(g, E.sign(x))),
+    ("exp", "d exp(x) = exp(x) dx: reuse the output", lambda g, x, out, op: scaled(g, out)),
+    ("exp2", "d 2^x = log(2) 2^x dx", lambda g, x, out, op: scaled(g, out * _LOG2)),
+    ("expm1", "d (exp(x) - 1) = (expm1(x) + 1) dx", lambda g, x, out, op: scaled(g, (out + 1))),
     ("log", "d log(x) = dx / x", lambda g, x, out, op: g / x),
     ("log2", "d log2(x) = dx / (x log 2)", lambda g, x, out, op: g / (x * _LOG2)),
     ("log10", "d log10(x) = dx / (x log 10)", lambda g, x, out, op: g / (x * _LOG10)),
     ("log1p", "d log(1 + x) = dx / (1 + x)", lambda g, x, out, op: g / (x + 1)),
     ("sqrt", "d sqrt(x) = dx / (2 sqrt(x)): reuse the output", lambda g, x, out, op: g / (out * 2)),
-    ("sqr", "d x^2 = 2 x dx", lambda g, x, out, op: g * x * 2),
+    ("sqr", "d x^2 = 2 x dx", lambda g, x, out, op: scaled(g, x * 2)),
     ("reciprocal", "d (1/x) = -(1/x)^2 dx: reuse the output", lambda g, x, out, op: -(g * E.sqr(out))),
-    ("sigmoid", "d sigmoid(x) = sigmoid(x) (1 - sigmoid(x)) dx", lambda g, x, out, op: g * out * (1 - out)),
-    ("softplus", "d log(1 + exp(x)) = sigmoid(x) dx", lambda g, x, out, op: g * E.sigmoid(x)),
+    ("sigmoid", "d sigmoid(x) = sigmoid(x) (1 - sigmoid(x)) dx", lambda g, x, out, op: scaled(g, out * (1 - out))),
+    ("softplus", "d log(1 + exp(x)) = sigmoid(x) dx", lambda g, x, out, op: scaled(g, E.sigmoid(x))),
     ("log1mexp", "d log(1 - exp(x)) = -dx / expm1(-x)", lambda g, x, out, op: -(g / E.expm1(-x))),
-    ("sin", "d sin(x) = cos(x) dx", lambda g, x, out, op: g * E.cos(x)),
+    ("sin", "d sin(x) = cos(x) dx", lambda g, x, out, op: scaled(g, E.cos(x))),
     ("cos", "d cos(x) = -sin(x) dx", lambda g, x, out, op: -(g * E.sin(x))),
-    ("tan", "d tan(x) = (1 + tan(x)^2) dx: reuse the output", lambda g, x, out, op: g * (E.sqr(out) + 1)),
+    ("tan", "d tan(x) = (1 + tan(x)^2) dx: reuse the output", lambda g, x, out, op: scaled(g, (E.sqr(out) + 1))),
     ("arcsin", "d asin(x) = dx / sqrt(1 - x^2)", lambda g, x, out, op: g / E.sqrt(1 - E.sqr(x))),
     ("arccos", "d acos(x) = -dx / sqrt(1 - x^2)", lambda g, x, out, op: -(g / E.sqrt(1 - E.sqr(x)))),
     ("arctan", "d atan(x) = dx / (1 + x^2)", lambda g, x, out, op: g / (E.sqr(x) + 1)),
-    ("sinh", "d sinh(x) = cosh(x) dx", lambda g, x, out, op: g * E.cosh(x)),
-    ("cosh", "d cosh(x) = sinh(x) dx", lambda g, x, out, op: g * E.sinh(x)),
-    ("tanh", "d tanh(x) = (1 - tanh(x)^2) dx: reuse the output", lambda g, x, out, op: g * (1 - E.sqr(out))),
+    ("sinh", "d sinh(x) = cosh(x) dx", lambda g, x, out, op: scaled(g, E.cosh(x))),
+    ("cosh", "d cosh(x) = sinh(x) dx", lambda g, x, out, op: scaled(g, E.sinh(x))),
+    ("tanh", "d tanh(x) = (1 - tanh(x)^2) dx: reuse the output", lambda g, x, out, op: scaled(g, (1 - E.sqr(out)))),
     ("arcsinh", "d asinh(x) = dx / sqrt(x^2 + 1)", lambda g, x, out, op: g / E.sqrt(E.sqr(x) + 1)),
     ("arccosh", "d acosh(x) = dx / sqrt(x^2 - 1)", lambda g, x, out, op: g / E.sqrt(E.sqr(x) - 1)),
     ("arctanh", "d atanh(x) = dx / (1 - x^2)", lambda g, x, out, op: g / (1 - E.sqr(x))),
-    ("erf", "d erf(x) = 2/sqrt(pi) exp(-x^2) dx", lambda g, x, out, op: g * E.exp(-E.sqr(x)) * _ERF),
-    ("erfc", "d erfc(x) = -2/sqrt(pi) exp(-x^2) dx", lambda g, x, out, op: g * E.exp(-E.sqr(x)) * -_ERF),
+    ("erf", "d erf(x) = 2/sqrt(pi) exp(-x^2) dx", lambda g, x, out, op: scaled(g, E.exp(-E.sqr(x)) * _ERF)),
+    ("erfc", "d erfc(x) = -2/sqrt(pi) exp(-x^2) dx", lambda g, x, out, op: scaled(g, E.exp(-E.sqr(x)) * -_ERF)),
     ("erfinv", "d erfinv(x) = sqrt(pi)/2 exp(erfinv(x)^2) dx: reuse the output",
-     lambda g, x, out, op: g * E.exp(E.sqr(out)) * (1 / _ERF)),
-    ("gammaln", "d log|Gamma(x)| = psi(x) dx", lambda g, x, out, op: g * E.psi(x)),
-    ("psi", "d psi(x) = polygamma(1, x) dx", lambda g, x, out, op: g * polygamma(1, x)),
+     lambda g, x, out, op: scaled(g, E.exp(E.sqr(out)) * (1 / _ERF))),
+    ("gammaln", "d log|Gamma(x)| = psi(x) dx", lambda g, x, out, op: scaled(g, E.psi(x))),
+    ("psi", "d psi(x) = polygamma(1, x) dx", lambda g, x, out, op: scaled(g, polygamma(1, x))),
     ("polygamma", "d polygamma(n, x) = polygamma(n + 1, x) dx",
-     lambda g, x, out, op: g * polygamma(op.params["n"] + 1, x)),
+     lambda g, x, out, op: scaled(g, polygamma(op.params["n"] + 1, x))),
 ]
 
 
