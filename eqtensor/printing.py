@@ -1,5 +1,5 @@
-"""Public printing face (``pytensor.printing``): ``debugprint``/``dprint`` and ``pprint``."""
+"""Public printing face (``pytensor.printing``): ``debugprint``/``dprint``, ``pprint``, ``pydotprint``."""
 
-from .core.printing import debugprint, dprint, pprint
+from .core.printing import debugprint, dprint, pprint, pydotprint
 
-__all__ = ["debugprint", "dprint", "pprint"]
+__all__ = ["debugprint", "dprint", "pprint", "pydotprint"]

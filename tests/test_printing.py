@@ -150,3 +150,27 @@ def test_pprint_round_trips_through_python(data):
     f = function([a, b], [e, again], mode="FAST_COMPILE", on_unused_input="ignore")
     r1, r2 = f(0.7, 1.3)
     np.testing.assert_array_equal(r1, r2)
+
+
+def test_pydotprint_text_file_and_missing_graphviz(tmp_path, monkeypatch):
+    from eqtensor.printing import pydotprint
+
+    x = pt.dvector("x")
+    s = et.shared(np.zeros(2), name='s"q')
+    f = function([x], (x * s).sum(), updates={s: s + x}, mode="FAST_COMPILE")
+    text = pydotprint(f)
+    lines = text.splitlines()
+    assert lines[0] == "digraph eqtensor {" and lines[-1] == "}"
+    assert '  n0 [label="x\\nfloat64[?]", shape=ellipse, style=filled, fillcolor="#c8e6c9"];' in lines
+    assert '  n1 [label="s\\"q\\nfloat64[?]", shape=ellipse, style=filled, fillcolor="#bbdefb"];' in lines
+    assert sum("peripheries=2" in ln for ln in lines) == 1  # one output; the update is not an output
+    assert any("sum{" in ln and "peripheries=2" in ln for ln in lines)
+    assert '  n4 -> n1 [style=dashed, label="update", constraint=false];' in lines
+    nodes = [ln for ln in lines if "[label=" in ln and "->" not in ln]
+    assert len(nodes) == 5  # x, s, mul, sum, add
+    out = tmp_path / "g.dot"
+    assert pydotprint(f, outfile=out) == text
+    assert out.read_text() == text + "\n"
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    with pytest.raises(RuntimeError, match="needs Graphviz's 'dot' program"):
+        pydotprint(f, outfile=tmp_path / "g.png")

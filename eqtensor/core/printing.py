@@ -48,8 +48,8 @@ def _label(v: Variable) -> str:
 
 
 def _graph_of(obj):
-    """``(outputs, marks, order)``: marks say which output updates which shared variable; order is
-    the position of each node in the compiled schedule (for compiled functions)."""
+    """``(outputs, updates, order)``: ``updates`` maps an output's position to the shared variable
+    it updates; ``order`` is each node's position in the compiled schedule (compiled functions)."""
     from .function import Function
 
     order = None
@@ -57,9 +57,7 @@ def _graph_of(obj):
         order = {id(node): k for k, node in enumerate(obj.maker.schedule.nodes)}
         obj = obj.maker.fgraph
     if isinstance(obj, FunctionGraph):
-        n = obj.n_outputs
-        marks = {k + n: f"← update of {_leaf_label(t)}" for k, t in enumerate(obj.update_targets)}
-        return list(obj.outputs), marks, order
+        return list(obj.outputs), {k + obj.n_outputs: t for k, t in enumerate(obj.update_targets)}, order
     if isinstance(obj, (list, tuple)):
         outs = list(obj)
     else:
@@ -94,7 +92,7 @@ def debugprint(obj, depth=-1, print_type=False, file=None, id_type="CHAR", stop_
     """
     if id_type not in _ID_TYPES:
         raise ValueError(f"debugprint: id_type must be one of {_ID_TYPES}, got {id_type!r}")
-    outs, marks, order = _graph_of(obj)
+    outs, updates, order = _graph_of(obj)
     lines: list[str] = []
     ids: dict[int, str] = {}
 
@@ -122,8 +120,8 @@ def debugprint(obj, depth=-1, print_type=False, file=None, id_type="CHAR", stop_
     for k, o in enumerate(outs):
         start = len(lines)
         visit(o, "", " ", depth, True)
-        if k in marks:
-            lines[start] += " " + marks[k]
+        if k in updates:
+            lines[start] += f" ← update of {_leaf_label(updates[k])}"
     text = "\n".join(lines)
     if file == "str":
         return text
@@ -186,10 +184,87 @@ def pprint(obj) -> str:
     acc
     acc ← acc + a
     """
-    outs, marks, _ = _graph_of(obj)
+    outs, updates, _ = _graph_of(obj)
     memo: dict = {}
     lines = []
     for k, o in enumerate(outs):
         text = _render(o, memo)[0]
-        lines.append(f"{marks[k][len('← update of '):]} ← {text}" if k in marks else text)
+        lines.append(f"{_leaf_label(updates[k])} ← {text}" if k in updates else text)
     return "\n".join(lines)
+
+
+def _dot_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def pydotprint(obj, outfile=None, format=None, print_type=True) -> str:
+    """The graph in Graphviz's DOT language; written to ``outfile`` if given.
+
+    Nodes are op applications (boxes), inputs (green), shared variables (blue) and constants
+    (grey); edges go from an input to its consumer and are labelled with the input position when
+    a node has several inputs. Outputs have a double border; an update is a dashed edge to the
+    shared variable it updates. ``format`` (default: ``outfile``'s extension) other than ``"dot"``
+    renders through Graphviz's ``dot`` program, which must then be installed.
+
+    >>> from eqtensor import tensor as pt
+    >>> x = pt.dvector("x")
+    >>> print(pydotprint(pt.exp(x) + 1.0, print_type=False))
+    digraph eqtensor {
+      rankdir=BT;
+      n0 [label="x", shape=ellipse, style=filled, fillcolor="#c8e6c9"];
+      n1 [label="exp", shape=box, style=rounded];
+      n0 -> n1;
+      n2 [label="1.0", shape=box, style=filled, fillcolor="#eeeeee"];
+      n3 [label="add", shape=box, style=rounded, peripheries=2];
+      n1 -> n3 [label="0"];
+      n2 -> n3 [label="1"];
+    }
+    """
+    import os
+    import shutil
+    import subprocess
+
+    outs, updates, _ = _graph_of(obj)
+    out_ids = {id(o) for k, o in enumerate(outs) if k not in updates}
+    names: dict[int, str] = {}
+    lines = ["digraph eqtensor {", "  rankdir=BT;"]
+
+    def node(v) -> str:
+        if id(v) in names:
+            return names[id(v)]
+        ins = [node(i) for i in v.owner.inputs] if v.owner is not None else []
+        name = names[id(v)] = f"n{len(names)}"
+        label = _dot_escape(_label(v)) + (f"\\n{v.type}" if print_type else "")
+        if v.owner is not None:
+            attrs = "shape=box, style=rounded"
+        elif isinstance(v, Constant):
+            attrs = 'shape=box, style=filled, fillcolor="#eeeeee"'
+        elif isinstance(v, SharedVariable):
+            attrs = 'shape=ellipse, style=filled, fillcolor="#bbdefb"'
+        else:
+            attrs = 'shape=ellipse, style=filled, fillcolor="#c8e6c9"'
+        if id(v) in out_ids:
+            attrs += ", peripheries=2"
+        lines.append(f'  {name} [label="{label}", {attrs}];')
+        for k, i in enumerate(ins):
+            lines.append(f"  {i} -> {name}" + (f' [label="{k}"]' if len(ins) > 1 else "") + ";")
+        return name
+
+    for k, o in enumerate(outs):
+        src = node(o)
+        if k in updates:
+            lines.append(f'  {src} -> {node(updates[k])} [style=dashed, label="update", constraint=false];')
+    lines.append("}")
+    text = "\n".join(lines)
+    if outfile is not None:
+        fmt = format or os.path.splitext(str(outfile))[1].lstrip(".") or "dot"
+        if fmt == "dot":
+            with open(outfile, "w") as fh:
+                fh.write(text + "\n")
+        else:
+            exe = shutil.which("dot")
+            if exe is None:
+                raise RuntimeError(f"pydotprint: rendering to {fmt!r} needs Graphviz's 'dot' program, which is not "
+                                   f"installed; write the DOT text with outfile='graph.dot' instead")
+            subprocess.run([exe, f"-T{fmt}", "-o", str(outfile)], input=text, text=True, check=True)
+    return text
