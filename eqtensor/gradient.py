@@ -11,11 +11,11 @@ array([1., 1.])
 from .core.errors import DisconnectedInputError
 from .core.gradient import (
     DisconnectedType, GradientError, Lop, NullTypeGradError, Rop, disconnected_grad, grad, grad_clip,
-    grad_scale, hessian, jacobian, undefined_grad, verify_grad, zero_grad,
+    grad_scale, hessian, hessian_vector_product, jacobian, undefined_grad, verify_grad, zero_grad,
 )
 
 __all__ = [
     "DisconnectedInputError", "DisconnectedType", "GradientError", "Lop", "NullTypeGradError", "Rop",
-    "disconnected_grad", "grad", "grad_clip", "grad_scale", "hessian", "jacobian", "undefined_grad",
-    "verify_grad", "zero_grad",
+    "disconnected_grad", "grad", "grad_clip", "grad_scale", "hessian", "hessian_vector_product", "jacobian",
+    "undefined_grad", "verify_grad", "zero_grad",
 ]

@@ -339,3 +339,14 @@ def test_random_elementwise_graphs_match_finite_differences():
         verify_grad(fun, point, n_tests=1, rng=rng, mode="FAST_COMPILE")
 
     check()
+
+
+def test_hessian_vector_product_matches_hessian():
+    from eqtensor.gradient import hessian_vector_product
+
+    x = pt.vector("x", shape=(3,), dtype="float64")
+    p = pt.dvector("p")
+    cost = pt.logsumexp(x * x) + pt.prod(x)
+    vx, vp = np.array([0.3, -0.5, 1.2]), np.array([1.0, -2.0, 0.5])
+    np.testing.assert_allclose(ev(hessian_vector_product(cost, x, p), {x: vx, p: vp}),
+                               ev(hessian(cost, x), {x: vx}) @ vp, rtol=1e-12)

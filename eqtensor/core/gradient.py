@@ -87,9 +87,14 @@ def _discrete(v) -> bool:
     return v.dtype not in FLOAT_DTYPES
 
 
+def _differentiable(defn) -> bool:
+    """Declared differentiable, or given a rule anyway (a rule is never ignored)."""
+    return defn.differentiable or defn.name in _rules().RULES
+
+
 def _connected(node, pos) -> bool:
     defn = node.op.defn
-    if not defn.differentiable:
+    if not _differentiable(defn):
         return defn.kind != "shape"
     rule = _rules().RULES.get(defn.name)
     return rule is None or rule.connected(pos)
@@ -150,7 +155,7 @@ def backprop(seeds, wrt, consider_constant=()):
         targets = [(p, i) for p, i in enumerate(node.inputs) if id(i) in relevant and _connected(node, p)]
         reached.update(id(i) for _, i in targets)
         terms = ct.get(id(o))
-        if not targets or not terms or _discrete(o) or not node.op.defn.differentiable:
+        if not targets or not terms or _discrete(o) or not _differentiable(node.op.defn):
             continue
         g = _total(terms)
         ct[id(o)] = [g]
@@ -362,6 +367,27 @@ def hessian(cost, wrt, consider_constant=None, disconnected_inputs="raise"):
         shape = _static_size(g, w.type.shape, "hessian")
         out.extend(_jacobian(g, [w], shape, consider_constant, disconnected_inputs))
     return rebuild(out)
+
+
+def hessian_vector_product(cost, wrt, p, **grad_kwargs):
+    """``H p`` for the hessian ``H`` of ``cost`` (``wrt`` and ``p`` variables or lists), without
+    building ``H``: the gradient of ``sum(grad(cost, wrt) * p)``. No static shapes needed.
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> x, p = pt.dvector("x"), pt.dvector("p")
+    >>> hessian_vector_product((x ** 3).sum(), x, p).eval({x: np.array([1.0, 2.0]), p: np.array([1.0, 1.0])})
+    array([ 6., 12.])
+    """
+    wrt_list, rebuild = _as_list(wrt, "hessian_vector_product: wrt")
+    p_list = [as_tensor_variable(v) for v in (p if isinstance(p, (list, tuple)) else [p])]
+    if len(p_list) != len(wrt_list):
+        raise ValueError(f"hessian_vector_product: {len(wrt_list)} wrt variables but {len(p_list)} vectors p")
+    from .ops.reduction import sum as _sum
+
+    grads = grad(cost, wrt_list, **grad_kwargs)
+    inner = _total([_sum(g * v) for g, v in zip(grads, p_list)])
+    return rebuild(grad(inner, wrt_list, **grad_kwargs))
 
 
 # --------------------------------------------------------------------------- Lop / Rop
