@@ -280,3 +280,29 @@ def test_printing_of_indexing_ops():
     assert pprint(x[1:, ::-1]) == "subtensor[1:, ::-1](x)"
     assert pprint(x[i, [0, 1]]) == "advanced_subtensor[?, [?]](x, i, [0, 1])"
     assert pprint(pt.set_subtensor(x[:i], 0.0)) == "set_subtensor[:?, :](x, 0.0, i)"
+
+
+@given(shape=st.lists(st.integers(0, 4), max_size=3), dtype=st.sampled_from(["float64", "float32", "int16", "uint8", "bool"]),
+       name=st.sampled_from(["sum", "prod", "max", "min", "mean", "var", "std", "all", "any"]),
+       axes=st.lists(st.integers(-3, 2), max_size=3, unique=True), whole=st.booleans(), keepdims=st.booleans(),
+       seed=st.integers(0, 99))
+def test_reductions_property(shape, dtype, name, axes, whole, keepdims, seed):
+    nd = len(shape)
+    axes = [a for a in axes if -nd <= a < nd]
+    if len({a % nd for a in axes}) != len(axes):
+        return
+    axis = None if whole else tuple(axes)
+    data = (np.random.default_rng(seed).standard_normal(shape) * 3).astype(dtype)
+    reduced = range(nd) if axis is None else [a % nd for a in axis]
+    if name in ("max", "min") and any(shape[a] == 0 for a in reduced):
+        with pytest.raises(ValueError, match="no identity"):
+            getattr(pt, name)(pt.tensor("x", dtype=dtype, shape=tuple(shape)), axis=axis)
+        return
+    with np.errstate(all="ignore"):
+        expected = np.asarray(getattr(np, name)(data, axis=axis, keepdims=keepdims))
+    x = pt.tensor("x", dtype=dtype, shape=(None,) * nd)
+    out = getattr(pt, name)(x, axis=axis, keepdims=keepdims)
+    res = function([x], out, mode="FAST_COMPILE")(data)
+    assert res.dtype == expected.dtype and res.shape == expected.shape
+    tol = 1e-4 if res.dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(res, expected, rtol=tol, atol=tol, equal_nan=True)
