@@ -509,3 +509,17 @@ def test_array_subclasses_are_computed_as_plain_arrays(mode):
     r = function([a, b], a * b)(m, m)
     assert type(r) is np.ndarray
     np.testing.assert_array_equal(r, np.asarray(m) * np.asarray(m))  # elementwise, not a matrix product
+
+
+def test_python_scalars_in_updates_and_givens_take_the_target_dtype():
+    f32 = shared(np.float32(1.0), name="f32")
+    i8 = shared(np.int8(1), name="i8")
+    function([], [], updates={f32: 0.1, i8: 5})()
+    assert f32.get_value().dtype == np.float32 and f32.get_value() == np.float32(0.1)
+    assert i8.get_value().dtype == np.int8 and i8.get_value() == 5
+    with pytest.raises(TypeError, match=r"update of i8 \(dtype int8\) has dtype float64"):
+        function([], [], updates={i8: 1.5})
+    with pytest.raises(OverflowError, match="300 is out of bounds for int8"):
+        function([], [], updates={i8: 300})
+    s = pt.fscalar("s")
+    assert function([], s * 2, givens={s: 0.5})().dtype == np.float32

@@ -364,6 +364,16 @@ def _check_inputs(inputs):
     return ins
 
 
+def _weak_like(v, dtype, what):
+    """NEP 50: a Python scalar takes the dtype it meets (when that keeps its kind: not 1.5 → int)."""
+    from .dtypes import promote
+    from .op import _cast_weak
+
+    if isinstance(v, Constant) and v.weak and promote([type(v.data.item()), dtype]) == dtype:
+        return _cast_weak(what, v, dtype)
+    return v
+
+
 def _check_updates(updates):
     from .basic import as_tensor_variable
     from .dtypes import promote
@@ -375,7 +385,7 @@ def _check_updates(updates):
             raise TypeError(f"function: update target {target!r} is not a shared variable")
         if target in targets:
             raise ValueError(f"function: shared variable {target} has more than one update")
-        expr = as_tensor_variable(expr)
+        expr = _weak_like(as_tensor_variable(expr), target.dtype, f"the update of {target}")
         if expr.ndim != target.ndim:
             raise TypeError(f"function: the update of {target} ({target.type}) has {expr.ndim} dimension(s) "
                             f"({expr.type}), expected {target.ndim}")
@@ -399,7 +409,7 @@ def _apply_givens(outs, givens):
     for old, new in _pairs(givens, "givens"):
         if not isinstance(old, Variable) or isinstance(old, Constant):
             raise TypeError(f"function: givens: {old!r} is not a variable that can be replaced")
-        new_v = as_tensor_variable(new)
+        new_v = _weak_like(as_tensor_variable(new), old.dtype, f"givens for {old}")
         if new_v.dtype != old.dtype or new_v.ndim != old.ndim:
             raise TypeError(f"function: givens: cannot replace {old} ({old.type}) by {new_v} ({new_v.type}): "
                             f"dtype and number of dimensions must match")
