@@ -1,4 +1,14 @@
-"""Exceptions raised by eqtensor, named as in PyTensor where the concept exists there."""
+"""Exceptions raised by eqtensor, named as in PyTensor where the concept exists there.
+
+>>> import eqtensor as et
+>>> from eqtensor import tensor as pt
+>>> x, y = pt.dscalar("x"), pt.dscalar("y")
+>>> try:
+...     et.function([x], x + y)
+... except et.MissingInputError as e:
+...     print(type(e).__name__, isinstance(e, ValueError))
+MissingInputError True
+"""
 
 
 class MissingInputError(ValueError):
@@ -7,14 +17,6 @@ class MissingInputError(ValueError):
 
 class UnusedInputError(ValueError):
     """An input of ``function`` is not used to compute any output or update."""
-
-
-class ShapeError(ValueError):
-    """Static or run-time shapes are incompatible."""
-
-
-class NotScalarConstantError(TypeError):
-    """A value was required to be a scalar constant but is symbolic."""
 
 
 class DisconnectedInputError(ValueError):
