@@ -101,23 +101,16 @@ class Function:
         for k, s in enumerate(specs):
             if s.name:
                 self._names[s.name] = _Ambiguous if s.name in self._names else k
-        self._checks = tuple(
-            (np.dtype(s.variable.dtype), s.variable.ndim,
-             None if all(d is None for d in s.variable.type.shape) else s.variable.type.shape)
-            for s in specs
-        )
+        self._dtypes = [np.dtype(s.variable.dtype) for s in specs]
+        self._valid = _make_validator([s.variable.type for s in specs])
         self._run = _make_runner(maker, single, self._label())
 
     # ------------------------------------------------------------------ calling
     def __call__(self, /, *args, **kwargs):
         if kwargs or len(args) != self._n_in:
             args = self._bind(args, kwargs)
-        if not self.trust_input:
-            for v, (dt, nd, st) in zip(args, self._checks):
-                if not (v.__class__ is np.ndarray and (v.dtype is dt or v.dtype == dt) and v.ndim == nd
-                        and (st is None or _fits(st, v.shape))):
-                    args = self._filter_all(args)
-                    break
+        if not (self.trust_input or self._valid(args)):
+            args = self._filter_all(args)
         return self._run(args)
 
     def _bind(self, args, kwargs):
@@ -151,7 +144,7 @@ class Function:
         out = []
         allow = self.maker.allow_input_downcast
         for k, (v, spec) in enumerate(zip(args, self._specs)):
-            dt = self._checks[k][0]
+            dt = self._dtypes[k]
             v = spec.variable.type.filter(v, name=f"input {k} ({spec.label}) of {self._label()}",
                                           allow_downcast=_downcast_ok(allow, v, dt.name))
             if v.__class__ is not np.ndarray or v.dtype != dt:  # subclasses (np.matrix…), non-native byte order
@@ -217,6 +210,23 @@ class Function:
 def _downcast_ok(allow, value, dtype) -> bool:
     """``allow_input_downcast`` semantics: True = any cast; None = also Python floats into floatX."""
     return allow is True or (allow is None and isinstance(value, float) and dtype == config.floatX)
+
+
+def _make_validator(types):
+    """``valid(args)``: True when every argument is already a plain ndarray of its input's dtype,
+    ndim and static shape (the common case, checked without a loop by generated code)."""
+    ns = {"ndarray": np.ndarray, "_fits": _fits}
+    lines = ["def valid(args):"]
+    for k, t in enumerate(types):
+        ns[f"d{k}"] = np.dtype(t.dtype)
+        cond = f"a.__class__ is ndarray and (a.dtype is d{k} or a.dtype == d{k}) and a.ndim == {t.ndim}"
+        if any(d is not None for d in t.shape):
+            ns[f"s{k}"] = t.shape
+            cond += f" and _fits(s{k}, a.shape)"
+        lines += [f"    a = args[{k}]", f"    if not ({cond}):", "        return False"]
+    lines.append("    return True")
+    exec("\n".join(lines), ns)
+    return ns["valid"]
 
 
 def _fits(static, shape):
