@@ -10,7 +10,7 @@ Dtype combinations that NumPy rejects must be rejected when the node is built.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import mpmath

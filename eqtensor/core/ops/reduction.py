@@ -179,18 +179,22 @@ def logsumexp(x, axis=None, keepdims=False):
     return reduce("logsumexp", x, axis, keepdims)
 
 
-def _count(x, axes):
-    """Number of reduced elements, as a float scalar of x's float dtype."""
-    from .elemwise import cast, mul
+def _count(x, axes, dtype, ddof=0):
+    """Number of reduced elements minus ``ddof``, a ``dtype`` scalar (a constant when the lengths
+    are static)."""
+    from ..graph import Constant
+    from .elemwise import cast, mul, sub
     from .shape import shape_i
 
+    static = [x.type.shape[a] for a in axes]
+    if None not in static:
+        return Constant(np.asarray(math.prod(static) - ddof, dtype=dtype))
     n = None
     for a in axes:
         d = shape_i(x, a)
         n = d if n is None else mul(n, d)
-    from ..basic import as_tensor_variable
-
-    return as_tensor_variable(np.int64(1)) if n is None else n
+    n = cast(n, dtype)
+    return sub(n, Constant(np.asarray(ddof, dtype=dtype))) if ddof else n
 
 
 def mean(x, axis=None, keepdims=False):
@@ -208,7 +212,7 @@ def mean(x, axis=None, keepdims=False):
     axes = normalize_axis(axis, x.ndim, "mean")
     s = sum(x, axes, keepdims)
     out_dtype = "float64" if x.dtype.startswith(("int", "uint", "bool")) else x.dtype
-    return true_div(cast(s, out_dtype), cast(_count(x, axes), out_dtype))
+    return true_div(cast(s, out_dtype), _count(x, axes, out_dtype))
 
 
 def var(x, axis=None, keepdims=False, ddof=0):
@@ -220,17 +224,14 @@ def var(x, axis=None, keepdims=False, ddof=0):
     1.6666666666666667
     """
     from ..basic import as_tensor_variable
-    from .elemwise import abs, cast, sqr, sub, true_div
+    from .elemwise import abs, sqr, sub, true_div
 
     x = as_tensor_variable(x)
     axes = normalize_axis(axis, x.ndim, "var")
     m = mean(x, axes, keepdims=True)
     d = sub(x, m)
     ss = sum(sqr(abs(d) if d.dtype.startswith("complex") else d), axes, keepdims)
-    n = cast(_count(x, axes), ss.dtype)
-    if ddof:
-        n = sub(n, cast(ddof, ss.dtype))
-    return true_div(ss, n)
+    return true_div(ss, _count(x, axes, ss.dtype, ddof))
 
 
 def std(x, axis=None, keepdims=False, ddof=0):
