@@ -132,7 +132,8 @@ def _measure(ex: Example, mode, repeat):
 
 def main(argv=None, out=None) -> int:
     out = out or sys.stdout
-    parser = argparse.ArgumentParser(prog="python -m eqtensor", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m eqtensor",
+                                     description="Compile a few functions, run them, show what the optimizer did.")
     parser.add_argument("--mode", default=None, help="mode whose graphs and report are shown (default: config.mode)")
     parser.add_argument("--size", type=int, default=1_000_000, help="length of the elementwise vectors")
     parser.add_argument("--repeat", type=int, default=5, help="calls timed per measurement (median)")
