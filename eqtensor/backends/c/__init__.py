@@ -17,12 +17,12 @@ from __future__ import annotations
 from ...core.config import config
 from .build import CompileError, build_module, compiler_works, new_function
 from .codegen import generate
-from .kernels import ELEMWISE, FALLBACK, REDUCE, STRUCTURAL
+from .kernels import ELEMWISE, FALLBACK, IDENTITY, REDUCE, STRUCTURAL
 
 
 def has_kernel(opname: str) -> bool:
     """True when the op has a C kernel (it may still fall back for some dtypes)."""
-    return opname in ELEMWISE or opname in REDUCE or opname in STRUCTURAL
+    return opname in ELEMWISE or opname in REDUCE or opname in STRUCTURAL or opname in IDENTITY
 
 
 def compile_schedule(schedule):

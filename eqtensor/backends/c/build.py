@@ -176,7 +176,7 @@ def _discard(path: str):
     shutil.rmtree(trash, ignore_errors=True)
 
 
-def build_module(source: str, cache_dir: str, lock_timeout: float = LOCK_TIMEOUT):
+def build_module(source: str, cache_dir: str, lock_timeout: float | None = None):
     """The compiled, loaded cffi module for ``source`` (from the cache when possible).
 
     Returns ``(module, info)`` with ``info`` a dict: ``key``, ``path``, ``cached`` (bool).
@@ -189,7 +189,7 @@ def build_module(source: str, cache_dir: str, lock_timeout: float = LOCK_TIMEOUT
     final = os.path.join(root, modname)
     cached = entry_valid(final, modname)
     if not cached:
-        with _Lock(final + ".lock", lock_timeout):
+        with _Lock(final + ".lock", LOCK_TIMEOUT if lock_timeout is None else lock_timeout):
             cached = entry_valid(final, modname)
             if not cached:
                 if os.path.exists(final):

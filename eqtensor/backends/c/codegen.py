@@ -74,13 +74,15 @@ def struct_ok(node) -> bool:
     name = node.op.name
     if name in ("dimshuffle", "shape", "shape_i"):
         return True
+    if name in K.IDENTITY:
+        return node.out.type == node.inputs[0].type
     if name == "reshape":
         return node.inputs[1].dtype == "int64"
     if name == "make_vector":
         return all(i.dtype in K.C_TYPES for i in node.inputs) and node.out.dtype in K.C_TYPES
     if name == "alloc":
         return all(i.dtype in K.C_TYPES and K.kind(i.dtype) == "int" for i in node.inputs[1:])
-    if name == "dot":
+    if name in ("dot", "matmul"):  # equal for 1-d and 2-d operands
         a, b = node.inputs
         return (a.dtype == b.dtype == node.out.dtype and a.dtype in ("float32", "float64")
                 and a.ndim in (1, 2) and b.ndim in (1, 2))
@@ -402,7 +404,7 @@ class _Gen:
 
             def body3(loads):
                 stmts, res = body(loads)
-                return stmts, res if name in ("all", "any") else f"({ct})({res})"
+                return stmts, f"(({res}) != 0)" if name in ("all", "any") else f"({ct})({res})"
 
             act = ct if name not in ("all", "any") else "npy_bool"
             self.loop(name, nd, ins + [acc_op(o)], sh, body3, acc=(len(ins), act), comb=comb, pragma=pragma)
@@ -422,6 +424,10 @@ class _Gen:
                     e(f"V[{o}].shape[{j}] = 1; V[{o}].strides[{j}] = 0;")
                 else:
                     e(f"V[{o}].shape[{j}] = V[{ins[0]}].shape[{d}]; V[{o}].strides[{j}] = V[{ins[0]}].strides[{d}];")
+        elif name in K.IDENTITY:
+            e(f"eq_view(&V[{o}], &V[{ins[0]}]); V[{o}].nd = V[{ins[0]}].nd;")
+            e(f"memcpy(V[{o}].shape, V[{ins[0]}].shape, sizeof V[{o}].shape); "
+              f"memcpy(V[{o}].strides, V[{ins[0]}].strides, sizeof V[{o}].strides);")
         elif name == "reshape":
             self.fail(f"eq_reshape(&V[{o}], &V[{ins[0]}], &V[{ins[1]}], {out.ndim}, {tn}, {isz}) < 0")
         elif name == "shape":
@@ -447,7 +453,7 @@ class _Gen:
                     e(f"if (*(const npy_uint64 *)V[{s}].data > (npy_uint64)NPY_MAX_INTP) dims[{j}] = -1;")
             self.fail(f"eq_alloc(&V[{o}], &V[{ins[0]}], dims, {nd}, {tn}, {isz}) < 0")
             e("}")
-        elif name == "dot":
+        elif name in ("dot", "matmul"):
             self.blas = True
             self.fail(f"eq_dot(&V[{o}], &V[{ins[0]}], &V[{ins[1]}], {int(out.dtype == 'float64')}, {tn}) < 0")
 
