@@ -211,3 +211,13 @@ def test_float32_gradients_stay_float32():
     assert g.dtype == "float32"
     np.testing.assert_allclose(g.eval({x: np.zeros(2, "float32")}), [3.5, 3.5], rtol=1e-6)
     verify_grad(lambda v: pt.tanh(v) * v, [u(-1, 1, 4).astype("float32")], mode="FAST_COMPILE")
+
+
+OPTIMIZED = ["pow", "true_div", "switch", "sum", "max", "logsumexp", "softmax", "dot", "matmul", "concatenate",
+             "advanced_subtensor", "inc_subtensor", "alloc"]
+
+
+@pytest.mark.parametrize("name", OPTIMIZED)
+def test_vjp_survives_the_optimizer(name):
+    for k, (fun, point) in enumerate(SAMPLES[name]):
+        verify_grad(fun, point, rng=np.random.default_rng(k), mode="NUMPY")
