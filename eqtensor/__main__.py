@@ -166,7 +166,8 @@ def main(argv=None, out=None) -> int:
             phases = ", ".join(f"{name} {_ms(t)}" for name, t in f.maker.timings.items())
             p(f"{mode:>12} ({f.maker.backend}): compile {_ms(compile_s)} ({phases}); run {_ms(run_s)} per call; "
               f"max error {err:.3g}")
-            rows.append((ex.name, f"{mode} ({f.maker.backend})", _ms(compile_s), _ms(run_s), _ms(eager_s), f"{err:.3g}"))
+            rows.append((ex.name, f"{mode} ({f.maker.backend})", _ms(compile_s), _ms(run_s), _ms(eager_s),
+                         f"{err:.3g}"))
     w = ex.updates[0][0]  # the last example's weights
     ex.reset()
     train = function(ex.inputs, ex.outputs, mode=main_mode, updates=ex.updates)

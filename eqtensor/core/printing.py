@@ -115,7 +115,8 @@ def debugprint(obj, depth=-1, print_type=False, file=None, id_type="CHAR", stop_
         ins = v.owner.inputs
         for k, i in enumerate(ins):
             last = k == len(ins) - 1
-            visit(i, child_prefix + ("└─ " if last else "├─ "), child_prefix + ("   " if last else "│  "), d - 1, False)
+            branch, indent = ("└─ ", "   ") if last else ("├─ ", "│  ")
+            visit(i, child_prefix + branch, child_prefix + indent, d - 1, False)
 
     for k, o in enumerate(outs):
         start = len(lines)
