@@ -338,6 +338,26 @@ _lin("matmul", [((3, 4), (4, 2)), ((4,), (4,)), ((3, 4), (4,)), ((4,), (4, 2)), 
      _LIN_DTYPES, lambda a, b: a @ b, np.matmul, rtol=1e-5)
 
 
+# ============================================================================ blas (made by the optimizer)
+def _finite(dtype, shape, shift):
+    v = values(dtype, shape, shift)
+    return np.where(np.isfinite(v), v, 1.5).astype(dtype)
+
+
+for _d in ("float64", "float32"):
+    from eqtensor.core.ops.blas import gemm, gemv, ger
+
+    add_case("gemm", _finite(_d, (3, 2), 3), _finite(_d, (3, 4), 1), _finite(_d, (4, 2), 2),
+             build=lambda c, a, b: gemm(c, 0.5, a, b, 2.0), ref=lambda c, a, b: 0.5 * np.dot(a, b) + 2 * c,
+             rtol=1e-5, label=_d)
+    add_case("gemv", _finite(_d, (3,), 3), _finite(_d, (3, 4), 1), _finite(_d, (4,), 2),
+             build=lambda y, a, x: gemv(y, -1.5, a, x, 0.5), ref=lambda y, a, x: -1.5 * np.dot(a, x) + 0.5 * y,
+             rtol=1e-5, label=_d)
+    add_case("ger", _finite(_d, (3, 4), 3), _finite(_d, (3,), 1), _finite(_d, (4,), 2),
+             build=lambda c, x, y: ger(c, 2.0, x, y), ref=lambda c, x, y: c + 2 * np.outer(x, y), rtol=1e-5,
+             label=_d)
+
+
 def _well_conditioned(n, dtype, seed):
     rng = np.random.default_rng(seed)
     return (rng.standard_normal((n, n)) + n * np.eye(n)).astype(dtype)

@@ -1,6 +1,7 @@
 """The rule checker: evaluate both sides of a rule on random inputs and compare.
 
-For each trial it draws shapes (all pattern variables of one rank share a shape), a dtype
+For each trial it draws shapes (all pattern variables of one rank share a shape, within their static
+shape; every other pair of trials uses one length for all axes so contractions line up), a dtype
 (float64, or float32 every other trial) and values mixing normal draws with edge values (0, -0.0,
 ±1, tiny, ±30, ±700, ±1000, ±1e300, ±inf, nan), restricted by the rule's ``domain``. Both sides
 must have the same dtype and shape; where the pattern is nan (undefined) the replacement must be
@@ -82,8 +83,13 @@ def _check_rule(rule: Rule, trials: int, rng) -> str | None:
             continue  # the rule's pattern cannot be built for this dtype
         if p2.dtype != r2.dtype:
             return f"for {dtype} inputs the pattern has dtype {p2.dtype}, the replacement {r2.dtype}"
-        shapes = {nd: tuple(int(s) for s in rng.integers(1, 4, nd)) for nd in {v.ndim for v in vars2}}
-        values = {id(v2): _values(rng, v.tag["pattern"], rule.domain, v2, shapes[v2.ndim])
+        if t % 4 < 2:  # one length for every axis (contractions line up)
+            n = int(rng.integers(1, 5))
+            shapes = {nd: (n,) * nd for nd in {v.ndim for v in vars2}}
+        else:
+            shapes = {nd: tuple(int(s) for s in rng.integers(1, 4, nd)) for nd in {v.ndim for v in vars2}}
+        values = {id(v2): _values(rng, v.tag["pattern"], rule.domain, v2,
+                                  tuple(d if d is not None else s for d, s in zip(v2.type.shape, shapes[v2.ndim])))
                   for v, v2 in zip(pvars, vars2)}
         try:
             pv = _evaluate(p2, values)
@@ -259,6 +265,14 @@ def _mp_softmax(x, axis, log):
     return _mp_elem(_MP["true_div"], 2)(exp, total)
 
 
+def _mp_dot(a, b):
+    def nan_for_none(x):
+        return np.vectorize(lambda v: mpmath.nan if v is None else v, otypes=[object])(x)
+
+    out = np.asarray(np.dot(nan_for_none(a), nan_for_none(b)), dtype=object)
+    return np.vectorize(lambda v: None if mpmath.isnan(v) else v, otypes=[object])(out)
+
+
 def _reference(root, values):
     """The pattern evaluated elementwise in 200-bit mpmath (None where undefined)."""
     with mpmath.workprec(200):
@@ -272,6 +286,8 @@ def _reference(root, values):
                 out = _reduce(_MP_REDUCE[name], args[0], node.op.params["axis"], node.op.params["keepdims"])
             elif name in ("softmax", "log_softmax"):
                 out = _mp_softmax(args[0], node.op.params["axis"], name == "log_softmax")
+            elif name == "dot":
+                out = _mp_dot(*args)
             elif node.op.defn.kind == "shape":
                 out = node.op.perform(*args)
             else:

@@ -32,13 +32,14 @@ from ..core.graph import Constant, Variable, toposort
 from ..core.types import TensorType
 
 
-def var(name: str, ndim: int = 1, dtype: str = "float64") -> Variable:
-    """A pattern variable (``ndim``/``dtype`` only shape how the pattern is built and checked).
+def var(name: str, ndim: int = 1, dtype: str = "float64", shape=None) -> Variable:
+    """A pattern variable. ``ndim``/``dtype``/``shape`` only shape how the pattern is built and
+    checked; in the e-graph the variable matches any e-class (types are guarded separately).
 
-    >>> var("x").tag["pattern"]
-    'x'
+    >>> var("x").tag["pattern"], var("a", shape=(1, 1)).type.shape
+    ('x', (1, 1))
     """
-    v = Variable(TensorType(dtype, (None,) * ndim), name=name)
+    v = Variable(TensorType(dtype, (None,) * ndim if shape is None else shape), name=name)
     v.tag["pattern"] = name
     return v
 

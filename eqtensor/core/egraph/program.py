@@ -51,6 +51,9 @@ class Interner:
         return self.keys[i]
 
 
+#: rules can create nodes of ops with at most this many inputs (one type table per arity)
+MAX_CREATED_ARITY = 5
+
 TYPES = Interner()
 PARAMS = Interner([()])  # id 0 = no parameters
 VALUES = Interner()
@@ -90,7 +93,7 @@ def declarations() -> str:
         lines.append(f"(constructor {constructor_name(name)} ({' '.join(args)}) T)")
     lines += ["(function ty (T) i64 :no-merge)", "(function cval (T) i64 :no-merge)", "(relation pos (T))",
               "(relation nonneg (T))", "(relation nzconst (T))", "(relation float_ty (i64))"]
-    for k in (1, 2, 3):
+    for k in range(1, MAX_CREATED_ARITY + 1):
         lines.append(f"(function ty{k} ({' '.join(['i64'] * (k + 2))}) i64 :no-merge)")
     lines.append("(ruleset facts)")
     ok = set(OPS)
@@ -126,7 +129,8 @@ def uniform_value(c: Constant):
 # --------------------------------------------------------------------------------- rule compiler
 class CompiledRule:
     """A rule as egglog text plus the op-type tables it needs (``needs``: (op, arity, params id or
-    None for "any params of that op"))."""
+    None for "any params of that op", input ranks or None)). Ops of 3+ inputs created by a rule
+    are typed only for the input ranks the rule was written with, which keeps the table small."""
 
     def __init__(self, name: str, text: str, needs: list):
         self.name = name
@@ -202,7 +206,7 @@ def compile_rule(rule) -> CompiledRule:
                 facts.append(f"(= (ty {names[id(v)]}) t_root)")
             return names[id(v)]
         op = v.owner.op
-        if op.defn.nin is None or op.defn.nin > 3:
+        if op.defn.nin is None or op.defn.nin > MAX_CREATED_ARITY:
             raise ValueError(f"rule {rule.name}: op {op.name} cannot be created by a rule")
         kids = [build(i, False) for i in v.owner.inputs]
         kid_types = [types[id(i)] if id(i) in types else type_of(i) for i in v.owner.inputs]
@@ -210,7 +214,8 @@ def compile_rule(rule) -> CompiledRule:
         pid = p[0] if p else "0"
         t = "t_root" if is_root else fresh("t")
         facts.append(f"(= {t} (ty{len(kids)} {OPIDS(op.name)} {pid} {' '.join(kid_types)}))")
-        needs.append((op.name, len(kids), None if (p and not p[0].isdigit()) else int(pid)))
+        ndims = tuple(i.ndim for i in v.owner.inputs) if len(kids) >= 3 else None
+        needs.append((op.name, len(kids), None if (p and not p[0].isdigit()) else int(pid), ndims))
         me = fresh("n")
         actions.append(f"(let {me} ({constructor_name(op.name)} {' '.join(p + kids)}))")
         actions.append(f"(set (ty {me}) {t})")
@@ -255,12 +260,15 @@ def type_table_entries(needs, graph_types: set[int], graph_params: set[int], max
         by_names.setdefault(tuple(k for k, _ in PARAMS[pid]), []).append(pid)
     for _ in range(2):
         new_types = set()
-        for opname, k, pid in sorted(set(needs), key=repr):
+        for opname, k, pid, ndims in sorted(set(needs), key=repr):
             defn = OPS[opname]
             pids = [pid] if pid is not None else by_names.get(defn.params, [])
+            ordered = sorted(types)
+            slots = [ordered if ndims is None else [t for t in ordered if TYPES[t].ndim == nd]
+                     for nd in (ndims or (None,) * k)]
             for p in pids:
                 op = Op(defn, dict(PARAMS[p]))
-                for combo in product(sorted(types), repeat=k):
+                for combo in product(*slots):
                     key = (k, OPIDS(opname), p, combo)
                     if key in entries:
                         continue
