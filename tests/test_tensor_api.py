@@ -306,3 +306,71 @@ def test_reductions_property(shape, dtype, name, axes, whole, keepdims, seed):
     assert res.dtype == expected.dtype and res.shape == expected.shape
     tol = 1e-4 if res.dtype == np.float32 else 1e-10
     np.testing.assert_allclose(res, expected, rtol=tol, atol=tol, equal_nan=True)
+
+
+EDGE = np.array([0.0, -0.0, 1.0, 1.0 + 1e-9, -1.0, 1e10, 1.00001e10, np.inf, -np.inf, np.nan, 1e-9, 2e-8])
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "int32"])
+@pytest.mark.parametrize("kw", [{}, {"equal_nan": True}, {"rtol": 0.0, "atol": 1e-8}, {"rtol": 0.1}])
+def test_isclose_allclose(dtype, kw):
+    a = EDGE.astype(dtype) if dtype.startswith("float") else np.arange(-3, 9, dtype=dtype)
+    b = np.roll(EDGE, 3).astype("float64")
+    for x, y in ((a, b), (b, a), (a, a), (a, np.float32(1.0))):
+        y = np.asarray(y)
+        with np.errstate(all="ignore"):
+            same(run(lambda p, q: pt.isclose(p, q, **kw), x, y), np.isclose(x, y, **kw))
+            same(run(lambda p, q: pt.allclose(p, q, **kw), x, y), np.asarray(np.allclose(x, y, **kw)))
+
+
+@given(shape=st.lists(st.integers(0, 4), min_size=2, max_size=4), offset=st.integers(-5, 5),
+       axes=st.lists(st.integers(-4, 3), min_size=2, max_size=2, unique=True), static=st.booleans())
+def test_diagonal_property(shape, offset, axes, static):
+    nd = len(shape)
+    a1, a2 = (a for a in axes)
+    if not (-nd <= a1 < nd and -nd <= a2 < nd) or a1 % nd == a2 % nd:
+        return
+    data = np.arange(int(np.prod(shape))).reshape(shape).astype("int16")
+    x = pt.tensor("x", dtype="int16", shape=tuple(shape) if static else (None,) * nd)
+    out = pt.diagonal(x, offset, a1, a2)
+    res = function([x], out, mode="FAST_COMPILE")(data)
+    expected = np.diagonal(data, offset, a1, a2)
+    same(res, expected)
+    if static:
+        assert out.type.shape == expected.shape
+
+
+@given(n=st.integers(0, 4), k=st.integers(-4, 4), dtype=st.sampled_from(["float64", "int8", "bool"]))
+def test_diag_and_trace_property(n, k, dtype):
+    v = (np.arange(n) % 3).astype(dtype)
+    same(run(lambda t: pt.diag(t, k), v), np.diag(v, k))
+    m = np.arange(n * (n + 1)).reshape(n, n + 1).astype(dtype)
+    same(run(lambda t: pt.diag(t, k), m), np.diag(m, k))
+    if dtype != "bool":
+        same(run(lambda t: pt.trace(t, k), m), np.asarray(np.trace(m, k)))
+
+
+@given(shape=st.lists(st.integers(0, 4), min_size=1, max_size=3), shift=st.integers(-9, 9),
+       axis=st.one_of(st.none(), st.integers(-3, 2)), symbolic=st.booleans())
+def test_roll_property(shape, shift, axis, symbolic):
+    if axis is not None and not -len(shape) <= axis < len(shape):
+        return
+    data = np.arange(int(np.prod(shape))).reshape(shape)
+    x = pt.tensor("x", dtype="int64", shape=tuple(shape))
+    s = pt.lscalar("s")
+    out = pt.roll(x, s if symbolic else shift, axis)
+    res = function([x, s], out, mode="FAST_COMPILE", on_unused_input="ignore")(data, shift)
+    with np.errstate(all="ignore"):
+        same(res, np.roll(data, shift, axis))
+    assert out.type.is_compatible(res.shape)
+
+
+def test_formula_errors():
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        pt.diagonal(pt.dvector("v"))
+    with pytest.raises(ValueError, match="must differ"):
+        pt.diagonal(pt.dmatrix("m"), 0, 1, -1)
+    with pytest.raises(ValueError, match="vector or a matrix"):
+        pt.diag(pt.dtensor3("t"))
+    with pytest.raises(TypeError, match="integer scalar"):
+        pt.roll(pt.dvector("v"), pt.dscalar("s"))

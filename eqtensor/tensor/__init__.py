@@ -18,18 +18,18 @@ from ..core.ops.creation import (
     arange, eye, full, full_like, identity_like, ones, ones_like, tri, tril, triu, zeros, zeros_like,
 )
 from ..core.ops.elemwise import (
-    abs, add, and_, arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh, cast, ceil, clip, cos,
+    abs, add, allclose, and_, arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh, cast, ceil, clip, cos,
     cosh, eq, erf, erfc, erfinv, exp, exp2, expm1, floor, floor_div, gammaln, ge, gt, invert, isinf,
-    isnan, le, log, log1mexp, log1p, log2, log10, logical_and, logical_not, logical_or, logical_xor, lt,
+    isclose, isnan, le, log, log1mexp, log1p, log2, log10, logical_and, logical_not, logical_or, logical_xor, lt,
     maximum, minimum, mod, mul, neg, neq, or_, pow, psi, reciprocal, round_half_to_even, sigmoid, sign,
     sin, sinh, softplus, sqr, sqrt, sub, switch, tan, tanh, true_div, trunc, xor,
 )
-from ..core.ops.linalg import dot, matmul, outer, tensordot
+from ..core.ops.linalg import diag, diagonal, dot, matmul, outer, tensordot, trace
 from ..core.ops.reduction import (
     all, any, argmax, argmin, logsumexp, max, mean, min, prod, std, sum, var,
 )
 from ..core.ops.shape import (
-    alloc, broadcast_to, concatenate, dimshuffle, expand_dims, flatten, reshape, shape, shape_i, squeeze,
+    alloc, broadcast_to, concatenate, dimshuffle, expand_dims, flatten, reshape, roll, shape, shape_i, squeeze,
     stack, transpose,
 )
 from ..core.ops.subtensor import inc_subtensor, set_subtensor, take

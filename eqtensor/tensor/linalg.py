@@ -7,8 +7,8 @@
 -2.0000000000000004
 """
 
-from ..core.ops.linalg import det, dot, matmul, matrix_inverse, outer, solve, tensordot
+from ..core.ops.linalg import det, diagonal, dot, matmul, matrix_inverse, outer, solve, tensordot, trace
 
 inv = matrix_inverse
 
-__all__ = ["det", "dot", "inv", "matmul", "matrix_inverse", "outer", "solve", "tensordot"]
+__all__ = ["det", "diagonal", "dot", "inv", "matmul", "matrix_inverse", "outer", "solve", "tensordot", "trace"]

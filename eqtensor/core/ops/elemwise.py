@@ -242,3 +242,35 @@ def logical_not(x):
     array([ True, False])
     """
     return invert(_truth(x))
+
+
+def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """Elementwise ``|a - b| <= atol + rtol * |b|`` (equal infinities are close), as ``np.isclose``.
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> pt.isclose(np.array([1.0, np.inf, np.nan]), np.array([1.0 + 1e-9, np.inf, np.nan])).eval()
+    array([ True,  True, False])
+    """
+    from ..basic import as_tensor_variable
+    from ..dtypes import promote
+
+    a, b = as_tensor_variable(a), as_tensor_variable(b)
+    if not b.dtype.startswith(("float", "complex")):
+        b = cast(b, promote([b.dtype, float]))
+    close = or_(and_(le(abs(sub(a, b)), add(atol, mul(rtol, abs(b)))), invert(or_(isnan(b), isinf(b)))), eq(a, b))
+    if equal_nan:
+        close = or_(close, and_(isnan(a), isnan(b)))
+    return close
+
+
+def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """True when every element of ``a`` is close to ``b`` (:func:`isclose`), as ``np.allclose``.
+
+    >>> from eqtensor import tensor as pt
+    >>> bool(pt.allclose([1.0, 2.0], [1.0, 2.000001]).eval())
+    True
+    """
+    from .reduction import all as all_
+
+    return all_(isclose(a, b, rtol, atol, equal_nan))

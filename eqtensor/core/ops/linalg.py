@@ -310,3 +310,92 @@ def solve(a, b):
     from ..basic import as_tensor_variable
 
     return Op(OPS["solve"])(as_tensor_variable(a), as_tensor_variable(b))
+
+
+# ----------------------------------------------------------------------------- diagonals (formulas)
+def _dim(x, d):
+    from .shape import shape_i
+
+    return x.type.shape[d] if x.type.shape[d] is not None else shape_i(x, d)
+
+
+def diagonal(x, offset=0, axis1=0, axis2=1):
+    """The ``offset`` diagonal of the 2-d slices over ``axis1``, ``axis2``, appended as the last axis
+    (``np.diagonal``); built by advanced indexing.
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> pt.diagonal(np.arange(12).reshape(3, 4), offset=1).eval()
+    array([ 1,  6, 11])
+    """
+    from ..basic import as_tensor_variable
+    from ..op import normalize_axis
+    from .creation import arange
+    from .elemwise import add, maximum, minimum
+    from .shape import transpose
+
+    x = as_tensor_variable(x)
+    if x.ndim < 2:
+        raise ValueError(f"diagonal: expected at least 2 dimensions, got {x.type}")
+    a1, a2 = (normalize_axis(a, x.ndim, "diagonal")[0] for a in (axis1, axis2))
+    if a1 == a2:
+        raise ValueError("diagonal: axis1 and axis2 must differ")
+    k = int(offset)
+    rest = [d for d in range(x.ndim) if d not in (a1, a2)]
+    y = transpose(x, rest + [a1, a2])
+    n1, n2 = _dim(x, a1), _dim(x, a2)
+    if isinstance(n1, int) and isinstance(n2, int):
+        length = max(0, min(n1 + min(k, 0), n2 - max(k, 0)))
+    else:
+        length = maximum(minimum(add(n1, min(k, 0)), add(n2, -max(k, 0))), 0)
+    idx = arange(length)
+    return y[(Ellipsis, add(idx, max(-k, 0)) if k < 0 else idx, add(idx, k) if k > 0 else idx)]
+
+
+def trace(x, offset=0):
+    """Sum of the ``offset`` diagonal of a matrix (``np.trace``).
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> int(pt.trace(np.arange(9).reshape(3, 3)).eval())
+    12
+    """
+    from ..basic import as_tensor_variable
+    from .reduction import sum
+
+    x = as_tensor_variable(x)
+    if x.ndim != 2:
+        raise ValueError(f"trace: expected a matrix, got {x.type}")
+    return sum(diagonal(x, offset), axis=-1)
+
+
+def diag(v, k=0):
+    """A matrix with the vector ``v`` on its ``k``-th diagonal, or the ``k``-th diagonal of the
+    matrix ``v`` (``np.diag``).
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> pt.diag(np.array([1, 2]), k=-1).eval()
+    array([[0, 0, 0],
+           [1, 0, 0],
+           [0, 2, 0]])
+    """
+    from ..basic import as_tensor_variable
+    from ..graph import Constant
+    from .creation import arange
+    from .elemwise import add
+    from .shape import alloc
+    from .subtensor import set_subtensor
+
+    v = as_tensor_variable(v)
+    if v.ndim == 2:
+        return diagonal(v, k)
+    if v.ndim != 1:
+        raise ValueError(f"diag: expected a vector or a matrix, got {v.type}")
+    k = int(k)
+    n = _dim(v, 0)
+    size = n + abs(k) if isinstance(n, int) else add(n, abs(k))
+    idx = arange(n)
+    rows = add(idx, -k) if k < 0 else idx
+    cols = add(idx, k) if k > 0 else idx
+    return set_subtensor(alloc(Constant(np.zeros((), v.dtype)), size, size)[rows, cols], v)

@@ -437,3 +437,34 @@ def broadcast_to(x, shape):
            [0, 1, 2]])
     """
     return alloc(x, *shape)
+
+
+def roll(x, shift, axis=None):
+    """Shift elements cyclically by ``shift`` along ``axis`` (of the flattened tensor when None),
+    as ``np.roll``; built from slices and a concatenation. ``shift`` may be a symbolic integer.
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> pt.roll(np.arange(5), 2).eval()
+    array([3, 4, 0, 1, 2])
+    """
+    from ..basic import as_tensor_variable
+    from ..op import normalize_axis
+    from .elemwise import mod, sub
+
+    x = as_tensor_variable(x)
+    if axis is None:
+        return reshape(roll(flatten(x), shift, 0), tuple(s if s is not None else shape_i(x, d)
+                                                         for d, s in enumerate(x.type.shape)))
+    (a,) = normalize_axis(axis, x.ndim, "roll")
+    n = x.type.shape[a]
+    if isinstance(shift, (int, np.integer)) and n is not None:
+        cut = n - int(shift) % n if n else 0
+    else:
+        shift = as_tensor_variable(shift)
+        if shift.ndim != 0 or shift.dtype not in INT_DTYPES:
+            raise TypeError(f"roll: shift must be an integer scalar, got {shift.type}")
+        length = n if n is not None else shape_i(x, a)
+        cut = sub(length, mod(shift, length))
+    head = (slice(None),) * a
+    return concatenate([x[head + (slice(cut, None),)], x[head + (slice(None, cut),)]], axis=a)
