@@ -523,3 +523,35 @@ def test_python_scalars_in_updates_and_givens_take_the_target_dtype():
         function([], [], updates={i8: 300})
     s = pt.fscalar("s")
     assert function([], s * 2, givens={s: 0.5})().dtype == np.float32
+
+
+@functools.cache
+def _four_inputs(with_default):
+    xs = [pt.dscalar(f"x{k}") for k in range(4)]
+    ins = [In(x, value=float(-(k + 1))) if d else x for k, (x, d) in enumerate(zip(xs, with_default))]
+    return function(ins, xs[0] + 10 * xs[1] + 100 * xs[2] + 1000 * xs[3])
+
+
+@given(st.tuples(*[st.booleans()] * 4), st.integers(0, 4), st.lists(st.sampled_from(["kw", "omit"]), min_size=4,
+                                                                    max_size=4), st.randoms())
+def test_positional_keyword_and_default_binding(with_default, n_pos, rest, rnd):
+    f = _four_inputs(with_default)
+    values = [float(k + 1) for k in range(4)]
+    kwargs, expected, missing = {}, [], None
+    for k in range(4):
+        if k < n_pos or rest[k] == "kw":
+            expected.append(values[k])
+            if k >= n_pos:
+                kwargs[f"x{k}"] = values[k]
+        elif with_default[k]:
+            expected.append(-(k + 1.0))
+        else:
+            expected.append(None)
+            missing = k if missing is None else missing
+    items = list(kwargs.items())
+    rnd.shuffle(items)
+    if missing is not None:
+        with pytest.raises(TypeError, match=rf"missing a value for input {missing} \(x{missing}\)"):
+            f(*values[:n_pos], **dict(items))
+    else:
+        assert f(*values[:n_pos], **dict(items)) == sum(v * 10 ** k for k, v in enumerate(expected))
