@@ -174,3 +174,18 @@ def test_pydotprint_text_file_and_missing_graphviz(tmp_path, monkeypatch):
     monkeypatch.setattr("shutil.which", lambda name: None)
     with pytest.raises(RuntimeError, match="needs Graphviz's 'dot' program"):
         pydotprint(f, outfile=tmp_path / "g.png")
+
+
+def test_debugprint_destroy_and_view_maps():
+    x = pt.dmatrix("x")
+    f = function([x], (pt.exp(x) + 1).T * 2, mode="FAST_COMPILE")
+    lines = debugprint(f, print_destroy_map=True, print_view_map=True, file="str").splitlines()
+    sched = f.maker.schedule
+    for k, node in enumerate(sched.nodes):
+        line = next(ln for ln in lines if ln.endswith(f" {k}") or f" {k} ···" in ln)
+        assert (f"d={{0: [{sched.inplace[k]}]}}" in line) == (k in sched.inplace), line
+        assert ("v={0: [0]}" in line) == (node.op.name == "dimshuffle"), line
+    assert any("d={0: [0]}" in ln for ln in lines)  # exp's dead buffer is reused
+    assert "d=" not in debugprint(f, file="str") and "v=" not in debugprint(f, file="str")
+    r = f(np.zeros((2, 3)))
+    np.testing.assert_array_equal(r, np.full((3, 2), 4.0))

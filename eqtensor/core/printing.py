@@ -48,16 +48,16 @@ def _label(v: Variable) -> str:
 
 
 def _graph_of(obj):
-    """``(outputs, updates, order)``: ``updates`` maps an output's position to the shared variable
-    it updates; ``order`` is each node's position in the compiled schedule (compiled functions)."""
+    """``(outputs, updates, schedule)``: ``updates`` maps an output's position to the shared
+    variable it updates; ``schedule`` is the compiled schedule (compiled functions only)."""
     from .function import Function
 
-    order = None
+    schedule = None
     if isinstance(obj, Function):
-        order = {id(node): k for k, node in enumerate(obj.maker.schedule.nodes)}
+        schedule = obj.maker.schedule
         obj = obj.maker.fgraph
     if isinstance(obj, FunctionGraph):
-        return list(obj.outputs), {k + obj.n_outputs: t for k, t in enumerate(obj.update_targets)}, order
+        return list(obj.outputs), {k + obj.n_outputs: t for k, t in enumerate(obj.update_targets)}, schedule
     if isinstance(obj, (list, tuple)):
         outs = list(obj)
     else:
@@ -66,17 +66,21 @@ def _graph_of(obj):
         if not isinstance(o, Variable):
             raise TypeError(f"can only print variables, lists of variables, FunctionGraphs and compiled functions, "
                             f"got {o!r}")
-    return outs, {}, order
+    return outs, {}, schedule
 
 
-def debugprint(obj, depth=-1, print_type=False, file=None, id_type="CHAR", stop_on_name=False) -> str | None:
+def debugprint(obj, depth=-1, print_type=False, file=None, id_type="CHAR", stop_on_name=False,
+               print_destroy_map=False, print_view_map=False) -> str | None:
     """Print a graph (a variable, a list of them, a ``FunctionGraph`` or a compiled function) as a tree.
 
     Each node gets an id; a node printed before shows only its id and ``···``. For a compiled
     function the optimized graph is printed, each node followed by its position in the schedule,
     and update expressions are marked with the shared variable they update. ``depth`` limits the
     levels printed, ``stop_on_name`` stops at named intermediate variables, ``id_type`` is
-    ``"CHAR"`` (A, B, …), ``"int"`` or ``""`` (no ids). ``file="str"`` returns the text.
+    ``"CHAR"`` (A, B, …), ``"int"`` or ``""`` (no ids). ``print_view_map`` marks outputs that
+    may be views of an input (``v={0: [input]}``), ``print_destroy_map`` those a compiled
+    function computes in place, overwriting a dead input's buffer (``d={0: [input]}``).
+    ``file="str"`` returns the text.
 
     >>> import numpy as np, eqtensor as et
     >>> from eqtensor import tensor as pt
@@ -92,7 +96,9 @@ def debugprint(obj, depth=-1, print_type=False, file=None, id_type="CHAR", stop_
     """
     if id_type not in _ID_TYPES:
         raise ValueError(f"debugprint: id_type must be one of {_ID_TYPES}, got {id_type!r}")
-    outs, updates, order = _graph_of(obj)
+    outs, updates, schedule = _graph_of(obj)
+    order = {} if schedule is None else {id(node): k for k, node in enumerate(schedule.nodes)}
+    inplace = {} if schedule is None else schedule.inplace
     lines: list[str] = []
     ids: dict[int, str] = {}
 
@@ -105,8 +111,14 @@ def debugprint(obj, depth=-1, print_type=False, file=None, id_type="CHAR", stop_
             parts.append(f"[id {ids[id(v)]}]")
         if print_type:
             parts.append(str(v.type))
-        if order is not None and v.owner is not None:
-            parts.append(str(order[id(v.owner)]))
+        if v.owner is not None:
+            k = order.get(id(v.owner))
+            if print_destroy_map and k in inplace:
+                parts.append(f"d={{0: [{inplace[k]}]}}")
+            if print_view_map and v.owner.op.defn.view_of is not None:
+                parts.append(f"v={{0: [{v.owner.op.defn.view_of}]}}")
+            if k is not None:
+                parts.append(str(k))
         if seen and v.owner is not None:
             parts.append("···")
         lines.append(" ".join(parts))
