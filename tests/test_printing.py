@@ -183,7 +183,9 @@ def test_debugprint_destroy_and_view_maps():
     sched = f.maker.schedule
     for k, node in enumerate(sched.nodes):
         line = next(ln for ln in lines if ln.endswith(f" {k}") or f" {k} ···" in ln)
-        assert (f"d={{0: [{sched.inplace[k]}]}}" in line) == (k in sched.inplace), line
+        assert ("d={0: [" in line) == (k in sched.inplace), line
+        if k in sched.inplace:
+            assert f"d={{0: [{sched.inplace[k]}]}}" in line
         assert ("v={0: [0]}" in line) == (node.op.name == "dimshuffle"), line
     assert any("d={0: [0]}" in ln for ln in lines)  # exp's dead buffer is reused
     assert "d=" not in debugprint(f, file="str") and "v=" not in debugprint(f, file="str")
