@@ -522,6 +522,40 @@ def _solve(op, inputs, out, g):
     return ga, gb
 
 
+# --------------------------------------------------------------------------- BLAS (made by the optimizer)
+def _scal(s, ndim):
+    """The broadcast scalar ``s`` (static shape all 1s) with at most ``ndim`` dimensions."""
+    return S.dimshuffle(s, *range(s.ndim - ndim, s.ndim)) if s.ndim > ndim else s
+
+
+def _total_like(v, s):
+    """``sum(v)`` shaped like the broadcast scalar ``s``."""
+    t = R.sum(v)
+    return S.dimshuffle(t, *["x"] * s.ndim) if s.ndim else t
+
+
+@vjp("gemm", "alpha dot(A, B) + beta C: the dot rule scaled by alpha; C scaled by beta")
+def _gemm(op, inputs, out, g):
+    c, alpha, a, b, beta = inputs
+    return (g * _scal(beta, c.ndim), _total_like(g * _dot(a, b), alpha), _dot(g, b.T) * _scal(alpha, 2),
+            _dot(a.T, g) * _scal(alpha, 2), _total_like(g * c, beta))
+
+
+@vjp("gemv", "alpha dot(A, x) + beta y: the dot rule scaled by alpha; y scaled by beta")
+def _gemv(op, inputs, out, g):
+    y, alpha, a, x, beta = inputs
+    ga = S.dimshuffle(g, 0, "x") * S.dimshuffle(x, "x", 0) * _scal(alpha, 2)
+    return (g * _scal(beta, y.ndim), _total_like(g * _dot(a, x), alpha), ga, _dot(a.T, g) * _scal(alpha, 1),
+            _total_like(g * y, beta))
+
+
+@vjp("ger", "A + alpha outer(x, y): A gets the cotangent, x and y the outer-product rule scaled by alpha")
+def _ger(op, inputs, out, g):
+    c, alpha, x, y = inputs
+    outer = S.dimshuffle(x, 0, "x") * S.dimshuffle(y, "x", 0)
+    return g, _total_like(g * outer, alpha), _dot(g, y) * _scal(alpha, 1), _dot(g.T, x) * _scal(alpha, 1)
+
+
 # --------------------------------------------------------------------------- gradient markers
 def _identity(x, **params):
     return x
