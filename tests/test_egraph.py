@@ -316,3 +316,23 @@ def test_softmax_formula_and_sum_neg():
     sm, s = f(np.array([[1000.0, 0.0], [1.0, 2.0]]))
     np.testing.assert_allclose(sm[0], [1.0, 0.0])
     np.testing.assert_allclose(s, [-1001.0, -2.0])
+
+
+def test_dot_renderings(tmp_path):
+    from eqtensor.core.egraph.render import egraph_to_dot, graph_to_dot, render
+
+    x = pt.dvector("x")
+    fg = FunctionGraph([x], [pt.log(1 + pt.exp(x)), -(-x)], 1, 2)
+    new, report = optimize_graph(fg, keep_egraph=True)
+    text = egraph_to_dot(report)
+    snap = report.egraph
+    assert text.count("fillcolor=lightblue") == len(snap.selection)
+    assert text.count("subgraph cluster_") == len({e[0] for e in snap.enodes})
+    assert "output 1" in text
+    g = graph_to_dot(new.outputs)
+    assert "softplus" in g and "log" not in g
+    path = render(g, str(tmp_path / "g.svg"))
+    assert (tmp_path / path.split("/")[-1]).exists()
+    _, plain = optimize_graph(fg)
+    with pytest.raises(ValueError, match="keep_egraph"):
+        egraph_to_dot(plain)

@@ -171,14 +171,15 @@ def _compare(pattern, values, pv, rv, dtype, ulps):
         return None
     ref = _reference(pattern, values)
     for idx in zip(*np.nonzero(~np.asarray(close) | lost)):
+        idx = tuple(int(i) for i in idx)
         truth = ref[idx]
         if truth is None:
             if lost[idx]:
-                return f"at {idx}: the pattern is undefined (nan) but the replacement gives {rv[idx]!r}"
+                return f"at {idx}: the pattern is undefined (nan) but the replacement gives {float(rv[idx])!r}"
             continue
         er, ep = _err(rv[idx], truth), _err(pv[idx], truth)
         if not er <= ep * (1 + 1e-6) + ulps * eps * abs(truth) + mpmath.mpf(1e-300):
-            return (f"at {idx}: pattern {pv[idx]!r}, replacement {rv[idx]!r}, reference "
+            return (f"at {idx}: pattern {float(pv[idx])!r}, replacement {float(rv[idx])!r}, reference "
                     f"{mpmath.nstr(truth, 17)}")
     return None
 

@@ -23,7 +23,7 @@ from .program import (
     PARAMS, TYPES, VALUES, compile_rule, constructor_name, is_float_type, type_table_entries, uniform_value,
     value_key,
 )
-from .report import Budget, IterationStats, OptimizationReport
+from .report import Budget, EGraphSnapshot, IterationStats, OptimizationReport
 
 #: largest constant (in elements) the optimizer creates by folding
 FOLD_LIMIT = 10_000
@@ -150,10 +150,12 @@ def _register(s, compiled):
         s.register(c.ruleset + ":rule", c.text)
 
 
-def optimize_graph(fgraph, rules=None, budget: Budget | None = None, cost_model: CostModel | None = None):
+def optimize_graph(fgraph, rules=None, budget: Budget | None = None, cost_model: CostModel | None = None,
+                   keep_egraph: bool = False):
     """Optimize a :class:`~eqtensor.core.fgraph.FunctionGraph`; returns ``(fgraph, report)``.
 
     ``rules`` is a Rule, RuleSet or Schedule (default: :func:`eqtensor.rules.default_schedule`).
+    ``keep_egraph=True`` stores the saturated e-graph in ``report.egraph`` (see :mod:`.render`).
     On any failure the input graph is returned and ``report.fallback`` says why.
     """
     from ...rules.language import as_schedule
@@ -174,7 +176,7 @@ def optimize_graph(fgraph, rules=None, budget: Budget | None = None, cost_model:
     outputs, report.folded = fold_constants(fgraph.outputs)
     times["fold"] = time.perf_counter() - t0
     try:
-        new_outputs = _saturate_and_extract(outputs, schedule, budget, model, report)
+        new_outputs = _saturate_and_extract(outputs, schedule, budget, model, report, keep_egraph)
     except (EGraphError, LookupError, ValueError, TypeError) as e:
         discard_session()
         report.fallback = f"{type(e).__name__}: {e}"
@@ -191,7 +193,7 @@ def optimize_graph(fgraph, rules=None, budget: Budget | None = None, cost_model:
     return new_fg, report
 
 
-def _saturate_and_extract(outputs, schedule, budget, model, report):
+def _saturate_and_extract(outputs, schedule, budget, model, report, keep_egraph=False):
     times = report.times
     compiled_phases = [[_compiled(r) for r in rs] for rs, _, _ in schedule.phases]
     t = time.perf_counter()
@@ -222,7 +224,7 @@ def _saturate_and_extract(outputs, schedule, budget, model, report):
         frozen = s.freeze()
     finally:
         s.pop()
-    result = _extract(frozen, loader.leaves, len(outputs), model)
+    result = _extract(frozen, loader.leaves, len(outputs), model, report if keep_egraph else None)
     times["extract"] = time.perf_counter() - t
     return result
 
@@ -279,7 +281,7 @@ def _saturate(s, phases, budget, report):
     report.stop_reason = stop or "saturated"
 
 
-def _extract(frozen, leaves, n_outputs, model):
+def _extract(frozen, leaves, n_outputs, model, keep=None):
     cons = {out: ins for ins, out in frozen.get("Cons", [])}
     nil = {out for _, out in frozen.get("Nil", [])}
 
@@ -308,6 +310,8 @@ def _extract(frozen, leaves, n_outputs, model):
     types = {tid: TYPES[tid] for tid in set(class_type.values())}
     params = {pid: dict(PARAMS[pid]) for pid in {e[2] for e in enodes}}
     selection = extract(enodes, class_type, root_classes, model, types, params)
+    if keep is not None:
+        keep.egraph = EGraphSnapshot(enodes, class_type, selection, root_classes, leaves)
     return _rebuild(enodes, selection, root_classes, leaves, class_type)
 
 

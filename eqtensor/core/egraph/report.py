@@ -42,6 +42,19 @@ class Budget:
 
 
 @dataclass
+class EGraphSnapshot:
+    """The saturated e-graph of one run (kept with ``keep_egraph=True``): e-nodes as
+    ``(e-class, op name or None for a leaf, params id, child e-classes, leaf index)``, the type id of
+    each e-class, the extractor's choice ``{e-class: e-node index}``, the root e-classes and the leaves."""
+
+    enodes: list
+    class_type: dict
+    selection: dict
+    roots: list
+    leaves: list
+
+
+@dataclass
 class IterationStats:
     phase: int
     enodes: int
@@ -65,6 +78,7 @@ class OptimizationReport:
     enodes_inserted: int = 0
     folded: int = 0  # nodes replaced by constants before insertion
     schedule: object = field(default=None, repr=False)
+    egraph: EGraphSnapshot | None = field(default=None, repr=False)
 
     @property
     def rules_fired(self) -> dict:
