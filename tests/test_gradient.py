@@ -108,6 +108,8 @@ def test_no_useless_nodes_for_simple_graphs():
     names = [n.op.name for n in toposort([g])]
     assert names.count("exp") == 1 and "mul" in names  # exp(x) of the forward pass is reused
     assert "add" not in names  # a single use adds nothing
+    shapes = [n for n in toposort([g]) if n.op.name == "shape_i"]
+    assert shapes and all(n.inputs[0] is x for n in shapes)  # lengths come from x, not from exp(x)
 
 
 # --------------------------------------------------------------------------- options

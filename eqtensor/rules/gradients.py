@@ -11,10 +11,9 @@ dtype, so elementwise rules simply return ``g``-shaped expressions.
 Ops declared ``differentiable=False`` have no rule: their float inputs get a zero gradient (ops of
 kind ``shape`` — ``shape``, ``shape_i`` — are disconnected from their input, as in PyTensor).
 
-This module also declares the gradient-marker ops (``zero_grad``, ``disconnected_grad``,
-``undefined_grad``, ``grad_clip``, ``grad_scale``): identities in the forward graph (a view of their
-input, NumPy template ``{0}``) whose only meaning is their VJP rule; and ``polygamma``, needed as the
-derivative of ``psi``.
+The gradient-marker ops (``zero_grad``, ``disconnected_grad``, ``undefined_grad``, ``grad_clip``,
+``grad_scale``) and their rules are in :mod:`eqtensor.rules.gradient_markers`; this module also
+declares ``polygamma``, needed as the derivative of ``psi``.
 
 >>> RULES["exp"].why
 'd exp(x) = exp(x) dx: reuse the output'
@@ -92,8 +91,25 @@ def vjp(name: str, why: str, only=None):
 
 # --------------------------------------------------------------------------- helpers
 def dims(x):
-    """Per-dimension lengths of ``x``: static ints where known, ``shape_i`` otherwise."""
-    return [s if s is not None else S.shape_i(x, d) for d, s in enumerate(x.type.shape)]
+    """Per-dimension lengths of ``x``: static ints where known, else ``shape_i`` of the earliest variable
+    with that length (through elementwise ops and dimshuffles), so a gradient does not keep a forward
+    intermediate alive just for its shape."""
+    return [s if s is not None else S.shape_i(*_length_source(x, d)) for d, s in enumerate(x.type.shape)]
+
+
+def _length_source(x, d):
+    while x.owner is not None:
+        op = x.owner.op
+        if op.defn.kind == "elemwise":
+            full = [i for i in x.owner.inputs if i.type.shape[d] != 1]
+            if not full:
+                break
+            x = next((i for i in full if i.owner is None), full[0])
+        elif op.name == "dimshuffle" and op.params["order"][d] != "x":
+            x, d = x.owner.inputs[0], op.params["order"][d]
+        else:
+            break
+    return x, d
 
 
 def zeros_like(x, dtype=None):
@@ -556,43 +572,4 @@ def _ger(op, inputs, out, g):
     return g, _total_like(g * outer, alpha), _dot(g, y) * _scal(alpha, 1), _dot(g.T, x) * _scal(alpha, 1)
 
 
-# --------------------------------------------------------------------------- gradient markers
-def _identity(x, **params):
-    return x
-
-
-def _marker(name, doc, params=()):
-    return declare(name, "other", 1, lambda op, inputs: inputs[0].type, _identity, params=params, cost=0,
-                   view_of=0, numpy="{0}", doc=doc)
-
-
-_marker("zero_grad", "identity whose gradient is zero")
-_marker("disconnected_grad", "identity through which the gradient is disconnected")
-_marker("undefined_grad", "identity whose gradient is undefined")
-_marker("grad_clip", "identity whose gradient is clipped to [lower, upper]", ("lower", "upper"))
-_marker("grad_scale", "identity whose gradient is multiplied by multiplier", ("multiplier",))
-
-
-@vjp("zero_grad", "zero_grad(x) is x with a zero gradient")
-def _zero_grad(op, inputs, out, g):
-    return (ZERO,)
-
-
-@vjp("disconnected_grad", "disconnected_grad(x) is x seen as a constant by grad", only=())
-def _disconnected_grad(op, inputs, out, g):
-    return (None,)
-
-
-@vjp("undefined_grad", "undefined_grad(x) is x whose gradient is undefined")
-def _undefined_grad(op, inputs, out, g):
-    return (NullGrad(f"the gradient of {inputs[0]} was declared undefined by undefined_grad"),)
-
-
-@vjp("grad_clip", "grad_clip(x, lo, hi) is x whose gradient is clipped to [lo, hi]")
-def _grad_clip(op, inputs, out, g):
-    return (E.clip(g, op.params["lower"], op.params["upper"]),)
-
-
-@vjp("grad_scale", "grad_scale(x, m) is x whose gradient is multiplied by m")
-def _grad_scale(op, inputs, out, g):
-    return (g * op.params["multiplier"],)
+from . import gradient_markers  # noqa: E402,F401  (registers the marker ops and their rules)
