@@ -352,3 +352,32 @@ def test_hessian_vector_product_matches_hessian():
     vx, vp = np.array([0.3, -0.5, 1.2]), np.array([1.0, -2.0, 0.5])
     np.testing.assert_allclose(ev(hessian_vector_product(cost, x, p), {x: vx, p: vp}),
                                ev(hessian(cost, x), {x: vx}) @ vp, rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- formulas over primitives
+_R = np.random.default_rng(11)
+COMPOSITES = {
+    "tensordot": (lambda a, b: pt.tensordot(a, b, axes=[[1, 2], [1, 0]]),
+                  [_R.standard_normal((2, 3, 4)), _R.standard_normal((4, 3, 5))]),
+    "take": (lambda a: pt.take(a, [2, 0, 2], axis=1), [_R.standard_normal((3, 4))]),
+    "take_flat": (lambda a: pt.take(a, [5, 0]), [_R.standard_normal((3, 4))]),
+    "mean": (lambda a: a.mean(axis=0), [_R.standard_normal((3, 4))]),
+    "var": (lambda a: a.var(axis=1, ddof=1), [_R.standard_normal((3, 4))]),
+    "std": (lambda a: a.std(), [_R.standard_normal((3, 4))]),
+    "flatten": (lambda a: a.flatten(), [_R.standard_normal((3, 4))]),
+    "squeeze": (lambda a: a.squeeze(), [_R.standard_normal((3, 1))]),
+    "broadcast_to": (lambda a: pt.broadcast_to(a, (4, 3)), [_R.standard_normal(3)]),
+    "outer": (lambda a, b: pt.outer(a, b), [_R.standard_normal(3), _R.standard_normal(2)]),
+    "stack": (lambda a, b: pt.stack([a, b], axis=1), [_R.standard_normal(3), _R.standard_normal(3)]),
+    "roll": (lambda a: pt.roll(a, 1, axis=1), [_R.standard_normal((3, 4))]),
+    "trace": (lambda a: pt.trace(a), [_R.standard_normal((3, 3))]),
+    "diagonal": (lambda a: pt.diagonal(a), [_R.standard_normal((3, 4))]),
+    "diag": (lambda a: pt.diag(a), [_R.standard_normal(3)]),
+    "tril": (lambda a: pt.tril(a), [_R.standard_normal((3, 3))]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(COMPOSITES))
+def test_gradients_of_formulas_over_primitives(name):
+    fun, point = COMPOSITES[name]
+    verify_grad(fun, point, rng=np.random.default_rng(0), mode="FAST_COMPILE")
