@@ -243,6 +243,9 @@ def test_creation_helpers():
     same(run(lambda x: pt.zeros_like(x, dtype="float32"), I8), np.zeros_like(I8, dtype="float32"))
     with pytest.raises(ValueError, match="step must not be zero"):
         pt.arange(0, 5, 0)
+    assert pt.arange(10**13).type.shape == (10**13,)  # the static length is computed, not allocated
+    for args in [(0, 7.3, 0.5), (2.5, -4, -0.7), (3, -4, -3), (-2, 5, 2), (5, 0)]:
+        assert pt.arange(*args).type.shape == (len(np.arange(*args)),)
     with pytest.raises(TypeError, match="integer scalar"):
         pt.eye(2.5)
     with pytest.raises(ValueError, match="negative dimension"):

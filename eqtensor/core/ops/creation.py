@@ -13,6 +13,8 @@ TensorType(int32, shape=(None, None))
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..config import config
@@ -46,7 +48,11 @@ def _arange_infer(op, inputs):
         raise ValueError("arange: step must not be zero")
     length = None
     if all(v is not None for v in vals):
-        length = len(np.arange(*[v.item() for v in vals], dtype=dtype))
+        start, stop, step = (v.item() for v in vals)
+        if all(isinstance(v, int) for v in (start, stop, step)):
+            length = max(0, -((start - stop) // step))
+        else:
+            length = max(0, math.ceil((stop - start) / step))
     return TensorType(dtype, (length,))
 
 
