@@ -102,6 +102,8 @@ class _Gen:
         self.state: list = []
         self.lines: list[str] = []
         self.fallback_ops: list[str] = []
+        self.funcs: list[str] = []
+        self.calls: list[str] = []
         self.blas = False
 
     # ------------------------------------------------------------------ slots
@@ -524,6 +526,7 @@ class _Gen:
                 const_slots.append((self.slot_of(o), len(self.state)))
                 self.state.append(o.data)
         for pos, u in enumerate(units):
+            self.lines = []
             node = nodes[u]
             m = mode[u]
             if m == "elem":
@@ -539,6 +542,12 @@ class _Gen:
             for i in {id(i): i for i in reads[u]}.values():
                 if last.get(id(i)) == pos and id(i) not in out_ids and id(i) in self.slot:
                     self.emit(f"Py_CLEAR(V[{self.slot[id(i)]}].obj);")
+            # one C function per unit: the compiler optimizes many small functions much faster
+            # than one huge one
+            attr = "__attribute__((noinline)) " if len(units) > 4 else ""
+            self.funcs.append(f"static {attr}int eq_u{pos}(PyObject *state, eq_arr *V)\n{{\n"
+                              + "\n".join(self.lines) + "\nreturn 0;\nfail:\nreturn -1;\n}\n")
+            self.calls.append(f"if (eq_u{pos}(state, V) < 0) goto fail;")
         return self.finish(ninp, const_slots)
 
     def finish(self, ninp, const_slots) -> Generated:
@@ -565,7 +574,7 @@ class _Gen:
                         f"if (r == NULL) {{ Py_CLEAR(res); goto fail; }} PyTuple_SET_ITEM(res, {j}, r); }}")
         tail += ["fail:", f"for (k = 0; k < {nv}; k++) Py_XDECREF(V[k].obj);", "return res;", "}"]
         maxd = max([v.ndim for v in self.vars if v is not None] + [1])
-        body = "\n".join(head + self.lines + tail)
+        body = "\n".join(self.funcs + head + self.calls + tail)
         entry = ENTRY
         src = prelude(maxd, libmvec=True, blas=self.blas) + "\n" + body + "\n" + entry
         return Generated(src, self.state, len(self.fallback_ops), self.fallback_ops, self.blas)

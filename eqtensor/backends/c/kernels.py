@@ -16,7 +16,7 @@ True
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -40,7 +40,7 @@ class Elem:
 
     ``compute`` says which C type the operands are converted to before the expression:
     ``out`` (the output's), ``common`` (the inputs' NumPy promotion, e.g. comparisons), ``own``
-    (each operand keeps its type: logical ops, isnan). ``templates`` maps a dtype kind of the
+    (each operand keeps its type: isnan, cast), ``switch`` (the condition keeps its type). ``templates`` maps a dtype kind of the
     compute type to the expression.
     """
 
@@ -101,7 +101,7 @@ ELEMWISE: dict[str, Elem] = {
     "log1mexp": Elem(_flt("eq_log1mexp_{t}({0})")),
     "erf": Elem(_flt("erf{f}({0})")),
     "erfc": Elem(_flt("erfc{f}({0})")),
-    "gammaln": Elem(_flt("lgamma{f}({0})")),
+    "gammaln": Elem(_flt("({0} == -INFINITY ? -INFINITY : lgamma{f}({0}))")),
     "floor": Elem({"float": "floor{f}({0})", "int": "{0}", "bool": "{0}"}),
     "ceil": Elem({"float": "ceil{f}({0})", "int": "{0}", "bool": "{0}"}),
     "trunc": Elem({"float": "trunc{f}({0})", "int": "{0}", "bool": "{0}"}),
@@ -114,13 +114,13 @@ ELEMWISE: dict[str, Elem] = {
     "le": Elem(_all("{0} <= {1}"), compute="common"),
     "gt": Elem(_all("{0} > {1}"), compute="common"),
     "ge": Elem(_all("{0} >= {1}"), compute="common"),
-    "and_": Elem(_all("(({0}) != 0 && ({1}) != 0)"), compute="own"),
-    "or_": Elem(_all("(({0}) != 0 || ({1}) != 0)"), compute="own"),
-    "xor": Elem(_all("((({0}) != 0) != (({1}) != 0))"), compute="own"),
-    "invert": Elem(_all("(({0}) == 0)"), compute="own"),
+    "and_": Elem({"int": "({0} & {1})", "bool": "(({0}) != 0 && ({1}) != 0)"}),
+    "or_": Elem({"int": "({0} | {1})", "bool": "(({0}) != 0 || ({1}) != 0)"}),
+    "xor": Elem({"int": "({0} ^ {1})", "bool": "((({0}) != 0) != (({1}) != 0))"}),
+    "invert": Elem({"int": "(~{0})", "bool": "(({0}) == 0)"}),
     "switch": Elem(_all("(({0}) != 0 ? {1} : {2})"), compute="switch"),
     "clip": Elem(_all("eq_min_{t}(eq_max_{t}({0}, {1}), {2})")),
-    "cast": Elem(_all("{0}")),
+    "cast": Elem(_all("{0}"), compute="own"),
 }
 
 #: reductions: (identity for each dtype kind, combine expression of ``acc`` and ``x``)
@@ -135,7 +135,10 @@ REDUCE = {
 }
 
 #: non-elementwise ops the code generator emits itself (views, shape ops, allocation, BLAS)
-STRUCTURAL = ("dimshuffle", "reshape", "shape", "shape_i", "make_vector", "alloc", "dot")
+STRUCTURAL = ("dimshuffle", "reshape", "shape", "shape_i", "make_vector", "alloc", "dot", "matmul")
+
+#: ops that are the identity in the forward graph (gradient markers): the output is a view
+IDENTITY = ("zero_grad", "disconnected_grad", "undefined_grad", "grad_clip", "grad_scale")
 
 #: ops that always run through NumPy (their ``perform``) inside the compiled function, and why
 FALLBACK = {
@@ -146,7 +149,20 @@ FALLBACK = {
     "argmin": "index over flattened reduced axes; rare in hot loops",
     "erfinv": "no C99 libm function",
     "psi": "no C99 libm function",
+    "polygamma": "no C99 libm function",
     "concatenate": "a copy NumPy does as fast as C",
+    "matrix_inverse": "LAPACK through NumPy",
+    "det": "LAPACK through NumPy",
+    "solve": "LAPACK through NumPy",
+    "subtensor": "NumPy slicing (a view)",
+    "advanced_subtensor": "NumPy fancy indexing",
+    "set_subtensor": "NumPy indexed assignment into a copy",
+    "inc_subtensor": "NumPy indexed accumulation into a copy",
+    "arange": "creation from scalars",
+    "eye": "creation from scalars",
+    "tri": "creation from scalars",
+    "softmax": "not yet a fused C kernel",
+    "log_softmax": "not yet a fused C kernel",
 }
 
 
@@ -182,12 +198,3 @@ def literal(value, dtype: str) -> str:
     if v in (float("inf"), float("-inf")):
         return f"(({ct}){'-' if v < 0 else ''}INFINITY)"
     return f"(({ct}){v.hex()})"
-
-
-@dataclass
-class Support:
-    """Why a node runs in C or through NumPy (for reports and tests)."""
-
-    c: bool
-    reason: str = ""
-    extra: dict = field(default_factory=dict)

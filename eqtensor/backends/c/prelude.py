@@ -10,6 +10,8 @@ The ``{maxd}`` placeholder is the largest rank in the function (at least 1).
 
 from __future__ import annotations
 
+import numpy as np
+
 #: math functions glibc's libmvec provides SIMD variants for (double and float)
 LIBMVEC_FUNCS = (
     "acos", "acosh", "asin", "asinh", "atan", "atanh", "cos", "cosh", "erf", "erfc", "exp", "exp2",
@@ -57,7 +59,8 @@ def _int_helpers() -> str:
 
 def _float_helpers() -> str:
     out = []
-    for tag, ct, f in (("d", "double", ""), ("f", "float", "f")):
+    for tag, ct, f, lim in (("d", "double", "", 708), ("f", "float", "f", 87)):
+        scale = float(np.exp(np.array(-lim, dtype="float64" if tag == "d" else "float32"))).hex()
         out.append(f"""
 static inline {ct} eq_max_{tag}({ct} a, {ct} b) {{ return (a >= b || a != a) ? a : b; }}
 static inline {ct} eq_min_{tag}({ct} a, {ct} b) {{ return (a <= b || a != a) ? a : b; }}
@@ -78,12 +81,19 @@ static inline {ct} eq_fdiv_{tag}({ct} a, {ct} b) {{
     return fd;
 }}
 static inline {ct} eq_sign_{tag}({ct} x) {{ return x > 0 ? 1 : (x < 0 ? -1 : (x == 0 ? 0 : x)); }}
+/* exp(t) for t <= 0 with the argument of exp kept in its normal range (vector exp stays on its fast
+   path): exp(t) = exp(t + L) * exp(-L) below -L */
+static inline {ct} eq_expneg_{tag}({ct} t) {{
+    const {ct} L = {lim}, C = {scale};
+    {ct} a = t < -L ? t + L : t;
+    return exp{f}(a < -L ? -L : a) * (t < -L ? C : 1);
+}}
 static inline {ct} eq_sigmoid_{tag}({ct} x) {{
-    {ct} e = exp{f}(-fabs{f}(x));
+    {ct} e = eq_expneg_{tag}(-fabs{f}(x));
     return x >= 0 ? 1 / (1 + e) : e / (1 + e);
 }}
 static inline {ct} eq_softplus_{tag}({ct} x) {{
-    return x > 0 ? x + log1p{f}(exp{f}(-x)) : log1p{f}(exp{f}(x));
+    return (x > 0 ? x : 0) + log1p{f}(eq_expneg_{tag}(-fabs{f}(x)));
 }}
 static inline {ct} eq_log1mexp_{tag}({ct} x) {{
     return x > ({ct})-0.6931471805599453 ? log{f}(-expm1{f}(x)) : log1p{f}(-exp{f}(x));
