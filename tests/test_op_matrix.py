@@ -573,3 +573,26 @@ def test_contraction_flops():
     n = config.unknown_dim_size
     assert flops("dot", (None, 4), (4, None)) == 2 * n * 4 * n
     assert flops("dot", (3, None), (None, 2)) == 2 * 3 * n * 2
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_ops_without_view_of_never_alias_their_inputs(name):
+    """The schedule may write into a non-view op's output in place: it must be fresh memory."""
+    if OPS[name].view_of is not None:
+        pytest.skip("declared as a view")
+    checked = 0
+    for case in SAMPLES[name]:
+        if case.raises is not None:
+            continue
+        ins = _inputs(case, static=False)
+        values = {id(v): np.array(a) for v, a in zip(ins, case.args)}
+        for node in toposort([case.build(*ins)]):
+            args = [values.get(id(i), getattr(i, "data", None)) for i in node.inputs]
+            if node.op.name != name or any(a is None for a in args):
+                continue
+            with np.errstate(all="ignore"):
+                out = np.asarray(node.op.perform(*args))
+            for a in args:
+                assert not np.shares_memory(out, a), f"{node.op} returns memory of an input"
+            checked += 1
+    assert checked, f"no sample of {name} applies the op directly to inputs"
