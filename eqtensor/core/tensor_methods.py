@@ -90,6 +90,9 @@ class TensorMethods:
             axes = tuple(axes[0])
         return _m("shape").transpose(self, axes or None)
 
+    def swapaxes(self, axis1, axis2):
+        return _m("shape").swapaxes(self, axis1, axis2)
+
     def dimshuffle(self, *order):
         return _m("shape").dimshuffle(self, *order)
 
@@ -145,6 +148,12 @@ class TensorMethods:
         return _m("reduction").any(self, axis, keepdims)
 
     # ------------------------------------------------------------------ elementwise helpers
+    def diagonal(self, offset=0, axis1=0, axis2=1):
+        return _m("linalg").diagonal(self, offset, axis1, axis2)
+
+    def trace(self, offset=0):
+        return _m("linalg").trace(self, offset)
+
     def dot(self, other):
         return _m("linalg").dot(self, other)
 

@@ -30,7 +30,7 @@ from ..core.ops.reduction import (
 )
 from ..core.ops.shape import (
     alloc, broadcast_to, concatenate, dimshuffle, expand_dims, flatten, reshape, roll, shape, shape_i, squeeze,
-    stack, transpose,
+    stack, swapaxes, transpose,
 )
 from ..core.ops.subtensor import inc_subtensor, set_subtensor, take
 from ..core.types import TensorType

@@ -95,6 +95,23 @@ def transpose(x, axes=None):
     return dimshuffle(x, *axes)
 
 
+def swapaxes(x, axis1, axis2):
+    """Interchange two axes (``np.swapaxes``).
+
+    >>> from eqtensor import tensor as pt
+    >>> pt.swapaxes(pt.tensor3("t", shape=(2, 3, 4)), 0, -1).type.shape
+    (4, 3, 2)
+    """
+    from ..basic import as_tensor_variable
+    from ..op import normalize_axis
+
+    x = as_tensor_variable(x)
+    a1, a2 = (normalize_axis(a, x.ndim, "swapaxes")[0] for a in (axis1, axis2))
+    order = list(range(x.ndim))
+    order[a1], order[a2] = a2, a1
+    return dimshuffle(x, *order)
+
+
 def expand_dims(x, axis):
     """Insert broadcastable dimensions at ``axis`` (int or tuple), as ``np.expand_dims``.
 
