@@ -150,6 +150,12 @@ def main(argv=None, out=None) -> int:
         p(f"-- graph after optimization ({f.maker.mode.name} mode, {f.maker.backend} backend); "
           f"numbers: schedule order")
         debugprint(f, file=out)
+        src = f.maker.backend_source.rstrip("\n").splitlines()
+        if len(src) <= 30:
+            p(f"-- generated {f.maker.backend} code (f.maker.backend_source)")
+            p("\n".join(src))
+        else:
+            p(f"-- generated {f.maker.backend} code: {len(src)} lines in f.maker.backend_source")
         report = f.optimization_report()
         if report is not None:
             p("-- optimization report")
