@@ -34,6 +34,34 @@ def _guard(fn, *args):
         raise EGraphError(f"{type(e).__name__}: {e}") from None
 
 
+def _load_bindings():
+    """egglog's native module. Importing ``egglog`` runs its high-level Python API (~0.3 s), which we
+    do not use: load the extension alone (~15 ms) and register it under its name, so a later
+    ``import egglog`` reuses it. Falls back to the ordinary import."""
+    import importlib.machinery
+    import importlib.util
+    import os
+    import sys
+
+    if "egglog.bindings" in sys.modules:
+        return sys.modules["egglog.bindings"]
+    try:
+        pkg = importlib.util.find_spec("egglog")
+        folder = os.path.dirname(pkg.origin)
+        (fname,) = [f for f in os.listdir(folder) if f.startswith("bindings.") and f.endswith((".so", ".pyd"))]
+        loader = importlib.machinery.ExtensionFileLoader("egglog.bindings", os.path.join(folder, fname))
+        spec = importlib.util.spec_from_file_location("egglog.bindings", loader.path, loader=loader)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["egglog.bindings"] = module
+        loader.exec_module(module)
+        return module
+    except Exception:
+        sys.modules.pop("egglog.bindings", None)
+        from egglog import bindings
+
+        return bindings
+
+
 def _int(v) -> int:
     s = str(v)
     return int(s[6:-1])
@@ -43,13 +71,13 @@ class Session:
     """A long-lived e-graph with rules registered once. Methods raise :class:`EGraphError`."""
 
     def __init__(self):
-        from egglog import bindings
-
+        bindings = _load_bindings()
         self._b = bindings
         self._span = bindings.PanicSpan()
         self._eg = bindings.EGraph()
         self._registered: set[str] = set()
         self._depth = 0
+        self._inserts = 0
         for line in declarations().split("\n"):
             self.command(line)
 
@@ -98,7 +126,8 @@ class Session:
                 acts.append(b.Set(S, a[1], [arg(x) for x in a[2]], b.Lit(S, b.Int(a[3]))))
             else:
                 acts.append(b.Expr_(S, b.Call(S, a[1], [arg(x) for x in a[2]])))
-        name = f"insert{self._depth}"
+        self._inserts += 1
+        name = f"insert{self._inserts}"
         _guard(self._eg.run_program, b.AddRuleset(S, name), b.RuleCommand(b.Rule(S, acts, [], name, name)))
         self.command(f"(run-schedule (run {name}))")
 
@@ -117,12 +146,13 @@ class Session:
         out = _guard(self._eg.run_program, self._b.PrintSize(self._span, None))
         return sum(n for name, n in out[0].sizes if name.startswith("op_") or name == "Leaf")
 
-    def freeze(self) -> dict[str, list[tuple[tuple[int, ...], int]]]:
-        """``{table: [(inputs, output), ...]}`` with e-classes and i64s as ints (live rows only)."""
+    def freeze(self, keep=None) -> dict[str, list[tuple[tuple[int, ...], int]]]:
+        """``{table: [(inputs, output), ...]}`` with e-classes and i64s as ints (live rows only), for
+        the tables for which ``keep(name)`` is true (all when ``keep`` is None)."""
         fr = _guard(self._eg.freeze)
         out = {}
         for name, f in fr.functions.items():
-            if f.is_let_binding:
+            if f.is_let_binding or (keep is not None and not keep(name)):
                 continue
             out[name] = [(tuple(_int(i) for i in r.inputs), _int(r.output)) for r in f.rows if not r.subsumed]
         return out

@@ -20,7 +20,8 @@ from ..op import OPS, Op
 from .bridge import EGraphError, discard_session, session
 from .extract import CostModel, extract, graph_cost
 from .program import (
-    PARAMS, TYPES, VALUES, compile_rule, constructor_name, is_float_type, type_table_entries, uniform_value,
+    MAX_CREATED_ARITY, PARAMS, TYPES, VALUES, compile_rule, constructor_name, is_float_type, prefill_entries,
+    type_entry, uniform_value,
     value_key,
 )
 from .report import Budget, EGraphSnapshot, IterationStats, OptimizationReport
@@ -203,13 +204,9 @@ def _saturate_and_extract(outputs, schedule, budget, model, report, keep_egraph=
     loader = _Loader()
     loader.load(outputs)
     needs = [n for phase in compiled_phases for c in phase for n in c.needs]
-    entries = type_table_entries(needs, loader.types, loader.params)
     acts = loader.actions
-    all_types = set(loader.types)
-    for k, opid, pid, ins, out in entries:
-        acts.append(("set", f"ty{k}", tuple(("int", x) for x in (opid, pid, *ins)), out))
-        all_types.add(out)
-    acts += [("call", "float_ty", (("int", tid),)) for tid in sorted(all_types) if is_float_type(tid)]
+    acts += _entry_actions(prefill_entries(needs, loader.types, loader.params))
+    acts += [("call", "float_ty", (("int", tid),)) for tid in sorted(loader.types) if is_float_type(tid)]
     times["setup"] = time.perf_counter() - t
     t = time.perf_counter()
     s.push()
@@ -221,12 +218,41 @@ def _saturate_and_extract(outputs, schedule, budget, model, report, keep_egraph=
         _saturate(s, compiled_phases, budget, report)
         times["saturate"] = time.perf_counter() - t
         t = time.perf_counter()
-        frozen = s.freeze()
+        frozen = s.freeze(lambda name: name.startswith("op_") or name in _EXTRACT_TABLES)
     finally:
         s.pop()
-    result = _extract(frozen, loader.leaves, len(outputs), model, report if keep_egraph else None)
+    result = _extract(frozen, loader, outputs, model, report if keep_egraph else None)
     times["extract"] = time.perf_counter() - t
     return result
+
+
+_EXTRACT_TABLES = {"Leaf", "Cons", "Nil", "ty", "Root"}
+
+
+def _entry_actions(entries):
+    acts = []
+    for k, opid, pid, ins, out in entries:
+        acts.append(("set", f"ty{k}", tuple(("int", x) for x in (opid, pid, *ins)), out))
+        if is_float_type(out):
+            acts.append(("call", "float_ty", (("int", out),)))
+    return acts
+
+
+def _serve_requests(s, served: set) -> bool:
+    """Fill the type-table entries rules requested (``needK`` rows); True if any was added."""
+    frozen = s.freeze(lambda name: name.startswith("need"))
+    entries = []
+    for k in range(1, MAX_CREATED_ARITY + 1):
+        for ins, _ in frozen.get(f"need{k}", ()):
+            if ins in served:
+                continue
+            served.add(ins)
+            out = type_entry(k, ins[0], ins[1], ins[2:])
+            if out is not None:
+                entries.append((k, ins[0], ins[1], ins[2:], out))
+    if entries:
+        s.insert(_entry_actions(entries))
+    return bool(entries)
 
 
 def _saturate(s, phases, budget, report):
@@ -242,6 +268,7 @@ def _saturate(s, phases, budget, report):
     threshold: dict[str, int] = {}
     banned_until: dict[str, int] = {}
     combos: dict[tuple, str] = {}
+    served: set = set()
     it = 0
     for p, (compiled, (_, n, _)) in enumerate(zip(phases, report.schedule.phases)):
         saturated = False
@@ -262,7 +289,9 @@ def _saturate(s, phases, budget, report):
             t = time.perf_counter()
             updated, matches = s.run_once(name)
             size = s.size()
-            matches = {k: v for k, v in matches.items() if v and not k.startswith("fact_")}
+            requested = any(v for k, v in matches.items() if k.startswith("req_"))
+            fed = requested and _serve_requests(s, served)
+            matches = {k: v for k, v in matches.items() if v and not k.startswith(("fact_", "req_"))}
             report.iterations.append(IterationStats(p, size, time.perf_counter() - t, matches))
             for rule, m in matches.items():
                 report.rule_matches[rule] = report.rule_matches.get(rule, 0) + m
@@ -271,7 +300,7 @@ def _saturate(s, phases, budget, report):
                     banned_until[rule] = it + budget.ban_length
                     threshold[rule] = 2 * limit
             it += 1
-            if not updated and len(active) == len(compiled):
+            if not updated and not fed and len(active) == len(compiled):
                 saturated = True
                 break
         if stop:
@@ -281,7 +310,8 @@ def _saturate(s, phases, budget, report):
     report.stop_reason = stop or "saturated"
 
 
-def _extract(frozen, leaves, n_outputs, model, keep=None):
+def _extract(frozen, loader, outputs, model, keep=None):
+    leaves, n_outputs = loader.leaves, len(outputs)
     cons = {out: ins for ins, out in frozen.get("Cons", [])}
     nil = {out for _, out in frozen.get("Nil", [])}
 
@@ -312,10 +342,29 @@ def _extract(frozen, leaves, n_outputs, model, keep=None):
     selection = extract(enodes, class_type, root_classes, model, types, params)
     if keep is not None:
         keep.egraph = EGraphSnapshot(enodes, class_type, selection, root_classes, leaves)
-    return _rebuild(enodes, selection, root_classes, leaves, class_type)
+    return _rebuild(enodes, selection, root_classes, leaves, class_type, _originals(enodes, loader, outputs))
 
 
-def _rebuild(enodes, selection, roots, leaves, class_type):
+def _originals(enodes, loader, outputs):
+    """``{e-node key: Variable}`` for the nodes of the input graph, so unchanged parts are reused as
+    they are instead of being rebuilt."""
+    index = {(op, pid, kids): cls for cls, op, pid, kids, _ in enodes if op is not None}
+    leaf_class = {leaf: cls for cls, op, _, _, leaf in enodes if op is None}
+    cls_of = {id(v): leaf_class[k] for k, v in enumerate(loader.leaves) if k in leaf_class}
+    found = {}
+    for node in toposort(outputs):
+        kids = tuple(cls_of.get(id(i)) for i in node.inputs)
+        d = node.op.defn
+        key = (d.name, PARAMS(node.op.key[1]) if d.params else 0, kids)
+        cls = index.get(key)
+        if cls is None:
+            continue
+        cls_of[id(node.out)] = cls
+        found[key] = node.out
+    return found
+
+
+def _rebuild(enodes, selection, roots, leaves, class_type, originals):
     memo: dict[int, object] = {}
     for root in roots:
         stack = [root]
@@ -333,8 +382,12 @@ def _rebuild(enodes, selection, roots, leaves, class_type):
             if op is None:
                 memo[c] = leaves[leaf]
                 continue
-            o = Op(OPS[op], dict(PARAMS[pid]))
             ins = [memo[x] for x in kids]
+            orig = originals.get((op, pid, kids))
+            if orig is not None and all(a is b for a, b in zip(orig.owner.inputs, ins)):
+                memo[c] = orig
+                continue
+            o = Op(OPS[op], dict(PARAMS[pid]))
             v = o(*ins)
             expect = TYPES[class_type[c]]
             if v.dtype != expect.dtype or v.ndim != expect.ndim or any(

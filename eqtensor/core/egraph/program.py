@@ -9,8 +9,9 @@ Encoding (documented in ``docs/optimizer.md``):
   cons-list ``TL``;
 - facts: ``(ty x)`` the interned static type (no merge: an unsound union is an error), ``(cval x)``
   the interned value of a uniform constant, relations ``pos``/``nonneg``/``nzconst`` and
-  ``(float_ty t)``; ``(tyK op P t1 … tK)`` tables of result types filled by Python per compile, so a
-  rule can type the nodes it creates;
+  ``(float_ty t)``; ``(tyK op P t1 … tK)`` tables of result types filled by Python (from the op
+  table's type rules) for the entries rules request through ``(needK op P t1 … tK)``, so a rule can
+  type the nodes it creates;
 - ``(Root k x)`` marks output ``k``.
 
 Nothing here imports egglog: this module produces text that :mod:`.bridge` feeds to it.
@@ -95,6 +96,7 @@ def declarations() -> str:
               "(relation nonneg (T))", "(relation nzconst (T))", "(relation float_ty (i64))"]
     for k in range(1, MAX_CREATED_ARITY + 1):
         lines.append(f"(function ty{k} ({' '.join(['i64'] * (k + 2))}) i64 :no-merge)")
+        lines.append(f"(relation need{k} ({' '.join(['i64'] * (k + 2))}))")
     lines.append("(ruleset facts)")
     ok = set(OPS)
     for name, body, head in FACT_RULES:
@@ -128,9 +130,10 @@ def uniform_value(c: Constant):
 
 # --------------------------------------------------------------------------------- rule compiler
 class CompiledRule:
-    """A rule as egglog text plus the op-type tables it needs (``needs``: (op, arity, params id or
-    None for "any params of that op", input ranks or None)). Ops of 3+ inputs created by a rule
-    are typed only for the input ranks the rule was written with, which keeps the table small."""
+    """A rule as egglog text: the rewrite itself plus one *request* rule per node it creates. A
+    request rule matches like the rewrite and records ``(needK op P t1 … tK)``, the type-table entry
+    the rewrite waits for; the optimizer fills requested entries between iterations. ``needs`` lists
+    (op, arity, params id or None for "any params of that op") for prefilling."""
 
     def __init__(self, name: str, text: str, needs: list):
         self.name = name
@@ -193,6 +196,7 @@ def compile_rule(rule) -> CompiledRule:
     facts.append("(= t_root (ty z))")
     types: dict[int, str] = {}
     needs = []
+    requests = []  # (facts before the node's own type lookup, request action)
 
     def type_of(v: Variable) -> str:
         if id(v) not in types:
@@ -209,13 +213,15 @@ def compile_rule(rule) -> CompiledRule:
         if op.defn.nin is None or op.defn.nin > MAX_CREATED_ARITY:
             raise ValueError(f"rule {rule.name}: op {op.name} cannot be created by a rule")
         kids = [build(i, False) for i in v.owner.inputs]
-        kid_types = [types[id(i)] if id(i) in types else type_of(i) for i in v.owner.inputs]
+        kid_types = [type_of(i) for i in v.owner.inputs]
         p = params_of(op)
         pid = p[0] if p else "0"
         t = "t_root" if is_root else fresh("t")
-        facts.append(f"(= {t} (ty{len(kids)} {OPIDS(op.name)} {pid} {' '.join(kid_types)}))")
-        ndims = tuple(i.ndim for i in v.owner.inputs) if len(kids) >= 3 else None
-        needs.append((op.name, len(kids), None if (p and not p[0].isdigit()) else int(pid), ndims))
+        key = f"{OPIDS(op.name)} {pid} {' '.join(kid_types)}"
+        if len(kids) >= 2:  # unary results are prefilled for every type of the graph
+            requests.append((list(facts), f"(need{len(kids)} {key})"))
+        facts.append(f"(= {t} (ty{len(kids)} {key}))")
+        needs.append((op.name, len(kids), None if (p and not p[0].isdigit()) else int(pid)))
         me = fresh("n")
         actions.append(f"(let {me} ({constructor_name(op.name)} {' '.join(p + kids)}))")
         actions.append(f"(set (ty {me}) {t})")
@@ -224,71 +230,74 @@ def compile_rule(rule) -> CompiledRule:
         return me
 
     out = build(rule.replacement, True)
+    guards = []
     for g in rule.when:
         a = [names[id(x)] for x in g.args]
         if g.kind == "positive":
-            facts.append(f"(pos {a[0]})")
+            guards.append(f"(pos {a[0]})")
         elif g.kind == "nonneg":
-            facts.append(f"(nonneg {a[0]})")
+            guards.append(f"(nonneg {a[0]})")
         elif g.kind == "nonzero_const":
-            facts.append(f"(nzconst {a[0]})")
+            guards.append(f"(nzconst {a[0]})")
         elif g.kind == "is_float":
-            facts.append(f"(float_ty (ty {a[0]}))")
+            guards.append(f"(float_ty (ty {a[0]}))")
         elif g.kind == "same_type":
-            facts.append(f"(= (ty {a[0]}) (ty {a[1]}))")
+            guards.append(f"(= (ty {a[0]}) (ty {a[1]}))")
     actions.append(f"(union z {out})")
     name = rule.name
-    text = f'(rule ({" ".join(facts)}) ({" ".join(actions)}) :ruleset RULESET :name "{name}")'
-    cr = CompiledRule(name, text, needs)
-    cr.text = text.replace("RULESET", cr.ruleset)
+    cr = CompiledRule(name, "", needs)
+    lines = [f'(rule ({" ".join(facts + guards)}) ({" ".join(actions)}) :ruleset {cr.ruleset} :name "{name}")']
+    for k, (before, request) in enumerate(requests):
+        lines.append(f'(rule ({" ".join(before + guards)}) ({request}) :ruleset {cr.ruleset} '
+                     f':name "req_{name}_{k}")')
+    cr.text = "\n".join(lines)
     return cr
 
 
-def type_table_entries(needs, graph_types: set[int], graph_params: set[int], max_entries: int = 20000):
-    """``(k, opid, pid, in_types, out_type)`` for the ops rules may create, over the graph's types.
+_ENTRIES: dict = {}
 
-    Iterates twice so that types first produced by a rule-created node can feed another one.
-    """
-    from itertools import product
 
-    from ..op import Op
+def type_entry(k: int, opid: int, pid: int, in_types: tuple):
+    """The type id an op gives for inputs of these type ids (None if the op rejects them); cached."""
+    key = (opid, pid, in_types)
+    if key not in _ENTRIES:
+        from ..op import Op
 
-    entries = {}
-    types = set(graph_types)
+        defn = OPS[OPIDS[opid]]
+        tts = [TYPES[t] for t in in_types]
+        out = None
+        if not (defn.kind == "elemwise" and len({t.ndim for t in tts}) > 1):
+            try:
+                out = TYPES(defn.infer(Op(defn, dict(PARAMS[pid])), tuple(Variable(t) for t in tts)))
+            except Exception:
+                out = None
+        _ENTRIES[key] = out
+    return _ENTRIES[key]
+
+
+def prefill_entries(needs, graph_types: set[int], graph_params: set[int]):
+    """``(k, opid, pid, in_types, out)`` for the ops rules create applied to inputs all of one type
+    of the graph (the common case), so most rules fire in the first iteration; other combinations
+    are typed on request (unary ops are typed this way only: their rules make no requests)."""
     by_names: dict = {}
     for pid in graph_params:
         by_names.setdefault(tuple(k for k, _ in PARAMS[pid]), []).append(pid)
-    for _ in range(2):
-        new_types = set()
-        for opname, k, pid, ndims in sorted(set(needs), key=repr):
-            defn = OPS[opname]
-            pids = [pid] if pid is not None else by_names.get(defn.params, [])
-            ordered = sorted(types)
-            slots = [ordered if ndims is None else [t for t in ordered if TYPES[t].ndim == nd]
-                     for nd in (ndims or (None,) * k)]
-            for p in pids:
-                op = Op(defn, dict(PARAMS[p]))
-                for combo in product(*slots):
-                    key = (k, OPIDS(opname), p, combo)
-                    if key in entries:
-                        continue
-                    tts = [TYPES[t] for t in combo]
-                    if defn.kind == "elemwise" and len({t.ndim for t in tts}) > 1:
-                        continue
-                    try:
-                        out = defn.infer(op, tuple(Variable(t) for t in tts))
-                    except Exception:
-                        continue
-                    tid = TYPES(out)
-                    entries[key] = tid
-                    if tid not in types:
-                        new_types.add(tid)
-                    if len(entries) >= max_entries:
-                        return [(*k_, v) for k_, v in entries.items()]
-        if not new_types:
+    out = []
+    types = set(graph_types)
+    for _ in range(2):  # a unary result type may feed another unary op
+        new = set()
+        for opname, k, pid in sorted(set(needs), key=repr):
+            opid = OPIDS(opname)
+            for p in [pid] if pid is not None else by_names.get(OPS[opname].params, []):
+                for t in sorted(types):
+                    res = type_entry(k, opid, p, (t,) * k)
+                    if res is not None:
+                        out.append((k, opid, p, (t,) * k, res))
+                        new.add(res)
+        if new <= types:
             break
-        types |= new_types
-    return [(*k_, v) for k_, v in entries.items()]
+        types |= new
+    return sorted(set(out))
 
 
 def type_id(t: TensorType) -> int:
