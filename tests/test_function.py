@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 import eqtensor as et
 from eqtensor import In, Out, UnusedInputError, config, function, shared, tensor as pt
@@ -555,3 +555,35 @@ def test_positional_keyword_and_default_binding(with_default, n_pos, rest, rnd):
             f(*values[:n_pos], **dict(items))
     else:
         assert f(*values[:n_pos], **dict(items)) == sum(v * 10 ** k for k, v in enumerate(expected))
+
+
+_CANDIDATES = [
+    lambda x, s: x, lambda x, s: x.T, lambda x, s: x * 2, lambda x, s: s, lambda x, s: s.T,
+    lambda x, s: (x * 2).T, lambda x, s: x.reshape((6,)), lambda x, s: s + x,
+]
+_UPDATES = [lambda x, s: x, lambda x, s: x * 2, lambda x, s: s * 1, lambda x, s: s + x, lambda x, s: s]
+
+
+@settings(max_examples=15)
+@given(st.lists(st.integers(0, len(_CANDIDATES) - 1), min_size=1, max_size=4),
+       st.integers(0, len(_UPDATES) - 1), st.sampled_from(MODES))
+def test_no_output_aliases_inputs_shared_values_or_other_outputs(picks, upd, mode):
+    x = pt.dmatrix("x")
+    s = shared(np.arange(6.0).reshape(2, 3), name="s")
+    f = function([x], [_CANDIDATES[k](x, s) for k in picks], updates={s: _UPDATES[upd](x, s)}, mode=mode,
+                 on_unused_input="ignore")
+    xv = np.full((2, 3), 10.0)
+    old = s.get_value(borrow=True)
+    outs = f(xv)
+    new = s.get_value(borrow=True)
+    assert len(outs) == len(picks)
+    for i, o in enumerate(outs):
+        assert not np.shares_memory(o, xv) and not np.shares_memory(o, old) and not np.shares_memory(o, new)
+        for p in outs[i + 1:]:
+            assert not np.shares_memory(o, p)
+    assert not np.shares_memory(new, xv)
+    snapshot = new.copy()
+    for o in outs:
+        o[...] = -1.0
+    np.testing.assert_array_equal(s.get_value(), snapshot)
+    np.testing.assert_array_equal(xv, np.full((2, 3), 10.0))
