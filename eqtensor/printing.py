@@ -1,4 +1,14 @@
-"""Public printing face (``pytensor.printing``): ``debugprint``/``dprint``, ``pprint``, ``pydotprint``."""
+"""Public printing face (``pytensor.printing``): ``debugprint``/``dprint``, ``pprint``, ``pydotprint``.
+
+>>> from eqtensor import tensor as pt
+>>> from eqtensor.printing import dprint, pprint
+>>> x = pt.dscalar("x")
+>>> pprint(pt.exp(x) / (1 + pt.exp(x)))
+'exp(x) / (1.0 + exp(x))'
+>>> dprint(pt.log1p(x))
+log1p [id A]
+ └─ x [id B]
+"""
 
 from .core.printing import debugprint, dprint, pprint, pydotprint
 
