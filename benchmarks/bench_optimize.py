@@ -66,6 +66,42 @@ def bench(n_ops: int, repeat: int = 3):
     return statistics.median(times), fg.size(), report
 
 
+def pathological():
+    """Graphs that would explode or recurse: they must stay within the default budget."""
+    from eqtensor.rules import RuleSet, rewrite, var
+
+    xs = [pt.dscalar(f"x{i}") for i in range(5000)]
+    total = xs[0]
+    for v in xs[1:]:
+        total = total + v
+    x = pt.dvector("x")
+    chain = x
+    for _ in range(5000):
+        chain = chain * 1.0 + 0.0
+    a, b, c = var("a"), var("b"), var("c")
+    ac = RuleSet([rewrite("add_comm", a + b, b + a, why="explosive on purpose"),
+                  rewrite("add_assoc", (a + b) + c, a + (b + c), why="explosive on purpose"),
+                  rewrite("mul_comm", a * b, b * a, why="explosive on purpose"),
+                  rewrite("distribute", a * (b + c), a * b + a * c, why="explosive on purpose")])
+    ys = [pt.dvector(f"y{i}") for i in range(40)]
+    poly = ys[0]
+    for k, v in enumerate(ys[1:]):
+        poly = poly * v + ys[k] if k % 3 == 0 else poly + v
+    cases = [("5000-term sum", FunctionGraph(xs, [total], len(xs), 1), None),
+             ("x*1+0 chain, depth 5000", FunctionGraph([x], [chain], 1, 1), None),
+             ("AC + distribution rules, 40-var polynomial", FunctionGraph(ys, [poly], len(ys), 1), ac)]
+    print(f"\n{'pathological case':45} {'time (s)':>8} {'nodes':>6} {'after':>6} {'peak e-nodes':>12}  stop")
+    for label, fg, rules in cases:
+        t = time.perf_counter()
+        _, r = optimize_graph(fg, rules=rules)
+        dt = time.perf_counter() - t
+        peak = max([s.enodes for s in r.iterations] or [r.enodes_inserted])
+        print(f"{label:45} {dt:>8.3f} {fg.size():>6} {r.nodes_after:>6} {peak:>12}  {r.fallback or r.stop_reason}")
+    import resource
+
+    print(f"max RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+
+
 def main():
     optimize_graph(random_graph(10))  # warm-up: import egglog, register rules
     print(f"{'ops':>6} {'nodes':>6} {'optimize (s)':>13} {'after':>6} {'iters':>5} {'e-nodes':>8}  phases (ms)  stop")
@@ -75,6 +111,7 @@ def main():
         peak = max([s.enodes for s in r.iterations] or [r.enodes_inserted])
         print(f"{n:>6} {size:>6} {t:>13.3f} {r.nodes_after:>6} {len(r.iterations):>5} {peak:>8}  {phases}  "
               f"{r.fallback or r.stop_reason}")
+    pathological()
 
 
 if __name__ == "__main__":

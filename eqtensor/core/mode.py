@@ -20,7 +20,21 @@ BACKENDS = ("numpy", "c")
 
 @dataclass(frozen=True)
 class Mode:
-    """An optimizer setting and a backend. ``rules``/``budget``/``cost_model`` configure the e-graph."""
+    """An optimizer setting and a backend. ``rules``/``budget``/``cost_model`` configure the e-graph.
+
+    ``rules``: a :class:`~eqtensor.rules.Rule`, ``RuleSet`` or ``Schedule`` replacing the default
+    rules (``None``: :func:`eqtensor.rules.default_schedule`); ``budget``: an
+    :class:`~eqtensor.core.egraph.Budget`; ``cost_model``: a
+    :class:`~eqtensor.core.egraph.CostModel` (anything with ``node_cost``).
+
+    >>> from eqtensor.rules import algebraic
+    >>> Mode(rules=algebraic()).rules is not None
+    True
+    >>> Mode(budget=5)
+    Traceback (most recent call last):
+    ...
+    TypeError: Mode(budget=...) takes an eqtensor.core.egraph.Budget, got int
+    """
 
     optimize: bool = True
     backend: str = "numpy"
@@ -32,6 +46,21 @@ class Mode:
     def __post_init__(self):
         if self.backend not in BACKENDS:
             raise ValueError(f"Mode backend must be one of {BACKENDS}, got {self.backend!r}")
+        if self.rules is not None:
+            from ..rules.language import Rule, RuleSet, Schedule
+
+            if not isinstance(self.rules, (Rule, RuleSet, Schedule)):
+                raise TypeError(f"Mode(rules=...) takes a Rule, RuleSet or Schedule, got "
+                                f"{type(self.rules).__name__}")
+        if self.budget is not None:
+            from .egraph.report import Budget
+
+            if not isinstance(self.budget, Budget):
+                raise TypeError(f"Mode(budget=...) takes an eqtensor.core.egraph.Budget, got "
+                                f"{type(self.budget).__name__}")
+        if self.cost_model is not None and not callable(getattr(self.cost_model, "node_cost", None)):
+            raise TypeError("Mode(cost_model=...) takes an object with a node_cost(opname, params, out_type, "
+                            "in_types) method (see eqtensor.core.egraph.CostModel)")
 
     def including(self, **changes) -> "Mode":
         return replace(self, **changes)
@@ -41,7 +70,7 @@ _NAMED = {
     "FAST_COMPILE": Mode(optimize=False, backend="numpy", name="FAST_COMPILE"),
     "NUMPY": Mode(optimize=True, backend="numpy", name="NUMPY"),
     "C": Mode(optimize=True, backend="c", name="C"),
-    "FAST_RUN": Mode(optimize=True, backend="numpy", name="FAST_RUN"),
+    "FAST_RUN": Mode(optimize=True, backend="c", name="FAST_RUN"),
 }
 
 

@@ -136,7 +136,9 @@ class Session:
         self.command(f"(unstable-combined-ruleset {name} {' '.join(rulesets)})")
 
     def run_once(self, ruleset: str):
-        """One iteration of ``ruleset``; returns ``(updated, new matches per rule)``."""
+        """One iteration of ``ruleset``; returns ``(updated, new matches per rule)``. (egglog's own
+        back-off scheduler is not used: it costs milliseconds per call on small graphs and seconds
+        on large ones, searching the matches it then skips.)"""
         out = self.command(f"(run-schedule (run {ruleset}))")
         report = out[-1].report
         return bool(report.updated), dict(report.num_matches_per_rule)

@@ -5,7 +5,8 @@ static shape (unknown lengths count ``config.unknown_dim_size``), reductions pay
 element, views are free, and raw ``exp``/``log`` pay an instability penalty so the forms the
 stability rules produce win. A class's cost is its best node's cost plus its children's costs,
 each child's cost divided by the number of e-classes that use it (a shared subterm is paid about
-once); the report shows the exact DAG cost of the result.
+once) — or, in a second pass, not divided; the selection with the lower exact DAG cost wins, and
+the optimizer keeps the input graph if that is cheaper still.
 
 >>> from eqtensor.core.types import TensorType
 >>> m = CostModel()
@@ -62,26 +63,38 @@ def extract(enodes, class_type, roots, model: CostModel, types, params) -> dict:
 
     ``enodes``: list of ``(cls, opname or None, pid, kids, leaf)``; ``class_type``: cls -> type id;
     ``roots``: e-classes to extract. Returns ``{cls: enode index}`` for every class reachable from
-    the roots through the choice. Ties break on the e-node's (op name, index) so the result is
+    the roots through the choice. Two greedy passes run — one charging each child its cost divided
+    by its number of users (sharing-aware), one plain tree costs — and the selection with the lower
+    exact DAG cost wins. Ties break on the e-node's (op name, index) so the result is
     deterministic. Raises ``LookupError`` if a root has no finite extraction.
     """
+    own = []
+    for cls, op, pid, kids, leaf in enodes:
+        if op is None:
+            own.append(0.0)
+        else:
+            own.append(float(model.node_cost(op, params[pid], types[class_type[cls]],
+                                             [types[class_type[c]] for c in kids])))
+    best = None
+    for share in (True, False):
+        sel = _greedy(enodes, own, roots, share)
+        cost = sum(own[k] for k in sel.values())
+        if best is None or cost < best[0]:
+            best = (cost, sel)
+    return best[1]
+
+
+def _greedy(enodes, own, roots, share: bool) -> dict:
     parents: dict[int, list[int]] = {}
     users: dict[int, set] = {}
     pending = []
     heap = []
-    own = []
     for k, (cls, op, pid, kids, leaf) in enumerate(enodes):
         distinct = set(kids)
         pending.append(len(distinct))
         for c in distinct:
             parents.setdefault(c, []).append(k)
             users.setdefault(c, set()).add(cls)
-        if op is None:
-            own.append(0.0)
-        else:
-            out_t = types[class_type[cls]]
-            in_t = [types[class_type[c]] for c in kids]
-            own.append(float(model.node_cost(op, params[pid], out_t, in_t)))
         if not distinct:
             heapq.heappush(heap, (own[k], op or "", k))
     best: dict[int, float] = {}
@@ -96,8 +109,8 @@ def extract(enodes, class_type, roots, model: CostModel, types, params) -> dict:
         for p in parents.get(cls, ()):
             pending[p] -= 1
             if pending[p] == 0 and enodes[p][0] not in choice:
-                kids = set(enodes[p][3])
-                c = own[p] + sum(best[x] / max(1, len(users[x])) for x in kids)
+                kids = set(enodes[p][3]) if share else enodes[p][3]
+                c = own[p] + sum(best[x] / (max(1, len(users[x])) if share else 1) for x in kids)
                 heapq.heappush(heap, (c, enodes[p][1] or "", p))
     out: dict[int, int] = {}
     stack = list(roots)

@@ -188,9 +188,13 @@ def optimize_graph(fgraph, rules=None, budget: Budget | None = None, cost_model:
                 tuple(1 if s is None else s for s in new.type.shape)) and None not in old.type.shape:
             report.fallback = f"extracted output type {new.type} differs from {old.type}"
             return fgraph, report
+    cost_after = graph_cost(new_outputs, model)
+    if cost_after > report.cost_before:
+        report.stop_reason += "; the input graph was cheaper than the extracted one and is kept"
+        return fgraph, report
     new_fg = fgraph.replace_outputs(new_outputs)
     report.nodes_after = new_fg.size()
-    report.cost_after = graph_cost(new_outputs, model)
+    report.cost_after = cost_after
     return new_fg, report
 
 
@@ -258,15 +262,19 @@ def _serve_requests(s, served: set) -> bool:
 def _saturate(s, phases, budget, report):
     """Run the phases one iteration at a time, checking the budget between iterations.
 
-    Back-off: a rule with more new matches in one iteration than its threshold (initially
-    ``budget.match_limit``) sits out the next ``budget.ban_length`` iterations and its threshold
-    doubles, so explosive rules cannot crowd out the others.
+    An iteration is not started when, growing as much as the last one did, it would pass the e-node
+    or time budget.
+
+    Back-off: a rule with more new matches in one iteration than ``max(budget.match_limit, size)``
+    grows the e-graph faster than linearly (associativity, commutativity, distribution…): it is
+    dropped for the rest of the run, so explosive rules cannot crowd out the others (and egglog,
+    which cannot interrupt an iteration, never searches them again).
     """
     start = time.perf_counter()
     size = report.enodes_inserted
     stop = None
-    threshold: dict[str, int] = {}
-    banned_until: dict[str, int] = {}
+    dropped: set[str] = set()
+    prev_size = size
     combos: dict[tuple, str] = {}
     served: set = set()
     it = 0
@@ -281,11 +289,21 @@ def _saturate(s, phases, budget, report):
                 stop = f"e-node budget ({budget.enodes}) reached: {size} e-nodes"
             if stop:
                 break
-            active = tuple(c.ruleset for c in compiled if banned_until.get(c.name, -1) < it)
+            active = tuple(c.ruleset for c in compiled if c.name not in dropped)
             name = combos.get(active)
             if name is None:
                 name = combos[active] = f"phase{p}_{len(combos)}"
                 s.combine(name, ("facts",) + active)
+            if report.iterations:  # egglog cannot interrupt an iteration: predict the next one
+                last = report.iterations[-1]
+                growth = max(1.0, size / max(1, prev_size))
+                if size * growth > budget.enodes:
+                    stop = f"e-node budget ({budget.enodes}) would be exceeded: {size} e-nodes growing {growth:.1f}x"
+                elif time.perf_counter() - start + last.seconds * growth > budget.seconds:
+                    stop = f"time budget ({budget.seconds} s) would be exceeded by the next iteration"
+                if stop:
+                    break
+            prev_size = size
             t = time.perf_counter()
             updated, matches = s.run_once(name)
             size = s.size()
@@ -295,10 +313,9 @@ def _saturate(s, phases, budget, report):
             report.iterations.append(IterationStats(p, size, time.perf_counter() - t, matches))
             for rule, m in matches.items():
                 report.rule_matches[rule] = report.rule_matches.get(rule, 0) + m
-                limit = threshold.setdefault(rule, budget.match_limit)
-                if m > limit:
-                    banned_until[rule] = it + budget.ban_length
-                    threshold[rule] = 2 * limit
+                if m > max(budget.match_limit, size):
+                    dropped.add(rule)
+                    report.dropped_rules.append(rule)
             it += 1
             if not updated and not fed and len(active) == len(compiled):
                 saturated = True

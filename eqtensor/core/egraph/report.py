@@ -18,10 +18,12 @@ class Budget:
     """Limits of one optimization run, checked between iterations.
 
     - ``iterations``: rounds of rule application (over all phases);
-    - ``enodes``: e-graph size; no new iteration starts past it;
-    - ``seconds``: wall time for saturation;
-    - ``match_limit``/``ban_length``: back-off — a rule with more new matches in one iteration sits
-      out the next ``ban_length`` iterations, and its limit doubles;
+    - ``enodes``: e-graph size; no new iteration starts past it, or when growing as much as the
+      last one it would pass it;
+    - ``seconds``: wall time for saturation (an iteration predicted to overrun is not started);
+    - ``match_limit``: back-off — a rule with more new matches in one iteration than
+      ``max(match_limit, e-graph size)`` (it grows the e-graph faster than linearly) is dropped for
+      the rest of the run;
     - ``max_graph_nodes``: graphs larger than this are not optimized at all (report says so).
     """
 
@@ -29,11 +31,10 @@ class Budget:
     enodes: int = 100_000
     seconds: float = 2.0
     match_limit: int = 5_000
-    ban_length: int = 2
     max_graph_nodes: int = 50_000
 
     def __post_init__(self):
-        for name in ("iterations", "enodes", "match_limit", "ban_length", "max_graph_nodes"):
+        for name in ("iterations", "enodes", "match_limit", "max_graph_nodes"):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 0:
                 raise ValueError(f"Budget.{name} must be a non-negative int, got {v!r}")
@@ -78,6 +79,7 @@ class OptimizationReport:
     enodes_inserted: int = 0
     folded: int = 0  # nodes replaced by constants before insertion
     schedule: object = field(default=None, repr=False)
+    dropped_rules: list = field(default_factory=list)  # rules the back-off dropped (too many matches)
     egraph: EGraphSnapshot | None = field(default=None, repr=False)
 
     @property
@@ -90,6 +92,8 @@ class OptimizationReport:
         if self.fallback:
             lines.append(f"  FALLBACK to the unoptimized graph: {self.fallback}")
         lines.append(f"  stop reason: {self.stop_reason}")
+        if self.dropped_rules:
+            lines.append(f"  rules dropped by the back-off: {', '.join(self.dropped_rules)}")
         lines.append(f"  graph nodes: {self.nodes_before} -> {self.nodes_after}; "
                      f"cost: {self.cost_before:.4g} -> {self.cost_after:.4g}")
         if self.folded:
