@@ -134,8 +134,8 @@ def _random_graph(draw_int, leaves, depth):
     if x.ndim == 0:
         return x
     axis = [None, 0, x.ndim - 1][draw_int(3)]
-    r = getattr(pt, REDUCE[draw_int(len(REDUCE))])(x, axis=axis, keepdims=bool(draw_int(2)))
-    return pt.dimshuffle(r, *range(r.ndim)) if r.ndim else r
+    # keepdims: reduced axes become static 1s, which broadcast against the other leaves
+    return getattr(pt, REDUCE[draw_int(len(REDUCE))])(x, axis=axis, keepdims=True)
 
 
 def _leaves():
@@ -194,7 +194,7 @@ def chain():
 
 def test_fused_chain_on_contiguous_strided_and_reversed(chain, rng):
     fc, fn = chain
-    base = rng.standard_normal(2001)
+    base = rng.standard_normal(2000)
     for a, b in [(base[:1000], base[1000:2000]), (base[::2], base[1::2]), (base[::-1], base[::-1].copy()),
                  (base[:0], base[:0]), (base[5:6], base[7:8])]:
         np.testing.assert_allclose(fc(a, b), fn(a, b), rtol=1e-12, atol=1e-14)

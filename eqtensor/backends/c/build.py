@@ -37,6 +37,12 @@ import numpy as np
 CFLAGS = ("-O3", "-march=native", "-fno-math-errno", "-ffp-contract=off", "-fwrapv", "-fno-strict-aliasing",
           "-fopenmp-simd", "-fPIC", "-shared", "-w", "-D_CFFI_NO_LIMITED_API")
 LIBS = ("-lmvec", "-lm")
+
+
+def cflags() -> tuple:
+    """:data:`CFLAGS` plus ``$EQTENSOR_CFLAGS_EXTRA`` (e.g. ``-fsanitize=address`` for
+    ``tests/asan_run.sh``); part of the cache key."""
+    return CFLAGS + tuple(os.environ.get("EQTENSOR_CFLAGS_EXTRA", "").split())
 LOCK_TIMEOUT = 120.0
 _LOADED: dict[str, object] = {}
 
@@ -89,7 +95,8 @@ def _toolchain_id() -> str:
                      sysconfig.get_config_var("EXT_SUFFIX") or "", cpu])
 
 
-def module_key(source: str, flags=CFLAGS) -> str:
+def module_key(source: str, flags=None) -> str:
+    flags = cflags() if flags is None else flags
     h = hashlib.sha256()
     for part in (source, " ".join(flags), " ".join(LIBS), _toolchain_id()):
         h.update(part.encode())
@@ -117,7 +124,7 @@ def entry_valid(path: str, modname: str) -> bool:
         return False
 
 
-def _compile(source: str, modname: str, outdir: str, flags=CFLAGS, extra_env=None):
+def _compile(source: str, modname: str, outdir: str):
     import cffi
 
     ffi = cffi.FFI()
@@ -126,9 +133,9 @@ def _compile(source: str, modname: str, outdir: str, flags=CFLAGS, extra_env=Non
     csrc = os.path.join(outdir, modname + ".c")
     ffi.emit_c_code(csrc)
     so = os.path.join(outdir, _so_name(modname))
-    cmd = [compiler(), *flags, "-I", sysconfig.get_paths()["include"], "-I", np.get_include(), csrc,
+    cmd = [compiler(), *cflags(), "-I", sysconfig.get_paths()["include"], "-I", np.get_include(), csrc,
            "-o", so, *LIBS]
-    r = subprocess.run(cmd, capture_output=True, text=True, env=extra_env)
+    r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         raise CompileError(f"C compilation failed ({' '.join(cmd)}):\n{r.stderr[-4000:]}")
     with open(os.path.join(outdir, "checksum.tmp"), "w") as fh:
