@@ -19,6 +19,7 @@ import numpy as np
 import scipy.special
 
 from . import config, debugprint, function, shared, tensor as pt
+from .core.mode import get_mode
 
 MODES = ("FAST_COMPILE", "NUMPY", "C")
 
@@ -163,6 +164,8 @@ def main(argv=None, out=None) -> int:
         eager_s = _median_time(ex.eager, opts.repeat)
         p(f"-- timings in ms (NumPy eager: {_ms(eager_s)} per call)")
         for mode in dict.fromkeys((main_mode,) + MODES):
+            if mode != main_mode and get_mode(mode) == get_mode(main_mode):
+                continue  # e.g. FAST_RUN is C when a compiler is available
             if mode != main_mode:
                 try:
                     f, compile_s, run_s, err = _measure(ex, mode, opts.repeat)
