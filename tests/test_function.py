@@ -587,3 +587,18 @@ def test_no_output_aliases_inputs_shared_values_or_other_outputs(picks, upd, mod
         o[...] = -1.0
     np.testing.assert_array_equal(s.get_value(), snapshot)
     np.testing.assert_array_equal(xv, np.full((2, 3), 10.0))
+
+
+def test_dict_of_outputs_returns_a_dict(mode):
+    x = pt.dvector("x")
+    s = shared(0.0, name="s")
+    f = function([x], {"total": x.sum(), "double": x * 2, "acc": s}, updates={s: s + x.sum()})
+    assert f.output_keys == ("acc", "double", "total")
+    r = f(np.array([1.0, 2.0]))
+    assert isinstance(r, dict) and list(r) == ["acc", "double", "total"]
+    assert r["total"] == 3.0 and r["acc"] == 0.0
+    np.testing.assert_array_equal(r["double"], [2.0, 4.0])
+    g = f.copy()
+    assert g(np.array([1.0]))["acc"] == 3.0 and s.get_value() == 3.0
+    with pytest.raises(TypeError, match="keys of a dict of outputs must be strings"):
+        function([x], {1: x})

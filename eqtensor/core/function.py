@@ -90,12 +90,13 @@ class Function:
     array([1., 9.])
     """
 
-    def __init__(self, maker, specs, single, name):
+    def __init__(self, maker, specs, single, name, output_keys=None):
         self.maker = maker
         self.name = name
         self.trust_input = False
         self._specs = specs
         self._single = single
+        self.output_keys = output_keys  # the keys when outputs were given as a dict
         self._n_in = len(specs)
         self._names: dict = {}
         for k, s in enumerate(specs):
@@ -104,6 +105,9 @@ class Function:
         self._dtypes = [np.dtype(s.variable.dtype) for s in specs]
         self._valid = _make_validator([s.variable.type for s in specs])
         self._run = _make_runner(maker, single, self._label())
+        if output_keys is not None:
+            run = self._run
+            self._run = lambda args: dict(zip(output_keys, run(args)))
 
     # ------------------------------------------------------------------ calling
     def __call__(self, /, *args, **kwargs):
@@ -191,7 +195,7 @@ class Function:
                     swap[s] = SharedVariable(s.type, s.get_value(), name=s.name)
         if swap:
             maker = maker.swapped(swap)
-        f = Function(maker, self._specs, self._single, self.name if name is None else name)
+        f = Function(maker, self._specs, self._single, self.name if name is None else name, self.output_keys)
         f.trust_input = self.trust_input
         return f
 
@@ -451,7 +455,8 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None, *, name
     """Compile a function from symbolic ``inputs`` to ``outputs`` (PyTensor's ``function``).
 
     ``inputs`` is a list of input variables or :class:`In`. ``outputs`` may be one variable (the
-    call returns one array) or a list (the call returns a list). ``updates`` (dict or list of
+    call returns one array), a list (the call returns a list) or a dict with string keys (the
+    call returns a dict). ``updates`` (dict or list of
     pairs) sets shared variables after each call, computed from the values before it. ``givens``
     substitutes variables before compilation. ``mode`` defaults to ``config.mode``.
     ``allow_input_downcast``: ``True`` accepts any cast of arguments, ``False`` only safe casts
@@ -470,6 +475,12 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None, *, name
     from .basic import as_tensor_variable
 
     ins = _check_inputs(inputs)
+    output_keys = None
+    if isinstance(outputs, dict):
+        if not all(isinstance(k, str) for k in outputs):
+            raise TypeError(f"function: the keys of a dict of outputs must be strings, got {list(outputs)}")
+        output_keys = tuple(sorted(outputs))
+        outputs = [outputs[k] for k in output_keys]
     single = outputs is not None and not isinstance(outputs, (list, tuple))
     outs = [] if outputs is None else list(outputs) if not single else [outputs]
     out_vars = []
@@ -496,6 +507,6 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None, *, name
     fgraph = FunctionGraph(input_vars + shared, all_outs, len(input_vars), len(out_vars), targets)
     maker = FunctionMaker(fgraph, get_mode(mode), allow_input_downcast)
     specs = [_Spec(i, k, allow_input_downcast) for k, i in enumerate(ins)]
-    f = Function(maker, specs, single, name)
+    f = Function(maker, specs, single, name, output_keys)
     f.trust_input = bool(trust_input)
     return f
