@@ -336,3 +336,34 @@ def test_dot_renderings(tmp_path):
     _, plain = optimize_graph(fg)
     with pytest.raises(ValueError, match="keep_egraph"):
         egraph_to_dot(plain)
+
+
+def test_mode_validates_optimizer_settings():
+    with pytest.raises(TypeError, match="Rule, RuleSet or Schedule"):
+        Mode(rules=["neg_neg"])
+    with pytest.raises(TypeError, match="Budget"):
+        Mode(budget={"iterations": 3})
+    with pytest.raises(TypeError, match="node_cost"):
+        Mode(cost_model=object())
+    x = pt.dvector("x")
+    f = function([x], -(-x), mode=Mode(budget=Budget(iterations=0)))
+    assert "iteration budget (0)" in f.optimization_report().stop_reason
+    assert ops_of(f.maker.fgraph.outputs) == ["neg", "neg"]
+
+
+def test_compiles_in_threads():
+    import threading
+
+    results = {}
+
+    def work(k):
+        x = pt.dvector(f"x{k}")
+        f = function([x], pt.log(1 + pt.exp(x)) * 1.0)
+        results[k] = (ops_of(f.maker.fgraph.outputs), f.optimization_report().fallback)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == {k: (["softplus"], None) for k in range(3)}

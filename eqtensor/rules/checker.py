@@ -28,7 +28,7 @@ import mpmath
 import numpy as np
 
 from ..core.graph import Constant, Variable, toposort
-from .language import Rule, RuleSet, is_pattern_var
+from .language import Rule, RuleSet
 
 EDGES = np.array([0.0, -0.0, 1.0, -1.0, 0.5, -2.0, 1e-10, -1e-10, 1e-300, 30.0, -30.0, 700.0, -700.0, 1000.0,
                   -1000.0, 1e300, -1e300, np.inf, -np.inf, np.nan])

@@ -95,9 +95,6 @@ class Session:
         self.command(text)
         self._registered.add(key)
 
-    def registered(self, key: str) -> bool:
-        return key in self._registered
-
     def push(self):
         _guard(self._eg.run_program, self._b.Push(1))
         self._depth += 1

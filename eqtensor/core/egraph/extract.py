@@ -17,7 +17,6 @@ the optimizer keeps the input graph if that is cheaper still.
 from __future__ import annotations
 
 import heapq
-import math
 
 from ..config import config
 from ..graph import toposort
@@ -123,13 +122,3 @@ def _greedy(enodes, own, roots, share: bool) -> dict:
         out[cls] = choice[cls]
         stack.extend(enodes[choice[cls]][3])
     return out
-
-
-def selection_cost(enodes, selection, class_type, model, types, params) -> float:
-    """Exact DAG cost of a selection (each chosen e-class paid once)."""
-    total = 0.0
-    for cls, k in selection.items():
-        _, op, pid, kids, _ = enodes[k]
-        if op is not None:
-            total += model.node_cost(op, params[pid], types[class_type[cls]], [types[class_type[c]] for c in kids])
-    return total if math.isfinite(total) else float("inf")

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..graph import Constant, toposort
 from ..op import OPS, Op
-from .bridge import EGraphError, discard_session, session
+from .bridge import discard_session, session
 from .extract import CostModel, extract, graph_cost
 from .program import (
     MAX_CREATED_ARITY, PARAMS, TYPES, VALUES, compile_rule, constructor_name, is_float_type, prefill_entries,
@@ -35,7 +35,7 @@ _COMPILED: dict = {}
 def _compiled(rule):
     c = _COMPILED.get(rule)
     if c is None:
-        c = _COMPILED[rule] = compile_rule(rule)
+        c = _COMPILED.setdefault(rule, compile_rule(rule))
     return c
 
 
@@ -178,7 +178,7 @@ def optimize_graph(fgraph, rules=None, budget: Budget | None = None, cost_model:
     times["fold"] = time.perf_counter() - t0
     try:
         new_outputs = _saturate_and_extract(outputs, schedule, budget, model, report, keep_egraph)
-    except (EGraphError, LookupError, ValueError, TypeError) as e:
+    except Exception as e:  # egglog errors and panics (bridge.EGraphError), anything unexpected: stay correct
         discard_session()
         report.fallback = f"{type(e).__name__}: {e}"
         report.stop_reason = report.stop_reason or "error"

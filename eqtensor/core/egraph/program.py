@@ -24,28 +24,33 @@ from __future__ import annotations
 
 import hashlib
 import struct
+import threading
 
 import numpy as np
 
 from ..graph import Constant, Variable, toposort
 from ..op import OPS
-from ..types import TensorType
 
 
 class Interner:
-    """Process-wide ids for hashable keys (types, parameter tuples, scalar values, op names)."""
+    """Process-wide ids for hashable keys (types, parameter tuples, scalar values, op names);
+    thread-safe (compiles may run in several threads, each with its own e-graph)."""
 
     def __init__(self, first=()):
         self.ids: dict = {}
         self.keys: list = []
+        self._lock = threading.Lock()
         for k in first:
             self(k)
 
     def __call__(self, key) -> int:
         i = self.ids.get(key)
         if i is None:
-            i = self.ids[key] = len(self.keys)
-            self.keys.append(key)
+            with self._lock:
+                i = self.ids.get(key)
+                if i is None:
+                    self.keys.append(key)
+                    i = self.ids[key] = len(self.keys) - 1
         return i
 
     def __getitem__(self, i: int):
@@ -298,10 +303,6 @@ def prefill_entries(needs, graph_types: set[int], graph_params: set[int]):
             break
         types |= new
     return sorted(set(out))
-
-
-def type_id(t: TensorType) -> int:
-    return TYPES(t)
 
 
 def is_float_type(tid: int) -> bool:
