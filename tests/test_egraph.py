@@ -367,3 +367,24 @@ def test_compiles_in_threads():
     for t in threads:
         t.join()
     assert results == {k: (["softplus"], None) for k in range(3)}
+
+
+def test_logistic_regression_cross_entropy_is_stable():
+    # the PyTensor tutorial's formula, with the prediction sharing p
+    X, w, b, y = pt.dmatrix("X"), pt.dvector("w"), pt.dscalar("b"), pt.dvector("y")
+    p = 1 / (1 + pt.exp(-pt.dot(X, w) - b))
+    xent = -y * pt.log(p) - (1 - y) * pt.log(1 - p)
+    f = function([X, w, b, y], [p > 0.5, xent])
+    assert not {"log", "exp"} & set(ops_of(f.maker.fgraph.outputs))
+    z = np.array([-800.0, -40.0, -0.3, 0.0, 2.0, 40.0, 800.0])
+    yv = np.array([1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0])
+    pred, got = f(np.eye(7), z, 0.0, yv)
+    with mpmath.workprec(300):
+        ref = []
+        for zv, t in zip(z, yv):
+            zv = mpmath.mpf(zv)
+            log_p = -mpmath.log(1 + mpmath.exp(-zv))
+            ref.append(float(-(t * log_p + (1 - t) * (log_p - zv))))
+    assert np.all(np.isfinite(got))
+    np.testing.assert_allclose(got, ref, rtol=1e-12)
+    np.testing.assert_array_equal(pred, z > 0)

@@ -35,6 +35,8 @@ def _build() -> RuleSet:
         rewrite("log1p_neg_sigmoid", log1p(-sigmoid(x)), -softplus(x), why="1-sigmoid cancels for x >> 0",
                 exact=False),
         rewrite("sigmoid_formula", 1 / (1 + exp(-x)), sigmoid(x), why="one stable op", exact=False),
+        rewrite("sigmoid_formula_neg", 1 / (1 + exp(x)), sigmoid(-x),
+                why="one stable op; its log becomes a softplus", exact=False),
         rewrite("one_minus_sigmoid", 1 - sigmoid(x), sigmoid(-x), why="1-sigmoid cancels for x >> 0",
                 exact=False),
         rewrite("log1p_neg", log(1 - x), log1p(-x), why="log(1-x) loses all digits of small x", exact=False),
