@@ -59,6 +59,7 @@ def test_repeated_subexpressions_are_shared():
     (out,), report = opt([a * b], [x])
     assert ops_of([out]).count("exp") == 1 and ops_of([out]).count("add") == 1
     assert report.nodes_before == 5 and report.nodes_after == 3
+    assert report.merged == 2 and "repeated subexpressions merged: 2" in str(report)
     text = debugprint(out, file="str")
     assert text.count("exp") == 1
 

@@ -10,7 +10,7 @@ True
 
 from __future__ import annotations
 
-from ..tensor import dimshuffle, exp, expm1, log, log1p, pow, sqr, sqrt, sum
+from ..tensor import dimshuffle, exp, expm1, log, log1p, pow, reciprocal, sqr, sqrt, sum
 from .language import RuleSet, nonzero_const, positive, rewrite, var
 
 
@@ -31,6 +31,8 @@ def _build() -> RuleSet:
         rewrite("sub_zero", x - 0, x, why="subtracting 0 changes nothing"),
         rewrite("div_one", x / 1, x, why="dividing by 1 changes nothing"),
         rewrite("pow_one", x ** 1, x, why="x**1 is x"),
+        rewrite("pow_two", x ** 2, sqr(x), why="a multiply instead of a pow"),
+        rewrite("pow_minus_one", x ** -1, reciprocal(x), why="a divide instead of a pow"),
         rewrite("sub_neg", x - (-y), x + y, why="one op instead of two"),
         rewrite("add_neg", x + (-y), x - y, why="one op instead of two"),
         rewrite("neg_add", (-y) + x, x - y, why="one op instead of two"),

@@ -78,6 +78,8 @@ class _Loader:
         self.types: set[int] = set()
         self.params: set[int] = {0}
         self.count = 0
+        self._seen: dict = {}
+        self.merged = 0  # nodes that repeat an earlier node (common subexpressions)
 
     def _ty(self, name, t):
         tid = TYPES(t)
@@ -132,7 +134,13 @@ class _Loader:
                 args.append(("var", lst))
             else:
                 args += [("var", k) for k in kids]
-            name = self._fresh()
+            key = (d.name, tuple(args))
+            name = self._seen.get(key)
+            if name is not None:  # the same op on the same e-classes: one e-node (hash-consing)
+                self.merged += 1
+                self.names[id(node.out)] = name
+                continue
+            name = self._seen[key] = self._fresh()
             self.actions.append(("let", name, constructor_name(d.name), tuple(args)))
             self._ty(name, node.out.type)
             self.names[id(node.out)] = name
@@ -207,6 +215,7 @@ def _saturate_and_extract(outputs, schedule, budget, model, report, keep_egraph=
         _register(s, c)
     loader = _Loader()
     loader.load(outputs)
+    report.merged = loader.merged
     needs = [n for phase in compiled_phases for c in phase for n in c.needs]
     acts = loader.actions
     acts += _entry_actions(prefill_entries(needs, loader.types, loader.params))

@@ -78,6 +78,7 @@ class OptimizationReport:
     nodes_after: int = 0
     enodes_inserted: int = 0
     folded: int = 0  # nodes replaced by constants before insertion
+    merged: int = 0  # repeated subexpressions merged on insertion
     schedule: object = field(default=None, repr=False)
     dropped_rules: list = field(default_factory=list)  # rules the back-off dropped (too many matches)
     egraph: EGraphSnapshot | None = field(default=None, repr=False)
@@ -98,6 +99,8 @@ class OptimizationReport:
                      f"cost: {self.cost_before:.4g} -> {self.cost_after:.4g}")
         if self.folded:
             lines.append(f"  constant-folded nodes: {self.folded}")
+        if self.merged:
+            lines.append(f"  repeated subexpressions merged: {self.merged}")
         sizes = " -> ".join(str(s.enodes) for s in self.iterations)
         lines.append(f"  e-nodes: inserted {self.enodes_inserted}" + (f", per iteration {sizes}" if sizes else ""))
         times = ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in self.times.items())
