@@ -70,7 +70,7 @@ _NAMED = {
     "FAST_COMPILE": Mode(optimize=False, backend="numpy", name="FAST_COMPILE"),
     "NUMPY": Mode(optimize=True, backend="numpy", name="NUMPY"),
     "C": Mode(optimize=True, backend="c", name="C"),
-    "FAST_RUN": Mode(optimize=True, backend="numpy", name="FAST_RUN"),
+    "FAST_RUN": Mode(optimize=True, backend="c", name="FAST_RUN"),
 }
 
 
