@@ -45,7 +45,7 @@ def test_optimized_equals_unoptimized(g, seed):
     rng = np.random.default_rng(seed)
     xv, yv = rng.normal(0, 2, 6), rng.normal(0, 2, 6)
     f_ref = function([x, y], outs, mode="FAST_COMPILE", on_unused_input="ignore")
-    f_opt = function([x, y], outs, on_unused_input="ignore")
+    f_opt = function([x, y], outs, mode="NUMPY", on_unused_input="ignore")
     report = f_opt.optimization_report()
     assert report.fallback is None, str(report)
     assert report.cost_after <= report.cost_before * (1 + 1e-9)
@@ -60,3 +60,43 @@ def test_optimized_equals_unoptimized(g, seed):
         np.testing.assert_allclose(o[finite], r[finite], rtol=1e-6, atol=1e-9)
         # a nan of the naive graph stays nan unless it came from overflow (inf/inf, inf-inf, 0*inf)
         assert not np.any(np.isnan(o) & finite)
+
+
+@st.composite
+def matrix_graphs(draw):
+    """Random graphs over matrices: reductions, transposes, products and the patterns rules target."""
+    A, B = pt.dmatrix("A"), pt.dmatrix("B")
+    pool = [A, B]
+    for _ in range(draw(st.integers(1, 8))):
+        a, b = draw(st.sampled_from(pool)), draw(st.sampled_from(pool))
+        axis = draw(st.sampled_from([0, 1]))
+        e = draw(st.sampled_from([
+            lambda: pt.log(pt.sum(pt.exp(a), axis=axis, keepdims=True)) + b,
+            lambda: pt.exp(a) / pt.sum(pt.exp(a), axis=1, keepdims=True),
+            lambda: pt.log(pt.special.softmax(a, axis=axis)),
+            lambda: pt.sum(-a, axis=axis, keepdims=True) * b,
+            lambda: a.T.T + b,
+            lambda: 0.5 * pt.dot(a, b) + 2.0 * b,
+            lambda: pt.tanh(a) * b - a,
+            lambda: pt.log1p(pt.exp(a)) / (1.0 + pt.sqr(b)),
+            lambda: b + 1.5 * pt.outer(pt.sum(a, axis=0), pt.sum(b, axis=1)),
+        ]))()
+        pool.append(e)
+    return A, B, pool[2:][-draw(st.integers(1, 3)):]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(matrix_graphs(), st.integers(0, 2**31 - 1))
+def test_optimized_matrix_graphs_equal_unoptimized(g, seed):
+    A, B, outs = g
+    rng = np.random.default_rng(seed)
+    av, bv = rng.normal(0, 1, (4, 4)), rng.normal(0, 1, (4, 4))
+    f_ref = function([A, B], outs, mode="FAST_COMPILE", on_unused_input="ignore")
+    f_opt = function([A, B], outs, mode="NUMPY", on_unused_input="ignore")
+    assert f_opt.optimization_report().fallback is None
+    with np.errstate(all="ignore"):
+        ref, got = f_ref(av, bv), f_opt(av, bv)
+    for r, o in zip(ref, got):
+        assert r.dtype == o.dtype and r.shape == o.shape
+        finite = np.isfinite(r)
+        np.testing.assert_allclose(o[finite], r[finite], rtol=1e-7, atol=1e-9)
