@@ -389,3 +389,15 @@ def test_logistic_regression_cross_entropy_is_stable():
     assert np.all(np.isfinite(got))
     np.testing.assert_allclose(got, ref, rtol=1e-12)
     np.testing.assert_array_equal(pred, z > 0)
+
+
+def test_broken_cost_model_falls_back():
+    class Broken(CostModel):
+        def node_cost(self, opname, params, out_type, in_types):
+            raise RuntimeError("cost model bug")
+
+    x = pt.dvector("x")
+    f = function([x], -(-x), mode=Mode(cost_model=Broken(), backend="numpy"))
+    r = f.optimization_report()
+    assert "cost model bug" in r.fallback
+    np.testing.assert_array_equal(f(np.array([1.0, -2.0])), [1.0, -2.0])

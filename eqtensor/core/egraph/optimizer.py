@@ -174,29 +174,27 @@ def optimize_graph(fgraph, rules=None, budget: Budget | None = None, cost_model:
     model = cost_model or CostModel()
     schedule = default_schedule() if rules is None else as_schedule(rules)
     report = OptimizationReport(schedule=schedule)
-    times = report.times
-    t0 = time.perf_counter()
-    report.nodes_before = fgraph.size()
-    report.cost_before = graph_cost(fgraph.outputs, model)
-    report.nodes_after, report.cost_after = report.nodes_before, report.cost_before
+    report.nodes_before = report.nodes_after = fgraph.size()
     if report.nodes_before > budget.max_graph_nodes:
         report.stop_reason = f"not optimized: {report.nodes_before} nodes > budget {budget.max_graph_nodes}"
         return fgraph, report
-    outputs, report.folded = fold_constants(fgraph.outputs)
-    times["fold"] = time.perf_counter() - t0
     try:
+        report.cost_before = report.cost_after = graph_cost(fgraph.outputs, model)
+        t0 = time.perf_counter()
+        outputs, report.folded = fold_constants(fgraph.outputs)
+        report.times["fold"] = time.perf_counter() - t0
         new_outputs = _saturate_and_extract(outputs, schedule, budget, model, report, keep_egraph)
+        cost_after = graph_cost(new_outputs, model)
     except Exception as e:  # egglog errors and panics (bridge.EGraphError), anything unexpected: stay correct
         discard_session()
         report.fallback = f"{type(e).__name__}: {e}"
         report.stop_reason = report.stop_reason or "error"
         return fgraph, report
     for old, new in zip(fgraph.outputs, new_outputs):
-        if old.dtype != new.dtype or old.ndim != new.ndim or not old.type.is_compatible(
-                tuple(1 if s is None else s for s in new.type.shape)) and None not in old.type.shape:
+        if old.dtype != new.dtype or old.ndim != new.ndim or any(
+                o is not None and n != o for o, n in zip(old.type.shape, new.type.shape)):
             report.fallback = f"extracted output type {new.type} differs from {old.type}"
             return fgraph, report
-    cost_after = graph_cost(new_outputs, model)
     if cost_after > report.cost_before:
         report.stop_reason += "; the input graph was cheaper than the extracted one and is kept"
         return fgraph, report
