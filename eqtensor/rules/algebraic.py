@@ -60,6 +60,10 @@ def _build() -> RuleSet:
         rewrite("sqr_abs", sqr(abs(x)), sqr(x), why="sqr ignores the sign"),
         rewrite("sum_neg", sum(-m, axis=1), -sum(m, axis=1),
                 why="negate the (smaller) result instead of every input (any axis)"),
+        rewrite("sum_of_broadcast_row", sum(dimshuffle(x, "x", 0), axis=0), x,
+                why="summing over an added length-1 axis is the identity"),
+        rewrite("sum_of_broadcast_col", sum(dimshuffle(x, 0, "x"), axis=1), x,
+                why="summing over an added length-1 axis is the identity"),
         rewrite("log1p_expm1", log1p(expm1(x)), x, why="log1p inverts expm1 (and expm1 may overflow)",
                 exact=False),
     ]
