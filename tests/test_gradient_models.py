@@ -136,9 +136,6 @@ def test_logistic_regression_with_softplus_is_finite_at_tutorial_scale(mode):
     np.testing.assert_allclose(w.get_value(), want_w, rtol=1e-10)
     assert float(b.get_value()) == pytest.approx(want_b, rel=1e-10)
 
-@pytest.mark.xfail(strict=True, reason="the naive tutorial formula log(1 - 1/(1 + exp(-z))) saturates to log(0) "
-                   "for |z| > 37; finite gradients need the e-graph's stability rules to reach the gradient "
-                   "expressions (issue 5 item 4). Remove this marker when it passes.")
 def test_logistic_regression_at_tutorial_scale_is_finite_when_optimized():
     rng = np.random.default_rng(2882)
     N, feats = 400, 784
