@@ -57,6 +57,9 @@ def fold_constants(outputs):
 
 
 def _try_fold(op, consts, out_type):
+    known = None not in out_type.shape and int(np.prod(out_type.shape, dtype=np.int64)) > FOLD_LIMIT
+    if known or any(c.data.size > FOLD_LIMIT for c in consts):
+        return None  # never spend time or memory on big constants at compile time
     try:
         with np.errstate(all="ignore"):
             value = np.asarray(op.perform(*[c.data for c in consts]))
