@@ -7,8 +7,8 @@
 
 Each result is checked against NumPy before timing. Each row: ``repeats`` runs; median, interquartile
 range and minimum per run in ms, as a markdown table. The inputs of ``logreg_train`` are scaled by
-1/sqrt(784) so the tutorial's naive cross-entropy stays finite without stability rewrites; whether the
-unscaled tutorial data gives finite gradients is reported per mode.
+1/sqrt(784) so that the NumPy reference, which evaluates the tutorial's naive cross-entropy as written,
+stays finite; whether the unscaled tutorial data gives finite weights is reported per mode.
 
     python benchmarks/bench_grad.py [--repeats 15] [--modes NUMPY C]
 """
