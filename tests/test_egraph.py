@@ -401,3 +401,20 @@ def test_broken_cost_model_falls_back():
     r = f.optimization_report()
     assert "cost model bug" in r.fallback
     np.testing.assert_array_equal(f(np.array([1.0, -2.0])), [1.0, -2.0])
+
+
+def test_unsound_union_is_an_error_not_a_wrong_graph():
+    from eqtensor.core.egraph import bridge
+
+    s = bridge.session()
+    s.push()
+    try:
+        s.insert([("let", "a", "Leaf", (("int", 0),)), ("set", "ty", (("var", "a"),), 0),
+                  ("let", "b", "Leaf", (("int", 1),)), ("set", "ty", (("var", "b"),), 1)])
+        with pytest.raises(bridge.EGraphError, match="Illegal merge"):
+            s.command("(union (Leaf 0) (Leaf 1))")
+    finally:
+        bridge.discard_session()
+    x = pt.dvector("x")
+    (out,), _ = opt([-(-x)], [x])  # a fresh e-graph afterwards
+    assert out is x
