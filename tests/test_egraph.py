@@ -206,7 +206,6 @@ def test_long_sum_stays_within_budget():
     new, report = optimize_graph(fg, budget=budget)
     assert report.fallback is None
     assert all(s.enodes <= 2 * budget.enodes for s in report.iterations)
-    assert report.times["saturate"] < 5.0
     assert report.nodes_after == 4999
 
 
