@@ -8,17 +8,18 @@
 3.0
 """
 
-from . import tensor  # noqa: F401  (registers every op)
+from . import gradient, tensor  # noqa: F401  (registers every op, incl. the gradient markers)
 from .core.basic import shared
 from .core.config import config
 from .core.errors import DisconnectedInputError, MissingInputError, UnusedInputError
 from .core.function import Function, In, Out, function
 from .core.mode import Mode
+from .gradient import grad
 from .printing import debugprint, dprint, pprint
 
 change_flags = config.change_flags
 
 __all__ = [
     "DisconnectedInputError", "Function", "In", "MissingInputError", "Mode", "Out", "UnusedInputError",
-    "change_flags", "config", "debugprint", "dprint", "function", "pprint", "shared", "tensor",
+    "change_flags", "config", "debugprint", "dprint", "function", "grad", "gradient", "pprint", "shared", "tensor",
 ]

@@ -55,3 +55,4 @@ bitwise_and, bitwise_or, bitwise_xor, bitwise_not = and_, or_, xor, invert
 expit = sigmoid
 round = round_half_to_even
 less, less_equal, greater, greater_equal, equal, not_equal = lt, le, gt, ge, eq, neq
+from ..gradient import grad, hessian, jacobian  # noqa: E402,F401  (as pytensor.tensor)
