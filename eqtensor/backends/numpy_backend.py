@@ -39,15 +39,17 @@ class _Names:
     def __init__(self):
         self.names: dict[int, str] = {}
         self.used: set[str] = {"np", "thunk", "tuple"}
+        self.counters: dict[str, int] = {}
 
     def fresh(self, base: str, internal: bool = False) -> str:
         base = re.sub(r"\W", "_", base) or "v"
         if base[0].isdigit() or keyword.iskeyword(base) or (base.startswith("_") and not internal):
             base = "v_" + base
-        name, k = base, 1
+        name, k = base, self.counters.get(base, 1)
         while name in self.used:
             name = f"{base}_{k}"
             k += 1
+        self.counters[base] = k
         self.used.add(name)
         return name
 
@@ -81,12 +83,16 @@ def generate(schedule: Schedule) -> tuple[str, dict]:
         defn = node.op.defn
         if defn.kind == "elemwise":
             for axis, idx in runtime_broadcast_checks(node.inputs):
+                idx = [j for n, j in enumerate(idx) if ins[j] not in [ins[i] for i in idx[:n]]]
+                if len(idx) < 2:
+                    continue
                 first = ins[idx[0]]
                 conds = " or ".join(f"{ins[j]}.shape[{axis}] != {first}.shape[{axis}]" for j in idx[1:])
                 args = ", ".join(ins[j] for j in idx)
+                labels = tuple(node.inputs[j].name or ins[j] for j in idx)
                 body.append(
                     f"if {conds}: raise _bcast_error({node.op.name!r}, {axis}, "
-                    f"{tuple(str(node.inputs[j]) for j in idx)!r}, [np.shape(a) for a in ({args},)])"
+                    f"{labels!r}, [np.shape(a) for a in ({args},)])"
                 )
         if defn.ufunc is not None:
             uname = f"_u_{defn.name}"

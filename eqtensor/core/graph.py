@@ -54,10 +54,18 @@ class Variable(TensorMethods):
         return self.type.shape
 
     def __repr__(self):
+        return self._render(3)
+
+    def _render(self, depth: int) -> str:
+        """Functional rendering cut at ``depth`` levels (deep graphs print as ``op(...)``)."""
         if self.name:
             return self.name
         if self.owner is not None:
-            return f"{self.owner.op}({', '.join(map(repr, self.owner.inputs))})"
+            if depth <= 0:
+                return f"{self.owner.op}(...)"
+            return f"{self.owner.op}({', '.join(i._render(depth - 1) for i in self.owner.inputs)})"
+        if type(self).__repr__ is not Variable.__repr__:  # constants and shared variables
+            return repr(self)
         return f"<{self.type}>"
 
     def __str__(self):
