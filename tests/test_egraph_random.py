@@ -5,10 +5,12 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from eqtensor import function, tensor as pt
 from eqtensor.core.graph import toposort
+from eqtensor.rules import default_rules
 
 UNARY = ["neg", "exp", "log", "log1p", "sigmoid", "softplus", "sqr", "sqrt", "abs", "tanh", "expm1"]
 BINARY = ["add", "sub", "mul", "true_div"]
 CONSTS = [0.0, 1.0, -1.0, 2.0, 0.5]
+STABILIZING = {r.name for r in default_rules() if r.stabilizes}
 
 
 @st.composite
@@ -48,7 +50,8 @@ def test_optimized_equals_unoptimized(g, seed):
     f_opt = function([x, y], outs, mode="NUMPY", on_unused_input="ignore")
     report = f_opt.optimization_report()
     assert report.fallback is None, str(report)
-    assert report.cost_after <= report.cost_before * (1 + 1e-9)
+    if not set(report.rules_fired) & STABILIZING:  # otherwise a stable form may cost more arithmetic
+        assert report.cost_after <= report.cost_before * (1 + 1e-9)
     assert report.nodes_after == len(toposort(f_opt.maker.fgraph.outputs))
     with np.errstate(all="ignore"):
         ref, got = f_ref(xv, yv), f_opt(xv, yv)

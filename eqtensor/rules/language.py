@@ -107,6 +107,7 @@ class Rule:
     exact: bool = True
     domain: dict = field(default_factory=dict)
     ulps: int = 16
+    stabilizes: bool = False
 
     def pattern_vars(self) -> list[Variable]:
         return _vars_of(self.pattern)
@@ -138,13 +139,16 @@ def _vars_of(root: Variable) -> list[Variable]:
 
 
 def rewrite(name: str, pattern: Variable, replacement: Variable, when=(), why: str = "",
-            exact: bool = True, domain: dict | None = None, ulps: int = 16) -> Rule:
+            exact: bool = True, domain: dict | None = None, ulps: int = 16, stabilizes: bool = False) -> Rule:
     """Declare a rule ``pattern → replacement`` (see the module docstring for the conventions).
 
     ``domain`` maps a pattern variable's name to ``"positive"``, ``"nonneg"``, ``"nonzero"`` or
     ``"small"`` to restrict the checker's random inputs to what the guards promise. ``ulps`` is the
     relative error (in units of the dtype's epsilon) the replacement may add where it is less
-    accurate than the pattern (the checker enforces it).
+    accurate than the pattern (the checker enforces it). ``stabilizes=True`` marks the pattern as a
+    numerically unstable form: wherever the rule matched, the extractor charges the pattern's root
+    op the cost model's ``unstable_penalty``, so the stable replacement is kept even where sharing
+    would make the naive form cheaper (implies ``exact=False``).
 
     >>> from eqtensor import tensor as pt
     >>> x = var("x")
@@ -176,7 +180,8 @@ def rewrite(name: str, pattern: Variable, replacement: Variable, when=(), why: s
         for a in g.args:
             if not (isinstance(a, Variable) and id(a) in pvars):
                 raise ValueError(f"rule {name}: guard {g.describe()} must refer to pattern variables")
-    return Rule(name, pattern, replacement, when, why, exact, dict(domain or {}), int(ulps))
+    return Rule(name, pattern, replacement, when, why, exact and not stabilizes, dict(domain or {}), int(ulps),
+                bool(stabilizes))
 
 
 class RuleSet:

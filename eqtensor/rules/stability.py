@@ -11,7 +11,12 @@ from __future__ import annotations
 
 from ..core.op import OPS
 from ..tensor import exp, expm1, log, log1mexp, log1p, logsumexp, sigmoid, softplus, sum
-from .language import RuleSet, rewrite, var
+from functools import partial
+
+from .language import RuleSet, rewrite as _rewrite, var
+
+#: every stability rule marks its pattern as an unstable form (see ``rewrite(stabilizes=)``)
+rewrite = partial(_rewrite, stabilizes=True)
 
 
 def stability() -> RuleSet:

@@ -31,6 +31,8 @@ class CostModel:
     memory_pass = 2.0
     #: extra cost per element of raw exp/log: their naive compositions overflow or cancel
     unstable = {"exp": 20.0, "log": 20.0}
+    #: extra cost per element of an e-node a stability rule identified as an unstable form
+    unstable_penalty = 1000.0
 
     def elements(self, t) -> float:
         n = 1.0
@@ -57,30 +59,99 @@ def graph_cost(outputs, model: CostModel) -> float:
                for n in toposort(outputs))
 
 
-def extract(enodes, class_type, roots, model: CostModel, types, params) -> dict:
+def extract(enodes, class_type, roots, model: CostModel, types, params, unstable=frozenset(),
+            original=None) -> dict:
     """Choose one e-node per needed e-class.
 
     ``enodes``: list of ``(cls, opname or None, pid, kids, leaf)``; ``class_type``: cls -> type id;
-    ``roots``: e-classes to extract. Returns ``{cls: enode index}`` for every class reachable from
+    ``roots``: e-classes to extract; ``unstable``: ``(e-class, op name)`` pairs where a stability
+    rule matched, whose e-nodes pay ``model.unstable_penalty`` per element; ``original``: the input
+    graph's own ``{e-class: e-node}`` choice, a third candidate (so the result is never costlier
+    than the input, penalties included). Returns ``{cls: enode index}`` for every class reachable from
     the roots through the choice. Two greedy passes run — one charging each child its cost divided
     by its number of users (sharing-aware), one plain tree costs — and the selection with the lower
-    exact DAG cost wins. Ties break on the e-node's (op name, index) so the result is
-    deterministic. Raises ``LookupError`` if a root has no finite extraction.
+    exact DAG cost wins; small selections are then improved by switching single e-classes while the
+    exact cost drops. Ties break on the e-node's (op name, index) so the result is deterministic.
+    Raises ``LookupError`` if a root has no finite extraction.
     """
     own = []
     for cls, op, pid, kids, leaf in enodes:
         if op is None:
             own.append(0.0)
         else:
-            own.append(float(model.node_cost(op, params[pid], types[class_type[cls]],
-                                             [types[class_type[c]] for c in kids])))
+            out_t = types[class_type[cls]]
+            cost = float(model.node_cost(op, params[pid], out_t, [types[class_type[c]] for c in kids]))
+            if (cls, op) in unstable:
+                cost += model.unstable_penalty * model.elements(out_t)
+            own.append(cost)
     best = None
     for share in (True, False):
-        sel = _greedy(enodes, own, roots, share)
+        sel, choice = _greedy(enodes, own, roots, share)
         cost = sum(own[k] for k in sel.values())
         if best is None or cost < best[0]:
-            best = (cost, sel)
-    return best[1]
+            best = (cost, sel, choice)
+    _, sel, choice = best
+    if original:
+        mixed = {**choice, **original}
+        cost, sel_o = _reachable(enodes, own, roots, mixed)
+        if cost < best[0]:
+            sel, choice = sel_o, mixed
+    if len(sel) <= REFINE_LIMIT:
+        sel = _refine(enodes, own, roots, choice, sel)
+    return sel
+
+
+#: selections of at most this many e-classes are improved by single-class switches
+REFINE_LIMIT = 200
+
+
+def _reachable(enodes, own, roots, choice):
+    """``(cost, selection)`` of the DAG the choice reaches from the roots (inf if it has a cycle)."""
+    sel: dict[int, int] = {}
+    state: dict[int, int] = {}  # 1 = on the stack, 2 = done
+    for root in roots:
+        stack = [(root, False)]
+        while stack:
+            cls, done = stack.pop()
+            if done:
+                state[cls] = 2
+                continue
+            st = state.get(cls)
+            if st == 2:
+                continue
+            if st == 1:
+                return float("inf"), sel
+            state[cls] = 1
+            k = sel[cls] = choice[cls]
+            stack.append((cls, True))
+            stack.extend((c, False) for c in enodes[k][3])
+    return sum(own[k] for k in sel.values()), sel
+
+
+def _refine(enodes, own, roots, choice, sel):
+    """Local search on the exact DAG cost: switch one e-class at a time to another of its e-nodes
+    (e.g. back to a form whose subterms another output needs anyway) while that lowers the cost."""
+    by_class: dict[int, list[int]] = {}
+    for k, e in enumerate(enodes):
+        if all(c in choice for c in e[3]):
+            by_class.setdefault(e[0], []).append(k)
+    choice = dict(choice)
+    base, sel = _reachable(enodes, own, roots, choice)
+    for _ in range(2):
+        improved = False
+        for cls in sorted(sel):
+            for k in by_class.get(cls, ()):
+                if k == choice[cls]:
+                    continue
+                old, choice[cls] = choice[cls], k
+                cost, trial = _reachable(enodes, own, roots, choice)
+                if cost < base * (1 - 1e-12):
+                    base, sel, improved = cost, trial, True
+                else:
+                    choice[cls] = old
+        if not improved:
+            break
+    return sel
 
 
 def _greedy(enodes, own, roots, share: bool) -> dict:
@@ -121,4 +192,4 @@ def _greedy(enodes, own, roots, share: bool) -> dict:
             raise LookupError(f"e-class {cls} has no finite extraction")
         out[cls] = choice[cls]
         stack.extend(enodes[choice[cls]][3])
-    return out
+    return out, choice

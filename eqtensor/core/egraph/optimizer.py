@@ -20,7 +20,7 @@ from ..op import OPS, Op
 from .bridge import discard_session, session
 from .extract import CostModel, extract, graph_cost
 from .program import (
-    MAX_CREATED_ARITY, PARAMS, TYPES, VALUES, compile_rule, constructor_name, is_float_type, prefill_entries,
+    MAX_CREATED_ARITY, OPIDS, PARAMS, TYPES, VALUES, compile_rule, constructor_name, is_float_type, prefill_entries,
     type_entry, uniform_value,
     value_key,
 )
@@ -198,9 +198,6 @@ def optimize_graph(fgraph, rules=None, budget: Budget | None = None, cost_model:
                 o is not None and n != o for o, n in zip(old.type.shape, new.type.shape)):
             report.fallback = f"extracted output type {new.type} differs from {old.type}"
             return fgraph, report
-    if cost_after > report.cost_before:
-        report.stop_reason += "; the input graph was cheaper than the extracted one and is kept"
-        return fgraph, report
     new_fg = fgraph.replace_outputs(new_outputs)
     report.nodes_after = new_fg.size()
     report.cost_after = cost_after
@@ -240,7 +237,7 @@ def _saturate_and_extract(outputs, schedule, budget, model, report, keep_egraph=
     return result
 
 
-_EXTRACT_TABLES = {"Leaf", "Cons", "Nil", "ty", "Root"}
+_EXTRACT_TABLES = {"Leaf", "Cons", "Nil", "ty", "Root", "unstable"}
 
 
 def _entry_actions(entries):
@@ -366,29 +363,37 @@ def _extract(frozen, loader, outputs, model, keep=None):
     root_classes = [roots[k] for k in range(n_outputs)]
     types = {tid: TYPES[tid] for tid in set(class_type.values())}
     params = {pid: dict(PARAMS[pid]) for pid in {e[2] for e in enodes}}
-    selection = extract(enodes, class_type, root_classes, model, types, params)
+    unstable = {(ins[0], OPIDS[ins[1]]) for ins, _ in frozen.get("unstable", [])}
+    originals, original_choice = _originals(enodes, loader, outputs)
+    selection = extract(enodes, class_type, root_classes, model, types, params, unstable, original_choice)
     if keep is not None:
         keep.egraph = EGraphSnapshot(enodes, class_type, selection, root_classes, leaves)
-    return _rebuild(enodes, selection, root_classes, leaves, class_type, _originals(enodes, loader, outputs))
+    return _rebuild(enodes, selection, root_classes, leaves, class_type, originals)
 
 
 def _originals(enodes, loader, outputs):
-    """``{e-node key: Variable}`` for the nodes of the input graph, so unchanged parts are reused as
-    they are instead of being rebuilt."""
-    index = {(op, pid, kids): cls for cls, op, pid, kids, _ in enodes if op is not None}
-    leaf_class = {leaf: cls for cls, op, _, _, leaf in enodes if op is None}
-    cls_of = {id(v): leaf_class[k] for k, v in enumerate(loader.leaves) if k in leaf_class}
+    """The input graph inside the e-graph: ``{e-node key: Variable}`` (unchanged parts are reused as
+    they are instead of being rebuilt) and ``{e-class: e-node index}`` (the input's own selection,
+    one of the extractor's candidates)."""
+    index = {(op, pid, kids): (cls, k) for k, (cls, op, pid, kids, _) in enumerate(enodes) if op is not None}
+    leaf_class = {leaf: (cls, k) for k, (cls, op, _, _, leaf) in enumerate(enodes) if op is None}
+    cls_of, choice = {}, {}
+    for k, v in enumerate(loader.leaves):
+        if k in leaf_class:
+            cls_of[id(v)] = leaf_class[k][0]
+            choice[leaf_class[k][0]] = leaf_class[k][1]
     found = {}
     for node in toposort(outputs):
         kids = tuple(cls_of.get(id(i)) for i in node.inputs)
         d = node.op.defn
         key = (d.name, PARAMS(node.op.key[1]) if d.params else 0, kids)
-        cls = index.get(key)
-        if cls is None:
+        hit = index.get(key)
+        if hit is None:
             continue
-        cls_of[id(node.out)] = cls
+        cls_of[id(node.out)] = hit[0]
+        choice.setdefault(hit[0], hit[1])
         found[key] = node.out
-    return found
+    return found, choice
 
 
 def _rebuild(enodes, selection, roots, leaves, class_type, originals):

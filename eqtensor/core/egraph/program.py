@@ -12,6 +12,8 @@ Encoding (documented in ``docs/optimizer.md``):
   ``(float_ty t)``; ``(tyK op P t1 … tK)`` tables of result types filled by Python (from the op
   table's type rules) for the entries rules request through ``(needK op P t1 … tK)``, so a rule can
   type the nodes it creates;
+- ``(unstable x op)``: a stability rule matched e-class ``x`` with a pattern rooted at ``op``;
+  the extractor penalises that op's e-nodes in ``x``;
 - ``(Root k x)`` marks output ``k``.
 
 Nothing here imports egglog: this module produces text that :mod:`.bridge` feeds to it.
@@ -98,7 +100,8 @@ def declarations() -> str:
         args = (["i64"] if d.params else []) + (["TL"] if d.nin is None else ["T"] * d.nin)
         lines.append(f"(constructor {constructor_name(name)} ({' '.join(args)}) T)")
     lines += ["(function ty (T) i64 :no-merge)", "(function cval (T) i64 :no-merge)", "(relation pos (T))",
-              "(relation nonneg (T))", "(relation nzconst (T))", "(relation float_ty (i64))"]
+              "(relation nonneg (T))", "(relation nzconst (T))", "(relation float_ty (i64))",
+              "(relation unstable (T i64))"]
     for k in range(1, MAX_CREATED_ARITY + 1):
         lines.append(f"(function ty{k} ({' '.join(['i64'] * (k + 2))}) i64 :no-merge)")
         lines.append(f"(relation need{k} ({' '.join(['i64'] * (k + 2))}))")
@@ -249,6 +252,8 @@ def compile_rule(rule) -> CompiledRule:
         elif g.kind == "same_type":
             guards.append(f"(= (ty {a[0]}) (ty {a[1]}))")
     actions.append(f"(union z {out})")
+    if rule.stabilizes:  # the pattern's root op is an unstable form in this e-class
+        actions.append(f"(unstable z {OPIDS(rule.pattern.owner.op.name)})")
     name = rule.name
     cr = CompiledRule(name, "", needs)
     lines = [f'(rule ({" ".join(facts + guards)}) ({" ".join(actions)}) :ruleset {cr.ruleset} :name "{name}")']
