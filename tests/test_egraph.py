@@ -318,21 +318,18 @@ def test_softmax_formula_and_sum_neg():
     np.testing.assert_allclose(s, [-1001.0, -2.0])
 
 
-def test_dot_renderings(tmp_path):
-    from eqtensor.core.egraph.render import egraph_to_dot, graph_to_dot, render
+def test_egraph_rendering():
+    from eqtensor.core.egraph.render import egraph_to_dot
 
     x = pt.dvector("x")
     fg = FunctionGraph([x], [pt.log(1 + pt.exp(x)), -(-x)], 1, 2)
     new, report = optimize_graph(fg, keep_egraph=True)
     text = egraph_to_dot(report)
     snap = report.egraph
+    assert text.startswith("digraph") and text.rstrip().endswith("}")
     assert text.count("fillcolor=lightblue") == len(snap.selection)
     assert text.count("subgraph cluster_") == len({e[0] for e in snap.enodes})
-    assert "output 1" in text
-    g = graph_to_dot(new.outputs)
-    assert "softplus" in g and "log" not in g
-    path = render(g, str(tmp_path / "g.svg"))
-    assert (tmp_path / path.split("/")[-1]).exists()
+    assert "output 1" in text and "softplus" in text
     _, plain = optimize_graph(fg)
     with pytest.raises(ValueError, match="keep_egraph"):
         egraph_to_dot(plain)

@@ -1,10 +1,8 @@
-"""Graphviz (DOT text) renderings of a graph and of a saturated e-graph; ``dot`` is optional.
+"""Graphviz (DOT text) rendering of a saturated e-graph (graphs themselves:
+:func:`eqtensor.printing.pydotprint`).
 
 >>> from eqtensor import tensor as pt
 >>> x = pt.dvector("x")
->>> text = graph_to_dot([pt.exp(x) + 1.0])
->>> text.startswith("digraph") and "exp" in text
-True
 >>> from eqtensor.core.fgraph import FunctionGraph
 >>> from eqtensor.core.egraph import optimize_graph
 >>> _, report = optimize_graph(FunctionGraph([x], [pt.log(1 + pt.exp(x))], 1, 1), keep_egraph=True)
@@ -15,10 +13,7 @@ True
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-
-from ..graph import Constant, toposort
+from ..graph import Constant
 from .program import PARAMS, TYPES
 
 
@@ -30,30 +25,6 @@ def _leaf_label(v) -> str:
     if isinstance(v, Constant):
         return repr(v)
     return v.name or v.auto_name
-
-
-def graph_to_dot(outputs, name: str = "graph") -> str:
-    """DOT text of the graph computing ``outputs`` (ops as boxes, leaves as ellipses, types on edges)."""
-    lines = [f"digraph {_quote(name)} {{", "  rankdir=BT;", "  node [fontname=Helvetica];"]
-    ids: dict[int, str] = {}
-
-    def ref(v):
-        if id(v) not in ids:
-            ids[id(v)] = f"v{len(ids)}"
-            if v.owner is None:
-                lines.append(f"  {ids[id(v)]} [shape=ellipse, label={_quote(_leaf_label(v))}];")
-        return ids[id(v)]
-
-    for node in toposort(outputs):
-        me = ref(node.out)
-        lines.append(f"  {me} [shape=box, label={_quote(str(node.op))}];")
-        for k, i in enumerate(node.inputs):
-            lines.append(f"  {ref(i)} -> {me} [label={_quote(str(i.type))}];")
-    for k, o in enumerate(outputs):
-        lines.append(f"  out{k} [shape=plaintext, label={_quote(f'output {k}')}];")
-        lines.append(f"  {ref(o)} -> out{k};")
-    lines.append("}")
-    return "\n".join(lines)
 
 
 def egraph_to_dot(report, name: str = "egraph") -> str:
@@ -91,16 +62,3 @@ def egraph_to_dot(report, name: str = "egraph") -> str:
         lines.append(f"  e{anchor[r]} -> out{i} [ltail=cluster_{r}];")
     lines.append("}")
     return "\n".join(lines)
-
-
-def render(dot_text: str, path: str, fmt: str = "svg") -> str:
-    """Write ``dot_text`` rendered by graphviz's ``dot`` to ``path`` (or the DOT text itself, with a
-    ``.dot`` suffix, when ``dot`` is not installed). Returns the path written."""
-    exe = shutil.which("dot")
-    if exe is None:
-        path = path if path.endswith(".dot") else path + ".dot"
-        with open(path, "w") as f:
-            f.write(dot_text)
-        return path
-    subprocess.run([exe, f"-T{fmt}", "-o", path], input=dot_text.encode(), check=True, timeout=60)
-    return path
