@@ -15,9 +15,11 @@ STABILIZING = {r.name for r in default_rules() if r.stabilizes}
 
 @st.composite
 def graphs(draw):
-    """A random expression DAG over two vectors (and constants) with up to 12 ops."""
+    """A random expression DAG with up to 12 ops over two float vectors, a broadcastable (1,)
+    vector, an int vector, and constants (some of shape (6,), so types differ and guards matter)."""
     x, y = pt.dvector("x"), pt.dvector("y")
-    pool = [x, y]
+    r, i = pt.tensor("r", dtype="float64", shape=(1,)), pt.lvector("i")
+    pool = [x, y, r, i]
     for _ in range(draw(st.integers(1, 12))):
         kind = draw(st.sampled_from(["u", "b", "b", "c", "pattern"]))
         a = draw(st.sampled_from(pool))
@@ -27,6 +29,8 @@ def graphs(draw):
             e = getattr(pt, draw(st.sampled_from(BINARY)))(a, draw(st.sampled_from(pool)))
         elif kind == "c":
             c = draw(st.sampled_from(CONSTS))
+            if draw(st.booleans()):
+                c = np.full(6, c)  # a constant vector: x*ones(6) is not x when x has shape (1,)
             op = draw(st.sampled_from(BINARY))
             e = getattr(pt, op)(a, c) if draw(st.booleans()) else getattr(pt, op)(c, a)
         else:  # shapes the default rules look for
@@ -36,25 +40,25 @@ def graphs(draw):
                 lambda v: pt.log(pt.exp(v)), lambda v: pt.exp(v) * pt.exp(v), lambda v: 2.0 * v / 2.0,
             ]))(a)
         pool.append(e)
-    outs = draw(st.lists(st.sampled_from(pool[2:]), min_size=1, max_size=3))
-    return x, y, outs
+    outs = draw(st.lists(st.sampled_from(pool[4:]), min_size=1, max_size=3))
+    return (x, y, r, i), outs
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(graphs(), st.integers(0, 2**31 - 1))
 def test_optimized_equals_unoptimized(g, seed):
-    x, y, outs = g
+    ins, outs = g
     rng = np.random.default_rng(seed)
-    xv, yv = rng.normal(0, 2, 6), rng.normal(0, 2, 6)
-    f_ref = function([x, y], outs, mode="FAST_COMPILE", on_unused_input="ignore")
-    f_opt = function([x, y], outs, mode="NUMPY", on_unused_input="ignore")
+    vals = [rng.normal(0, 2, 6), rng.normal(0, 2, 6), rng.normal(0, 2, 1), rng.integers(-4, 5, 6)]
+    f_ref = function(list(ins), outs, mode="FAST_COMPILE", on_unused_input="ignore")
+    f_opt = function(list(ins), outs, mode="NUMPY", on_unused_input="ignore")
     report = f_opt.optimization_report()
     assert report.fallback is None, str(report)
     if not set(report.rules_fired) & STABILIZING:  # otherwise a stable form may cost more arithmetic
         assert report.cost_after <= report.cost_before * (1 + 1e-9)
     assert report.nodes_after == len(toposort(f_opt.maker.fgraph.outputs))
     with np.errstate(all="ignore"):
-        ref, got = f_ref(xv, yv), f_opt(xv, yv)
+        ref, got = f_ref(*vals), f_opt(*vals)
     for r, o, var in zip(ref, got, outs):
         assert r.dtype == o.dtype and r.shape == o.shape
         finite = np.isfinite(r) & (np.abs(r) < 1e200)
