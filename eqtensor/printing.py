@@ -1,4 +1,5 @@
-"""Public printing face (``pytensor.printing``): ``debugprint``/``dprint``, ``pprint``, ``pydotprint``.
+"""Public printing face (``pytensor.printing``): ``debugprint``/``dprint``, ``pprint``, ``pydotprint``,
+and ``egraph_to_dot`` (DOT text of a saturated e-graph, from a report made with ``keep_egraph=True``).
 
 >>> from eqtensor import tensor as pt
 >>> from eqtensor.printing import dprint, pprint
@@ -10,6 +11,7 @@ log1p [id A]
  └─ x [id B]
 """
 
+from .core.egraph.render import egraph_to_dot
 from .core.printing import debugprint, dprint, pprint, pydotprint
 
-__all__ = ["debugprint", "dprint", "pprint", "pydotprint"]
+__all__ = ["debugprint", "dprint", "egraph_to_dot", "pprint", "pydotprint"]
