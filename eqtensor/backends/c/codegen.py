@@ -26,6 +26,7 @@ import numpy as np
 
 from ..fusion import fusion_groups
 from . import kernels as K
+from . import loops as L
 from .prelude import prelude
 
 
@@ -103,6 +104,7 @@ class _Gen:
         self.lines: list[str] = []
         self.fallback_ops: list[str] = []
         self.funcs: list[str] = []
+        self.kernels: list[str] = []
         self.calls: list[str] = []
         self.blas = False
 
@@ -121,117 +123,33 @@ class _Gen:
         self.emit(f"if ({cond}) goto fail;")
 
     # ------------------------------------------------------------------ loops
-    def loop(self, name, nd, operands, sh_src, body, acc=None, comb=None, pragma="simd"):
-        """Emit a loop nest over the iteration shape.
+    def shape(self, name, ins, nd):
+        """Emit the run-time iteration shape ``sh`` from the input operands (broadcast checks)."""
+        tag = f"s{len(self.kernels)}_{len(self.lines)}"
+        sl = ", ".join(str(o.slot) for o in ins) or "0"
+        dm = ", ".join(str(-1 if d is None else d) for o in ins for d in o.dims) or "-1"
+        self.emit(f"{{ static const int sl{tag}[] = {{{sl}}}; static const signed char dm{tag}[] = {{{dm}}};")
+        self.fail(f"eq_shape(V, {_cstr(name)}, {nd}, {len(ins)}, sl{tag}, dm{tag}, sh) < 0")
+        self.emit("}")
 
-        ``operands``: list of (slot, dtype, strides-expression per dim or None for broadcast,
-        role) with role ``in`` (loaded as ``x<k>``), ``out`` (stored from ``res``) or ``acc``
-        (reduction accumulator). ``sh_src``: lines that set ``sh[0..nd-1]``. ``body(load)``
-        returns the statements computing ``res``; ``acc``/``comb`` describe a reduction.
-        """
-        nops = len(operands)
-        e = self.emit
-        e(f"{{ /* {name} */")
-        e(f"npy_intp sh[EQ_MAXD], st[{nops}][EQ_MAXD], idx[EQ_MAXD], n, outer = 1, it, i, total = 1;")
-        e(f"char *p[{nops}]; int nd = {nd}, d, contig, red, cmap;")
-        for line in sh_src:
-            e(line)
-        for k, (slot, dtype, strides, role) in enumerate(operands):
-            for d in range(nd):
-                e(f"st[{k}][{d}] = {strides[d] if strides[d] is not None else '0'};")
-            e(f"p[{k}] = V[{slot}].data;")
-        e("for (d = 0; d < nd; d++) total *= sh[d];")
-        e("if (total > 0) {")
-        e(f"nd = eq_collapse(nd, sh, {nops}, st);")
-        e("n = nd ? sh[nd - 1] : 1;")
-        e("for (d = 0; d < nd - 1; d++) { outer *= sh[d]; idx[d] = 0; }")
-        conds = []
-        acc_k = None
-        for k, (slot, dtype, strides, role) in enumerate(operands):
-            isz = np.dtype(dtype).itemsize
-            if role == "acc":
-                acc_k = k
-                continue
-            want = "0" if (nd and strides[nd - 1] is None) else str(isz)
-            conds.append(f"st[{k}][nd - 1] == {want}")
-        e(f"contig = nd > 0 && {' && '.join(conds) if conds else '1'};")
-        if acc_k is None:
-            variants = [("contig", True, None), ("!contig", False, None)]
-        else:
-            isz = np.dtype(operands[acc_k][1]).itemsize
-            e(f"red = nd == 0 || st[{acc_k}][nd - 1] == 0;")
-            e(f"cmap = contig && st[{acc_k}][nd - 1] == {isz};")
-            variants = [("red && contig", True, True), ("red && !contig", False, True),
-                        ("!red && cmap", True, False), ("!red && !cmap", False, False)]
-        e("for (it = 0; it < outer; it++) {")
-        for guard, is_contig, red in variants:
-            e(f"if ({guard}) {{")
-            self._inner(nd, operands, body, is_contig, red, acc, comb, pragma)
-            e("}")
-        e(f"eq_advance(nd - 1, sh, idx, {nops}, p, st);")
-        e("}")
-        e("}")
-        e("}")
+    def loop(self, operands, nd, body, acc=None, comb=None, pragma="simd"):
+        """Emit the kernel(s) of a loop nest over ``sh`` and the ``eq_loop`` call running them.
 
-    def _inner(self, nd, operands, body, contig, red, acc, comb, pragma):
-        e = self.emit
-        loads, pre = {}, []
-        for k, (slot, dtype, strides, role) in enumerate(operands):
-            ct = K.c_type(dtype)
-            bc = nd == 0 or strides[nd - 1] is None
-            if role == "in":
-                if contig and bc:
-                    pre.append(f"const {ct} h{k} = *(const {ct} *)p[{k}];")
-                    loads[k] = f"h{k}"
-                elif contig:
-                    pre.append(f"const {ct} *q{k} = (const {ct} *)p[{k}];")
-                    loads[k] = f"q{k}[i]"
-                else:
-                    pre.append(f"const npy_intp s{k} = nd ? st[{k}][nd - 1] : 0;")
-                    loads[k] = f"*(const {ct} *)(p[{k}] + i * s{k})"
-            else:
-                if contig and not (role == "acc" and red):
-                    pre.append(f"{ct} *q{k} = ({ct} *)p[{k}];")
-                    loads[k] = f"q{k}[i]"
-                elif role == "acc" and red:
-                    loads[k] = f"*({ct} *)p[{k}]"
-                else:
-                    pre.append(f"const npy_intp s{k} = nd ? st[{k}][nd - 1] : 0;")
-                    loads[k] = f"*({ct} *)(p[{k}] + i * s{k})"
-        e("{")
-        for line in pre:
-            e(line)
-        stmts, result = body(loads)
-        if acc is None:
-            (ok,) = [k for k, o in enumerate(operands) if o[3] == "out"]
-            if pragma and contig:
-                e("#pragma omp simd")
-            e("for (i = 0; i < n; i++) {")
-            for s in stmts:
-                e(s)
-            e(f"{loads[ok]} = {result};")
-            e("}")
-        else:
-            ka, act = acc
-            if red:
-                e(f"{act} acc = {loads[ka]};")
-                if pragma and contig:
-                    e(f"#pragma omp simd {pragma}")
-                e("for (i = 0; i < n; i++) {")
-                for s in stmts:
-                    e(s)
-                e(f"{act} x = {result}; acc = {comb};")
-                e("}")
-                e(f"{loads[ka]} = acc;")
-            else:
-                if contig:
-                    e("#pragma omp simd")
-                e("for (i = 0; i < n; i++) {")
-                for s in stmts:
-                    e(s)
-                e(f"{act} x = {result}; {act} acc = {loads[ka]}; {loads[ka]} = {comb};")
-                e("}")
-        e("}")
+        ``operands``: :class:`~eqtensor.backends.c.loops.Operand` list, the written one last.
+        ``body(loads)`` returns the statements computing ``res``; ``acc``/``comb`` describe a
+        reduction (a reducing kernel and a row-updating kernel are generated)."""
+        inner = L.normalize(operands, nd)
+        tag = len(self.kernels)
+        kr, km, ka = f"eq_k{tag}", "NULL", -1
+        self.kernels.append(L.kernel_source(kr, operands, L.scalars(operands, inner, True), body, acc, comb,
+                                            pragma))
+        if acc is not None:
+            km, ka = f"eq_k{tag}m", acc[0]
+            self.kernels.append(L.kernel_source(km, operands, L.scalars(operands, inner, False), body, acc,
+                                                comb, pragma))
+        self.emit("{ " + L.tables(operands, nd, str(tag)))
+        self.fail(f"eq_loop(V, {kr}, {km}, {nd}, sh, {len(operands)}, sl{tag}, dm{tag}, sz{tag}, {ka}) < 0")
+        self.emit("}")
 
     # ------------------------------------------------------------------ expressions
     def expr_body(self, members, leaf_index, literal):
@@ -278,53 +196,30 @@ class _Gen:
                     leaves.append(i)
         return leaves, literal
 
-    def iter_shape(self, name, nd, shaped):
-        """Lines setting sh[] from operands (slot, static shape) with run-time broadcast checks."""
-        lines = []
-        for d in range(nd):
-            full = [s for s, static in shaped if static[d] != 1]
-            if not full:
-                lines.append(f"sh[{d}] = 1;")
-                continue
-            lines.append(f"sh[{d}] = V[{full[0]}].shape[{d}];")
-            for s in full[1:]:
-                lines.append(f"if (V[{s}].shape[{d}] != sh[{d}]) {{ eq_bcast_error({_cstr(name)}, {d}, "
-                             f"sh[{d}], V[{s}].shape[{d}]); goto fail; }}")
-        return lines
-
     # ------------------------------------------------------------------ units
     def unit_elemwise(self, members, reuse):
-        root = members[-1]
-        out = root.out
+        out = members[-1].out
         nd = out.ndim
         leaves, literal = self.leaves(members)
         o = self.slot_of(out)
         lslots = [self.slot_of(v) for v in leaves]
         name = "+".join(m.op.name for m in members)
-        sh = self.iter_shape(name, nd, [(s, v.type.shape) for s, v in zip(lslots, leaves)])
-        alloc = [f"for (d = 0; d < {nd}; d++) osh[d] = sh[d];"] if nd else []
-        cands = [s for s, v in zip(lslots, leaves) if id(v) in reuse and v.dtype == out.dtype
+        ins = [L.Operand(s, v.dtype, [None if v.type.shape[d] == 1 else d for d in range(nd)], "in")
+               for s, v in zip(lslots, leaves)]
+        cands = [str(s) for s, v in zip(lslots, leaves) if id(v) in reuse and v.dtype == out.dtype
                  and v.type.shape == out.type.shape]
         tn = _num(out.dtype)
-        make = f"if (eq_new(&V[{o}], {nd}, osh, {tn}) < 0) goto fail;"
-        for s in reversed(cands):
-            make = f"if (eq_reusable(&V[{s}])) {{ eq_view(&V[{o}], &V[{s}]); V[{o}].nd = {nd}; " \
-                   f"for (d = 0; d < {nd}; d++) {{ V[{o}].shape[d] = V[{s}].shape[d]; " \
-                   f"V[{o}].strides[d] = V[{s}].strides[d]; }} }} else {{ {make} }}"
-        alloc.append(make)
-        operands = [(s, v.dtype, [None if v.type.shape[d] == 1 else f"V[{s}].strides[{d}]" for d in range(nd)], "in")
-                    for s, v in zip(lslots, leaves)]
-        operands.append((o, out.dtype, [f"V[{o}].strides[{d}]" for d in range(nd)], "out"))
-        index = {id(v): k for k, v in enumerate(leaves)}
-        self.emit("{ npy_intp osh[EQ_MAXD]; int d;")
-        # shapes first (into a scratch sh), then allocate, then loop (which recomputes sh)
         self.emit("{ npy_intp sh[EQ_MAXD];")
-        for line in sh:
-            self.emit(line)
-        for line in alloc:
-            self.emit(line)
-        self.emit("}")
-        self.loop(name, nd, operands, sh, self.expr_body(members, index, literal))
+        self.shape(name, ins, nd)
+        if cands:
+            self.emit(f"{{ static const int cand[] = {{{', '.join(cands)}}};")
+            self.fail(f"eq_make(V, {o}, {nd}, sh, {tn}, cand, {len(cands)}) < 0")
+            self.emit("}")
+        else:
+            self.fail(f"eq_new(&V[{o}], {nd}, sh, {tn}) < 0")
+        index = {id(v): k for k, v in enumerate(leaves)}
+        self.loop(ins + [L.Operand(o, out.dtype, list(range(nd)), "out")], nd,
+                  self.expr_body(members, index, literal))
         self.emit("}")
 
     def unit_reduce(self, members, node):
@@ -343,28 +238,31 @@ class _Gen:
         else:
             leaves, literal = [x], {}
         lslots = [self.slot_of(v) for v in leaves]
-        sh = self.iter_shape(name, nd, [(s, v.type.shape) for s, v in zip(lslots, leaves)])
+
+        def ins():
+            return [L.Operand(s, v.dtype, [None if v.type.shape[d] == 1 else d for d in range(nd)], "in")
+                    for s, v in zip(lslots, leaves)]
+
+        def acc_op(slot, role="acc"):
+            return L.Operand(slot, odt, [None if d in axes else odim[d] for d in range(nd)], role)
+
         oshape = [f"({'1' if d in axes else f'sh[{d}]'})" for d in range(nd) if keep or d not in axes]
         ident, comb = K.REDUCE[name]
         k = K.kind(odt)
         lo, hi = K.int_bounds(odt) if k == "int" else ("0", "0")
         init = ident[k].format(lo=lo, hi=hi)
         e = self.emit
-        e("{ npy_intp osh[EQ_MAXD], insize = 1, osize = 1, i; int d;")
-        e("{ npy_intp sh[EQ_MAXD];")
-        for line in sh:
-            e(line)
+        e("{ npy_intp sh[EQ_MAXD], osh[EQ_MAXD], insize = 1, osize = 1, i; int d;")
+        self.shape(name, ins(), nd)
         for j, s in enumerate(oshape):
             e(f"osh[{j}] = {s};")
         e(f"for (d = 0; d < {nd}; d++) insize *= sh[d];")
-        e("}")
         e(f"for (d = 0; d < {len(oshape)}; d++) osize *= osh[d];")
         if name in ("max", "min"):
             e(f"if (insize == 0 && osize > 0) {{ PyErr_SetString(PyExc_ValueError, \"{name}: zero-size "
               f"reduction has no identity\"); goto fail; }}")
         index = {id(v): kk for kk, v in enumerate(leaves)}
-        ins = [(s, v.dtype, [None if v.type.shape[d] == 1 else f"V[{s}].strides[{d}]" for d in range(nd)], "in")
-               for s, v in zip(lslots, leaves)]
+        nin = len(leaves)
         ct = K.c_type(odt)
         fx = "f" if odt == "float32" else ""
         tg = K.tag(odt)
@@ -374,29 +272,24 @@ class _Gen:
             def body(loads):
                 return [], loads[0]
 
-        def acc_op(slot):
-            return (slot, odt, [None if d in axes else f"V[{slot}].strides[{odim[d]}]" for d in range(nd)], "acc")
-
         def fill(slot, value):
             e(f"{{ {ct} *q = ({ct} *)V[{slot}].data; for (i = 0; i < osize; i++) q[i] = {value}; }}")
 
-        e(f"if (eq_new(&V[{o}], {len(oshape)}, osh, {tn}) < 0) goto fail;")
+        self.fail(f"eq_new(&V[{o}], {len(oshape)}, osh, {tn}) < 0")
         if name == "logsumexp":
             m = len(self.vars)
             self.vars.append(None)  # scratch slot for the maxima
-            e(f"if (eq_new(&V[{m}], {len(oshape)}, osh, {tn}) < 0) goto fail;")
+            self.fail(f"eq_new(&V[{m}], {len(oshape)}, osh, {tn}) < 0")
             fill(m, "-INFINITY")
-            self.loop("logsumexp max", nd, ins + [acc_op(m)], sh, body, acc=(len(ins), ct),
-                      comb=K.REDUCE["max"][1], pragma=None)
+            self.loop(ins() + [acc_op(m)], nd, body, acc=(nin, ct), comb=K.REDUCE["max"][1], pragma=None)
             fill(o, "0")
-            mop = (m, odt, acc_op(m)[2], "in")
 
             def body2(loads):
                 stmts, res = body(loads)
-                return stmts, f"exp{fx}(({ct})({res}) - eq_fin_{tg}({loads[len(ins)]}))"
+                return stmts, f"exp{fx}(({ct})({res}) - eq_fin_{tg}({loads[nin]}))"
 
-            self.loop("logsumexp sum", nd, ins + [mop, acc_op(o)], sh, body2, acc=(len(ins) + 1, ct),
-                      comb="acc + x", pragma="reduction(+:acc)")
+            self.loop(ins() + [acc_op(m, "in"), acc_op(o)], nd, body2, acc=(nin + 1, ct), comb="acc + x",
+                      pragma="reduction(+:acc)")
             e(f"{{ {ct} *q = ({ct} *)V[{o}].data, *mm = ({ct} *)V[{m}].data;")
             e(f"for (i = 0; i < osize; i++) q[i] = log{fx}(q[i]) + eq_fin_{tg}(mm[i]); }}")
             e(f"Py_CLEAR(V[{m}].obj);")
@@ -409,7 +302,7 @@ class _Gen:
                 return stmts, f"(({res}) != 0)" if name in ("all", "any") else f"({ct})({res})"
 
             act = ct if name not in ("all", "any") else "npy_bool"
-            self.loop(name, nd, ins + [acc_op(o)], sh, body3, acc=(len(ins), act), comb=comb, pragma=pragma)
+            self.loop(ins() + [acc_op(o)], nd, body3, acc=(nin, act), comb=comb, pragma=pragma)
         e("}")
 
     def unit_struct(self, node):
@@ -574,7 +467,7 @@ class _Gen:
                         f"if (r == NULL) {{ Py_CLEAR(res); goto fail; }} PyTuple_SET_ITEM(res, {j}, r); }}")
         tail += ["fail:", f"for (k = 0; k < {nv}; k++) Py_XDECREF(V[k].obj);", "return res;", "}"]
         maxd = max([v.ndim for v in self.vars if v is not None] + [1])
-        body = "\n".join(self.funcs + head + self.calls + tail)
+        body = "\n".join(self.kernels + self.funcs + head + self.calls + tail)
         entry = ENTRY
         src = prelude(maxd, libmvec=True, blas=self.blas) + "\n" + body + "\n" + entry
         return Generated(src, self.state, len(self.fallback_ops), self.fallback_ops, self.blas)

@@ -307,6 +307,115 @@ static inline void eq_advance(int nouter, const npy_intp *sh, npy_intp *idx, int
     }}
 }}
 
+/* iteration shape of a loop from its nin input operands (slots sl[k], dimension map dm[k * nd + d]:
+   the operand's axis for loop axis d, or -1 where it broadcasts); lengths must agree */
+static int eq_shape(const eq_arr *V, const char *name, int nd, int nin, const int *sl, const signed char *dm,
+                    npy_intp *sh)
+{{
+    int d, k, first;
+    for (d = 0; d < nd; d++) {{
+        sh[d] = 1; first = 1;
+        for (k = 0; k < nin; k++) {{
+            npy_intp len;
+            if (dm[k * nd + d] < 0) continue;
+            len = V[sl[k]].shape[dm[k * nd + d]];
+            if (first) {{ sh[d] = len; first = 0; }}
+            else if (len != sh[d]) {{ eq_bcast_error(name, d, sh[d], len); return -1; }}
+        }}
+    }}
+    return 0;
+}}
+
+/* the output slot o: the first reusable candidate (a dead intermediate of the same type, written in
+   place) or a new array */
+static int eq_make(eq_arr *V, int o, int nd, const npy_intp *sh, int typenum, const int *cands, int nc)
+{{
+    int c, d;
+    for (c = 0; c < nc; c++) {{
+        eq_arr *s = &V[cands[c]];
+        if (!eq_reusable(s)) continue;
+        eq_view(&V[o], s);
+        V[o].nd = nd;
+        for (d = 0; d < nd; d++) {{ V[o].shape[d] = s->shape[d]; V[o].strides[d] = s->strides[d]; }}
+        return 0;
+    }}
+    return eq_new(&V[o], nd, sh, typenum);
+}}
+
+/* a kernel: one contiguous inner loop of n elements over operand pointers p (an operand the kernel
+   treats as broadcast is read at p[k] only) */
+typedef void (*eq_kern)(npy_intp n, char **p);
+
+#define EQ_CHUNK 256
+
+/* run a kernel over a loop nest. Operands: slots sl[k], dimension map dm[k * nd + d] (the operand's
+   axis for loop axis d, or -1: stride 0), item sizes sz[k]; the last operand is the one written. The
+   kernel reads an operand as broadcast (at p[k] only) when it has no axis at the last loop axis any
+   operand moves along, else contiguously. acc >= 0 names a reduction accumulator (the last operand):
+   kernel red (accumulator read as broadcast) runs when it does not move along the inner axis, map
+   (accumulator contiguous) otherwise; acc < 0: red is the only kernel. Dimensions contiguous for every
+   operand are collapsed; an operand strided where the kernel expects it contiguous is gathered into
+   chunks (the written operand scattered back); a broadcast-read operand that moves along the inner
+   axis (a length-1 axis dropped at run time) makes the kernel run one element at a time. */
+static int eq_loop(const eq_arr *V, eq_kern red, eq_kern map, int nd, const npy_intp *shape, int nops,
+                   const int *sl, const signed char *dm, const signed char *sz, int acc)
+{{
+    npy_intp sh[EQ_MAXD], st[nops][EQ_MAXD], idx[EQ_MAXD], s[nops], n, outer = 1, it, i, i0, m;
+    char *p[nops], *q[nops], *buf = NULL;
+    int d, k, li = -1, nd0 = nd, scal[nops], gather[nops], mode = 0;
+    eq_kern kern = red;
+    for (d = 0; d < nd; d++) {{
+        sh[d] = shape[d];
+        if (sh[d] == 0) return 0;
+        for (k = 0; k < nops; k++) if (dm[k * nd + d] >= 0) li = d;
+    }}
+    for (k = 0; k < nops; k++) {{
+        p[k] = V[sl[k]].data;
+        for (d = 0; d < nd; d++) st[k][d] = dm[k * nd + d] < 0 ? 0 : V[sl[k]].strides[dm[k * nd + d]];
+    }}
+    nd = eq_collapse(nd, sh, nops, st);
+    n = nd ? sh[nd - 1] : 1;
+    for (d = 0; d < nd - 1; d++) {{ outer *= sh[d]; idx[d] = 0; }}
+    for (k = 0; k < nops; k++) s[k] = nd ? st[k][nd - 1] : 0;
+    if (acc >= 0 && s[acc] != 0) kern = map;
+    for (k = 0; k < nops; k++) {{
+        scal[k] = k == acc ? kern == red : (li < 0 || dm[k * nd0 + li] < 0);
+        gather[k] = !scal[k] && n > 1 && s[k] != sz[k];
+        if (scal[k] && n > 1 && s[k] != 0) mode = 2;
+        else if (gather[k] && mode == 0) mode = 1;
+    }}
+    if (mode == 1) {{
+        buf = (char *)PyMem_Malloc((size_t)nops * EQ_CHUNK * 8);
+        if (buf == NULL) {{ PyErr_NoMemory(); return -1; }}
+    }}
+    for (it = 0; it < outer; it++) {{
+        if (mode == 0) kern(n, p);
+        else if (mode == 2) {{
+            for (i = 0; i < n; i++) {{
+                for (k = 0; k < nops; k++) q[k] = p[k] + i * s[k];
+                kern(1, q);
+            }}
+        }} else {{
+            for (i0 = 0; i0 < n; i0 += EQ_CHUNK) {{
+                m = n - i0 < EQ_CHUNK ? n - i0 : EQ_CHUNK;
+                for (k = 0; k < nops; k++) {{
+                    q[k] = scal[k] ? p[k] : p[k] + i0 * s[k];
+                    if (!gather[k]) continue;
+                    for (i = 0; i < m; i++) memcpy(buf + (size_t)k * EQ_CHUNK * 8 + i * sz[k], q[k] + i * s[k], sz[k]);
+                    q[k] = buf + (size_t)k * EQ_CHUNK * 8;
+                }}
+                kern(m, q);
+                k = nops - 1;
+                if (gather[k])
+                    for (i = 0; i < m; i++) memcpy(p[k] + (i0 + i) * s[k], buf + (size_t)k * EQ_CHUNK * 8 + i * sz[k], sz[k]);
+            }}
+        }}
+        eq_advance(nd - 1, sh, idx, nops, p, st);
+    }}
+    PyMem_Free(buf);
+    return 0;
+}}
+
 /* copy src into dst (same shape; src strides may be 0 for broadcasting) */
 static void eq_copy(const eq_arr *dst, const eq_arr *src, const npy_intp *src_strides, int itemsize)
 {{

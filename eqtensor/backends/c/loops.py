@@ -1,0 +1,104 @@
+"""Loop kernels: the C text of fused elementwise and reduction loops.
+
+A *kernel* is one ``static void eq_k<N>(npy_intp n, char **p)`` function holding a single
+contiguous inner loop (``#pragma omp simd``) over its operands: an operand is either read as
+broadcast (``*p[k]``, hoisted) or contiguous (``p[k][i]``). Everything else — shapes, collapsing
+dimensions, the outer loops, strided operands (gathered into contiguous chunks) — is done at run
+time by the runtime's ``eq_loop`` driver (:mod:`eqtensor.backends.c.prelude`), so each loop is
+compiled once and the generated source stays small.
+
+>>> from eqtensor.backends.c.loops import Operand, kernel_source
+>>> ops = [Operand(0, "float64", [0], "in"), Operand(1, "float64", [0], "out")]
+>>> src = kernel_source("eq_k0", ops, [False, False], lambda ld: ([], f"2 * {ld[0]}"))
+>>> "q1[i] = 2 * q0[i];" in src
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import kernels as K
+
+
+@dataclass
+class Operand:
+    """A loop operand: its slot, dtype, the slot's axis for each loop axis (None: broadcast) and role
+    (``in``, ``out`` or ``acc``, a reduction accumulator)."""
+
+    slot: int
+    dtype: str
+    dims: list
+    role: str
+
+
+def normalize(operands, nd) -> int | None:
+    """Drop loop axes of static length 1 (no input moves along them) from every operand, in place;
+    returns the last remaining axis (the kernel's inner axis), or None."""
+    ins = [o for o in operands if o.role == "in"]
+    inner = None
+    for d in range(nd):
+        if all(o.dims[d] is None for o in ins):
+            for o in operands:
+                o.dims[d] = None
+        else:
+            inner = d
+    return inner
+
+
+def tables(operands, nd, tag: str) -> str:
+    """The static operand tables ``eq_loop`` reads: slots, dimension maps, item sizes."""
+    sl = ", ".join(str(o.slot) for o in operands)
+    dm = ", ".join(str(-1 if d is None else d) for o in operands for d in o.dims) or "-1"
+    sz = ", ".join(str(np.dtype(o.dtype).itemsize) for o in operands)
+    return (f"static const int sl{tag}[] = {{{sl}}}; "
+            f"static const signed char dm{tag}[] = {{{dm}}}, sz{tag}[] = {{{sz}}};")
+
+
+def scalars(operands, inner, red: bool) -> list[bool]:
+    """Which operands a kernel reads as broadcast: no axis at the inner loop axis (an accumulator:
+    in the reducing kernel)."""
+    return [red if o.role == "acc" else (inner is None or o.dims[inner] is None) for o in operands]
+
+
+def kernel_source(kname, operands, scal, body, acc=None, comb=None, pragma="simd") -> str:
+    """The kernel function ``kname``. ``body(loads)`` returns (statements, result expression) from
+    the operand loads; ``acc`` = (operand index, C type) and ``comb`` (of ``acc`` and ``x``) make it
+    a reduction into that operand."""
+    loads, pre = {}, []
+    for k, (o, sc) in enumerate(zip(operands, scal)):
+        ct = K.c_type(o.dtype)
+        if o.role == "in":
+            if sc:
+                pre.append(f"const {ct} h{k} = *(const {ct} *)p[{k}];")
+                loads[k] = f"h{k}"
+            else:
+                pre.append(f"const {ct} *q{k} = (const {ct} *)p[{k}];")
+                loads[k] = f"q{k}[i]"
+        elif sc:
+            loads[k] = f"*({ct} *)p[{k}]"
+        else:
+            pre.append(f"{ct} *q{k} = ({ct} *)p[{k}];")
+            loads[k] = f"q{k}[i]"
+    lines = [f"static void {kname}(npy_intp n, char **p)", "{", "npy_intp i;", *pre]
+    stmts, result = body(loads)
+    if acc is None:
+        (ok,) = [k for k, o in enumerate(operands) if o.role == "out"]
+        if pragma and not scal[ok]:
+            lines.append("#pragma omp simd")
+        lines += ["for (i = 0; i < n; i++) {", *stmts, f"{loads[ok]} = {result};", "}"]
+    else:
+        ka, act = acc
+        if scal[ka]:
+            lines.append(f"{act} acc = {loads[ka]};")
+            if pragma:
+                lines.append(f"#pragma omp simd {pragma}")
+            lines += ["for (i = 0; i < n; i++) {", *stmts, f"{act} x = {result}; acc = {comb};", "}",
+                      f"{loads[ka]} = acc;"]
+        else:
+            lines += ["#pragma omp simd", "for (i = 0; i < n; i++) {", *stmts,
+                      f"{act} x = {result}; {act} acc = {loads[ka]}; {loads[ka]} = {comb};", "}"]
+    lines.append("}")
+    return "\n".join(lines) + "\n"
