@@ -7,10 +7,10 @@ import pytest
 from eqtensor import function, tensor as pt
 from eqtensor.core.egraph import Budget, CostModel, OptimizationReport, optimize_graph
 from eqtensor.core.fgraph import FunctionGraph
-from eqtensor.core.graph import toposort
+from eqtensor.core.graph import Constant, toposort
 from eqtensor.core.mode import Mode
 from eqtensor.core.printing import debugprint
-from eqtensor.rules import RuleSet, algebraic, rewrite, var
+from eqtensor.rules import RuleSet, algebraic, algebraic_assuming_finite, default_rules, rewrite, var
 
 
 def ops_of(outputs):
@@ -33,14 +33,56 @@ def test_neg_neg_and_identities_vanish():
     assert "neg_neg" in str(report)
 
 
-def test_mul_div_cancel_only_for_nonzero_constants():
+def test_mul_div_cancel_assumes_finite_nonzero_like_pytensor():
     x, y = pt.dvector("x"), pt.dvector("y")
     (out,), _ = opt([3.0 * y / 3.0], [y])
     assert out is y
-    (out2,), _ = opt([x * y / x], [x, y])  # x may be 0 or inf: kept
-    assert ops_of([out2]) == ["mul", "true_div"]
-    (out3,), _ = opt([0.0 * y / 0.0], [y])  # 0/0 is nan, not y
-    assert out3 is not y
+    f = function([x, y], x * y / x, on_unused_input="ignore")
+    assert f.maker.fgraph.outputs == [y]
+    assert debugprint(f.maker.fgraph.outputs, file="str").strip().startswith("y")
+    report = f.optimization_report()
+    assert set(report.rules_fired) == {"mul_div_cancel_assumed"}
+    assert report.assumed == {"mul_div_cancel_assumed": "finite_nonzero(x)"}
+    assert "assumed: mul_div_cancel_assumed (finite_nonzero(x))" in str(report)
+    (out3,), _ = opt([0.0 * y / 0.0], [y])  # a constant known to be 0 breaks the assumption: 0/0 is nan
+    assert out3 is not y and ops_of([out3]) == ["mul", "true_div"]
+
+
+def test_x_minus_x_is_zeros():
+    x = pt.dvector("x")
+    f = function([x], x - x, on_unused_input="ignore")
+    assert ops_of(f.maker.fgraph.outputs) == ["shape_i", "alloc"]
+    assert "sub_self_1d" in f.optimization_report().rules_fired
+    assert "assumed: sub_self_1d (finite(x))" in str(f.optimization_report())
+    got = f(np.array([1.5, -2.0, 1e300]))
+    assert got.dtype == np.float64 and got.tolist() == [0.0, 0.0, 0.0]
+    m = pt.fmatrix("m")
+    g = function([m], m - m, on_unused_input="ignore")
+    assert g(np.ones((2, 3), "float32")).dtype == np.float32 and g(np.ones((2, 3), "float32")).shape == (2, 3)
+
+
+def test_assuming_finite_group_can_be_disabled():
+    x, y = pt.dvector("x"), pt.dvector("y")
+    ieee = Mode(rules=default_rules().without(*algebraic_assuming_finite().names()))
+    f = function([x, y], [x * y / x, x - x], mode=ieee)
+    assert ops_of(f.maker.fgraph.outputs[:1]) == ["mul", "true_div"]
+    assert ops_of(f.maker.fgraph.outputs[1:]) == ["sub"]
+    assert not f.optimization_report().assumed
+    a, b = f(np.array([0.0, np.inf]), np.array([1.0, 1.0]))
+    assert np.isnan(a).all() and np.isnan(b[1])
+
+
+def test_new_constants_and_folding_inside_the_egraph():
+    x = pt.dvector("x")
+    (out,), report = opt([x + x], [x])
+    assert "add_self" in report.rules_fired
+    # (e^x)^2^3 -> e^x^(2*3): the rule creates mul(2, 3) over constants, which the e-graph folds to 6
+    (out,), report = opt([(pt.exp(x) ** 2.0) ** 3.0], [x])
+    assert {"pow_pow", "constant_folding"} <= set(report.rules_fired)
+    assert ops_of([out]) == ["exp", "pow"]
+    assert [i.data.item() for n in toposort([out]) for i in n.inputs if isinstance(i, Constant)] == [6.0]
+    f = function([x], out, mode="FAST_COMPILE")
+    np.testing.assert_allclose(f(np.array([0.1, -0.2])), np.exp([0.6, -1.2]))
 
 
 def test_exp_log_is_guarded():
@@ -283,7 +325,7 @@ def _instance(rule):
         v = g.args[0]
         if g.kind == "positive":
             subst[v] = pt.exp(pt.tensor(f"{v.name}_", dtype=v.dtype, shape=v.type.shape))
-        elif g.kind == "nonzero_const":
+        elif g.kind in ("nonzero_const", "constant"):
             subst[v] = Constant(np.full((1,) * v.ndim, 3.0, dtype=v.dtype))
     (pattern,) = clone_replace([rule.pattern], subst) if subst else [rule.pattern]
     inputs = [i for i in {id(n): n for n in [*rule.pattern_vars(), *subst.values()]}.values()
@@ -301,7 +343,7 @@ def test_every_default_rule_fires_in_the_egraph(rule):
     assert report.fallback is None, str(report)
     assert rule.name in report.rules_fired, str(report)
     f_ref = function(inputs, pattern, mode="FAST_COMPILE")
-    f_opt = function(inputs, new.outputs[0], mode="FAST_COMPILE")
+    f_opt = function(inputs, new.outputs[0], mode="FAST_COMPILE", on_unused_input="ignore")  # x - x: no x
     rng = np.random.default_rng(1)
     vals = [rng.uniform(0.5, 2.0, tuple(3 if d is None else d for d in i.type.shape)) for i in inputs]
     np.testing.assert_allclose(f_opt(*vals), f_ref(*vals), rtol=1e-9)

@@ -8,19 +8,24 @@
 True
 """
 
-from .algebraic import algebraic
+from .algebraic import algebraic, algebraic_assuming_finite
 from .blas import blas
 from .checker import CheckResult, check
 from .language import (
-    Guard, Rule, RuleSet, Schedule, as_schedule, is_float, nonneg, nonzero_const, positive, rewrite, same_type,
-    var,
+    Assumption, Guard, Rule, RuleSet, Schedule, as_schedule, constant, finite, finite_nonzero, is_float, nonconstant, nonneg,
+    nonzero_const, positive, rewrite, same_type, var,
 )
 from .stability import stability
 
 
 def default_rules() -> RuleSet:
-    """Every default rule: algebraic + stability + BLAS."""
-    return algebraic() + stability() + blas()
+    """Every default rule: algebraic + the cancellations assuming finite values (PyTensor's
+    default) + stability + BLAS. Leave out ``algebraic_assuming_finite()`` for IEEE semantics.
+
+    >>> "sub_self_1d" in default_rules().names()
+    True
+    """
+    return algebraic() + algebraic_assuming_finite() + stability() + blas()
 
 
 def default_schedule() -> Schedule:
@@ -29,7 +34,7 @@ def default_schedule() -> Schedule:
 
 
 __all__ = [
-    "CheckResult", "Guard", "Rule", "RuleSet", "Schedule", "algebraic", "as_schedule", "blas", "check",
-    "default_rules", "default_schedule", "is_float", "nonneg", "nonzero_const", "positive", "rewrite",
+    "Assumption", "CheckResult", "constant", "Guard", "Rule", "algebraic_assuming_finite", "finite", "finite_nonzero", "RuleSet", "Schedule", "algebraic", "as_schedule", "blas", "check",
+    "default_rules", "default_schedule", "is_float", "nonconstant", "nonneg", "nonzero_const", "positive", "rewrite",
     "same_type", "stability", "var",
 ]

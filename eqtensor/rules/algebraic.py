@@ -1,17 +1,21 @@
 """Algebraic and canonical rules: identities, cancellations, exp/log, transposes.
 
-Every rule here is exact (both sides agree to rounding) unless marked ``exact=False``, in which
-case the replacement is the more accurate side. Associativity, commutativity and distribution are
-*not* rules here: they explode the e-graph; targeted rules cover the useful cases instead.
+Every rule of :func:`algebraic` is exact (both sides agree to rounding) unless marked
+``exact=False``, in which case the replacement is the more accurate side. The rules of
+:func:`algebraic_assuming_finite` are PyTensor's default cancellations (``x - x → 0``,
+``x*y/x → y``): exact only for finite (non-zero) ``x``, which they *assume* (the report says so
+when they fire; leave the group out to keep IEEE semantics). Associativity, commutativity and
+distribution are *not* rules here: they explode the e-graph; targeted rules cover the useful cases.
 
->>> "mul_one" in algebraic().names()
-True
+>>> "mul_one" in algebraic().names(), "mul_div_cancel_assumed" in algebraic_assuming_finite().names()
+(True, True)
 """
 
 from __future__ import annotations
 
-from ..tensor import dimshuffle, exp, expm1, log, log1p, pow, reciprocal, sqr, sqrt, sum
-from .language import RuleSet, nonzero_const, positive, rewrite, var
+from ..tensor import dimshuffle, dot, exp, expm1, log, log1p, max, min, ones_like, pow, reciprocal, sqr, sqrt, sum, \
+    zeros_like
+from .language import RuleSet, finite, finite_nonzero, nonzero_const, positive, rewrite, var
 
 
 def algebraic() -> RuleSet:
@@ -19,9 +23,42 @@ def algebraic() -> RuleSet:
     return _ALGEBRAIC
 
 
+def algebraic_assuming_finite() -> RuleSet:
+    """Cancellations that assume the cancelled term is finite (and non-zero for divisions), as
+    PyTensor does by default: ``x - x → zeros_like(x)``, ``x / x → ones_like(x)``, ``x*y/x → y``,
+    ``x * 0 → zeros_like(x)``. Part of ``default_rules()``; a mode without this group keeps IEEE
+    semantics (``inf - inf`` is nan).
+
+    >>> sorted(algebraic_assuming_finite().names())[:2]
+    ['div_self_0d', 'div_self_1d']
+    """
+    return _ASSUMING_FINITE
+
+
+def _build_assuming_finite() -> RuleSet:
+    x, y = var("x"), var("y")
+    rules = [
+        rewrite("mul_div_cancel_assumed", x * y / x, y, assumes=[finite_nonzero(x)],
+                why="x/x = 1 assuming x finite and non-zero (PyTensor's default)"),
+        rewrite("mul_div_cancel_assumed_r", y * x / x, y, assumes=[finite_nonzero(x)],
+                why="x/x = 1 assuming x finite and non-zero (PyTensor's default)"),
+    ]
+    for nd in range(3):  # zeros_like/ones_like are written per rank (their shape comes from x)
+        v = var("x", ndim=nd)
+        rules += [
+            rewrite(f"sub_self_{nd}d", v - v, zeros_like(v), assumes=[finite(v)],
+                    why="x - x = 0 assuming x finite (inf - inf is nan)"),
+            rewrite(f"div_self_{nd}d", v / v, ones_like(v), assumes=[finite_nonzero(v)],
+                    why="x / x = 1 assuming x finite and non-zero"),
+            rewrite(f"mul_zero_{nd}d", v * 0, zeros_like(v), assumes=[finite(v)],
+                    why="x * 0 = 0 assuming x finite (inf * 0 is nan); the type guard keeps broadcasting"),
+        ]
+    return RuleSet(rules)
+
+
 def _build() -> RuleSet:
     x, y, a, b = var("x"), var("y"), var("a"), var("b")
-    m = var("m", ndim=2)
+    m, n, s = var("m", ndim=2), var("n", ndim=2), var("s", ndim=0)
     rules = [
         rewrite("neg_neg", -(-x), x, why="negation is an involution"),
         rewrite("mul_one", x * 1, x, why="1 is the identity of *; the type guard keeps broadcasting"),
@@ -66,8 +103,26 @@ def _build() -> RuleSet:
                 why="summing over an added length-1 axis is the identity"),
         rewrite("log1p_expm1", log1p(expm1(x)), x, why="log1p inverts expm1 (and expm1 may overflow)",
                 exact=False),
+        rewrite("add_self", x + x, x * 2, why="canonical form: x + x is exactly 2x (a new constant)"),
+        rewrite("neg_one_mul", x * -1, -x, why="a negation instead of a multiply"),
+        rewrite("sub_self_neg", (-x) - x, x * -2, why="-x - x is exactly -2x"),
+        rewrite("row_transpose", dimshuffle(dimshuffle(x, "x", 0), 1, 0), dimshuffle(x, 0, "x"),
+                why="a transposed row is a column: one dimshuffle instead of two"),
+        rewrite("col_transpose", dimshuffle(dimshuffle(x, 0, "x"), 1, 0), dimshuffle(x, "x", 0),
+                why="a transposed column is a row: one dimshuffle instead of two"),
+        rewrite("drop_added_axis", dimshuffle(dimshuffle(x, "x", 0), 1), x,
+                why="adding then dropping a broadcastable axis cancels"),
+        rewrite("dot_transposes", dot(dimshuffle(m, 1, 0), dimshuffle(n, 1, 0)), dimshuffle(dot(n, m), 1, 0),
+                why="A.T @ B.T = (B @ A).T: one transposed view instead of two"),
+        rewrite("max_of_broadcast_row", max(dimshuffle(x, "x", 0), axis=0), x,
+                why="the max over an added length-1 axis is the identity"),
+        rewrite("min_of_broadcast_row", min(dimshuffle(x, "x", 0), axis=0), x,
+                why="the min over an added length-1 axis is the identity"),
+        rewrite("sum_of_scalar_broadcast", sum(dimshuffle(s, "x")), s,
+                why="the sum of a scalar made a length-1 vector is the scalar"),
     ]
     return RuleSet(rules)
 
 
 _ALGEBRAIC = _build()
+_ASSUMING_FINITE = _build_assuming_finite()

@@ -3,7 +3,8 @@
 For each trial it draws shapes (all pattern variables of one rank share a shape, within their static
 shape; every other pair of trials uses one length for all axes so contractions line up), a dtype
 (float64, or float32 every other trial) and values mixing normal draws with edge values (0, -0.0,
-±1, tiny, ±30, ±700, ±1000, ±1e300, ±inf, nan), restricted by the rule's ``domain``. Both sides
+±1, tiny, ±30, ±700, ±1000, ±1e300, ±inf, nan), restricted by the rule's ``domain`` (and by its assumptions: a variable the rule assumes
+``finite``/``finite_nonzero`` is drawn from that domain, the others keep every edge value). Both sides
 must have the same dtype and shape; where the pattern is nan (undefined) the replacement must be
 nan too unless the reference is defined there (so a missing guard such as ``x > 0`` for
 ``exp(log x) → x`` is caught, while ``exp(-inf)*exp(1000) → exp(-inf+1000)`` is fine); each other
@@ -75,6 +76,7 @@ def _check_rule(rule: Rule, trials: int, rng) -> str | None:
     if p.type != r.type:
         return f"types differ: pattern {p.type}, replacement {r.type}"
     pvars = rule.pattern_vars()
+    domain = rule.checker_domain()  # assumed variables come from their assumed domain
     for t in range(trials):
         dtype = "float32" if t % 2 else "float64"
         try:
@@ -88,7 +90,7 @@ def _check_rule(rule: Rule, trials: int, rng) -> str | None:
             shapes = {nd: (n,) * nd for nd in {v.ndim for v in vars2}}
         else:
             shapes = {nd: tuple(int(s) for s in rng.integers(1, 4, nd)) for nd in {v.ndim for v in vars2}}
-        values = {id(v2): _values(rng, v.tag["pattern"], rule.domain, v2,
+        values = {id(v2): _values(rng, v.tag["pattern"], domain, v2,
                                   tuple(d if d is not None else s for d, s in zip(v2.type.shape, shapes[v2.ndim])))
                   for v, v2 in zip(pvars, vars2)}
         try:
@@ -148,8 +150,8 @@ def _values(rng, name, domain, v, shape):
         x = np.abs(x)
     with np.errstate(all="ignore"):
         x = x.astype(v.dtype)
-    if kind == "nonzero":
-        x[~np.isfinite(x) | (x == 0)] = 1.5
+    if kind in ("nonzero", "finite"):
+        x[~np.isfinite(x) | ((x == 0) if kind == "nonzero" else False)] = 1.5
     return x
 
 

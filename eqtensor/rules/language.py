@@ -22,12 +22,20 @@ Conventions (the compiler relies on them; see ``docs/writing-rules.md``):
   carried over. Parameters written only in the pattern are matched literally.
 - Every rule implicitly requires the replacement to have exactly the type (dtype and static
   shape) of the matched term; new intermediate nodes are typed by the op table.
+- A constant in the replacement is a uniform scalar value; it is created with the matched term's
+  dtype and the constant's own (broadcastable) shape, e.g. ``x + x → 2 * x`` or
+  ``x - x → zeros_like(x)``. The rule does not fire where the value is not exact in that dtype.
+- ``assumes=[finite(x)]`` declares what a rule takes for granted but cannot know (PyTensor's
+  default cancellations): the checker draws ``x`` from the assumed domain and the report lists the
+  assumption whenever the rule fires. Such rules live in their own group
+  (:func:`~eqtensor.rules.algebraic_assuming_finite`) so they can be left out.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..core.egraph.program import uniform_value
 from ..core.graph import Constant, Variable, toposort
 from ..core.types import TensorType
 
@@ -64,9 +72,45 @@ GUARD_KINDS = {
     "positive": "every element is > 0 (or nan, or a value that underflowed to 0)",
     "nonneg": "every element is >= 0 (or nan)",
     "nonzero_const": "a constant with no zero, inf or nan element",
+    "constant": "a constant (the optimizer folds operations whose inputs are all constants)",
+    "nonconstant": "a term of the input graph that depends on an input (never a constant expression)",
     "is_float": "the dtype is a floating-point dtype",
     "same_type": "the two variables have the same dtype and static shape",
 }
+
+
+@dataclass(frozen=True)
+class Assumption:
+    """What a rule assumes about a pattern variable without the e-graph knowing it: ``kind`` is one
+    of :data:`ASSUMPTION_KINDS`. It never blocks a match (except on constants known to violate it);
+    the checker draws the variable from the assumed domain and the report lists it.
+
+    >>> finite_nonzero(var("x")).describe()
+    'finite_nonzero(x)'
+    """
+
+    kind: str
+    args: tuple
+
+    def describe(self) -> str:
+        return f"{self.kind}({', '.join(a.name for a in self.args)})"
+
+
+#: assumption kind -> (what it assumes, the checker's domain for the variable)
+ASSUMPTION_KINDS = {
+    "finite": ("every element is finite (not inf or nan)", "finite"),
+    "finite_nonzero": ("every element is finite and non-zero", "nonzero"),
+}
+
+
+def finite(x) -> Assumption:
+    """Assumption: ``x`` has no inf or nan element (``x - x → 0``)."""
+    return Assumption("finite", (x,))
+
+
+def finite_nonzero(x) -> Assumption:
+    """Assumption: ``x`` has no zero, inf or nan element (``x*y/x → y``)."""
+    return Assumption("finite_nonzero", (x,))
 
 
 def positive(x) -> Guard:
@@ -82,6 +126,17 @@ def nonneg(x) -> Guard:
 def nonzero_const(x) -> Guard:
     """Guard: ``x`` is a constant whose elements are finite and non-zero."""
     return Guard("nonzero_const", (x,))
+
+
+def constant(x) -> Guard:
+    """Guard: ``x`` is a constant (any value); ops over constants only are folded in the e-graph."""
+    return Guard("constant", (x,))
+
+
+def nonconstant(x) -> Guard:
+    """Guard: ``x`` is a term of the input graph that depends on an input. Rules that gather
+    constants use it so that constant e-classes (``0 ≡ 0*2 ≡ …``) never feed them new values."""
+    return Guard("nonconstant", (x,))
 
 
 def is_float(x) -> Guard:
@@ -108,6 +163,7 @@ class Rule:
     domain: dict = field(default_factory=dict)
     ulps: int = 16
     stabilizes: bool = False
+    assumes: tuple = ()
 
     def pattern_vars(self) -> list[Variable]:
         return _vars_of(self.pattern)
@@ -124,7 +180,19 @@ class Rule:
 
     def __repr__(self):
         guards = f" when {', '.join(g.describe() for g in self.when)}" if self.when else ""
-        return f"<rule {self.name}: {self.pattern} -> {self.replacement}{guards}>"
+        assumed = f" assuming {self.assumption_text()}" if self.assumes else ""
+        return f"<rule {self.name}: {self.pattern} -> {self.replacement}{guards}{assumed}>"
+
+    def assumption_text(self) -> str:
+        return ", ".join(a.describe() for a in self.assumes)
+
+    def checker_domain(self) -> dict:
+        """``domain`` with the assumed variables restricted to their assumed domain."""
+        out = dict(self.domain)
+        for a in self.assumes:
+            for v in a.args:
+                out.setdefault(v.tag["pattern"], ASSUMPTION_KINDS[a.kind][1])
+        return out
 
 
 def _vars_of(root: Variable) -> list[Variable]:
@@ -139,7 +207,8 @@ def _vars_of(root: Variable) -> list[Variable]:
 
 
 def rewrite(name: str, pattern: Variable, replacement: Variable, when=(), why: str = "",
-            exact: bool = True, domain: dict | None = None, ulps: int = 16, stabilizes: bool = False) -> Rule:
+            exact: bool = True, domain: dict | None = None, ulps: int = 16, stabilizes: bool = False,
+            assumes=()) -> Rule:
     """Declare a rule ``pattern → replacement`` (see the module docstring for the conventions).
 
     ``domain`` maps a pattern variable's name to ``"positive"``, ``"nonneg"``, ``"nonzero"`` or
@@ -148,7 +217,8 @@ def rewrite(name: str, pattern: Variable, replacement: Variable, when=(), why: s
     accurate than the pattern (the checker enforces it). ``stabilizes=True`` marks the pattern as a
     numerically unstable form: wherever the rule matched, the extractor charges the pattern's root
     op the cost model's ``unstable_penalty``, so the stable replacement is kept even where sharing
-    would make the naive form cheaper (implies ``exact=False``).
+    would make the naive form cheaper (implies ``exact=False``). ``assumes`` lists
+    :class:`Assumption`\\ s (``finite(x)``, ``finite_nonzero(x)``) the rule takes for granted.
 
     >>> from eqtensor import tensor as pt
     >>> x = var("x")
@@ -168,9 +238,11 @@ def rewrite(name: str, pattern: Variable, replacement: Variable, when=(), why: s
                 raise ValueError(f"rule {name}: the replacement uses {i}, which is not a pattern variable")
             if is_pattern_var(i) and id(i) not in pvars:
                 raise ValueError(f"rule {name}: replacement variable {i.name} does not occur in the pattern")
-            if isinstance(i, Constant):
-                raise ValueError(f"rule {name}: constants in the replacement are not supported; "
-                                 f"reuse a matched term instead")
+            if isinstance(i, Constant) and uniform_value(i) is None:
+                raise ValueError(f"rule {name}: a constant in the replacement must be a uniform scalar, got {i}")
+    if isinstance(replacement, Constant):
+        raise ValueError(f"rule {name}: a bare constant cannot be the replacement (its shape is unknown); "
+                         f"write e.g. zeros_like(x)")
     if replacement.owner is None and id(replacement) not in pvars:
         raise ValueError(f"rule {name}: the replacement {replacement} does not occur in the pattern")
     when = tuple(when)
@@ -180,8 +252,15 @@ def rewrite(name: str, pattern: Variable, replacement: Variable, when=(), why: s
         for a in g.args:
             if not (isinstance(a, Variable) and id(a) in pvars):
                 raise ValueError(f"rule {name}: guard {g.describe()} must refer to pattern variables")
+    assumes = tuple(assumes)
+    for a in assumes:
+        if not isinstance(a, Assumption) or a.kind not in ASSUMPTION_KINDS:
+            raise TypeError(f"rule {name}: assumptions are made with finite(), finite_nonzero(); got {a!r}")
+        if not all(isinstance(v, Variable) and id(v) in pvars for v in a.args):
+            raise ValueError(f"rule {name}: assumption {a!r} must refer to pattern variables")
     return Rule(name, pattern, replacement, when, why, exact and not stabilizes, dict(domain or {}), int(ulps),
-                bool(stabilizes))
+                bool(stabilizes), assumes)
+
 
 
 class RuleSet:

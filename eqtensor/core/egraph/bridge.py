@@ -108,7 +108,7 @@ class Session:
         """Run ``actions`` as the head of one body-less rule, once.
 
         Actions: ``("let", name, fn, args)``, ``("set", fn, args, int)``, ``("call", fn, args)``,
-        where an arg is ``("var", name)`` or ``("int", n)``.
+        ``("union", name, name)``, where an arg is ``("var", name)`` or ``("int", n)``.
         """
         b, S = self._b, self._span
 
@@ -121,6 +121,8 @@ class Session:
                 acts.append(b.Let(S, a[1], b.Call(S, a[2], [arg(x) for x in a[3]])))
             elif a[0] == "set":
                 acts.append(b.Set(S, a[1], [arg(x) for x in a[2]], b.Lit(S, b.Int(a[3]))))
+            elif a[0] == "union":
+                acts.append(b.Union(S, b.Var(S, a[1]), b.Var(S, a[2])))
             else:
                 acts.append(b.Expr_(S, b.Call(S, a[1], [arg(x) for x in a[2]])))
         self._inserts += 1

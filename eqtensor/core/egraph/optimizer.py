@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import struct
 import time
 
 import numpy as np
@@ -20,14 +21,16 @@ from ..op import OPS, Op
 from .bridge import discard_session, session
 from .extract import CostModel, extract, graph_cost
 from .program import (
-    MAX_CREATED_ARITY, OPIDS, PARAMS, TYPES, VALUES, compile_rule, constructor_name, is_float_type, prefill_entries,
-    type_entry, uniform_value,
-    value_key,
+    CONST_SPECS, MAX_CREATED_ARITY, OPIDS, PARAMS, TYPES, VALUES, compile_rule, const_facts, const_type,
+    constructor_name, is_float_type, prefill_entries, type_entry, uniform_value, value_key,
 )
 from .report import Budget, EGraphSnapshot, IterationStats, OptimizationReport
 
 #: largest constant (in elements) the optimizer creates by folding
 FOLD_LIMIT = 10_000
+
+#: the name under which folding inside the e-graph appears among the rules fired
+CONSTANT_FOLDING = "constant_folding"
 
 _COMPILED: dict = {}
 
@@ -83,6 +86,8 @@ class _Loader:
         self.count = 0
         self._seen: dict = {}
         self.merged = 0  # nodes that repeat an earlier node (common subexpressions)
+        self._varies: set[str] = set()  # inserted e-nodes that depend on an input
+        self.folded: dict = {}  # (constant signature, type id) -> leaf index, for folding in the e-graph
 
     def _ty(self, name, t):
         tid = TYPES(t)
@@ -100,23 +105,15 @@ class _Loader:
             self._ty(name, v.type)
             if isinstance(v, Constant):
                 self._facts(name, v)
+                self.folded[(v.signature(), TYPES(v.type))] = k
+            else:
+                self.actions.append(("call", "varies", (("var", name),)))
+                self._varies.add(name)
         self.names[id(v)] = name
         return name
 
     def _facts(self, name, c):
-        ref = (("var", name),)
-        val = uniform_value(c)
-        if val is not None:
-            self.actions.append(("set", "cval", ref, VALUES(value_key(val))))
-        d = c.data
-        if d.size and d.dtype.kind in "biuf":
-            with np.errstate(all="ignore"):
-                if np.all(d > 0):
-                    self.actions.append(("call", "pos", ref))
-                if np.all(d >= 0):
-                    self.actions.append(("call", "nonneg", ref))
-                if np.all(np.isfinite(d) & (d != 0)):
-                    self.actions.append(("call", "nzconst", ref))
+        self.actions += constant_actions(name, c)
 
     def load(self, outputs):
         for node in toposort(outputs):
@@ -146,6 +143,9 @@ class _Loader:
             name = self._seen[key] = self._fresh()
             self.actions.append(("let", name, constructor_name(d.name), tuple(args)))
             self._ty(name, node.out.type)
+            if any(k in self._varies for k in kids):
+                self.actions.append(("call", "varies", (("var", name),)))
+                self._varies.add(name)
             self.names[id(node.out)] = name
         for k, o in enumerate(outputs):
             name = self.names.get(id(o)) or self.leaf(o)
@@ -154,6 +154,14 @@ class _Loader:
     def _fresh(self) -> str:
         self.count += 1
         return f"n{self.count}"
+
+
+def constant_actions(name, c: Constant) -> list:
+    """Insertion actions for the facts of constant leaf ``name``: its uniform value and sign facts."""
+    ref = (("var", name),)
+    val = uniform_value(c)
+    out = [("set", "cval", ref, VALUES(value_key(val)))] if val is not None else []
+    return out + [("call", f, ref) for f in const_facts(c.data)]
 
 
 def _register(s, compiled):
@@ -216,7 +224,16 @@ def _saturate_and_extract(outputs, schedule, budget, model, report, keep_egraph=
     report.merged = loader.merged
     needs = [n for phase in compiled_phases for c in phase for n in c.needs]
     acts = loader.actions
-    acts += _entry_actions(prefill_entries(needs, loader.types, loader.params))
+    entries = prefill_entries(needs, loader.types, loader.params)
+    acts += _entry_actions(entries)
+    specs = sorted({c for phase in compiled_phases for cr in phase for c in cr.consts})
+    for tid in sorted(loader.types | {e[-1] for e in entries}) if specs else ():
+        for spec in specs:
+            ct = const_type(tid, spec)
+            if ct is not None:
+                acts.append(("set", "cty", (("int", tid), ("int", spec)), ct))
+                if is_float_type(ct):
+                    acts.append(("call", "float_ty", (("int", ct),)))
     acts += [("call", "float_ty", (("int", tid),)) for tid in sorted(loader.types) if is_float_type(tid)]
     times["setup"] = time.perf_counter() - t
     t = time.perf_counter()
@@ -226,7 +243,7 @@ def _saturate_and_extract(outputs, schedule, budget, model, report, keep_egraph=
         report.enodes_inserted = s.size()
         times["insert"] = time.perf_counter() - t
         t = time.perf_counter()
-        _saturate(s, compiled_phases, budget, report)
+        _saturate(s, compiled_phases, budget, report, loader)
         times["saturate"] = time.perf_counter() - t
         t = time.perf_counter()
         frozen = s.freeze(lambda name: name.startswith("op_") or name in _EXTRACT_TABLES)
@@ -237,7 +254,7 @@ def _saturate_and_extract(outputs, schedule, budget, model, report, keep_egraph=
     return result
 
 
-_EXTRACT_TABLES = {"Leaf", "Cons", "Nil", "ty", "Root", "unstable"}
+_EXTRACT_TABLES = {"Leaf", "Const", "Cons", "Nil", "ty", "Root", "unstable"}
 
 
 def _entry_actions(entries):
@@ -266,7 +283,63 @@ def _serve_requests(s, served: set) -> bool:
     return bool(entries)
 
 
-def _saturate(s, phases, budget, report):
+def _const_of_row(vid: int, tid: int) -> Constant:
+    """The constant a ``(Const v t)`` e-node stands for."""
+    kind, bits = VALUES[vid]
+    value = struct.unpack("<d", bits)[0] if kind == "f" else np.nan
+    t = TYPES[tid]
+    with np.errstate(all="ignore"):
+        return Constant(np.full(t.shape, value, dtype=t.dtype))
+
+
+def _serve_folds(s, loader, served: set) -> int:
+    """Constant folding inside the e-graph: evaluate every recorded e-node whose inputs are all
+    constants (``foldK`` rows) with its op's NumPy implementation, and union it with a new leaf
+    holding the (small) result. Returns the number of e-nodes folded."""
+    frozen = s.freeze(lambda name: name.startswith("fold") or name in ("Leaf", "Const", "ty"))
+    consts = {}  # e-class -> (constructor, args, Constant)
+    for (k,), cls in frozen.get("Leaf", ()):
+        if isinstance(loader.leaves[k], Constant):
+            consts[cls] = ("Leaf", (k,), loader.leaves[k])
+    for (vid, tid), cls in frozen.get("Const", ()):
+        consts.setdefault(cls, ("Const", (vid, tid), _const_of_row(vid, tid)))
+    class_type = {ins[0]: out for ins, out in frozen["ty"]}
+    acts, n = [], 0
+    for k in range(1, MAX_CREATED_ARITY + 1):
+        for ins, _ in frozen.get(f"fold{k}", ()):
+            if ins in served:
+                continue
+            served.add(ins)
+            opid, pid, kids, z = ins[0], ins[1], ins[2:2 + k], ins[2 + k]
+            if not all(c in consts for c in kids):
+                continue
+            d = OPS[OPIDS[opid]]
+            value = _try_fold(Op(d, dict(PARAMS[pid])), [consts[c][2] for c in kids], TYPES[class_type[z]])
+            if value is None:
+                continue
+            n += 1
+            key = (value.signature(), class_type[z])
+            k_leaf = loader.folded.get(key)
+            if k_leaf is None:  # one leaf per value and type: equal folds share an e-class
+                k_leaf = loader.folded[key] = len(loader.leaves)
+                loader.leaves.append(value)
+            args = [("int", pid)] if d.params else []
+            for j, c in enumerate(kids):
+                fn, cargs, _ = consts[c]
+                acts.append(("let", f"f{n}_{j}", fn, tuple(("int", a) for a in cargs)))
+                args.append(("var", f"f{n}_{j}"))
+            acts.append(("let", f"f{n}", constructor_name(d.name), tuple(args)))
+            leaf = f"f{n}_leaf"
+            acts.append(("let", leaf, "Leaf", (("int", k_leaf),)))
+            acts.append(("set", "ty", (("var", leaf),), class_type[z]))
+            acts += constant_actions(leaf, value)
+            acts.append(("union", f"f{n}", leaf))
+    if acts:
+        s.insert(acts)
+    return n
+
+
+def _saturate(s, phases, budget, report, loader):
     """Run the phases one iteration at a time, checking the budget between iterations.
 
     An iteration is not started when, growing as much as the last one did, it would pass the e-node
@@ -284,6 +357,7 @@ def _saturate(s, phases, budget, report):
     prev_size = size
     combos: dict[tuple, str] = {}
     served: set = set()
+    folds_served: set = set()
     it = 0
     for p, (compiled, (_, n, _)) in enumerate(zip(phases, report.schedule.phases)):
         saturated = False
@@ -316,6 +390,11 @@ def _saturate(s, phases, budget, report):
             size = s.size()
             requested = any(v for k, v in matches.items() if k.startswith("req_"))
             fed = requested and _serve_requests(s, served)
+            if any(v for k, v in matches.items() if k.startswith("fact_fold_")):
+                folded = _serve_folds(s, loader, folds_served)
+                fed = fed or bool(folded)
+                size = s.size()
+                matches[CONSTANT_FOLDING] = folded
             matches = {k: v for k, v in matches.items() if v and not k.startswith(("fact_", "req_"))}
             report.iterations.append(IterationStats(p, size, time.perf_counter() - t, matches))
             for rule, m in matches.items():
@@ -349,6 +428,10 @@ def _extract(frozen, loader, outputs, model, keep=None):
     enodes = []
     for ins, out in frozen.get("Leaf", []):
         enodes.append((out, None, 0, (), ins[0]))
+    leaves = list(leaves)
+    for (vid, tid), out in frozen.get("Const", []):  # constants created by rules: leaves too
+        enodes.append((out, None, 0, (), len(leaves)))
+        leaves.append(_const_of_row(vid, tid))
     for table in sorted(frozen):
         if not table.startswith("op_") or table[3:] not in OPS:
             continue

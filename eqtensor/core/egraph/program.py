@@ -12,6 +12,12 @@ Encoding (documented in ``docs/optimizer.md``):
   ``(float_ty t)``; ``(tyK op P t1 … tK)`` tables of result types filled by Python (from the op
   table's type rules) for the entries rules request through ``(needK op P t1 … tK)``, so a rule can
   type the nodes it creates;
+- constants: ``(Const v t)`` is a uniform constant created by a rule (value id ``v``, type id ``t``,
+  looked up in ``(cty t_root spec)``, filled by Python for every type of the graph); ``(isconst x)``
+  marks constant e-classes, and ``(foldK op P a1 … aK z)`` records an e-node whose inputs are all
+  constants, which the optimizer evaluates and unions with a new leaf (constant folding);
+- ``(varies x)``: ``x`` is a node of the input graph depending on an input (set on insertion);
+  rules with ``assumes=`` apply their assumptions only to such terms, never to constants;
 - ``(unstable x op)``: a stability rule matched e-class ``x`` with a pattern rooted at ``op``;
   the extractor penalises that op's e-nodes in ``x``;
 - ``(Root k x)`` marks output ``k``.
@@ -66,6 +72,7 @@ TYPES = Interner()
 PARAMS = Interner([()])  # id 0 = no parameters
 VALUES = Interner()
 OPIDS = Interner()
+CONST_SPECS = Interner()  # (value key, shape) of constants rules create
 
 #: rules that derive the sign facts (``pos``, ``nonneg``) guards rely on; run with every phase
 FACT_RULES = [
@@ -93,7 +100,8 @@ def constructor_name(opname: str) -> str:
 
 def declarations() -> str:
     """The egglog declarations for the current op table, one command per line."""
-    lines = ["(sort T)", "(sort TL)", "(sort R)", "(constructor Leaf (i64) T)", "(constructor Nil () TL)",
+    lines = ["(sort T)", "(sort TL)", "(sort R)", "(constructor Leaf (i64) T)", "(constructor Const (i64 i64) T)",
+             "(constructor Nil () TL)",
              "(constructor Cons (T TL) TL)", "(constructor Root (i64 T) R)"]
     for name in sorted(OPS):
         d = OPS[name]
@@ -101,24 +109,62 @@ def declarations() -> str:
         lines.append(f"(constructor {constructor_name(name)} ({' '.join(args)}) T)")
     lines += ["(function ty (T) i64 :no-merge)", "(function cval (T) i64 :no-merge)", "(relation pos (T))",
               "(relation nonneg (T))", "(relation nzconst (T))", "(relation float_ty (i64))",
-              "(relation unstable (T i64))"]
+              "(relation unstable (T i64))", "(relation isconst (T))", "(relation varies (T))", "(function cty (i64 i64) i64 :no-merge)"]
     for k in range(1, MAX_CREATED_ARITY + 1):
         lines.append(f"(function ty{k} ({' '.join(['i64'] * (k + 2))}) i64 :no-merge)")
         lines.append(f"(relation need{k} ({' '.join(['i64'] * (k + 2))}))")
+        lines.append(f"(relation fold{k} (i64 i64 {' '.join(['T'] * (k + 1))}))")
     lines.append("(ruleset facts)")
     ok = set(OPS)
     for name, body, head in FACT_RULES:
         used = {w[3:] for w in body.replace("(", " ").split() if w.startswith("op_")}
         if used <= ok:
             lines.append(f'(rule {body} {head} :ruleset facts :name "fact_{name}")')
+    for name in sorted(OPS):  # constant folding: e-nodes whose inputs are all constants
+        d = OPS[name]
+        if d.nin is None or not 1 <= d.nin <= MAX_CREATED_ARITY or d.kind == "creation":
+            continue
+        kids = [f"a{i}" for i in range(d.nin)]
+        p = "p" if d.params else ""
+        body = " ".join([f"(= z ({constructor_name(name)} {p} {' '.join(kids)}))"] + [f"(isconst {a})" for a in kids])
+        head = f"(fold{d.nin} {OPIDS(name)} {p or 0} {' '.join(kids)} z)"
+        lines.append(f'(rule ({body}) ({head}) :ruleset facts :name "fact_fold_{name}")')
     return "\n".join(lines)
+
+
+def const_facts(value) -> list[str]:
+    """The fact relations a constant with these elements (an array) satisfies."""
+    d = np.asarray(value)
+    out = ["isconst"]
+    if d.size and d.dtype.kind in "biuf":
+        with np.errstate(all="ignore"):
+            finite = bool(np.all(np.isfinite(d)))
+            out += [n for n, ok in (("pos", np.all(d > 0)), ("nonneg", np.all(d >= 0)),
+                                    ("nzconst", finite and np.all(d != 0))) if ok]
+    return out
+
+
+def const_type(tid: int, spec: int):
+    """The type of a constant a rule creates (spec: value and shape) where the matched term has type
+    ``tid``: the matched term's dtype and the constant's own shape; None if the value is not exact
+    in that dtype."""
+    (_, bits), shape = CONST_SPECS[spec]
+    value = struct.unpack("<d", bits)[0] if bits else float("nan")
+    dtype = TYPES[tid].dtype
+    with np.errstate(all="ignore"):
+        cast = np.asarray(value).astype(dtype)
+    if not (cast == value or (value != value and cast != cast)):
+        return None
+    from ..types import TensorType
+
+    return TYPES(TensorType(dtype, shape))
 
 
 def value_key(x) -> tuple:
     """Interning key of a scalar value: bit-exact, so 0.0 and -0.0 differ; all nans are one value."""
     x = float(x)
     if x != x:
-        return ("nan",)
+        return ("nan", b"")
     return ("f", struct.pack("<d", x))
 
 
@@ -133,7 +179,7 @@ def uniform_value(c: Constant):
         return None
     if d.size > 1 and first == 0 and d.dtype.kind == "f" and not np.all(np.signbit(flat) == np.signbit(first)):
         return None
-    return first
+    return first.item()
 
 
 # --------------------------------------------------------------------------------- rule compiler
@@ -141,13 +187,17 @@ class CompiledRule:
     """A rule as egglog text: the rewrite itself plus one *request* rule per node it creates. A
     request rule matches like the rewrite and records ``(needK op P t1 … tK)``, the type-table entry
     the rewrite waits for; the optimizer fills requested entries between iterations. ``needs`` lists
-    (op, arity, params id or None for "any params of that op") for prefilling."""
+    (op, arity, params id or None for "any params of that op") for prefilling, ``consts`` the
+    ``CONST_SPECS`` ids of the constants it creates (their ``cty`` entries are prefilled)."""
 
-    def __init__(self, name: str, text: str, needs: list):
+    def __init__(self, name: str, text: str, needs: list, consts: list):
         self.name = name
         self.text = text
         self.needs = needs
+        self.consts = consts
+        # named by rule name and text: rules that share a name but differ never share a ruleset
         self.ruleset = f"r_{name}_{hashlib.sha1(text.encode()).hexdigest()[:10]}"
+        self.text = text.replace("@RS@", self.ruleset)
 
 
 def compile_rule(rule) -> CompiledRule:
@@ -212,14 +262,34 @@ def compile_rule(rule) -> CompiledRule:
             facts.append(f"(= {t} (ty {names[id(v)]}))")
         return types[id(v)]
 
+    consts = []
+
+    def constant(v: Constant) -> str:
+        val = uniform_value(v)
+        vid = VALUES(value_key(val))
+        spec = CONST_SPECS((value_key(val), (1,) * v.ndim))
+        consts.append(spec)
+        t, me = fresh("t"), fresh("c")
+        facts.append(f"(= {t} (cty t_root {spec}))")
+        actions.append(f"(let {me} (Const {vid} {t}))")
+        actions.append(f"(set (ty {me}) {t})")
+        actions.append(f"(set (cval {me}) {vid})")
+        actions.extend(f"({f} {me})" for f in const_facts(val))
+        names[id(v)] = me
+        types[id(v)] = t
+        return me
+
     def build(v: Variable, is_root: bool) -> str:
         if id(v) in names:
             if is_root:
                 facts.append(f"(= (ty {names[id(v)]}) t_root)")
             return names[id(v)]
+        if isinstance(v, Constant):
+            return constant(v)
         op = v.owner.op
-        if op.defn.nin is None or op.defn.nin > MAX_CREATED_ARITY:
-            raise ValueError(f"rule {rule.name}: op {op.name} cannot be created by a rule")
+        nin = len(v.owner.inputs)
+        if nin > MAX_CREATED_ARITY:
+            raise ValueError(f"rule {rule.name}: op {op.name} cannot be created by a rule (> {MAX_CREATED_ARITY} inputs)")
         kids = [build(i, False) for i in v.owner.inputs]
         kid_types = [type_of(i) for i in v.owner.inputs]
         p = params_of(op)
@@ -230,6 +300,14 @@ def compile_rule(rule) -> CompiledRule:
             requests.append((list(facts), f"(need{len(kids)} {key})"))
         facts.append(f"(= {t} (ty{len(kids)} {key}))")
         needs.append((op.name, len(kids), None if (p and not p[0].isdigit()) else int(pid)))
+        if op.defn.nin is None:  # variadic: the inputs as a cons list
+            lst = fresh("l")
+            actions.append(f"(let {lst} (Nil))")
+            for kid in reversed(kids):
+                nxt = fresh("l")
+                actions.append(f"(let {nxt} (Cons {kid} {lst}))")
+                lst = nxt
+            kids = [lst]
         me = fresh("n")
         actions.append(f"(let {me} ({constructor_name(op.name)} {' '.join(p + kids)}))")
         actions.append(f"(set (ty {me}) {t})")
@@ -247,21 +325,25 @@ def compile_rule(rule) -> CompiledRule:
             guards.append(f"(nonneg {a[0]})")
         elif g.kind == "nonzero_const":
             guards.append(f"(nzconst {a[0]})")
+        elif g.kind == "nonconstant":
+            guards.append(f"(varies {a[0]})")
+        elif g.kind == "constant":
+            guards.append(f"(isconst {a[0]})")
         elif g.kind == "is_float":
             guards.append(f"(float_ty (ty {a[0]}))")
         elif g.kind == "same_type":
             guards.append(f"(= (ty {a[0]}) (ty {a[1]}))")
+    for a in rule.assumes:  # only on terms that depend on an input, never on a constant expression
+        guards += [f"(varies {names[id(x)]})" for x in a.args]
     actions.append(f"(union z {out})")
     if rule.stabilizes:  # the pattern's root op is an unstable form in this e-class
         actions.append(f"(unstable z {OPIDS(rule.pattern.owner.op.name)})")
     name = rule.name
-    cr = CompiledRule(name, "", needs)
-    lines = [f'(rule ({" ".join(facts + guards)}) ({" ".join(actions)}) :ruleset {cr.ruleset} :name "{name}")']
+    lines = [f'(rule ({" ".join(guards + facts)}) ({" ".join(actions)}) :ruleset @RS@ :name "{name}")']
     for k, (before, request) in enumerate(requests):
-        lines.append(f'(rule ({" ".join(before + guards)}) ({request}) :ruleset {cr.ruleset} '
+        lines.append(f'(rule ({" ".join(guards + before)}) ({request}) :ruleset @RS@ '
                      f':name "req_{name}_{k}")')
-    cr.text = "\n".join(lines)
-    return cr
+    return CompiledRule(name, "\n".join(lines), needs, consts)
 
 
 _ENTRIES: dict = {}

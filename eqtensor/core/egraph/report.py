@@ -88,6 +88,14 @@ class OptimizationReport:
         """Rules that matched at least once, with their match counts."""
         return {k: v for k, v in sorted(self.rule_matches.items()) if v}
 
+    @property
+    def assumed(self) -> dict:
+        """Rules that fired on an assumption (``rewrite(..., assumes=...)``): name -> what they assumed."""
+        if self.schedule is None:
+            return {}
+        rules = {r.name: r for r in self.schedule.rules()}
+        return {k: rules[k].assumption_text() for k in self.rules_fired if k in rules and rules[k].assumes}
+
     def __str__(self):
         lines = ["e-graph optimization report"]
         if self.fallback:
@@ -109,6 +117,7 @@ class OptimizationReport:
         if fired:
             lines.append("  rules fired (matches):")
             lines += [f"    {name}: {n}" for name, n in fired.items()]
+            lines += [f"  assumed: {name} ({what})" for name, what in self.assumed.items()]
         else:
             lines.append("  rules fired: none")
         return "\n".join(lines)
