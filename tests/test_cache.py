@@ -35,7 +35,8 @@ print(json.dumps({"ok": bool(np.allclose(f(v), np.exp(v) * 3 + 1)), "backend": f
 def _key():
     x = pt.dvector("x")
     fg = FunctionGraph([x], [pt.exp(x) * 3 + 1], 1, 1)
-    return build.module_key(generate(make_schedule(fg)).source)
+    gen = generate(make_schedule(fg))
+    return build.module_key(gen.source, parts=gen.parts)
 
 
 def _spawn(cache, timeout=120.0):
@@ -111,3 +112,4 @@ def test_key_depends_on_source_and_flags():
     assert a == build.module_key("int x;")
     assert a != build.module_key("int y;")
     assert a != build.module_key("int x;", flags=build.CFLAGS + ("-O1",))
+    assert a != build.module_key("int x;", parts=("int z;",))

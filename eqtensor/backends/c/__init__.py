@@ -33,10 +33,10 @@ def compile_schedule(schedule):
     cache key and the ops that run through NumPy.
     """
     gen = generate(schedule)
-    module, info = build_module(gen.source, config.cache_dir)
+    module, info = build_module(gen.source, config.cache_dir, parts=gen.parts)
     thunk = new_function(module, gen.state)
     info["fallback_ops"] = gen.fallback_ops
-    return thunk, gen.source, info
+    return thunk, "\n".join([gen.source, *gen.parts]), info
 
 
 __all__ = ["CompileError", "FALLBACK", "compile_schedule", "compiler_works", "has_kernel"]

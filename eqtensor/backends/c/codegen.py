@@ -32,7 +32,8 @@ from .prelude import prelude
 
 @dataclass
 class Generated:
-    source: str  # the C source (prelude + thunk + entry)
+    source: str  # the module's C source (prelude + thunk + entry)
+    parts: list  # sources of further translation units (loop kernels) linked into the module
     state: list  # constants then fallback callables, in slot order
     n_fallbacks: int
     fallback_ops: list  # names of the nodes that run through NumPy
@@ -467,10 +468,13 @@ class _Gen:
                         f"if (r == NULL) {{ Py_CLEAR(res); goto fail; }} PyTuple_SET_ITEM(res, {j}, r); }}")
         tail += ["fail:", f"for (k = 0; k < {nv}; k++) Py_XDECREF(V[k].obj);", "return res;", "}"]
         maxd = max([v.ndim for v in self.vars if v is not None] + [1])
-        body = "\n".join(self.kernels + self.funcs + head + self.calls + tail)
-        entry = ENTRY
-        src = prelude(maxd, libmvec=True, blas=self.blas) + "\n" + body + "\n" + entry
-        return Generated(src, self.state, len(self.fallback_ops), self.fallback_ops, self.blas)
+        glue = self.funcs + head + self.calls + tail
+        units = L.split(self.kernels, L.jobs())
+        protos = [k[:k.index(")") + 1].replace("EQ_KFN", L.EXTERN) + ";" for k in self.kernels]
+        body = "\n".join(protos + glue)
+        src = prelude(maxd, blas=self.blas) + "\n" + body + "\n" + ENTRY
+        parts = [L.kernel_unit(u) for u in units]
+        return Generated(src, parts, self.state, len(self.fallback_ops), self.fallback_ops, self.blas)
 
 
 ENTRY = r"""

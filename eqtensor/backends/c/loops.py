@@ -1,6 +1,7 @@
 """Loop kernels: the C text of fused elementwise and reduction loops.
 
-A *kernel* is one ``static void eq_k<N>(npy_intp n, char **p)`` function holding a single
+A *kernel* is one ``EQ_KFN void eq_k<N>(npy_intp n, char **p)`` function (``static``, or hidden
+in a translation unit of its own) holding a single
 contiguous inner loop (``#pragma omp simd``) over its operands: an operand is either read as
 broadcast (``*p[k]``, hoisted) or contiguous (``p[k][i]``). Everything else — shapes, collapsing
 dimensions, the outer loops, strided operands (gathered into contiguous chunks) — is done at run
@@ -16,11 +17,13 @@ True
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import kernels as K
+from .prelude import KERNEL_EXTERN as EXTERN, kernel_prelude
 
 
 @dataclass
@@ -82,7 +85,7 @@ def kernel_source(kname, operands, scal, body, acc=None, comb=None, pragma="simd
         else:
             pre.append(f"{ct} *q{k} = ({ct} *)p[{k}];")
             loads[k] = f"q{k}[i]"
-    lines = [f"static void {kname}(npy_intp n, char **p)", "{", "npy_intp i;", *pre]
+    lines = [f"EQ_KFN void {kname}(npy_intp n, char **p)", "{", "npy_intp i;", *pre]
     stmts, result = body(loads)
     if acc is None:
         (ok,) = [k for k, o in enumerate(operands) if o.role == "out"]
@@ -102,3 +105,39 @@ def kernel_source(kname, operands, scal, body, acc=None, comb=None, pragma="simd
                       f"{act} x = {result}; {act} acc = {loads[ka]}; {loads[ka]} = {comb};", "}"]
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+#: kernel lines per translation unit above which a module's kernels are split over several units
+#: compiled in parallel (one per available core)
+SPLIT_LINES = 1500
+
+
+def jobs() -> int:
+    """Cores this process may run compilers on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def split(kernels: list[str], n: int) -> list[list[str]]:
+    """Kernels grouped into translation units: one, or up to ``n`` (balanced by line count) when
+    they are longer than :data:`SPLIT_LINES`.
+
+    >>> [len(u) for u in split([("x" + chr(10)) * 500] * 4, 2)]
+    [2, 2]
+    >>> [len(u) for u in split([("x" + chr(10)) * 500] * 2, 2)]
+    [2]
+    """
+    if not kernels:
+        return []
+    lines = [k.count("\n") for k in kernels]
+    n = max(1, min(n, -(-sum(lines) // SPLIT_LINES)))
+    bins, weight = [[] for _ in range(n)], [0] * n
+    for k, w in sorted(zip(kernels, lines), key=lambda kw: -kw[1]):
+        j = weight.index(min(weight))
+        bins[j].append(k)
+        weight[j] += w
+    return bins
+
+
+def kernel_unit(kernels: list[str]) -> str:
+    """The source of a translation unit holding ``kernels``."""
+    return kernel_prelude() + "\n" + "\n".join(kernels)

@@ -664,13 +664,26 @@ done:
 """
 
 
-def prelude(maxd: int, libmvec: bool, blas: bool) -> str:
-    """The runtime source for a function whose largest rank is ``maxd``."""
-    parts = [RUNTIME.format(maxd=max(1, maxd))]
-    if libmvec:
-        parts.insert(0, libmvec_declarations())
-    parts.append(_int_helpers())
-    parts.append(_float_helpers())
+def prelude(maxd: int, blas: bool) -> str:
+    """The runtime source for a function whose largest rank is ``maxd`` (its loop kernels are in
+    translation units of their own, see :func:`kernel_prelude`)."""
+    parts = [RUNTIME.format(maxd=max(1, maxd)), _int_helpers(), _float_helpers()]
     if blas:
         parts.append(BLAS.format())
     return "\n".join(parts)
+
+
+#: the attributes of a loop kernel compiled in its own translation unit (linked into the module)
+KERNEL_EXTERN = '__attribute__((visibility("hidden")))'
+
+
+def kernel_prelude() -> str:
+    """The header of a translation unit holding only loop kernels: NumPy's scalar types, math and
+    the inline helpers the kernels call; its kernels are ``hidden`` (visible to the module only).
+
+    >>> "eq_softplus_d" in kernel_prelude()
+    True
+    """
+    return "\n".join(["#include <Python.h>", "#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION",
+                      "#include <numpy/npy_common.h>", libmvec_declarations(), "#include <math.h>",
+                      f"#define EQ_KFN {KERNEL_EXTERN}", _int_helpers(), _float_helpers()])
