@@ -325,7 +325,7 @@ def _instance(rule):
         v = g.args[0]
         if g.kind == "positive":
             subst[v] = pt.exp(pt.tensor(f"{v.name}_", dtype=v.dtype, shape=v.type.shape))
-        elif g.kind in ("nonzero_const", "constant"):
+        elif g.kind in ("nonzero_const", "integral_const"):
             subst[v] = Constant(np.full((1,) * v.ndim, 3.0, dtype=v.dtype))
     (pattern,) = clone_replace([rule.pattern], subst) if subst else [rule.pattern]
     inputs = [i for i in {id(n): n for n in [*rule.pattern_vars(), *subst.values()]}.values()
@@ -347,6 +347,20 @@ def test_every_default_rule_fires_in_the_egraph(rule):
     rng = np.random.default_rng(1)
     vals = [rng.uniform(0.5, 2.0, tuple(3 if d is None else d for d in i.type.shape)) for i in inputs]
     np.testing.assert_allclose(f_opt(*vals), f_ref(*vals), rtol=1e-9)
+
+
+def test_dot_of_transposes_and_blas_on_transposed_operands():
+    A, B, C = pt.dmatrix("A"), pt.dmatrix("B"), pt.dmatrix("C")
+    f = function([A, B], pt.dot(A.T, B.T), mode="NUMPY")
+    assert "dot_transposes" in f.optimization_report().rules_fired
+    assert ops_of(f.maker.fgraph.outputs) == ["dot", "dimshuffle"]  # (B @ A).T: one view, not two
+    rng = np.random.default_rng(0)
+    a, b, c = rng.normal(size=(3, 4)), rng.normal(size=(2, 3)), rng.normal(size=(4, 4))
+    np.testing.assert_allclose(f(a, b), a.T @ b.T)
+    # gemm takes the transposed view as it is (the BLAS call transposes; no copy in the graph)
+    g = function([A, C], 0.5 * pt.dot(A.T, A) + 2.0 * C, mode="NUMPY")
+    assert ops_of(g.maker.fgraph.outputs) == ["dimshuffle", "gemm"]
+    np.testing.assert_allclose(g(a, c), 0.5 * a.T @ a + 2.0 * c)
 
 
 def test_softmax_formula_and_sum_neg():

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from ..tensor import dimshuffle, dot, exp, expm1, log, log1p, max, min, ones_like, pow, reciprocal, sqr, sqrt, sum, \
     zeros_like
-from .language import RuleSet, finite, finite_nonzero, nonzero_const, positive, rewrite, var
+from .language import RuleSet, finite, finite_nonzero, integral_const, nonzero_const, positive, rewrite, var
 
 
 def algebraic() -> RuleSet:
@@ -88,6 +88,9 @@ def _build() -> RuleSet:
         rewrite("pow_pow", pow(pow(x, a), b), pow(x, a * b), when=[positive(x)],
                 why="(x^a)^b = x^(ab) for x > 0 (rounding of a*b is amplified by |ab log x|)",
                 domain={"x": "positive", "a": "small", "b": "small"}, exact=False, ulps=16384),
+        rewrite("pow_pow_int", pow(pow(x, a), b), pow(x, a * b), when=[integral_const(a), integral_const(b)],
+                why="(x^a)^b = x^(ab) for integral a, b (any x; a*b is folded)",
+                domain={"a": "integer", "b": "integer"}, exact=False),
         rewrite("transpose_transpose", dimshuffle(dimshuffle(m, 1, 0), 1, 0), m,
                 why="two transposes cancel"),
         rewrite("neg_sub", -(x - y), y - x, why="one op instead of two"),

@@ -143,6 +143,8 @@ def _values(rng, name, domain, v, shape):
     x[mask] = rng.choice(EDGES, int(mask.sum()))
     if kind == "small":
         x = rng.uniform(-3, 3, shape)
+    elif kind == "integer":
+        x = rng.integers(-3, 4, shape).astype(float)
     elif kind == "positive":
         x = np.where(np.isnan(x), 1.0, np.abs(x))
         x[x == 0] = 1e-10

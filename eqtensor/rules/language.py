@@ -73,6 +73,7 @@ GUARD_KINDS = {
     "nonneg": "every element is >= 0 (or nan)",
     "nonzero_const": "a constant with no zero, inf or nan element",
     "constant": "a constant (the optimizer folds operations whose inputs are all constants)",
+    "integral_const": "a constant whose elements are all finite integers (in any dtype)",
     "nonconstant": "a term of the input graph that depends on an input (never a constant expression)",
     "is_float": "the dtype is a floating-point dtype",
     "same_type": "the two variables have the same dtype and static shape",
@@ -131,6 +132,11 @@ def nonzero_const(x) -> Guard:
 def constant(x) -> Guard:
     """Guard: ``x`` is a constant (any value); ops over constants only are folded in the e-graph."""
     return Guard("constant", (x,))
+
+
+def integral_const(x) -> Guard:
+    """Guard: ``x`` is a constant of finite integral values (e.g. the exponent ``3.0``)."""
+    return Guard("integral_const", (x,))
 
 
 def nonconstant(x) -> Guard:
@@ -211,8 +217,8 @@ def rewrite(name: str, pattern: Variable, replacement: Variable, when=(), why: s
             assumes=()) -> Rule:
     """Declare a rule ``pattern → replacement`` (see the module docstring for the conventions).
 
-    ``domain`` maps a pattern variable's name to ``"positive"``, ``"nonneg"``, ``"nonzero"`` or
-    ``"small"`` to restrict the checker's random inputs to what the guards promise. ``ulps`` is the
+    ``domain`` maps a pattern variable's name to ``"positive"``, ``"nonneg"``, ``"nonzero"``,
+    ``"finite"``, ``"integer"`` (small integral values) or ``"small"`` to restrict the checker's random inputs to what the guards promise. ``ulps`` is the
     relative error (in units of the dtype's epsilon) the replacement may add where it is less
     accurate than the pattern (the checker enforces it). ``stabilizes=True`` marks the pattern as a
     numerically unstable form: wherever the rule matched, the extractor charges the pattern's root

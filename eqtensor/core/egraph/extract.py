@@ -11,7 +11,7 @@ the optimizer keeps the input graph if that is cheaper still.
 >>> from eqtensor.core.types import TensorType
 >>> m = CostModel()
 >>> m.node_cost("exp", {}, TensorType("float64", (10,)), [TensorType("float64", (10,))])
-320.0
+321.0
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ class CostModel:
     unstable = {"exp": 20.0, "log": 20.0}
     #: extra cost per element of an e-node a stability rule identified as an unstable form
     unstable_penalty = 1000.0
+    #: cost of any node, even a free view: of two graphs doing equal work, the one with fewer nodes wins
+    node_overhead = 1.0
 
     def elements(self, t) -> float:
         n = 1.0
@@ -48,9 +50,9 @@ class CostModel:
         out_n = self.elements(out_type)
         mem = 0.0 if d.view_of is not None else self.memory_pass * out_n
         if "flops" in d.extra:
-            return float(d.extra["flops"](Op(d, params), list(in_types))) + mem
+            return float(d.extra["flops"](Op(d, params), list(in_types))) + mem + self.node_overhead
         work_n = max([out_n] + [self.elements(t) for t in in_types]) if d.kind == "reduce" else out_n
-        return d.cost * work_n + mem + self.unstable.get(opname, 0.0) * out_n
+        return d.cost * work_n + mem + self.unstable.get(opname, 0.0) * out_n + self.node_overhead
 
 
 def graph_cost(outputs, model: CostModel) -> float:

@@ -8,7 +8,7 @@ Encoding (documented in ``docs/optimizer.md``):
   ``P`` (only for ops with parameters) is the id of the interned parameter tuple; variadic ops take a
   cons-list ``TL``;
 - facts: ``(ty x)`` the interned static type (no merge: an unsound union is an error), ``(cval x)``
-  the interned value of a uniform constant, relations ``pos``/``nonneg``/``nzconst`` and
+  the interned value of a uniform constant, relations ``pos``/``nonneg``/``nzconst``/``intconst`` and
   ``(float_ty t)``; ``(tyK op P t1 … tK)`` tables of result types filled by Python (from the op
   table's type rules) for the entries rules request through ``(needK op P t1 … tK)``, so a rule can
   type the nodes it creates;
@@ -109,7 +109,7 @@ def declarations() -> str:
         lines.append(f"(constructor {constructor_name(name)} ({' '.join(args)}) T)")
     lines += ["(function ty (T) i64 :no-merge)", "(function cval (T) i64 :no-merge)", "(relation pos (T))",
               "(relation nonneg (T))", "(relation nzconst (T))", "(relation float_ty (i64))",
-              "(relation unstable (T i64))", "(relation isconst (T))", "(relation varies (T))", "(function cty (i64 i64) i64 :no-merge)"]
+              "(relation unstable (T i64))", "(relation isconst (T))", "(relation varies (T))", "(relation intconst (T))", "(function cty (i64 i64) i64 :no-merge)"]
     for k in range(1, MAX_CREATED_ARITY + 1):
         lines.append(f"(function ty{k} ({' '.join(['i64'] * (k + 2))}) i64 :no-merge)")
         lines.append(f"(relation need{k} ({' '.join(['i64'] * (k + 2))}))")
@@ -140,7 +140,8 @@ def const_facts(value) -> list[str]:
         with np.errstate(all="ignore"):
             finite = bool(np.all(np.isfinite(d)))
             out += [n for n, ok in (("pos", np.all(d > 0)), ("nonneg", np.all(d >= 0)),
-                                    ("nzconst", finite and np.all(d != 0))) if ok]
+                                    ("nzconst", finite and np.all(d != 0)),
+                                    ("intconst", finite and np.all(d == np.round(d)))) if ok]
     return out
 
 
@@ -327,6 +328,8 @@ def compile_rule(rule) -> CompiledRule:
             guards.append(f"(nzconst {a[0]})")
         elif g.kind == "nonconstant":
             guards.append(f"(varies {a[0]})")
+        elif g.kind == "integral_const":
+            guards.append(f"(intconst {a[0]})")
         elif g.kind == "constant":
             guards.append(f"(isconst {a[0]})")
         elif g.kind == "is_float":
