@@ -66,6 +66,10 @@ def scalars(operands, inner, red: bool) -> list[bool]:
     return [red if o.role == "acc" else (inner is None or o.dims[inner] is None) for o in operands]
 
 
+#: partial accumulators of a reduction without an OpenMP reduction clause
+LANES = 8
+
+
 def kernel_source(kname, operands, scal, body, acc=None, comb=None, pragma="simd") -> str:
     """The kernel function ``kname``. ``body(loads)`` returns (statements, result expression) from
     the operand loads; ``acc`` = (operand index, C type) and ``comb`` (of ``acc`` and ``x``) make it
@@ -94,11 +98,19 @@ def kernel_source(kname, operands, scal, body, acc=None, comb=None, pragma="simd
         lines += ["for (i = 0; i < n; i++) {", *stmts, f"{loads[ok]} = {result};", "}"]
     else:
         ka, act = acc
-        if scal[ka]:
-            lines.append(f"{act} acc = {loads[ka]};")
-            if pragma:
-                lines.append(f"#pragma omp simd {pragma}")
-            lines += ["for (i = 0; i < n; i++) {", *stmts, f"{act} x = {result}; acc = {comb};", "}",
+        if scal[ka] and pragma:
+            lines += [f"{act} acc = {loads[ka]};", f"#pragma omp simd {pragma}", "for (i = 0; i < n; i++) {",
+                      *stmts, f"{act} x = {result}; acc = {comb};", "}", f"{loads[ka]} = acc;"]
+        elif scal[ka]:
+            # no OpenMP reduction for this combine (max/min propagate NaN, all/any): LANES partial
+            # accumulators updated elementwise vectorize; the remainder and the lanes fold in last
+            lines[2] = "npy_intp i, i0, j;"
+            lines += [f"{act} acc = {loads[ka]}, lane[{LANES}];", f"for (j = 0; j < {LANES}; j++) lane[j] = acc;",
+                      f"for (i0 = 0; i0 + {LANES} <= n; i0 += {LANES}) {{", "#pragma omp simd",
+                      f"for (j = 0; j < {LANES}; j++) {{", "const npy_intp i = i0 + j;", *stmts,
+                      f"{act} x = {result}, acc = lane[j]; lane[j] = {comb};", "}", "}",
+                      f"for (i = n - n % {LANES}; i < n; i++) {{", *stmts, f"{act} x = {result}; acc = {comb};",
+                      "}", f"for (j = 0; j < {LANES}; j++) {{ {act} x = lane[j]; acc = {comb}; }}",
                       f"{loads[ka]} = acc;"]
         else:
             lines += ["#pragma omp simd", "for (i = 0; i < n; i++) {", *stmts,

@@ -62,8 +62,9 @@ def _float_helpers() -> str:
     for tag, ct, f, lim in (("d", "double", "", 708), ("f", "float", "f", 87)):
         scale = float(np.exp(np.array(-lim, dtype="float64" if tag == "d" else "float32"))).hex()
         out.append(f"""
-static inline {ct} eq_max_{tag}({ct} a, {ct} b) {{ return (a >= b || a != a) ? a : b; }}
-static inline {ct} eq_min_{tag}({ct} a, {ct} b) {{ return (a <= b || a != a) ? a : b; }}
+/* as NumPy: NaN propagates, and of two equal values (-0.0 and 0.0) the second is returned */
+static inline {ct} eq_max_{tag}({ct} a, {ct} b) {{ return (a > b || a != a) ? a : b; }}
+static inline {ct} eq_min_{tag}({ct} a, {ct} b) {{ return (a < b || a != a) ? a : b; }}
 static inline {ct} eq_mod_{tag}({ct} a, {ct} b) {{
     {ct} m = fmod{f}(a, b);
     if (b == 0) return m;
