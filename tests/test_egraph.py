@@ -327,6 +327,11 @@ def _instance(rule):
             subst[v] = pt.exp(pt.tensor(f"{v.name}_", dtype=v.dtype, shape=v.type.shape))
         elif g.kind in ("nonzero_const", "integral_const"):
             subst[v] = Constant(np.full((1,) * v.ndim, 3.0, dtype=v.dtype))
+    shape_vars = [v for v in rule.pattern_vars() if rule.domain.get(v.name, "").startswith("shape_of:")]
+    for k, v in enumerate(shape_vars):  # a valid shape for any size: (-1, 1), then (1, -1)
+        dims = np.ones(v.type.shape[0], dtype=v.dtype)
+        dims[0 if k % 2 == 0 else -1] = -1
+        subst[v] = Constant(dims)
     (pattern,) = clone_replace([rule.pattern], subst) if subst else [rule.pattern]
     inputs = [i for i in {id(n): n for n in [*rule.pattern_vars(), *subst.values()]}.values()
               if i.owner is None and not isinstance(i, Constant) and i not in subst]
@@ -361,6 +366,16 @@ def test_dot_of_transposes_and_blas_on_transposed_operands():
     g = function([A, C], 0.5 * pt.dot(A.T, A) + 2.0 * C, mode="NUMPY")
     assert ops_of(g.maker.fgraph.outputs) == ["dimshuffle", "gemm"]
     np.testing.assert_allclose(g(a, c), 0.5 * a.T @ a + 2.0 * c)
+
+
+def test_reshape_of_reshape_is_one_reshape():
+    X = pt.tensor("X", dtype="float64", shape=(2, 6))
+    f = function([X], pt.reshape(pt.reshape(X, (12,)), (3, 4)), mode="NUMPY")
+    assert "reshape_reshape" in f.optimization_report().rules_fired
+    assert ops_of(f.maker.fgraph.outputs) == ["reshape"]
+    assert f.maker.fgraph.outputs[0].type.shape == (3, 4)  # the matched term's static type is kept
+    data = np.arange(12.0).reshape(2, 6)
+    np.testing.assert_array_equal(f(data), data.reshape(3, 4))
 
 
 def test_softmax_formula_and_sum_neg():

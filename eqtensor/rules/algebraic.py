@@ -13,8 +13,8 @@ distribution are *not* rules here: they explode the e-graph; targeted rules cove
 
 from __future__ import annotations
 
-from ..tensor import dimshuffle, dot, exp, expm1, log, log1p, max, min, ones_like, pow, reciprocal, sqr, sqrt, sum, \
-    zeros_like
+from ..tensor import dimshuffle, dot, exp, expm1, log, log1p, max, min, ones_like, pow, reciprocal, reshape, shape, \
+    sqr, sqrt, sum, zeros_like
 from .language import RuleSet, finite, finite_nonzero, integral_const, nonzero_const, positive, rewrite, var
 
 
@@ -59,6 +59,7 @@ def _build_assuming_finite() -> RuleSet:
 def _build() -> RuleSet:
     x, y, a, b = var("x"), var("y"), var("a"), var("b")
     m, n, s = var("m", ndim=2), var("n", ndim=2), var("s", ndim=0)
+    sh, sh2 = var("sh", dtype="int64", shape=(2,)), var("sh2", dtype="int64", shape=(2,))
     rules = [
         rewrite("neg_neg", -(-x), x, why="negation is an involution"),
         rewrite("mul_one", x * 1, x, why="1 is the identity of *; the type guard keeps broadcasting"),
@@ -109,6 +110,10 @@ def _build() -> RuleSet:
         rewrite("add_self", x + x, x * 2, why="canonical form: x + x is exactly 2x (a new constant)"),
         rewrite("neg_one_mul", x * -1, -x, why="a negation instead of a multiply"),
         rewrite("sub_self_neg", (-x) - x, x * -2, why="-x - x is exactly -2x"),
+        rewrite("reshape_reshape", reshape(reshape(m, sh), sh2), reshape(m, sh2),
+                why="only the last reshape's shape matters (one view instead of two)",
+                domain={"sh": "shape_of:m", "sh2": "shape_of:m"}),
+        rewrite("reshape_to_own_shape", reshape(m, shape(m)), m, why="reshaping to its own shape is the identity"),
         rewrite("row_transpose", dimshuffle(dimshuffle(x, "x", 0), 1, 0), dimshuffle(x, 0, "x"),
                 why="a transposed row is a column: one dimshuffle instead of two"),
         rewrite("col_transpose", dimshuffle(dimshuffle(x, 0, "x"), 1, 0), dimshuffle(x, "x", 0),

@@ -3,7 +3,8 @@
 For each trial it draws shapes (all pattern variables of one rank share a shape, within their static
 shape; every other pair of trials uses one length for all axes so contractions line up), a dtype
 (float64, or float32 every other trial) and values mixing normal draws with edge values (0, -0.0,
-±1, tiny, ±30, ±700, ±1000, ±1e300, ±inf, nan), restricted by the rule's ``domain`` (and by its assumptions: a variable the rule assumes
+±1, tiny, ±30, ±700, ±1000, ±1e300, ±inf, nan), restricted by the rule's ``domain`` (``"shape_of:x"`` makes an integer vector a valid shape for
+reshaping ``x``'s value) and by its assumptions ( a variable the rule assumes
 ``finite``/``finite_nonzero`` is drawn from that domain, the others keep every edge value). Both sides
 must have the same dtype and shape; where the pattern is nan (undefined) the replacement must be
 nan too unless the reference is defined there (so a missing guard such as ``x > 0`` for
@@ -90,9 +91,15 @@ def _check_rule(rule: Rule, trials: int, rng) -> str | None:
             shapes = {nd: (n,) * nd for nd in {v.ndim for v in vars2}}
         else:
             shapes = {nd: tuple(int(s) for s in rng.integers(1, 4, nd)) for nd in {v.ndim for v in vars2}}
-        values = {id(v2): _values(rng, v.tag["pattern"], domain, v2,
-                                  tuple(d if d is not None else s for d, s in zip(v2.type.shape, shapes[v2.ndim])))
-                  for v, v2 in zip(pvars, vars2)}
+        values, by_name = {}, {}
+        for v, v2 in sorted(zip(pvars, vars2), key=lambda p: domain.get(p[0].tag["pattern"], "").startswith("shape_of:")):
+            kind = domain.get(v.tag["pattern"], "")
+            if kind.startswith("shape_of:"):
+                values[id(v2)] = _shape_for(rng, by_name[kind[9:]].size, v2)
+            else:
+                shape = tuple(d if d is not None else s for d, s in zip(v2.type.shape, shapes[v2.ndim]))
+                values[id(v2)] = _values(rng, v.tag["pattern"], domain, v2, shape)
+            by_name[v.tag["pattern"]] = values[id(v2)]
         try:
             pv = _evaluate(p2, values)
         except Exception:
@@ -132,6 +139,21 @@ def _retype(roots, pvars, dtype):
                 ins.append(i)
         memo[id(node.out)] = node.op(*ins)
     return [memo.get(id(r), r) for r in roots], new_vars
+
+
+def _shape_for(rng, size, v):
+    """A random shape vector (``v``'s static length entries, one of them maybe -1) of ``size`` elements."""
+    k = v.type.shape[0]
+    dims = [1] * k
+    n, p = size, 2
+    while n > 1:  # deal the prime factors of size to random axes
+        while n % p:
+            p += 1
+        dims[int(rng.integers(k))] *= p
+        n //= p
+    if rng.random() < 0.5:
+        dims[int(rng.integers(k))] = -1
+    return np.array(dims, dtype=v.dtype)
 
 
 def _values(rng, name, domain, v, shape):

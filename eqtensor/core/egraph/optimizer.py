@@ -21,8 +21,8 @@ from ..op import OPS, Op
 from .bridge import discard_session, session
 from .extract import CostModel, extract, graph_cost
 from .program import (
-    CONST_SPECS, MAX_CREATED_ARITY, OPIDS, PARAMS, TYPES, VALUES, compile_rule, const_facts, const_type,
-    constructor_name, is_float_type, prefill_entries, type_entry, uniform_value, value_key,
+    MAX_CREATED_ARITY, OPIDS, PARAMS, TYPES, VALUES, compile_rule, const_facts, const_type, constructor_name,
+    is_float_type, prefill_entries, refines, type_entry, uniform_value, value_key,
 )
 from .report import Budget, EGraphSnapshot, IterationStats, OptimizationReport
 
@@ -87,6 +87,7 @@ class _Loader:
         self._seen: dict = {}
         self.merged = 0  # nodes that repeat an earlier node (common subexpressions)
         self._varies: set[str] = set()  # inserted e-nodes that depend on an input
+        self.refined: set = set()  # (graph type, table type) pairs recorded as ``refines``
         self.folded: dict = {}  # (constant signature, type id) -> leaf index, for folding in the e-graph
 
     def _ty(self, name, t):
@@ -225,7 +226,7 @@ def _saturate_and_extract(outputs, schedule, budget, model, report, keep_egraph=
     needs = [n for phase in compiled_phases for c in phase for n in c.needs]
     acts = loader.actions
     entries = prefill_entries(needs, loader.types, loader.params)
-    acts += _entry_actions(entries)
+    acts += _entry_actions(entries, loader.types, loader.refined)
     specs = sorted({c for phase in compiled_phases for cr in phase for c in cr.consts})
     for tid in sorted(loader.types | {e[-1] for e in entries}) if specs else ():
         for spec in specs:
@@ -257,16 +258,22 @@ def _saturate_and_extract(outputs, schedule, budget, model, report, keep_egraph=
 _EXTRACT_TABLES = {"Leaf", "Const", "Cons", "Nil", "ty", "Root", "unstable"}
 
 
-def _entry_actions(entries):
+def _entry_actions(entries, graph_types, refined: set):
+    """Actions adding type-table entries, their float facts, and ``(refines g out)`` for every type
+    ``g`` of the graph at least as static as an entry's result (``refined`` remembers those added)."""
     acts = []
     for k, opid, pid, ins, out in entries:
         acts.append(("set", f"ty{k}", tuple(("int", x) for x in (opid, pid, *ins)), out))
         if is_float_type(out):
             acts.append(("call", "float_ty", (("int", out),)))
+        for g in graph_types:
+            if (g, out) not in refined and refines(g, out):
+                refined.add((g, out))
+                acts.append(("call", "refines", (("int", g), ("int", out))))
     return acts
 
 
-def _serve_requests(s, served: set) -> bool:
+def _serve_requests(s, served: set, loader) -> bool:
     """Fill the type-table entries rules requested (``needK`` rows); True if any was added."""
     frozen = s.freeze(lambda name: name.startswith("need"))
     entries = []
@@ -279,7 +286,7 @@ def _serve_requests(s, served: set) -> bool:
             if out is not None:
                 entries.append((k, ins[0], ins[1], ins[2:], out))
     if entries:
-        s.insert(_entry_actions(entries))
+        s.insert(_entry_actions(entries, loader.types, loader.refined))
     return bool(entries)
 
 
@@ -389,7 +396,7 @@ def _saturate(s, phases, budget, report, loader):
             updated, matches = s.run_once(name)
             size = s.size()
             requested = any(v for k, v in matches.items() if k.startswith("req_"))
-            fed = requested and _serve_requests(s, served)
+            fed = requested and _serve_requests(s, served, loader)
             if any(v for k, v in matches.items() if k.startswith("fact_fold_")):
                 folded = _serve_folds(s, loader, folds_served)
                 fed = fed or bool(folded)

@@ -18,6 +18,10 @@ Encoding (documented in ``docs/optimizer.md``):
   constants, which the optimizer evaluates and unions with a new leaf (constant folding);
 - ``(varies x)``: ``x`` is a node of the input graph depending on an input (set on insertion);
   rules with ``assumes=`` apply their assumptions only to such terms, never to constants;
+- ``(refines a b)``: type ``a`` is type ``b`` with possibly more static lengths. The op table types
+  ``reshape`` from input *types* only (a constant shape's value is unseen); a rule replacing a
+  ``reshape`` by a ``reshape`` to the same shape operand gives the new node the matched term's type
+  when that refines the table's;
 - ``(unstable x op)``: a stability rule matched e-class ``x`` with a pattern rooted at ``op``;
   the extractor penalises that op's e-nodes in ``x``;
 - ``(Root k x)`` marks output ``k``.
@@ -109,7 +113,8 @@ def declarations() -> str:
         lines.append(f"(constructor {constructor_name(name)} ({' '.join(args)}) T)")
     lines += ["(function ty (T) i64 :no-merge)", "(function cval (T) i64 :no-merge)", "(relation pos (T))",
               "(relation nonneg (T))", "(relation nzconst (T))", "(relation float_ty (i64))",
-              "(relation unstable (T i64))", "(relation isconst (T))", "(relation varies (T))", "(relation intconst (T))", "(function cty (i64 i64) i64 :no-merge)"]
+              "(relation unstable (T i64))", "(relation isconst (T))", "(relation varies (T))", "(relation intconst (T))",
+              "(relation refines (i64 i64))", "(function cty (i64 i64) i64 :no-merge)"]
     for k in range(1, MAX_CREATED_ARITY + 1):
         lines.append(f"(function ty{k} ({' '.join(['i64'] * (k + 2))}) i64 :no-merge)")
         lines.append(f"(relation need{k} ({' '.join(['i64'] * (k + 2))}))")
@@ -295,11 +300,15 @@ def compile_rule(rule) -> CompiledRule:
         kid_types = [type_of(i) for i in v.owner.inputs]
         p = params_of(op)
         pid = p[0] if p else "0"
-        t = "t_root" if is_root else fresh("t")
+        loose = is_root and _same_shape_input(rule, v)
+        t = "t_root" if is_root and not loose else fresh("t")
         key = f"{OPIDS(op.name)} {pid} {' '.join(kid_types)}"
         if len(kids) >= 2:  # unary results are prefilled for every type of the graph
             requests.append((list(facts), f"(need{len(kids)} {key})"))
         facts.append(f"(= {t} (ty{len(kids)} {key}))")
+        if loose:
+            facts.append(f"(refines t_root {t})")
+            t = "t_root"
         needs.append((op.name, len(kids), None if (p and not p[0].isdigit()) else int(pid)))
         if op.defn.nin is None:  # variadic: the inputs as a cons list
             lst = fresh("l")
@@ -393,6 +402,22 @@ def prefill_entries(needs, graph_types: set[int], graph_params: set[int]):
             break
         types |= new
     return sorted(set(out))
+
+
+def _same_shape_input(rule, root) -> bool:
+    """The replacement's root is a ``reshape`` to the very shape operand of the pattern's root
+    ``reshape``: both results have the same (value-determined) shape, so the new node may take the
+    matched term's type, which the op table (seeing only input types) knows less precisely. (Not
+    in general: ``x * zeros(6) → zeros_like(x)`` would be typed (6,) though ``x`` may have length 1.)"""
+    p = rule.pattern.owner
+    return root.owner.op.name == p.op.name == "reshape" and root.owner.inputs[1] is p.inputs[1]
+
+
+def refines(a: int, b: int) -> bool:
+    """Type ``a`` is type ``b`` with possibly more static lengths (same dtype and rank)."""
+    ta, tb = TYPES[a], TYPES[b]
+    return ta.dtype == tb.dtype and ta.ndim == tb.ndim and all(y is None or x == y for x, y in
+                                                              zip(ta.shape, tb.shape))
 
 
 def is_float_type(tid: int) -> bool:
