@@ -322,3 +322,20 @@ def test_integer_and_bool_kernels(rng):
     with np.errstate(all="ignore"):
         for a, c in zip(fc(iv, jv, bv), fn(iv, jv, bv)):
             np.testing.assert_array_equal(a, c)
+
+
+def test_threads_setting_gives_the_same_results(monkeypatch, rng):
+    # $EQTENSOR_NUM_THREADS is read when a compiled function is created; loops of at least 2**17
+    # elements then run on threads: split along the inner axis (contiguous), over rows
+    # (broadcast row, row reductions), or not at all (reductions sharing an accumulator)
+    monkeypatch.setenv("EQTENSOR_NUM_THREADS", "2")
+    X, r = pt.dmatrix("X"), pt.dmatrix("r", shape=(1, None))
+    outs = [pt.exp(X) * 2 + 1, pt.sin(X) * r, pt.log(pt.sum(pt.exp(X), axis=1)), pt.sum(X * r, axis=0),
+            pt.sum(pt.exp(X))]
+    f = function([X, r], outs, mode="C")
+    a, b = rng.standard_normal((700, 400)), rng.standard_normal((1, 400))
+    want = [np.exp(a) * 2 + 1, np.sin(a) * b, np.log(np.exp(a).sum(1)), (a * b).sum(0), np.exp(a).sum()]
+    for got, ref in zip(f(a, b), want):
+        np.testing.assert_allclose(got, ref, rtol=1e-12)
+    for got, ref in zip(f(a[::-1], b), [np.exp(a[::-1]) * 2 + 1, np.sin(a[::-1]) * b]):
+        np.testing.assert_allclose(got, ref, rtol=1e-12)

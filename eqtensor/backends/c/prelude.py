@@ -349,6 +349,11 @@ typedef void (*eq_kern)(npy_intp n, char **p);
 
 #define EQ_CHUNK 256
 
+/* threads for large loops ($EQTENSOR_NUM_THREADS, read when a compiled function is created;
+   default 1), used from EQ_PAR_MIN elements */
+static int eq_nthreads = 1;
+#define EQ_PAR_MIN (1 << 17)
+
 /* run a kernel over a loop nest. Operands: slots sl[k], dimension map dm[k * nd + d] (the operand's
    axis for loop axis d, or -1: stride 0), item sizes sz[k]; the last operand is the one written. The
    kernel reads an operand as broadcast (at p[k] only) when it has no axis at the last loop axis any
@@ -384,6 +389,34 @@ static int eq_loop(const eq_arr *V, eq_kern red, eq_kern map, int nd, const npy_
         gather[k] = !scal[k] && n > 1 && s[k] != sz[k];
         if (scal[k] && n > 1 && s[k] != 0) mode = 2;
         else if (gather[k] && mode == 0) mode = 1;
+    }}
+    if (mode == 0 && eq_nthreads > 1 && n * outer >= EQ_PAR_MIN) {{
+        /* threads: over the outer rows when each row writes its own outputs, else over the inner
+           axis when the written operand moves along it */
+        int rows = outer > 1, T = eq_nthreads, t;
+        for (d = 0; d < nd - 1; d++) if (st[nops - 1][d] == 0) rows = 0;
+        if (rows || (outer == 1 && s[nops - 1] != 0)) {{
+#pragma omp parallel for num_threads(T) schedule(static)
+            for (t = 0; t < T; t++) {{
+                npy_intp a = (rows ? outer : n) * t / T, b = (rows ? outer : n) * (t + 1) / T, r, rem = a;
+                npy_intp ix[EQ_MAXD];
+                char *q[nops];
+                int dd, kk;
+                if (b <= a) continue;
+                for (kk = 0; kk < nops; kk++) q[kk] = p[kk];
+                if (!rows) {{
+                    for (kk = 0; kk < nops; kk++) if (!scal[kk]) q[kk] += a * s[kk];
+                    kern(b - a, q);
+                    continue;
+                }}
+                for (dd = nd - 2; dd >= 0; dd--) {{
+                    ix[dd] = rem % sh[dd]; rem /= sh[dd];
+                    for (kk = 0; kk < nops; kk++) q[kk] += ix[dd] * st[kk][dd];
+                }}
+                for (r = a; r < b; r++) {{ kern(n, q); eq_advance(nd - 1, sh, ix, nops, q, st); }}
+            }}
+            return 0;
+        }}
     }}
     if (mode == 1) {{
         buf = (char *)PyMem_Malloc((size_t)nops * EQ_CHUNK * 8);
