@@ -61,6 +61,16 @@ def test_x_minus_x_is_zeros():
     assert g(np.ones((2, 3), "float32")).dtype == np.float32 and g(np.ones((2, 3), "float32")).shape == (2, 3)
 
 
+def test_factoring_is_one_directional_and_assumed():
+    a, b, c = pt.dvector("a"), pt.dvector("b"), pt.dvector("c")
+    f = function([a, b, c], a * b + a * c, mode="NUMPY")
+    assert ops_of(f.maker.fgraph.outputs) == ["add", "mul"]
+    report = f.optimization_report()
+    assert report.assumed == {"factor_mul_add": "no_overflow(a, b, c)"}
+    assert report.iterations[-1].enodes <= report.enodes_inserted + 3  # no distribution back: no growth
+    np.testing.assert_allclose(f(np.array([2.0]), np.array([3.0]), np.array([-1.0])), [4.0])
+
+
 def test_assuming_finite_group_can_be_disabled():
     x, y = pt.dvector("x"), pt.dvector("y")
     ieee = Mode(rules=default_rules().without(*algebraic_assuming_finite().names()))

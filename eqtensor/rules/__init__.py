@@ -12,7 +12,7 @@ from .algebraic import algebraic, algebraic_assuming_finite
 from .blas import blas
 from .checker import CheckResult, check
 from .language import (
-    Assumption, Guard, Rule, RuleSet, Schedule, as_schedule, constant, finite, finite_nonzero, integral_const, is_float, nonconstant, nonneg,
+    Assumption, Guard, Rule, RuleSet, Schedule, as_schedule, constant, finite, finite_nonzero, integral_const, is_float, no_overflow, nonconstant, nonneg,
     nonzero_const, positive, rewrite, same_type, var,
 )
 from .stability import stability
@@ -35,6 +35,6 @@ def default_schedule() -> Schedule:
 
 __all__ = [
     "Assumption", "CheckResult", "constant", "Guard", "Rule", "algebraic_assuming_finite", "finite", "finite_nonzero", "RuleSet", "Schedule", "algebraic", "as_schedule", "blas", "check",
-    "default_rules", "default_schedule", "integral_const", "is_float", "nonconstant", "nonneg", "nonzero_const", "positive", "rewrite",
+    "default_rules", "default_schedule", "integral_const", "is_float", "no_overflow", "nonconstant", "nonneg", "nonzero_const", "positive", "rewrite",
     "same_type", "stability", "var",
 ]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from ..tensor import dimshuffle, dot, exp, expm1, log, log1p, max, min, ones_like, pow, reciprocal, reshape, shape, \
     sqr, sqrt, sum, zeros_like
-from .language import RuleSet, finite, finite_nonzero, integral_const, nonzero_const, positive, rewrite, var
+from .language import RuleSet, finite, finite_nonzero, integral_const, no_overflow, nonzero_const, positive, rewrite, var
 
 
 def algebraic() -> RuleSet:
@@ -26,7 +26,8 @@ def algebraic() -> RuleSet:
 def algebraic_assuming_finite() -> RuleSet:
     """Cancellations that assume the cancelled term is finite (and non-zero for divisions), as
     PyTensor does by default: ``x - x → zeros_like(x)``, ``x / x → ones_like(x)``, ``x*y/x → y``,
-    ``x * 0 → zeros_like(x)``. Part of ``default_rules()``; a mode without this group keeps IEEE
+    ``x * 0 → zeros_like(x)``, and factoring ``a*b + a*c → a*(b+c)`` (assuming no overflow, as
+    PyTensor's canonicalizer does). Part of ``default_rules()``; a mode without this group keeps IEEE
     semantics (``inf - inf`` is nan).
 
     >>> sorted(algebraic_assuming_finite().names())[:2]
@@ -42,6 +43,15 @@ def _build_assuming_finite() -> RuleSet:
                 why="x/x = 1 assuming x finite and non-zero (PyTensor's default)"),
         rewrite("mul_div_cancel_assumed_r", y * x / x, y, assumes=[finite_nonzero(x)],
                 why="x/x = 1 assuming x finite and non-zero (PyTensor's default)"),
+    ]
+    a, b, c = var("a"), var("b"), var("c")
+    why = "factoring: one multiply fewer, no cancellation of rounded products (assuming b+c does not overflow)"
+    rules += [
+        rewrite(f"factor_{name}", pattern, repl, assumes=[no_overflow(a, b, c)], why=why, exact=False)
+        for name, pattern, repl in [
+            ("mul_add", a * b + a * c, a * (b + c)), ("mul_add_r", b * a + c * a, (b + c) * a),
+            ("mul_sub", a * b - a * c, a * (b - c)), ("mul_sub_r", b * a - c * a, (b - c) * a),
+        ]
     ]
     for nd in range(3):  # zeros_like/ones_like are written per rank (their shape comes from x)
         v = var("x", ndim=nd)

@@ -172,6 +172,8 @@ def _values(rng, name, domain, v, shape):
         x[x == 0] = 1e-10
     elif kind == "nonneg":
         x = np.abs(x)
+    elif kind == "moderate":  # finite, and far from overflow
+        x[~np.isfinite(x) | (np.abs(x) > 1e30)] = -2.5
     with np.errstate(all="ignore"):
         x = x.astype(v.dtype)
     if kind in ("nonzero", "finite"):

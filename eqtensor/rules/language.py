@@ -101,6 +101,8 @@ class Assumption:
 ASSUMPTION_KINDS = {
     "finite": ("every element is finite (not inf or nan)", "finite"),
     "finite_nonzero": ("every element is finite and non-zero", "nonzero"),
+    "no_overflow": ("every element is finite and small enough that the rule's arithmetic does not overflow",
+                    "moderate"),
 }
 
 
@@ -112,6 +114,12 @@ def finite(x) -> Assumption:
 def finite_nonzero(x) -> Assumption:
     """Assumption: ``x`` has no zero, inf or nan element (``x*y/x → y``)."""
     return Assumption("finite_nonzero", (x,))
+
+
+def no_overflow(*xs) -> Assumption:
+    """Assumption: the ``xs`` are finite and sums/products of them do not overflow (factoring
+    ``a*b + a*c → a*(b+c)`` is wrong where ``b + c`` overflows and ``a*b``, ``a*c`` do not)."""
+    return Assumption("no_overflow", tuple(xs))
 
 
 def positive(x) -> Guard:
@@ -224,7 +232,8 @@ def rewrite(name: str, pattern: Variable, replacement: Variable, when=(), why: s
     numerically unstable form: wherever the rule matched, the extractor charges the pattern's root
     op the cost model's ``unstable_penalty``, so the stable replacement is kept even where sharing
     would make the naive form cheaper (implies ``exact=False``). ``assumes`` lists
-    :class:`Assumption`\\ s (``finite(x)``, ``finite_nonzero(x)``) the rule takes for granted.
+    :class:`Assumption`\\ s (``finite(x)``, ``finite_nonzero(x)``, ``no_overflow(x, ...)``) the rule
+    takes for granted.
 
     >>> from eqtensor import tensor as pt
     >>> x = var("x")
@@ -261,7 +270,8 @@ def rewrite(name: str, pattern: Variable, replacement: Variable, when=(), why: s
     assumes = tuple(assumes)
     for a in assumes:
         if not isinstance(a, Assumption) or a.kind not in ASSUMPTION_KINDS:
-            raise TypeError(f"rule {name}: assumptions are made with finite(), finite_nonzero(); got {a!r}")
+            raise TypeError(f"rule {name}: assumptions are made with finite(), finite_nonzero(), no_overflow(); "
+                            f"got {a!r}")
         if not all(isinstance(v, Variable) and id(v) in pvars for v in a.args):
             raise ValueError(f"rule {name}: assumption {a!r} must refer to pattern variables")
     return Rule(name, pattern, replacement, when, why, exact and not stabilizes, dict(domain or {}), int(ulps),
