@@ -61,6 +61,15 @@ def test_x_minus_x_is_zeros():
     assert g(np.ones((2, 3), "float32")).dtype == np.float32 and g(np.ones((2, 3), "float32")).shape == (2, 3)
 
 
+def test_sum_of_alloc_is_a_product():
+    c, n = pt.dscalar("c"), pt.lscalar("n")
+    f = function([c, n], pt.sum(pt.alloc(c, n)), mode="NUMPY")
+    assert ops_of(f.maker.fgraph.outputs) == ["mul"] and f(2.5, 4) == 10.0
+    g = function([c], pt.sum(pt.full((3, 4), c)), mode="NUMPY")
+    assert {"sum_alloc_2d", "constant_folding"} <= set(g.optimization_report().rules_fired)
+    assert ops_of(g.maker.fgraph.outputs) == ["mul"] and g(2.5) == 30.0  # c * 12: 3 * 4 folded
+
+
 def test_factoring_is_one_directional_and_assumed():
     a, b, c = pt.dvector("a"), pt.dvector("b"), pt.dvector("c")
     f = function([a, b, c], a * b + a * c, mode="NUMPY")
@@ -360,7 +369,8 @@ def test_every_default_rule_fires_in_the_egraph(rule):
     f_ref = function(inputs, pattern, mode="FAST_COMPILE")
     f_opt = function(inputs, new.outputs[0], mode="FAST_COMPILE", on_unused_input="ignore")  # x - x: no x
     rng = np.random.default_rng(1)
-    vals = [rng.uniform(0.5, 2.0, tuple(3 if d is None else d for d in i.type.shape)) for i in inputs]
+    vals = [rng.uniform(0.5, 2.0, tuple(3 if d is None else d for d in i.type.shape)).astype(i.dtype)
+            if i.dtype.startswith("float") else rng.integers(1, 4, i.type.shape, dtype=i.dtype) for i in inputs]
     np.testing.assert_allclose(f_opt(*vals), f_ref(*vals), rtol=1e-9)
 
 

@@ -70,6 +70,10 @@ def test_rule_definition_errors():
         rewrite("r6", -(-x), x + pt.dvector("free"))
     with pytest.raises(TypeError, match="guards"):
         rewrite("r5", -(-x), x, when=["x > 0"])
+    with pytest.raises(ValueError, match="dtypes"):
+        rewrite("r7", -(-x), x, dtypes=("int8",))
+    with pytest.raises(TypeError, match="assumptions"):
+        rewrite("r8", x - x, pt.zeros_like(x), assumes=[positive(x)])
     with pytest.raises(TypeError):
         check("not a rule")
 

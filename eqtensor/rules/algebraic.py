@@ -13,7 +13,7 @@ distribution are *not* rules here: they explode the e-graph; targeted rules cove
 
 from __future__ import annotations
 
-from ..tensor import dimshuffle, dot, exp, expm1, log, log1p, max, min, ones_like, pow, reciprocal, reshape, shape, \
+from ..tensor import alloc, dimshuffle, dot, exp, expm1, log, log1p, max, min, ones_like, pow, reciprocal, reshape, shape, \
     sqr, sqrt, sum, zeros_like
 from .language import RuleSet, finite, finite_nonzero, integral_const, no_overflow, nonzero_const, positive, rewrite, var
 
@@ -52,6 +52,13 @@ def _build_assuming_finite() -> RuleSet:
             ("mul_add", a * b + a * c, a * (b + c)), ("mul_add_r", b * a + c * a, (b + c) * a),
             ("mul_sub", a * b - a * c, a * (b - c)), ("mul_sub_r", b * a - c * a, (b - c) * a),
         ]
+    ]
+    c, n1, n2 = var("c", ndim=0), var("n1", ndim=0, dtype="int64"), var("n2", ndim=0, dtype="int64")
+    rules += [
+        rewrite("sum_alloc", sum(alloc(c, n1)), c * n1, assumes=[finite(c)], exact=False, dtypes=("float64",),
+                why="the sum of n copies of c is c*n (for c = inf and n = 0 it is 0, not nan)"),
+        rewrite("sum_alloc_2d", sum(alloc(c, n1, n2)), c * (n1 * n2), assumes=[finite(c)], exact=False, dtypes=("float64",),
+                why="the sum of n1*n2 copies of c is c*n1*n2 (for c = inf and n1*n2 = 0 it is 0, not nan)"),
     ]
     for nd in range(3):  # zeros_like/ones_like are written per rank (their shape comes from x)
         v = var("x", ndim=nd)

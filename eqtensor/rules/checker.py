@@ -2,7 +2,7 @@
 
 For each trial it draws shapes (all pattern variables of one rank share a shape, within their static
 shape; every other pair of trials uses one length for all axes so contractions line up), a dtype
-(float64, or float32 every other trial) and values mixing normal draws with edge values (0, -0.0,
+(float64, or float32 every other trial, unless the rule declares fewer ``dtypes``) and values mixing normal draws with edge values (0, -0.0,
 ±1, tiny, ±30, ±700, ±1000, ±1e300, ±inf, nan), restricted by the rule's ``domain`` (``"shape_of:x"`` makes an integer vector a valid shape for
 reshaping ``x``'s value) and by its assumptions ( a variable the rule assumes
 ``finite``/``finite_nonzero`` is drawn from that domain, the others keep every edge value). Both sides
@@ -79,7 +79,7 @@ def _check_rule(rule: Rule, trials: int, rng) -> str | None:
     pvars = rule.pattern_vars()
     domain = rule.checker_domain()  # assumed variables come from their assumed domain
     for t in range(trials):
-        dtype = "float32" if t % 2 else "float64"
+        dtype = rule.dtypes[t % len(rule.dtypes)]
         try:
             (p2, r2), vars2 = _retype([p, r], pvars, dtype)
         except (TypeError, ValueError):
@@ -317,7 +317,7 @@ def _reference(root, values):
                 out = _mp_softmax(args[0], node.op.params["axis"], name == "log_softmax")
             elif name == "dot":
                 out = _mp_dot(*args)
-            elif node.op.defn.kind == "shape":
+            elif node.op.defn.kind in ("shape", "creation"):
                 out = node.op.perform(*args)
             else:
                 raise NotImplementedError(f"the checker has no high-precision reference for op {name}")

@@ -178,6 +178,7 @@ class Rule:
     ulps: int = 16
     stabilizes: bool = False
     assumes: tuple = ()
+    dtypes: tuple = ("float64", "float32")
 
     def pattern_vars(self) -> list[Variable]:
         return _vars_of(self.pattern)
@@ -222,7 +223,7 @@ def _vars_of(root: Variable) -> list[Variable]:
 
 def rewrite(name: str, pattern: Variable, replacement: Variable, when=(), why: str = "",
             exact: bool = True, domain: dict | None = None, ulps: int = 16, stabilizes: bool = False,
-            assumes=()) -> Rule:
+            assumes=(), dtypes=("float64", "float32")) -> Rule:
     """Declare a rule ``pattern → replacement`` (see the module docstring for the conventions).
 
     ``domain`` maps a pattern variable's name to ``"positive"``, ``"nonneg"``, ``"nonzero"``,
@@ -233,7 +234,9 @@ def rewrite(name: str, pattern: Variable, replacement: Variable, when=(), why: s
     op the cost model's ``unstable_penalty``, so the stable replacement is kept even where sharing
     would make the naive form cheaper (implies ``exact=False``). ``assumes`` lists
     :class:`Assumption`\\ s (``finite(x)``, ``finite_nonzero(x)``, ``no_overflow(x, ...)``) the rule
-    takes for granted.
+    takes for granted. ``dtypes`` are the float dtypes the checker tries (a rule whose replacement
+    keeps the dtype only for float64, like ``sum(alloc(c, n)) → c * n``, declares ``("float64",)``;
+    in the e-graph the type guard keeps it from firing elsewhere).
 
     >>> from eqtensor import tensor as pt
     >>> x = var("x")
@@ -274,8 +277,11 @@ def rewrite(name: str, pattern: Variable, replacement: Variable, when=(), why: s
                             f"got {a!r}")
         if not all(isinstance(v, Variable) and id(v) in pvars for v in a.args):
             raise ValueError(f"rule {name}: assumption {a!r} must refer to pattern variables")
+    dtypes = tuple(dtypes)
+    if not dtypes or not set(dtypes) <= {"float64", "float32"}:
+        raise ValueError(f"rule {name}: dtypes must be a non-empty subset of ('float64', 'float32'), got {dtypes}")
     return Rule(name, pattern, replacement, when, why, exact and not stabilizes, dict(domain or {}), int(ulps),
-                bool(stabilizes), assumes)
+                bool(stabilizes), assumes, dtypes)
 
 
 

@@ -249,11 +249,17 @@ def compile_rule(rule) -> CompiledRule:
         if v.owner is None:
             raise ValueError(f"rule {rule.name}: {v} is neither a pattern variable nor a constant")
         op = v.owner.op
-        if op.defn.nin is None:
-            raise ValueError(f"rule {rule.name}: variadic op {op.name} cannot appear in a pattern")
         me = names[id(v)] = "z" if v is rule.pattern else fresh("m")
-        args = params_of(op) + [match(i) for i in v.owner.inputs]
-        facts.append(f"(= {me} ({constructor_name(op.name)} {' '.join(args)}))")
+        kids = [match(i) for i in v.owner.inputs]
+        if op.defn.nin is None:  # variadic: a cons list of exactly these inputs
+            lst = fresh("l")
+            facts.append(f"(= {lst} (Nil))")
+            for kid in reversed(kids):
+                nxt = fresh("l")
+                facts.append(f"(= {nxt} (Cons {kid} {lst}))")
+                lst = nxt
+            kids = [lst]
+        facts.append(f"(= {me} ({constructor_name(op.name)} {' '.join(params_of(op) + kids)}))")
         return me
 
     match(rule.pattern)
