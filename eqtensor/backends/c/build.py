@@ -37,10 +37,24 @@ import numpy as np
 CFLAGS = ("-O3", "-march=native", "-fno-math-errno", "-ffp-contract=off", "-fwrapv", "-fno-strict-aliasing",
           "-fopenmp-simd", "-fPIC", "-shared", "-w", "-D_CFFI_NO_LIMITED_API")
 LIBS = ("-lmvec", "-lm")
-#: flags of a module's own translation unit instead of -O3 (argument checks, shapes, allocation, the
-#: runtime and its loop driver, which calls the kernels compiled with :data:`CFLAGS`): -O3 there
-#: costs compile time and gains nothing measurable; OpenMP threads the driver's large loops
-GLUE = ("-O1", "-fopenmp")
+#: the optimization level of a module's own translation unit instead of -O3 (argument checks, shapes,
+#: allocation, the runtime and its loop driver, which calls the kernels compiled with
+#: :data:`CFLAGS`): -O3 there costs compile time and gains nothing measurable
+GLUE_OPT = "-O1"
+
+
+def threads() -> int:
+    """``$EQTENSOR_NUM_THREADS`` (default 1): above 1, modules are built with OpenMP and their
+    loop driver runs large loops on that many threads."""
+    try:
+        return max(1, min(64, int(os.environ.get("EQTENSOR_NUM_THREADS", "1"))))
+    except ValueError:
+        return 1
+
+
+def glue_flags(flags) -> list:
+    """The flags of a module's own translation unit (and of the link) from the kernels' ``flags``."""
+    return [GLUE_OPT if f == "-O3" else f for f in flags] + (["-fopenmp"] if threads() > 1 else [])
 
 
 def cflags() -> tuple:
@@ -75,7 +89,7 @@ def compiler_works() -> bool:
         with open(src, "w") as fh:
             fh.write("#include <math.h>\ndouble f(double x) { return exp(x); }\n")
         try:
-            r = subprocess.run([cc, *CFLAGS, *GLUE, src, "-o", os.path.join(tmp, "t.so"), *LIBS],
+            r = subprocess.run([cc, *CFLAGS, src, "-o", os.path.join(tmp, "t.so"), *LIBS],
                                capture_output=True, timeout=60)
         except (OSError, subprocess.SubprocessError):
             return False
@@ -104,7 +118,7 @@ def module_key(source: str, flags=None, parts=()) -> str:
     built with ``flags`` (default :func:`cflags`) by this toolchain on this platform."""
     flags = cflags() if flags is None else flags
     h = hashlib.sha256()
-    for part in (source, *parts, " ".join(flags), " ".join(GLUE), " ".join(LIBS), _toolchain_id()):
+    for part in (source, *parts, " ".join(glue_flags(flags)), " ".join(LIBS), _toolchain_id()):
         h.update(part.encode())
         h.update(b"\0")
     return "_eqc_" + h.hexdigest()[:32]
@@ -141,7 +155,7 @@ def _compile(source: str, modname: str, outdir: str, parts=()):
     so = os.path.join(outdir, _so_name(modname))
     inc = ["-I", sysconfig.get_paths()["include"], "-I", np.get_include()]
     flags = cflags()
-    glue = [f for f in flags if f != "-O3"] + list(GLUE)
+    glue = glue_flags(flags)
     if not parts:
         _run([[compiler(), *glue, *inc, csrc, "-o", so, *LIBS]])
     else:  # one compiler per translation unit, in parallel, then link

@@ -487,9 +487,13 @@ void *eq_entry(void)
 {
     PyObject *state, *fn = NULL;
     PyGILState_STATE g = PyGILState_Ensure();
-    const char *nt = getenv("EQTENSOR_NUM_THREADS");
     if (PyArray_API == NULL && _import_array() < 0) goto done;
-    eq_nthreads = nt != NULL && atoi(nt) > 1 ? (atoi(nt) < 64 ? atoi(nt) : 64) : 1;
+#ifdef _OPENMP /* built with $EQTENSOR_NUM_THREADS > 1 */
+    {
+        const char *nt = getenv("EQTENSOR_NUM_THREADS");
+        eq_nthreads = nt != NULL && atoi(nt) > 1 ? (atoi(nt) < 64 ? atoi(nt) : 64) : 1;
+    }
+#endif
     state = PyList_New(0);
     if (state == NULL) goto done;
     fn = PyCFunction_New(&eq_def, state);
