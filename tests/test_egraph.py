@@ -56,6 +56,11 @@ def test_x_minus_x_is_zeros():
     assert "assumed: sub_self_1d (finite(x))" in str(f.optimization_report())
     got = f(np.array([1.5, -2.0, 1e300]))
     assert got.dtype == np.float64 and got.tolist() == [0.0, 0.0, 0.0]
+    s = pt.tensor("s", dtype="float64", shape=(4000,))  # alloc is typed like s: the static shape is kept
+    h = function([s], s - s, on_unused_input="ignore")
+    assert ops_of(h.maker.fgraph.outputs) == ["shape_i", "alloc"] and h.maker.fgraph.outputs[0].type.shape == (4000,)
+    r = pt.tensor("r", dtype="float64", shape=(1,))  # r * zeros(6) has shape (6,), zeros_like(r) (1,): kept
+    assert ops_of(function([r], r * np.zeros(6)).maker.fgraph.outputs) == ["mul"]
     m = pt.fmatrix("m")
     g = function([m], m - m, on_unused_input="ignore")
     assert g(np.ones((2, 3), "float32")).dtype == np.float32 and g(np.ones((2, 3), "float32")).shape == (2, 3)

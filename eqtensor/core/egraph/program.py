@@ -19,9 +19,10 @@ Encoding (documented in ``docs/optimizer.md``):
 - ``(varies x)``: ``x`` is a node of the input graph depending on an input (set on insertion);
   rules with ``assumes=`` apply their assumptions only to such terms, never to constants;
 - ``(refines a b)``: type ``a`` is type ``b`` with possibly more static lengths. The op table types
-  ``reshape`` from input *types* only (a constant shape's value is unseen); a rule replacing a
-  ``reshape`` by a ``reshape`` to the same shape operand gives the new node the matched term's type
-  when that refines the table's;
+  ``reshape`` and ``alloc`` from input *types* only (a constant shape's value is unseen); a rule
+  replacing a ``reshape`` by a ``reshape`` to the same shape operand, or creating ``zeros_like(v)``
+  where ``v`` has the matched term's type, gives the new node the matched term's type when that
+  refines the table's;
 - ``(unstable x op)``: a stability rule matched e-class ``x`` with a pattern rooted at ``op``;
   the extractor penalises that op's e-nodes in ``x``;
 - ``(Root k x)`` marks output ``k``.
@@ -306,7 +307,10 @@ def compile_rule(rule) -> CompiledRule:
         kid_types = [type_of(i) for i in v.owner.inputs]
         p = params_of(op)
         pid = p[0] if p else "0"
-        loose = is_root and _same_shape_input(rule, v)
+        shaped = _value_shaped(rule, v) if is_root else False
+        loose = shaped is not False
+        if loose and shaped is not True:  # alloc shaped like a pattern variable: it has the root's type
+            facts.append(f"(= (ty {names[id(shaped)]}) t_root)")
         t = "t_root" if is_root and not loose else fresh("t")
         key = f"{OPIDS(op.name)} {pid} {' '.join(kid_types)}"
         if len(kids) >= 2:  # unary results are prefilled for every type of the graph
@@ -410,13 +414,25 @@ def prefill_entries(needs, graph_types: set[int], graph_params: set[int]):
     return sorted(set(out))
 
 
-def _same_shape_input(rule, root) -> bool:
-    """The replacement's root is a ``reshape`` to the very shape operand of the pattern's root
-    ``reshape``: both results have the same (value-determined) shape, so the new node may take the
-    matched term's type, which the op table (seeing only input types) knows less precisely. (Not
-    in general: ``x * zeros(6) → zeros_like(x)`` would be typed (6,) though ``x`` may have length 1.)"""
-    p = rule.pattern.owner
-    return root.owner.op.name == p.op.name == "reshape" and root.owner.inputs[1] is p.inputs[1]
+def _value_shaped(rule, root):
+    """Whether the replacement's root, which the op table types from input *types* only, may take
+    the matched term's (more static) type. True for a ``reshape`` to the very shape operand of the
+    pattern's root ``reshape`` (both results have that shape); the pattern variable ``v`` for an
+    ``alloc`` whose dimensions are ``shape_i(v, 0), shape_i(v, 1), …`` (``zeros_like(v)``), which
+    has ``v``'s shape: the rule then also requires ``v`` to have the matched term's type. False
+    otherwise (``x * zeros(6) → zeros_like(x)`` must not be typed (6,): ``x`` may have length 1)."""
+    from ...rules.language import is_pattern_var
+
+    p, r = rule.pattern.owner, root.owner
+    if r.op.name == p.op.name == "reshape" and r.inputs[1] is p.inputs[1]:
+        return True
+    if r.op.name == "alloc" and len(r.inputs) > 1:
+        dims = [d.owner for d in r.inputs[1:]]
+        if all(d is not None and d.op.name == "shape_i" and d.op.params["i"] == k for k, d in enumerate(dims)):
+            v = dims[0].inputs[0]
+            if is_pattern_var(v) and all(d.inputs[0] is v for d in dims) and v.ndim == len(dims):
+                return v
+    return False
 
 
 def refines(a: int, b: int) -> bool:
