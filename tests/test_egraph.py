@@ -10,7 +10,9 @@ from eqtensor.core.fgraph import FunctionGraph
 from eqtensor.core.graph import Constant, toposort
 from eqtensor.core.mode import Mode
 from eqtensor.core.printing import debugprint
-from eqtensor.rules import RuleSet, algebraic, algebraic_assuming_finite, default_rules, rewrite, var
+from eqtensor.rules import (
+    RuleSet, algebraic, algebraic_assuming_finite, check, constant, default_rules, nonconstant, rewrite, var,
+)
 
 
 def ops_of(outputs):
@@ -107,6 +109,14 @@ def test_new_constants_and_folding_inside_the_egraph():
     assert [i.data.item() for n in toposort([out]) for i in n.inputs if isinstance(i, Constant)] == [6.0]
     f = function([x], out, mode="FAST_COMPILE")
     np.testing.assert_allclose(f(np.array([0.1, -0.2])), np.exp([0.6, -1.2]))
+    # a user rule gathering constant factors (guards: constant, nonconstant); 3 * 2 is folded
+    v, a, b = var("v"), var("a"), var("b")
+    gather = rewrite("gather", (v * a) * b, v * (a * b), when=[nonconstant(v), constant(a), constant(b)],
+                     why="for the test", exact=False)
+    assert check(gather).ok
+    (out,), report = opt([(x * 3.0) * 2.0], [x], rules=default_rules() + gather)
+    assert {"gather", "constant_folding"} <= set(report.rules_fired)
+    assert ops_of([out]) == ["mul"] and out.owner.inputs[1].data.item() == 6.0
 
 
 def test_exp_log_is_guarded():

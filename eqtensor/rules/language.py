@@ -118,7 +118,11 @@ def finite_nonzero(x) -> Assumption:
 
 def no_overflow(*xs) -> Assumption:
     """Assumption: the ``xs`` are finite and sums/products of them do not overflow (factoring
-    ``a*b + a*c → a*(b+c)`` is wrong where ``b + c`` overflows and ``a*b``, ``a*c`` do not)."""
+    ``a*b + a*c → a*(b+c)`` is wrong where ``b + c`` overflows and ``a*b``, ``a*c`` do not).
+
+    >>> no_overflow(var("a"), var("b")).describe()
+    'no_overflow(a, b)'
+    """
     return Assumption("no_overflow", tuple(xs))
 
 
@@ -143,7 +147,11 @@ def constant(x) -> Guard:
 
 
 def integral_const(x) -> Guard:
-    """Guard: ``x`` is a constant of finite integral values (e.g. the exponent ``3.0``)."""
+    """Guard: ``x`` is a constant of finite integral values (e.g. the exponent ``3.0``).
+
+    >>> integral_const(var("a")).describe()
+    'integral_const(a)'
+    """
     return Guard("integral_const", (x,))
 
 

@@ -1,4 +1,5 @@
-"""The e-graph optimizer: fold constants, insert the whole graph, saturate under a budget, extract.
+"""The e-graph optimizer: fold constants, insert the whole graph, saturate under a budget (folding
+the all-constant e-nodes rules create and typing the nodes they request between iterations), extract.
 
 >>> from eqtensor import tensor as pt
 >>> from eqtensor.core.fgraph import FunctionGraph
