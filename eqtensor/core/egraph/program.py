@@ -207,6 +207,19 @@ class CompiledRule:
         self.text = text.replace("@RS@", self.ruleset)
 
 
+
+#: guard kind (see rules.language.GUARD_KINDS) -> the egglog fact that checks it
+_GUARD_FACTS = {
+    "positive": "(pos {0})",
+    "nonneg": "(nonneg {0})",
+    "nonzero_const": "(nzconst {0})",
+    "nonconstant": "(varies {0})",
+    "integral_const": "(intconst {0})",
+    "constant": "(isconst {0})",
+    "is_float": "(float_ty (ty {0}))",
+    "same_type": "(= (ty {0}) (ty {1}))",
+}
+
 def compile_rule(rule) -> CompiledRule:
     """Translate a :class:`~eqtensor.rules.language.Rule` into one egglog ``rule`` command."""
     from ...rules.language import is_pattern_var
@@ -339,22 +352,9 @@ def compile_rule(rule) -> CompiledRule:
     guards = []
     for g in rule.when:
         a = [names[id(x)] for x in g.args]
-        if g.kind == "positive":
-            guards.append(f"(pos {a[0]})")
-        elif g.kind == "nonneg":
-            guards.append(f"(nonneg {a[0]})")
-        elif g.kind == "nonzero_const":
-            guards.append(f"(nzconst {a[0]})")
-        elif g.kind == "nonconstant":
-            guards.append(f"(varies {a[0]})")
-        elif g.kind == "integral_const":
-            guards.append(f"(intconst {a[0]})")
-        elif g.kind == "constant":
-            guards.append(f"(isconst {a[0]})")
-        elif g.kind == "is_float":
-            guards.append(f"(float_ty (ty {a[0]}))")
-        elif g.kind == "same_type":
-            guards.append(f"(= (ty {a[0]}) (ty {a[1]}))")
+        if g.kind not in _GUARD_FACTS:
+            raise ValueError(f"rule {rule.name}: unknown guard kind {g.kind!r}")
+        guards.append(_GUARD_FACTS[g.kind].format(*a))
     for a in rule.assumes:  # only on terms that depend on an input, never on a constant expression
         guards += [f"(varies {names[id(x)]})" for x in a.args]
     actions.append(f"(union z {out})")
