@@ -1,4 +1,4 @@
-"""Every ```python block of every ``docs/*.md`` page runs, in order, sharing one namespace per page.
+"""Every ```python block of every ``docs/*.md`` page (and the README) runs, in order, sharing one namespace per page.
 
 Blocks written as an interactive session (lines starting with ``>>>``) are checked like doctests:
 the printed results must match. A block whose first line is ``# no-test`` is skipped.
@@ -42,7 +42,7 @@ def run_page(path: Path) -> int:
     return ran
 
 
-PAGES = sorted(DOCS.glob("*.md"))
+PAGES = sorted(DOCS.glob("*.md")) + [DOCS.parent / "README.md"]
 
 
 def test_docs_pages_exist():
