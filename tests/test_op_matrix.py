@@ -500,6 +500,25 @@ for _name, _build in (("zero_grad", _gr.zero_grad), ("disconnected_grad", _gr.di
     add_case(_name, values("float64", (2, 3)), build=_build, ref=lambda a: a)
 
 
+# ============================================================================ scan (eqtensor.scan)
+from eqtensor.scan import scan as _scan  # noqa: E402
+
+
+def _halving_ref(s, h0):
+    out, h = [], h0
+    for s_t in s:
+        h = h * 0.5 + s_t
+        out.append(h)
+    return np.array(out)
+
+
+add_case("scan", values("float64", (5, 3)), values("float64", (3,), 2),
+         build=lambda s, h0: _scan(lambda s_t, h: h * 0.5 + s_t, sequences=s, outputs_info=h0)[0],
+         ref=_halving_ref, label="recurrence over a sequence")
+add_case("scan", values("int32", (4,)), build=lambda s: _scan(lambda s_t: s_t * 2, sequences=s)[0],
+         ref=lambda s: s * 2, label="int map")
+
+
 # ============================================================================ the tests
 def test_every_op_has_samples():
     missing = sorted(set(OPS) - set(SAMPLES))

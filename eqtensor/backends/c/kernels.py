@@ -163,6 +163,7 @@ FALLBACK = {
     "tri": "creation from scalars",
     "softmax": "not yet a fused C kernel",
     "log_softmax": "not yet a fused C kernel",
+    "scan": "a loop over an inner function compiled for NumPy",
 }
 
 
