@@ -16,10 +16,11 @@ from .core.function import Function, In, Out, function
 from .core.mode import Mode
 from .gradient import grad
 from .printing import debugprint, dprint, pprint
+from .scan import scan  # the function, as ``pytensor.scan``; the module stays importable
 
 change_flags = config.change_flags
 
 __all__ = [
     "DisconnectedInputError", "Function", "In", "MissingInputError", "Mode", "Out", "UnusedInputError",
-    "change_flags", "config", "debugprint", "dprint", "function", "grad", "gradient", "pprint", "shared", "tensor",
+    "change_flags", "config", "debugprint", "dprint", "function", "grad", "gradient", "pprint", "scan", "shared", "tensor",
 ]
