@@ -42,11 +42,11 @@ def make_schedule(fgraph: FunctionGraph, allow_inplace: bool = True) -> Schedule
     for o in fgraph.outputs:
         last_use[id(o)] = end
     root: dict[int, Variable] = {}
-    group: dict[int, list[Variable]] = {}
+    root_last: dict[int, int] = {}  # id(root) -> last node reading any variable sharing its memory
 
     def add(v, r):
         root[id(v)] = r
-        group.setdefault(id(r), []).append(v)
+        root_last[id(r)] = max(root_last.get(id(r), -1), last_use.get(id(v), -1))
 
     for v in fgraph.inputs:
         add(v, v)
@@ -64,7 +64,7 @@ def make_schedule(fgraph: FunctionGraph, allow_inplace: bool = True) -> Schedule
                     r.owner is not None
                     and i.dtype == out.dtype
                     and i.type.shape == out.type.shape
-                    and max(last_use.get(id(v), -1) for v in group[id(r)]) == k
+                    and root_last[id(r)] == k
                     and sum(1 for j in node.inputs if root[id(j)] is r) == 1
                 ):
                     chosen = pos

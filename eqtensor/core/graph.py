@@ -257,9 +257,11 @@ def clone_replace(outputs, replace: dict) -> list[Variable]:
     >>> z.owner.inputs[0] is y
     True
     """
+    from .basic import as_tensor_variable
+
     memo: dict[int, Variable] = {}
     for old, new in replace.items():
-        new = as_variable(new, old.type)
+        new = as_tensor_variable(new)
         if new.type.dtype != old.type.dtype or new.type.ndim != old.type.ndim:
             raise TypeError(f"cannot replace {old} of type {old.type} by {new} of type {new.type}")
         memo[id(old)] = new
@@ -272,9 +274,3 @@ def clone_replace(outputs, replace: dict) -> list[Variable]:
         memo[id(node.out)] = node.op(*new_inputs)
     return [memo.get(id(o), o) for o in outputs]
 
-
-def as_variable(x, like: TensorType | None = None) -> Variable:
-    """Lift ``x`` to a variable (Python/NumPy values become constants)."""
-    from .basic import as_tensor_variable
-
-    return as_tensor_variable(x)

@@ -17,7 +17,6 @@ add [id A] float64[?]
 
 from __future__ import annotations
 
-import io
 import sys
 
 from .fgraph import FunctionGraph

@@ -433,7 +433,7 @@ def _advanced(op):
 
 @vjp("set_subtensor", "x[idx] = y: y gets the cotangent at idx, x everywhere else", only=(0, 1))
 def _set_subtensor(op, inputs, out, g):
-    x, y, idx = inputs[0], inputs[1], inputs[2:]
+    y, idx = inputs[1], inputs[2:]
     gx = _indexed("set_subtensor", g, zeros_like(y, g.dtype), idx, op)
     return [gx, _value_grad(op, g, y, idx)] + [None] * len(idx)
 

@@ -27,7 +27,7 @@ import numpy as np
 from ..fusion import fusion_groups
 from . import kernels as K
 from . import loops as L
-from .prelude import prelude
+from .prelude import KERNEL_EXTERN, prelude
 
 
 @dataclass
@@ -342,7 +342,7 @@ class _Gen:
                 e(f"(({ct} *)V[{o}].data)[{j}] = {val};")
         elif name == "alloc":
             nd = out.ndim
-            e(f"{{ npy_intp dims[EQ_MAXD];")
+            e("{ npy_intp dims[EQ_MAXD];")
             for j, (s, v) in enumerate(zip(ins[1:], node.inputs[1:])):
                 e(f"dims[{j}] = (npy_intp)*(const {K.c_type(v.dtype)} *)V[{s}].data;")
                 if v.dtype == "uint64":
@@ -470,7 +470,7 @@ class _Gen:
         maxd = max([v.ndim for v in self.vars if v is not None] + [1])
         glue = self.funcs + head + self.calls + tail
         units = L.split(self.kernels, L.jobs())
-        protos = [k[:k.index(")") + 1].replace("EQ_KFN", L.EXTERN) + ";" for k in self.kernels]
+        protos = [k[:k.index(")") + 1].replace("EQ_KFN", KERNEL_EXTERN) + ";" for k in self.kernels]
         body = "\n".join(protos + glue)
         src = prelude(maxd, blas=self.blas) + "\n" + body + "\n" + ENTRY
         parts = [L.kernel_unit(u) for u in units]

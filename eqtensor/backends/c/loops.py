@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import kernels as K
-from .prelude import KERNEL_EXTERN as EXTERN, kernel_prelude
+from .prelude import kernel_prelude
 
 
 @dataclass

@@ -208,6 +208,17 @@ class CompiledRule:
 
 
 
+
+def _cons_list(kids, fresh, out: list, bind: str) -> str:
+    """Bind a ``Cons``/``Nil`` list of ``kids`` with ``bind`` (a fact or a let) into ``out``."""
+    lst = fresh("l")
+    out.append(bind.format(lst, "(Nil)"))
+    for kid in reversed(kids):
+        nxt = fresh("l")
+        out.append(bind.format(nxt, f"(Cons {kid} {lst})"))
+        lst = nxt
+    return lst
+
 #: guard kind (see rules.language.GUARD_KINDS) -> the egglog fact that checks it
 _GUARD_FACTS = {
     "positive": "(pos {0})",
@@ -266,13 +277,7 @@ def compile_rule(rule) -> CompiledRule:
         me = names[id(v)] = "z" if v is rule.pattern else fresh("m")
         kids = [match(i) for i in v.owner.inputs]
         if op.defn.nin is None:  # variadic: a cons list of exactly these inputs
-            lst = fresh("l")
-            facts.append(f"(= {lst} (Nil))")
-            for kid in reversed(kids):
-                nxt = fresh("l")
-                facts.append(f"(= {nxt} (Cons {kid} {lst}))")
-                lst = nxt
-            kids = [lst]
+            kids = [_cons_list(kids, fresh, facts, "(= {} {})")]
         facts.append(f"(= {me} ({constructor_name(op.name)} {' '.join(params_of(op) + kids)}))")
         return me
 
@@ -334,13 +339,7 @@ def compile_rule(rule) -> CompiledRule:
             t = "t_root"
         needs.append((op.name, len(kids), None if (p and not p[0].isdigit()) else int(pid)))
         if op.defn.nin is None:  # variadic: the inputs as a cons list
-            lst = fresh("l")
-            actions.append(f"(let {lst} (Nil))")
-            for kid in reversed(kids):
-                nxt = fresh("l")
-                actions.append(f"(let {nxt} (Cons {kid} {lst}))")
-                lst = nxt
-            kids = [lst]
+            kids = [_cons_list(kids, fresh, actions, "(let {} {})")]
         me = fresh("n")
         actions.append(f"(let {me} ({constructor_name(op.name)} {' '.join(p + kids)}))")
         actions.append(f"(set (ty {me}) {t})")
