@@ -4,7 +4,7 @@ import mpmath
 import numpy as np
 import pytest
 
-from eqtensor import function, tensor as pt
+from eqtensor import config, function, tensor as pt
 from eqtensor.core.egraph import Budget, CostModel, OptimizationReport, optimize_graph
 from eqtensor.core.fgraph import FunctionGraph
 from eqtensor.core.graph import Constant, toposort
@@ -324,6 +324,7 @@ def test_bridge_failure_falls_back(monkeypatch):
         raise bridge.EGraphError("simulated panic")
 
     monkeypatch.setattr(bridge.Session, "insert", broken)
+    monkeypatch.setattr(config, "optimizer_cache", False)  # a cached recipe would not reach the bridge
     x = pt.dvector("x")
     fg = FunctionGraph([x], [-(-x)], 1, 1)
     new, report = optimize_graph(fg)
@@ -338,7 +339,8 @@ def test_budget_validation():
         Budget(seconds=float("nan"))
 
 
-def test_report_contents():
+def test_report_contents(monkeypatch):
+    monkeypatch.setattr(config, "optimizer_cache", False)  # the e-graph's own run, with its phase times
     x = pt.dvector("x")
     f = function([x], pt.log(1 + pt.exp(x)) + -(-x))
     r = f.optimization_report()

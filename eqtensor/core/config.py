@@ -34,6 +34,9 @@ class Config:
     on_unused_input: str = "raise"
     cache_dir: str = field(default_factory=_default_cache_dir)
     unknown_dim_size: int = 1000
+    #: remember optimization results by graph structure, in memory and under ``cache_dir``
+    #: (:mod:`eqtensor.core.egraph.cache`); False always runs the e-graph
+    optimizer_cache: bool = True
 
     def __setattr__(self, name, value):
         if name not in {f.name for f in fields(Config)}:
@@ -48,6 +51,8 @@ class Config:
             get_mode(value)  # raises for an unknown mode
         if name == "unknown_dim_size" and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
             raise ValueError(f"config.unknown_dim_size must be a positive int, got {value!r}")
+        if name == "optimizer_cache" and not isinstance(value, bool):
+            raise ValueError(f"config.optimizer_cache must be True or False, got {value!r}")
         object.__setattr__(self, name, value)
 
     @contextlib.contextmanager

@@ -17,8 +17,10 @@ import time
 
 import numpy as np
 
+from ..config import config
 from ..graph import Constant, toposort
 from ..op import OPS, Op
+from . import cache as opt_cache
 from .bridge import discard_session, session
 from .extract import CostModel, extract, graph_cost
 from .program import (
@@ -191,8 +193,16 @@ def optimize_graph(fgraph, rules=None, budget: Budget | None = None, cost_model:
     if report.nodes_before > budget.max_graph_nodes:
         report.stop_reason = f"not optimized: {report.nodes_before} nodes > budget {budget.max_graph_nodes}"
         return fgraph, report
+    t0 = time.perf_counter()
     try:
         report.cost_before = report.cost_after = graph_cost(fgraph.outputs, model)
+        cache_key, leaves = _cache_key(fgraph, schedule, budget, model, keep_egraph)
+        if cache_key is not None:
+            entry, where = opt_cache.lookup(cache_key)
+            if entry is not None:
+                replayed = _replay(fgraph, entry, where, leaves, report, model, t0)
+                if replayed is not None:
+                    return replayed
         t0 = time.perf_counter()
         outputs, report.folded = fold_constants(fgraph.outputs)
         report.times["fold"] = time.perf_counter() - t0
@@ -211,6 +221,50 @@ def optimize_graph(fgraph, rules=None, budget: Budget | None = None, cost_model:
     new_fg = fgraph.replace_outputs(new_outputs)
     report.nodes_after = new_fg.size()
     report.cost_after = cost_after
+    if cache_key is not None and "time budget" not in report.stop_reason:
+        try:
+            opt_cache.store(cache_key, (opt_cache.recipe(leaves, new_outputs), _summary(report)))
+        except opt_cache.Uncacheable:
+            pass
+    return new_fg, report
+
+
+def _cache_key(fgraph, schedule, budget, model, keep_egraph):
+    """``(key, input leaves)`` of this optimization in the optimizer cache, or ``(None, None)``."""
+    if keep_egraph or not config.optimizer_cache:
+        return None, None
+    leaves, nodes, outputs = opt_cache.leaves_and_nodes(fgraph.outputs)
+    try:
+        return opt_cache.key(leaves, nodes, outputs, schedule, budget, model), leaves
+    except opt_cache.Uncacheable:
+        return None, None
+
+
+_SUMMARY = ("stop_reason", "iterations", "rule_matches", "enodes_inserted", "folded", "merged", "dropped_rules")
+
+
+def _summary(report) -> dict:
+    return {name: getattr(report, name) for name in _SUMMARY}
+
+
+def _replay(fgraph, entry, where, leaves, report, model, t0):
+    """The cached optimization of ``fgraph`` and its report, or None if the recipe does not rebuild
+    to the output types (then the e-graph runs)."""
+    try:
+        new_outputs = opt_cache.replay(entry, leaves)
+    except Exception:  # noqa: BLE001  (a recipe that no longer builds: optimize afresh)
+        return None
+    for old, new in zip(fgraph.outputs, new_outputs):
+        if old.dtype != new.dtype or old.ndim != new.ndim or any(
+                o is not None and n != o for o, n in zip(old.type.shape, new.type.shape)):
+            return None
+    for name, value in entry[1].items():
+        setattr(report, name, value)
+    new_fg = fgraph.replace_outputs(new_outputs)
+    report.cached = where
+    report.nodes_after = new_fg.size()
+    report.cost_after = graph_cost(new_outputs, model)
+    report.times = {"cache": time.perf_counter() - t0}
     return new_fg, report
 
 

@@ -82,6 +82,10 @@ class OptimizationReport:
     schedule: object = field(default=None, repr=False)
     dropped_rules: list = field(default_factory=list)  # rules the back-off dropped (too many matches)
     egraph: EGraphSnapshot | None = field(default=None, repr=False)
+    #: ``"memory"`` or ``"disk"`` when the result came from the optimizer cache (see
+    #: :mod:`eqtensor.core.egraph.cache`): the e-graph did not run, and the rules fired, sizes and
+    #: stop reason are those of the run that filled the cache
+    cached: str | None = None
 
     @property
     def rules_fired(self) -> dict:
@@ -100,6 +104,9 @@ class OptimizationReport:
         lines = ["e-graph optimization report"]
         if self.fallback:
             lines.append(f"  FALLBACK to the unoptimized graph: {self.fallback}")
+        if self.cached:
+            lines.append(f"  from the optimizer cache ({self.cached}): the e-graph did not run; what follows is "
+                         "the run that filled the cache")
         lines.append(f"  stop reason: {self.stop_reason}")
         if self.dropped_rules:
             lines.append(f"  rules dropped by the back-off: {', '.join(self.dropped_rules)}")
