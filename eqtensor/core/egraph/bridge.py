@@ -111,6 +111,7 @@ class Session:
         ``("union", name, name)``, where an arg is ``("var", name)`` or ``("int", n)``.
         """
         b, S = self._b, self._span
+        actions = dict.fromkeys(actions)  # repeated facts (e.g. one float type per entry) added once
 
         def arg(a):
             return b.Var(S, a[1]) if a[0] == "var" else b.Lit(S, b.Int(a[1]))
