@@ -36,6 +36,11 @@ import numpy as np
 #: semantics (no -ffast-math: inf/nan propagate; no FMA contraction), wrap signed overflow as NumPy
 CFLAGS = ("-O3", "-march=native", "-fno-math-errno", "-ffp-contract=off", "-fwrapv", "-fno-strict-aliasing",
           "-fopenmp-simd", "-fPIC", "-shared", "-w", "-D_CFFI_NO_LIMITED_API")
+if platform.machine().lower() in ("x86_64", "amd64"):
+    # GCC targets 256-bit vectors even on AVX-512 machines; 512 makes loops call libmvec's 8-wide
+    # variants (_ZGVeN8v_exp, ...): elemwise_chain 4.9 -> 3.2 ms, softplus 5.3 -> 4.6 ms (one thread).
+    # Without AVX-512 (-march=native) the flag changes nothing.
+    CFLAGS = CFLAGS[:2] + ("-mprefer-vector-width=512",) + CFLAGS[2:]
 LIBS = ("-lmvec", "-lm")
 #: the optimization level of a module's own translation unit instead of -O3 (argument checks, shapes,
 #: allocation, the runtime and its loop driver, which calls the kernels compiled with
