@@ -34,6 +34,7 @@ class Config:
     on_unused_input: str = "raise"
     cache_dir: str = field(default_factory=_default_cache_dir)
     unknown_dim_size: int = 1000
+    num_threads: int = 0  # C backend threads for large loops; 0: $EQTENSOR_NUM_THREADS, else all cores
     #: remember optimization results by graph structure, in memory and under ``cache_dir``
     #: (:mod:`eqtensor.core.egraph.cache`); False always runs the e-graph
     optimizer_cache: bool = True
@@ -53,6 +54,8 @@ class Config:
             raise ValueError(f"config.unknown_dim_size must be a positive int, got {value!r}")
         if name == "optimizer_cache" and not isinstance(value, bool):
             raise ValueError(f"config.optimizer_cache must be True or False, got {value!r}")
+        if name == "num_threads" and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            raise ValueError(f"config.num_threads must be an int >= 0 (0: automatic), got {value!r}")
         object.__setattr__(self, name, value)
 
     @contextlib.contextmanager

@@ -49,17 +49,25 @@ GLUE_OPT = "-O1"
 
 
 def threads() -> int:
-    """``$EQTENSOR_NUM_THREADS`` (default 1): above 1, modules are built with OpenMP and their
-    loop driver runs large loops on that many threads."""
-    try:
-        return max(1, min(64, int(os.environ.get("EQTENSOR_NUM_THREADS", "1"))))
-    except ValueError:
-        return 1
+    """The thread count of a function compiled now: ``config.num_threads``, whose default 0 means
+    ``$EQTENSOR_NUM_THREADS`` when set, else the cores this process may run on. Loops of at least
+    ``EQ_PAR_MIN`` elements then run on that many threads (see ``docs/c-backend.md``)."""
+    from ...core.config import config
+
+    n = config.num_threads
+    if not n:
+        try:
+            n = int(os.environ.get("EQTENSOR_NUM_THREADS", "0"))
+        except ValueError:
+            n = 0
+        if n < 1:
+            n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(64, n))
 
 
 def glue_flags(flags) -> list:
     """The flags of a module's own translation unit (and of the link) from the kernels' ``flags``."""
-    return [GLUE_OPT if f == "-O3" else f for f in flags] + (["-fopenmp"] if threads() > 1 else [])
+    return [GLUE_OPT if f == "-O3" else f for f in flags] + ["-pthread"]
 
 
 def cflags() -> tuple:

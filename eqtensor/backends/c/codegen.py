@@ -27,6 +27,7 @@ import numpy as np
 from ..fusion import fusion_groups
 from . import kernels as K
 from . import loops as L
+from .build import threads
 from .prelude import KERNEL_EXTERN, prelude
 
 
@@ -34,7 +35,7 @@ from .prelude import KERNEL_EXTERN, prelude
 class Generated:
     source: str  # the module's C source (prelude + thunk + entry)
     parts: list  # sources of further translation units (loop kernels) linked into the module
-    state: list  # constants then fallback callables, in slot order
+    state: list  # the thread count, then constants and fallback callables, in slot order
     n_fallbacks: int
     fallback_ops: list  # names of the nodes that run through NumPy
     blas: bool
@@ -101,7 +102,9 @@ class _Gen:
         self.s = schedule
         self.slot: dict[int, int] = {}
         self.vars: list = []
-        self.state: list = []
+        # state[0]: the function's thread count (config.num_threads, resolved now); then constants
+        # and fallback callables
+        self.state: list = [threads()]
         self.lines: list[str] = []
         self.fallback_ops: list[str] = []
         self.funcs: list[str] = []
@@ -131,6 +134,19 @@ class _Gen:
         dm = ", ".join(str(-1 if d is None else d) for o in ins for d in o.dims) or "-1"
         self.emit(f"{{ static const int sl{tag}[] = {{{sl}}}; static const signed char dm{tag}[] = {{{dm}}};")
         self.fail(f"eq_shape(V, {_cstr(name)}, {nd}, {len(ins)}, sl{tag}, dm{tag}, sh) < 0")
+        self.emit("}")
+
+    def loop_lse(self, operands, nd, body, ct, fx, tg):
+        """A one-pass logsumexp loop: operands end with the running max and sum accumulators."""
+        inner = L.normalize(operands, nd)
+        tag = len(self.kernels)
+        kr, km = f"eq_k{tag}", f"eq_k{tag}m"
+        for name, red in ((kr, True), (km, False)):
+            self.kernels.append(L.lse_kernel_source(name, operands, L.scalars(operands, inner, red), body, ct,
+                                                    fx, tg))
+        self.emit("{ " + L.tables(operands, nd, str(tag)))
+        self.fail(f"eq_loop(V, {kr}, {km}, {nd}, sh, {len(operands)}, sl{tag}, dm{tag}, sz{tag}, "
+                  f"{len(operands) - 2}) < 0")
         self.emit("}")
 
     def loop(self, operands, nd, body, acc=None, comb=None, pragma="simd"):
@@ -282,15 +298,8 @@ class _Gen:
             self.vars.append(None)  # scratch slot for the maxima
             self.fail(f"eq_new(&V[{m}], {len(oshape)}, osh, {tn}) < 0")
             fill(m, "-INFINITY")
-            self.loop(ins() + [acc_op(m)], nd, body, acc=(nin, ct), comb=K.REDUCE["max"][1], pragma=None)
             fill(o, "0")
-
-            def body2(loads):
-                stmts, res = body(loads)
-                return stmts, f"exp{fx}(({ct})({res}) - eq_fin_{tg}({loads[nin]}))"
-
-            self.loop(ins() + [acc_op(m, "in"), acc_op(o)], nd, body2, acc=(nin + 1, ct), comb="acc + x",
-                      pragma="reduction(+:acc)")
+            self.loop_lse(ins() + [acc_op(m), acc_op(o)], nd, body, ct, fx, tg)
             e(f"{{ {ct} *q = ({ct} *)V[{o}].data, *mm = ({ct} *)V[{m}].data;")
             e(f"for (i = 0; i < osize; i++) q[i] = log{fx}(q[i]) + eq_fin_{tg}(mm[i]); }}")
             e(f"Py_CLEAR(V[{m}].obj);")
@@ -453,6 +462,7 @@ class _Gen:
         h("{")
         h(f"eq_arr V[{nv}]; PyObject *res = NULL; int k;")
         h(f"for (k = 0; k < {nv}; k++) V[k].obj = NULL;")
+        h("eq_nthreads = (int)PyLong_AsLong(PyList_GET_ITEM(state, 0));")
         h(f"if (nargs != {ninp}) {{ PyErr_Format(PyExc_TypeError, \"the compiled function takes {ninp} "
           f"arguments, got %zd\", nargs); return NULL; }}")
         for k, v in enumerate(s.inputs):
@@ -488,12 +498,6 @@ void *eq_entry(void)
     PyObject *state, *fn = NULL;
     PyGILState_STATE g = PyGILState_Ensure();
     if (PyArray_API == NULL && _import_array() < 0) goto done;
-#ifdef _OPENMP /* built with $EQTENSOR_NUM_THREADS > 1 */
-    {
-        const char *nt = getenv("EQTENSOR_NUM_THREADS");
-        eq_nthreads = nt != NULL && atoi(nt) > 1 ? (atoi(nt) < 64 ? atoi(nt) : 64) : 1;
-    }
-#endif
     state = PyList_New(0);
     if (state == NULL) goto done;
     fn = PyCFunction_New(&eq_def, state);

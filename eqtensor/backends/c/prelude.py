@@ -129,6 +129,7 @@ RUNTIME = r"""
 #include <math.h>
 #include <string.h>
 #include <limits.h>
+#include <pthread.h>
 
 #define EQ_MAXD {maxd}
 
@@ -368,17 +369,73 @@ typedef void (*eq_kern)(npy_intp n, char **p);
 
 #define EQ_CHUNK 256
 
-/* threads for large loops ($EQTENSOR_NUM_THREADS, read when a compiled function is created;
-   default 1), used from EQ_PAR_MIN elements */
-static int eq_nthreads = 1;
-#define EQ_PAR_MIN (1 << 17)
+/* threads for large loops: the calling function's thread count (config.num_threads, read when it was
+   compiled; set by the thunk on entry), used for loops of at least EQ_PAR_MIN elements. Threads are
+   plain pthreads created for the loop and joined after it (~20 us; no pool, so nothing survives a
+   fork and no OpenMP runtime is linked). Work is handed out in items of EQ_PAR_CHUNK elements (whole
+   rows in row mode) from a shared counter: a thread that gets no core (another process is busy)
+   delays only the item it holds, and item boundaries do not depend on the thread count, so results
+   are the same for every thread count. */
+static __thread int eq_nthreads = 1;
+#define EQ_PAR_MIN (1 << 16)
+#define EQ_PAR_CHUNK 16384
+
+typedef struct {{
+    eq_kern kern;
+    int nops, nd, rows;
+    npy_intp n, total, step, next;  /* next: the first item not yet handed out (atomic) */
+    char **p;
+    npy_intp (*st)[EQ_MAXD];
+    const npy_intp *sh, *s;
+    const int *scal;
+}} eq_par;
+
+static void eq_par_work(eq_par *w)
+{{
+    npy_intp a, b, r, rem, ix[EQ_MAXD];
+    char *q[64];
+    int d, k, nops = w->nops;
+    for (;;) {{
+        a = __atomic_fetch_add(&w->next, w->step, __ATOMIC_RELAXED);
+        if (a >= w->total) return;
+        b = w->total - a > w->step ? a + w->step : w->total;
+        for (k = 0; k < nops; k++) q[k] = w->p[k];
+        if (!w->rows) {{
+            for (k = 0; k < nops; k++) if (!w->scal[k]) q[k] += a * w->s[k];
+            w->kern(b - a, q);
+            continue;
+        }}
+        rem = a;
+        for (d = w->nd - 2; d >= 0; d--) {{
+            ix[d] = rem % w->sh[d]; rem /= w->sh[d];
+            for (k = 0; k < nops; k++) q[k] += ix[d] * w->st[k][d];
+        }}
+        for (r = a; r < b; r++) {{ w->kern(w->n, q); eq_advance(w->nd - 1, w->sh, ix, nops, q, w->st); }}
+    }}
+}}
+
+static void *eq_par_thread(void *w) {{ eq_par_work((eq_par *)w); return NULL; }}
+
+/* run the items of w on up to T threads (the caller is one of them) */
+static void eq_par_run(eq_par *w, int T)
+{{
+    pthread_t th[64];
+    int k, started = 0;
+    npy_intp items = (w->total + w->step - 1) / w->step;
+    if (T > items) T = (int)items;
+    if (T > 64) T = 64;
+    for (k = 1; k < T; k++) if (pthread_create(&th[started], NULL, eq_par_thread, w) == 0) started++;
+    eq_par_work(w);
+    for (k = 0; k < started; k++) pthread_join(th[k], NULL);
+}}
 
 /* run a kernel over a loop nest. Operands: slots sl[k], dimension map dm[k * nd + d] (the operand's
    axis for loop axis d, or -1: stride 0), item sizes sz[k]; the last operand is the one written. The
    kernel reads an operand as broadcast (at p[k] only) when it has no axis at the last loop axis any
    operand moves along, else contiguously. acc >= 0 names a reduction accumulator (the last operand):
    kernel red (accumulator read as broadcast) runs when it does not move along the inner axis, map
-   (accumulator contiguous) otherwise; acc < 0: red is the only kernel. Dimensions contiguous for every
+   (accumulator contiguous) otherwise; operands after acc are accumulators of the same layout (the running
+   sum of logsumexp after its running max); acc < 0: red is the only kernel. Dimensions contiguous for every
    operand are collapsed; an operand strided where the kernel expects it contiguous is gathered into
    chunks (the written operand scattered back); a broadcast-read operand that moves along the inner
    axis (a length-1 axis dropped at run time) makes the kernel run one element at a time. */
@@ -404,36 +461,23 @@ static int eq_loop(const eq_arr *V, eq_kern red, eq_kern map, int nd, const npy_
     for (k = 0; k < nops; k++) s[k] = nd ? st[k][nd - 1] : 0;
     if (acc >= 0 && s[acc] != 0) kern = map;
     for (k = 0; k < nops; k++) {{
-        scal[k] = k == acc ? kern == red : (li < 0 || dm[k * nd0 + li] < 0);
+        scal[k] = acc >= 0 && k >= acc ? kern == red : (li < 0 || dm[k * nd0 + li] < 0);
         gather[k] = !scal[k] && n > 1 && s[k] != sz[k];
         if (scal[k] && n > 1 && s[k] != 0) mode = 2;
         else if (gather[k] && mode == 0) mode = 1;
     }}
-    if (mode == 0 && eq_nthreads > 1 && n * outer >= EQ_PAR_MIN) {{
+    if (mode == 0 && eq_nthreads > 1 && n * outer >= EQ_PAR_MIN && nops <= 64) {{
         /* threads: over the outer rows when each row writes its own outputs, else over the inner
-           axis when the written operand moves along it */
-        int rows = outer > 1, T = eq_nthreads, t;
+           axis when the written operand moves along it (never when rows share an accumulator) */
+        int rows = outer > 1;
         for (d = 0; d < nd - 1; d++) if (st[nops - 1][d] == 0) rows = 0;
         if (rows || (outer == 1 && s[nops - 1] != 0)) {{
-#pragma omp parallel for num_threads(T) schedule(static)
-            for (t = 0; t < T; t++) {{
-                npy_intp a = (rows ? outer : n) * t / T, b = (rows ? outer : n) * (t + 1) / T, r, rem = a;
-                npy_intp ix[EQ_MAXD];
-                char *q[nops];
-                int dd, kk;
-                if (b <= a) continue;
-                for (kk = 0; kk < nops; kk++) q[kk] = p[kk];
-                if (!rows) {{
-                    for (kk = 0; kk < nops; kk++) if (!scal[kk]) q[kk] += a * s[kk];
-                    kern(b - a, q);
-                    continue;
-                }}
-                for (dd = nd - 2; dd >= 0; dd--) {{
-                    ix[dd] = rem % sh[dd]; rem /= sh[dd];
-                    for (kk = 0; kk < nops; kk++) q[kk] += ix[dd] * st[kk][dd];
-                }}
-                for (r = a; r < b; r++) {{ kern(n, q); eq_advance(nd - 1, sh, ix, nops, q, st); }}
-            }}
+            eq_par w;
+            w.kern = kern; w.nops = nops; w.nd = nd; w.rows = rows; w.n = n; w.next = 0;
+            w.total = rows ? outer : n;
+            w.step = rows ? (EQ_PAR_CHUNK / n > 1 ? EQ_PAR_CHUNK / n : 1) : EQ_PAR_CHUNK;
+            w.p = p; w.st = st; w.sh = sh; w.s = s; w.scal = scal;
+            eq_par_run(&w, eq_nthreads);
             return 0;
         }}
     }}
