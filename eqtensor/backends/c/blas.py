@@ -17,19 +17,21 @@ typedef void (*eq_sgemv_t)(char *, int *, int *, float *, float *, int *, float 
                            int *);
 typedef double (*eq_ddot_t)(int *, double *, int *, double *, int *);
 typedef float (*eq_sdot_t)(int *, float *, int *, float *, int *);
-static void *eq_blas[6];  /* dgemm sgemm dgemv sgemv ddot sdot */
+typedef void (*eq_dger_t)(int *, int *, double *, double *, int *, double *, int *, double *, int *);
+typedef void (*eq_sger_t)(int *, int *, float *, float *, int *, float *, int *, float *, int *);
+static void *eq_blas[8];  /* dgemm sgemm dgemv sgemv ddot sdot dger sger */
 
 static int eq_load_blas(void)
 {{
-    static const char *names[6] = {{"dgemm", "sgemm", "dgemv", "sgemv", "ddot", "sdot"}};
+    static const char *names[8] = {{"dgemm", "sgemm", "dgemv", "sgemv", "ddot", "sdot", "dger", "sger"}};
     PyObject *mod, *capi; int k;
-    if (eq_blas[0] != NULL) return 0;
+    if (eq_blas[7] != NULL) return 0;
     mod = PyImport_ImportModule("scipy.linalg.cython_blas");
     if (mod == NULL) return -1;
     capi = PyObject_GetAttrString(mod, "__pyx_capi__");
     Py_DECREF(mod);
     if (capi == NULL) return -1;
-    for (k = 0; k < 6; k++) {{
+    for (k = 0; k < 8; k++) {{
         PyObject *cap = PyDict_GetItemString(capi, names[k]);
         if (cap == NULL) {{ Py_DECREF(capi); PyErr_Format(PyExc_ImportError, "cython_blas has no %s", names[k]); return -1; }}
         eq_blas[k] = PyCapsule_GetPointer(cap, PyCapsule_GetName(cap));
@@ -155,6 +157,189 @@ static int eq_dot(eq_arr *out, const eq_arr *a, const eq_arr *b, int dbl, int ty
 done:
     Py_XDECREF(tA.obj);
     Py_XDECREF(tB.obj);
+    return res;
+}}
+
+/* out = fresh array of shape (osh) holding scale * c, c broadcast along its length-1 axes (PyTensor:
+   other lengths must agree); scale is applied elementwise as the formula does (0 * inf = nan) */
+static int eq_blas_init(eq_arr *out, const eq_arr *c, int nd, const npy_intp *osh, double scale, int dbl,
+                        int typenum, const char *opname)
+{{
+    npy_intp i, j, r = osh[0], cc = nd == 2 ? osh[1] : 1, s0, s1;
+    int d;
+    for (d = 0; d < nd; d++)
+        if (c->shape[d] != osh[d] && c->shape[d] != 1) {{ eq_bcast_error(opname, d, osh[d], c->shape[d]); return -1; }}
+    if (eq_new(out, nd, osh, typenum) < 0) return -1;
+    s0 = c->shape[0] == 1 ? 0 : c->strides[0];
+    s1 = nd == 2 && c->shape[1] != 1 ? c->strides[1] : 0;
+    for (i = 0; i < r; i++) {{
+        const char *src = c->data + i * s0;
+        if (dbl) {{
+            double *o = (double *)out->data + i * cc;
+            for (j = 0; j < cc; j++) o[j] = scale * *(const double *)(src + j * s1);
+        }} else {{
+            float *o = (float *)out->data + i * cc;
+            for (j = 0; j < cc; j++) o[j] = (float)scale * *(const float *)(src + j * s1);
+        }}
+    }}
+    return 0;
+}}
+
+static double eq_scalar_of(const eq_arr *a, int dbl) {{ return dbl ? *(const double *)a->data : *(const float *)a->data; }}
+
+/* out = alpha * out + scale * c after the product was written into out (alpha zero or not finite:
+   then the product's inf/nan must meet alpha as in the formula) */
+static void eq_blas_finish(eq_arr *out, const eq_arr *c, int nd, double alpha, double scale, int dbl)
+{{
+    npy_intp i, j, r = out->shape[0], cc = nd == 2 ? out->shape[1] : 1;
+    npy_intp s0 = c->shape[0] == 1 ? 0 : c->strides[0], s1 = nd == 2 && c->shape[1] != 1 ? c->strides[1] : 0;
+    for (i = 0; i < r; i++) {{
+        const char *src = c->data + i * s0;
+        for (j = 0; j < cc; j++) {{
+            if (dbl) {{ double *o = (double *)out->data + i * cc + j; *o = alpha * *o + scale * *(const double *)(src + j * s1); }}
+            else {{ float *o = (float *)out->data + i * cc + j; *o = (float)alpha * *o + (float)scale * *(const float *)(src + j * s1); }}
+        }}
+    }}
+}}
+
+/* gemm op: out = alpha * dot(A, B) + beta * C in one BLAS call writing a fresh array (C is only read):
+   out = beta * C, then out += alpha * A B (BLAS beta = 1). alpha zero or not finite: out = A B, then
+   alpha * out + beta * C elementwise (the formula's 0 * inf = nan) */
+static int eq_gemm(eq_arr *out, const eq_arr *c, const eq_arr *al, const eq_arr *a, const eq_arr *b,
+                   const eq_arr *be, int dbl, int typenum)
+{{
+    int itemsize = dbl ? 8 : 4, la = 0, lb = 0, res = -1, im, ik, in_, fast;
+    double alpha = eq_scalar_of(al, dbl), beta = eq_scalar_of(be, dbl), d1, d0 = 0.0;
+    float f1, f0 = 0.0f;
+    char ta = 'N', tb = 'N', *pa = NULL, *pb = NULL;
+    eq_arr tA, tB;
+    npy_intp osh[2], m = a->shape[0], k = a->shape[1], n = b->shape[1];
+    tA.obj = NULL; tB.obj = NULL;
+    if (b->shape[0] != k) {{
+        PyErr_Format(PyExc_ValueError, "gemm: shapes (%zd,%zd) and (%zd,%zd) not aligned", (Py_ssize_t)m,
+                     (Py_ssize_t)k, (Py_ssize_t)b->shape[0], (Py_ssize_t)n);
+        return -1;
+    }}
+    if (eq_too_big(m, k, n)) return -1;
+    if (eq_load_blas() < 0) return -1;
+    osh[0] = m; osh[1] = n;
+    fast = alpha != 0 && isfinite(alpha);
+    if (fast) {{ if (eq_blas_init(out, c, 2, osh, beta, dbl, typenum, "gemm") < 0) return -1; }}
+    else {{
+        int dd;
+        for (dd = 0; dd < 2; dd++)
+            if (c->shape[dd] != osh[dd] && c->shape[dd] != 1) {{ eq_bcast_error("gemm", dd, osh[dd], c->shape[dd]); return -1; }}
+        if (eq_new(out, 2, osh, typenum) < 0) return -1;
+        if (m * n > 0) memset(out->data, 0, (size_t)(m * n * itemsize));
+    }}
+    if (m == 0 || n == 0) return 0;
+    if (k > 0) {{
+        if (eq_blas_mat(a, itemsize, typenum, &tA, &pa, &ta, &la) < 0) goto done;
+        if (eq_blas_mat(b, itemsize, typenum, &tB, &pb, &tb, &lb) < 0) goto done;
+        /* row-major out = A B  <=>  column-major out^T = B^T A^T */
+        ta = ta == 'T' ? 'N' : 'T'; tb = tb == 'T' ? 'N' : 'T';
+        im = (int)m; ik = (int)k; in_ = (int)n;
+        d1 = fast ? alpha : 1.0; f1 = (float)d1;
+        if (dbl) {{ double bb = fast ? 1.0 : d0;
+            ((eq_dgemm_t)eq_blas[0])(&tb, &ta, &in_, &im, &ik, &d1, (double *)pb, &lb, (double *)pa, &la, &bb,
+                                     (double *)out->data, &in_); }}
+        else {{ float bb = fast ? 1.0f : f0;
+            ((eq_sgemm_t)eq_blas[1])(&tb, &ta, &in_, &im, &ik, &f1, (float *)pb, &lb, (float *)pa, &la, &bb,
+                                     (float *)out->data, &in_); }}
+    }}
+    if (!fast) eq_blas_finish(out, c, 2, alpha, beta, dbl);
+    res = 0;
+done:
+    Py_XDECREF(tA.obj);
+    Py_XDECREF(tB.obj);
+    return res;
+}}
+
+/* gemv op: out = alpha * dot(A, x) + beta * y, as eq_gemm */
+static int eq_gemv(eq_arr *out, const eq_arr *y, const eq_arr *al, const eq_arr *a, const eq_arr *x,
+                   const eq_arr *be, int dbl, int typenum)
+{{
+    int itemsize = dbl ? 8 : 4, la = 0, ix = 0, one = 1, res = -1, ir, ic, fast;
+    double alpha = eq_scalar_of(al, dbl), beta = eq_scalar_of(be, dbl), d1;
+    float f1;
+    char ta = 'N', t, *pa = NULL, *px = NULL;
+    eq_arr tA, tX;
+    npy_intp osh[1], r = a->shape[0], c = a->shape[1];
+    tA.obj = NULL; tX.obj = NULL;
+    if (x->shape[0] != c) {{
+        PyErr_Format(PyExc_ValueError, "gemv: shapes (%zd,%zd) and (%zd,) not aligned", (Py_ssize_t)r,
+                     (Py_ssize_t)c, (Py_ssize_t)x->shape[0]);
+        return -1;
+    }}
+    if (eq_too_big(r, c, 1)) return -1;
+    if (eq_load_blas() < 0) return -1;
+    osh[0] = r;
+    fast = alpha != 0 && isfinite(alpha);
+    if (fast) {{ if (eq_blas_init(out, y, 1, osh, beta, dbl, typenum, "gemv") < 0) return -1; }}
+    else {{
+        if (y->shape[0] != r && y->shape[0] != 1) {{ eq_bcast_error("gemv", 0, r, y->shape[0]); return -1; }}
+        if (eq_new(out, 1, osh, typenum) < 0) return -1;
+        if (r > 0) memset(out->data, 0, (size_t)(r * itemsize));
+    }}
+    if (r == 0) return 0;
+    if (c > 0) {{
+        double dzero = 0.0, done1 = 1.0; float fzero = 0.0f, fone = 1.0f;
+        if (eq_blas_mat(a, itemsize, typenum, &tA, &pa, &ta, &la) < 0) goto done;
+        if (eq_blas_vec(x, itemsize, typenum, &tX, &px, &ix) < 0) goto done;
+        /* stored column-major S: ta == 'N' -> S = A (r x c), else S = A^T (c x r) */
+        ir = (int)(ta == 'N' ? r : c); ic = (int)(ta == 'N' ? c : r);
+        t = ta == 'N' ? 'N' : 'T';
+        d1 = fast ? alpha : 1.0; f1 = (float)d1;
+        if (dbl) ((eq_dgemv_t)eq_blas[2])(&t, &ir, &ic, &d1, (double *)pa, &la, (double *)px, &ix,
+                                          fast ? &done1 : &dzero, (double *)out->data, &one);
+        else ((eq_sgemv_t)eq_blas[3])(&t, &ir, &ic, &f1, (float *)pa, &la, (float *)px, &ix,
+                                      fast ? &fone : &fzero, (float *)out->data, &one);
+    }}
+    if (!fast) eq_blas_finish(out, y, 1, alpha, beta, dbl);
+    res = 0;
+done:
+    Py_XDECREF(tA.obj);
+    Py_XDECREF(tX.obj);
+    return res;
+}}
+
+/* ger op: out = C + alpha * outer(x, y) into a fresh array (alpha zero or not finite: elementwise, as
+   the formula) */
+static int eq_ger(eq_arr *out, const eq_arr *c, const eq_arr *al, const eq_arr *x, const eq_arr *y, int dbl,
+                  int typenum)
+{{
+    int itemsize = dbl ? 8 : 4, ix = 0, iy = 0, res = -1, im, in_;
+    double alpha = eq_scalar_of(al, dbl);
+    float f1 = (float)alpha;
+    char *px = NULL, *py = NULL;
+    eq_arr tX, tY;
+    npy_intp osh[2], m = x->shape[0], n = y->shape[0], i, j;
+    tX.obj = NULL; tY.obj = NULL;
+    if (eq_too_big(m, n, 1)) return -1;
+    osh[0] = m; osh[1] = n;
+    if (eq_blas_init(out, c, 2, osh, 1.0, dbl, typenum, "ger") < 0) return -1;
+    if (m == 0 || n == 0) return 0;
+    if (!(alpha != 0 && isfinite(alpha))) {{
+        for (i = 0; i < m; i++)
+            for (j = 0; j < n; j++) {{
+                if (dbl) ((double *)out->data)[i * n + j] += alpha * (*(const double *)(x->data + i * x->strides[0])
+                                                                      * *(const double *)(y->data + j * y->strides[0]));
+                else ((float *)out->data)[i * n + j] += f1 * (*(const float *)(x->data + i * x->strides[0])
+                                                                * *(const float *)(y->data + j * y->strides[0]));
+            }}
+        return 0;
+    }}
+    if (eq_load_blas() < 0) return -1;
+    if (eq_blas_vec(x, itemsize, typenum, &tX, &px, &ix) < 0) goto done;
+    if (eq_blas_vec(y, itemsize, typenum, &tY, &py, &iy) < 0) goto done;
+    /* row-major out (m x n) is column-major out^T (n x m): out^T += alpha y x^T */
+    im = (int)m; in_ = (int)n;
+    if (dbl) ((eq_dger_t)eq_blas[6])(&in_, &im, &alpha, (double *)py, &iy, (double *)px, &ix, (double *)out->data, &in_);
+    else ((eq_sger_t)eq_blas[7])(&in_, &im, &f1, (float *)py, &iy, (float *)px, &ix, (float *)out->data, &in_);
+    res = 0;
+done:
+    Py_XDECREF(tX.obj);
+    Py_XDECREF(tY.obj);
     return res;
 }}
 """

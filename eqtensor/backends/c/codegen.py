@@ -85,6 +85,8 @@ def struct_ok(node) -> bool:
         return all(i.dtype in K.C_TYPES for i in node.inputs) and node.out.dtype in K.C_TYPES
     if name == "alloc":
         return all(i.dtype in K.C_TYPES and K.kind(i.dtype) == "int" for i in node.inputs[1:])
+    if name in ("gemm", "gemv", "ger"):  # BLAS calls when every operand has the output's float dtype
+        return node.out.dtype in ("float32", "float64") and all(i.dtype == node.out.dtype for i in node.inputs)
     if name in ("dot", "matmul"):  # equal for 1-d and 2-d operands
         a, b = node.inputs
         return (a.dtype == b.dtype == node.out.dtype and a.dtype in ("float32", "float64")
@@ -358,6 +360,15 @@ class _Gen:
                     e(f"if (*(const npy_uint64 *)V[{s}].data > (npy_uint64)NPY_MAX_INTP) dims[{j}] = -1;")
             self.fail(f"eq_alloc(&V[{o}], &V[{ins[0]}], dims, {nd}, {tn}, {isz}) < 0")
             e("}")
+        elif name in ("gemm", "gemv"):
+            self.blas = True
+            c, al, a, b, be = ins
+            self.fail(f"eq_{name}(&V[{o}], &V[{c}], &V[{al}], &V[{a}], &V[{b}], &V[{be}], "
+                      f"{int(out.dtype == 'float64')}, {tn}) < 0")
+        elif name == "ger":
+            self.blas = True
+            c, al, x, y = ins
+            self.fail(f"eq_ger(&V[{o}], &V[{c}], &V[{al}], &V[{x}], &V[{y}], {int(out.dtype == 'float64')}, {tn}) < 0")
         elif name in ("dot", "matmul"):
             self.blas = True
             self.fail(f"eq_dot(&V[{o}], &V[{ins[0]}], &V[{ins[1]}], {int(out.dtype == 'float64')}, {tn}) < 0")

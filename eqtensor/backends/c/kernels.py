@@ -135,16 +135,14 @@ REDUCE = {
 }
 
 #: non-elementwise ops the code generator emits itself (views, shape ops, allocation, BLAS)
-STRUCTURAL = ("dimshuffle", "reshape", "shape", "shape_i", "make_vector", "alloc", "dot", "matmul")
+STRUCTURAL = ("dimshuffle", "reshape", "shape", "shape_i", "make_vector", "alloc", "dot", "matmul", "gemm",
+              "gemv", "ger")
 
 #: ops that are the identity in the forward graph (gradient markers): the output is a view
 IDENTITY = ("zero_grad", "disconnected_grad", "undefined_grad", "grad_clip", "grad_scale")
 
 #: ops that always run through NumPy (their ``perform``) inside the compiled function, and why
 FALLBACK = {
-    "gemm": "BLAS through SciPy (made by the optimizer's BLAS rules)",
-    "gemv": "BLAS through SciPy (made by the optimizer's BLAS rules)",
-    "ger": "BLAS through SciPy (made by the optimizer's BLAS rules)",
     "argmax": "index over flattened reduced axes; rare in hot loops",
     "argmin": "index over flattened reduced axes; rare in hot loops",
     "erfinv": "no C99 libm function",
