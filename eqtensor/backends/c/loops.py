@@ -125,15 +125,21 @@ LSE_BLOCK = 4096
 #: partial maxima of a logsumexp block (four AVX-512 vectors of float64: the max is latency-bound
 #: with one; 2000-element rows 4.2 -> 3.0 ms)
 LSE_LANES = 32
+#: a block is summed in the same pass as its max, shifted by the running max (or the row's first
+#: value), while its max stays within this much above the shift; else a second pass over the block
+LSE_SLACK = 64
 
 
 def lse_kernel_source(kname, operands, scal, body, ct: str, fx: str, tg: str) -> str:
     """A one-pass ``logsumexp`` kernel. The last two operands are the running max ``m`` and the
     running sum ``s`` of ``exp(x - fin(m))`` (``fin``: non-finite -> 0, as SciPy). Reducing kernel
-    (both read as broadcast): per block of :data:`LSE_BLOCK` elements, the block max, then ``s``
-    rescaled to the new max and the block's exp-sum added (one memory pass; a row that fits one
-    block gives the two-pass result exactly). Row-updating kernel (reduced axis outer): per element,
-    ``s = s * exp(fin(m) - fin(m')) + exp(x - fin(m'))`` with ``m' = max(m, x)``."""
+    (both read as broadcast), per block of :data:`LSE_BLOCK` elements: the block's max and its sum
+    of ``exp(x - sh)`` in one pass, ``sh`` the running max (or the row's first value); when the
+    block's max exceeds ``sh`` by more than :data:`LSE_SLACK` or is not finite, the block is summed
+    again (from L1) shifted by the new max, and the running sum rescaled. Row-updating kernel
+    (reduced axis outer): per element, ``s = s * exp(fin(m) - fin(m')) + exp(x - fin(m'))`` with
+    ``m' = max(m, x)``. 2000x2000 rows: 5.0 ms (max pass over the array, then exp pass) -> ~3.6 ms
+    on one core."""
     km, ks = len(operands) - 2, len(operands) - 1
     loads, pre = {}, []
     for k, (o, sc) in enumerate(zip(operands[:km], scal[:km])):
@@ -150,26 +156,37 @@ def lse_kernel_source(kname, operands, scal, body, ct: str, fx: str, tg: str) ->
     if scal[ks]:
         lines += [
             "npy_intp i, i0, j, e;",
-            f"{ct} M = *qm, S = *qs;",
+            f"{ct} M = *qm, S = *qs, sh = eq_fin_{tg}(M);",  # S is kept relative to the shift sh
             f"for (i0 = 0; i0 < n; i0 = e) {{",
-            f"{ct} bm = M, c0, c1, acc = 0, lane[{LSE_LANES}];",
+            f"{ct} bm = -INFINITY, c1, acc = 0, lane[{LSE_LANES}], part[{LSE_LANES}];",
             f"e = n - i0 > {LSE_BLOCK} ? i0 + {LSE_BLOCK} : n;",
-            f"for (j = 0; j < {LSE_LANES}; j++) lane[j] = bm;",
+            "if (S == 0 && M == -INFINITY) {",  # nothing summed yet: shift by the block's first value
+            "const npy_intp i = i0;", *stmts, f"sh = ({ct})({result});", "}",
+            "if (isfinite(sh)) {",  # one pass: the block's max and its sum of exp(x - sh) together
+            f"for (j = 0; j < {LSE_LANES}; j++) {{ lane[j] = -INFINITY; part[j] = 0; }}",
             f"for (i = i0; i + {LSE_LANES} <= e; i += {LSE_LANES}) {{",
             "const npy_intp ib = i;",
             "#pragma omp simd",
             f"for (j = 0; j < {LSE_LANES}; j++) {{", "const npy_intp i = ib + j;", *stmts,
-            f"const {ct} x = ({ct})({result}); lane[j] = eq_max_{tg}(lane[j], x);", "}", "}",
+            f"const {ct} x = ({ct})({result}); lane[j] = eq_max_{tg}(lane[j], x); part[j] += exp{fx}(x - sh);",
+            "}", "}",
             "const npy_intp itail = i;",
-            "for (i = itail; i < e; i++) {", *stmts, f"bm = eq_max_{tg}(bm, ({ct})({result}));", "}",
-            f"for (j = 0; j < {LSE_LANES}; j++) bm = eq_max_{tg}(bm, lane[j]);",
-            f"c0 = eq_fin_{tg}(M); c1 = eq_fin_{tg}(bm);",
-            f"if (S != 0 && c0 != c1) S *= exp{fx}(c0 - c1);",
-            "M = bm;",
+            "for (i = itail; i < e; i++) {", *stmts,
+            f"const {ct} x = ({ct})({result}); bm = eq_max_{tg}(bm, x); acc += exp{fx}(x - sh);", "}",
+            f"for (j = 0; j < {LSE_LANES}; j++) {{ bm = eq_max_{tg}(bm, lane[j]); acc += part[j]; }}",
+            f"if (bm <= sh + {LSE_SLACK}) {{ S += acc; M = eq_max_{tg}(M, bm); continue; }}",
+            "}",
+            # the block's max is far above the shift, or something is not finite: the max (taken
+            # above when the shift was finite), then the sum of exp(x - max) (the block is in L1)
+            "if (!isfinite(sh)) for (i = i0; i < e; i++) {", *stmts, f"bm = eq_max_{tg}(bm, ({ct})({result}));", "}",
+            f"c1 = eq_fin_{tg}(eq_max_{tg}(M, bm));",
+            f"if (S != 0 && c1 != sh) S *= exp{fx}(sh - c1);",
+            f"M = eq_max_{tg}(M, bm); sh = c1; acc = 0;",
             "#pragma omp simd reduction(+:acc)",
             "for (i = i0; i < e; i++) {", *stmts, f"acc += exp{fx}(({ct})({result}) - c1);", "}",
             "S += acc;",
             "}",
+            f"if (S != 0 && sh != eq_fin_{tg}(M)) S *= exp{fx}(sh - eq_fin_{tg}(M));",
             "*qm = M; *qs = S;",
         ]
     else:
