@@ -330,9 +330,10 @@ def test_integer_and_bool_kernels(rng):
 
 
 def test_threads_setting_gives_the_same_results(monkeypatch, rng):
-    # $EQTENSOR_NUM_THREADS is read when a compiled function is created; loops of at least 2**17
-    # elements then run on threads: split along the inner axis (contiguous), over rows
-    # (broadcast row, row reductions), or not at all (reductions sharing an accumulator)
+    # $EQTENSOR_NUM_THREADS (the default of config.num_threads) is read when a compiled function is
+    # created; loops of at least 2**17 elements then run on threads: split along the inner axis
+    # (contiguous), over rows (broadcast row, row reductions), or not at all (reductions sharing an
+    # accumulator)
     monkeypatch.setenv("EQTENSOR_NUM_THREADS", "2")
     X, r = pt.dmatrix("X"), pt.dmatrix("r", shape=(1, None))
     outs = [pt.exp(X) * 2 + 1, pt.sin(X) * r, pt.log(pt.sum(pt.exp(X), axis=1)), pt.sum(X * r, axis=0),
