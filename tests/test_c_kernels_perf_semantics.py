@@ -27,7 +27,7 @@ def _c(inputs, outputs, **kw):
 
 # ----------------------------------------------------------------------------- logsumexp
 def _lse_inputs(rng):
-    a = 800 + rng.standard_normal((9, 5000))
+    a = 800 + rng.standard_normal((11, 5000))
     a[1, :] = -np.inf  # all -inf: -inf
     a[2, 7] = np.inf  # one +inf: inf
     a[3, 4100] = np.nan  # nan in the second block: nan
@@ -36,6 +36,9 @@ def _lse_inputs(rng):
     a[6, 4500:] = -np.inf
     a[7, :4096] = -np.inf  # first block all -inf, then finite
     a[8, 0] = 1e300  # huge spread: every other term underflows
+    a[9, 0] = np.nan  # nan first (the shift)
+    a[10, 17] = np.nan  # nan inside the first block, below the max
+    a[10, 18] = 900
     return a
 
 

@@ -122,12 +122,14 @@ def kernel_source(kname, operands, scal, body, acc=None, comb=None, pragma="simd
 #: elements per block of a row logsumexp: the block's max and its sum of exp(x - max) are taken while
 #: the block is in L1 (32 KB of float64)
 LSE_BLOCK = 4096
-#: partial maxima of a logsumexp block (four AVX-512 vectors of float64: the max is latency-bound
-#: with one; 2000-element rows 4.2 -> 3.0 ms)
-LSE_LANES = 32
+#: partial maxima and sums of a logsumexp block (two AVX-512 vectors of float64: one is latency-bound;
+#: 16 with a plain max (NaN caught by the sum) measured 2.6 ms against 3.0 ms for 32 NaN-aware lanes)
+LSE_LANES = 16
 #: a block is summed in the same pass as its max, shifted by the running max (or the row's first
 #: value), while its max stays within this much above the shift; else a second pass over the block
 LSE_SLACK = 64
+#: prefetch distance of the one-pass logsumexp, in elements (4 KB of float64)
+LSE_PREFETCH = 512
 
 
 def lse_kernel_source(kname, operands, scal, body, ct: str, fx: str, tg: str) -> str:
@@ -151,6 +153,11 @@ def lse_kernel_source(kname, operands, scal, body, ct: str, fx: str, tg: str) ->
             pre.append(f"const {t} *q{k} = (const {t} *)p[{k}];")
             loads[k] = f"q{k}[i]"
     stmts, result = body(loads)
+    # software prefetch LSE_PREFETCH elements ahead, one per cache line, for every contiguous input:
+    # the one pass is latency-bound on its loads otherwise (2000x2000 rows: 3.7 -> 3.2 ms, one core)
+    prefetch = [f"__builtin_prefetch(q{k} + i + {LSE_PREFETCH + off});"
+                for k, (o, sc) in enumerate(zip(operands[:km], scal[:km])) if not sc
+                for off in range(0, LSE_LANES, max(1, 64 // np.dtype(o.dtype).itemsize))]
     lines = [f"EQ_KFN void {kname}(npy_intp n, char **p)", "{", *pre,
              f"{ct} *qm = ({ct} *)p[{km}], *qs = ({ct} *)p[{ks}];"]
     if scal[ks]:
@@ -166,15 +173,17 @@ def lse_kernel_source(kname, operands, scal, body, ct: str, fx: str, tg: str) ->
             f"for (j = 0; j < {LSE_LANES}; j++) {{ lane[j] = -INFINITY; part[j] = 0; }}",
             f"for (i = i0; i + {LSE_LANES} <= e; i += {LSE_LANES}) {{",
             "const npy_intp ib = i;",
+            *prefetch,
             "#pragma omp simd",
             f"for (j = 0; j < {LSE_LANES}; j++) {{", "const npy_intp i = ib + j;", *stmts,
-            f"const {ct} x = ({ct})({result}); lane[j] = eq_max_{tg}(lane[j], x); part[j] += exp{fx}(x - sh);",
+            f"const {ct} x = ({ct})({result}); lane[j] = x > lane[j] ? x : lane[j]; part[j] += exp{fx}(x - sh);",
             "}", "}",
             "const npy_intp itail = i;",
             "for (i = itail; i < e; i++) {", *stmts,
             f"const {ct} x = ({ct})({result}); bm = eq_max_{tg}(bm, x); acc += exp{fx}(x - sh);", "}",
             f"for (j = 0; j < {LSE_LANES}; j++) {{ bm = eq_max_{tg}(bm, lane[j]); acc += part[j]; }}",
-            f"if (bm <= sh + {LSE_SLACK}) {{ S += acc; M = eq_max_{tg}(M, bm); continue; }}",
+            # a NaN shows in acc (the partial maxima skip it): the slow path then sums it into S
+            f"if (bm <= sh + {LSE_SLACK} && acc == acc) {{ S += acc; M = eq_max_{tg}(M, bm); continue; }}",
             "}",
             # the block's max is far above the shift, or something is not finite: the max (taken
             # above when the shift was finite), then the sum of exp(x - max) (the block is in L1)
