@@ -55,7 +55,7 @@ def test_logsumexp_rows_and_columns_match_scipy(rng, threads):
             np.testing.assert_allclose(r1, sps.logsumexp(v, axis=1), rtol=1e-13, equal_nan=True)
             np.testing.assert_allclose(r0, sps.logsumexp(v, axis=0), rtol=1e-13, equal_nan=True)
             np.testing.assert_allclose(rall, sps.logsumexp(v), rtol=1e-13, equal_nan=True)
-        b = 800 + rng.standard_normal((3000, 64))  # many rows, short: row mode threads
+        b = 800 + rng.standard_normal((9000, 64))  # many rows, short: row mode threads (>= EQ_PAR_MIN)
         b[17, :] = -np.inf
         b[18, 3] = np.nan
         r1, r0, _ = f(b)
@@ -147,8 +147,8 @@ def test_results_identical_for_every_thread_count(rng):
     X, r = pt.dmatrix("X"), pt.dmatrix("r", shape=(1, None))
     outs = [pt.exp(x) * pt.sin(y) + pt.log1p(x * x) - pt.sqrt(abs(y) + 1) / (1 + pt.exp(-x)),
             pt.softplus(x * 300), pt.log(pt.sum(pt.exp(X), axis=1)), pt.tanh(X) * r, pt.sum(pt.exp(X), axis=1)]
-    xv, yv = rng.standard_normal(300_001), rng.standard_normal(300_001)
-    Xv, rv = rng.standard_normal((1001, 333)), rng.standard_normal((1, 333))
+    xv, yv = rng.standard_normal(600_001), rng.standard_normal(600_001)  # above EQ_PAR_MIN = 2**19
+    Xv, rv = rng.standard_normal((1601, 333)), rng.standard_normal((1, 333))
     results = []
     for t in (1, 2, 3, 5):
         with config.change_flags(num_threads=t):

@@ -377,7 +377,7 @@ typedef void (*eq_kern)(npy_intp n, char **p);
    delays only the item it holds, and item boundaries do not depend on the thread count, so results
    are the same for every thread count. */
 static __thread int eq_nthreads = 1;
-#define EQ_PAR_MIN (1 << 17)
+#define EQ_PAR_MIN (1 << 19)
 #define EQ_PAR_CHUNK 16384
 
 typedef struct {{
