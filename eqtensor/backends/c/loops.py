@@ -70,6 +70,17 @@ def scalars(operands, inner, red: bool) -> list[bool]:
 LANES = 8
 
 
+def _load_input(k: int, ct: str, broadcast: bool, loads: dict, pre: list) -> None:
+    """Declare input operand ``k`` (C type ``ct``): hoisted when read as broadcast, else a pointer
+    indexed by ``i``; its load expression goes to ``loads[k]``."""
+    if broadcast:
+        pre.append(f"const {ct} h{k} = *(const {ct} *)p[{k}];")
+        loads[k] = f"h{k}"
+    else:
+        pre.append(f"const {ct} *q{k} = (const {ct} *)p[{k}];")
+        loads[k] = f"q{k}[i]"
+
+
 def kernel_source(kname, operands, scal, body, acc=None, comb=None, pragma="simd") -> str:
     """The kernel function ``kname``. ``body(loads)`` returns (statements, result expression) from
     the operand loads; ``acc`` = (operand index, C type) and ``comb`` (of ``acc`` and ``x``) make it
@@ -78,12 +89,7 @@ def kernel_source(kname, operands, scal, body, acc=None, comb=None, pragma="simd
     for k, (o, sc) in enumerate(zip(operands, scal)):
         ct = K.c_type(o.dtype)
         if o.role == "in":
-            if sc:
-                pre.append(f"const {ct} h{k} = *(const {ct} *)p[{k}];")
-                loads[k] = f"h{k}"
-            else:
-                pre.append(f"const {ct} *q{k} = (const {ct} *)p[{k}];")
-                loads[k] = f"q{k}[i]"
+            _load_input(k, ct, sc, loads, pre)
         elif sc:
             loads[k] = f"*({ct} *)p[{k}]"
         else:
@@ -145,13 +151,7 @@ def lse_kernel_source(kname, operands, scal, body, ct: str, fx: str, tg: str) ->
     km, ks = len(operands) - 2, len(operands) - 1
     loads, pre = {}, []
     for k, (o, sc) in enumerate(zip(operands[:km], scal[:km])):
-        t = K.c_type(o.dtype)
-        if sc:
-            pre.append(f"const {t} h{k} = *(const {t} *)p[{k}];")
-            loads[k] = f"h{k}"
-        else:
-            pre.append(f"const {t} *q{k} = (const {t} *)p[{k}];")
-            loads[k] = f"q{k}[i]"
+        _load_input(k, K.c_type(o.dtype), sc, loads, pre)
     stmts, result = body(loads)
     # software prefetch LSE_PREFETCH elements ahead, one per cache line, for every contiguous input:
     # the one pass is latency-bound on its loads otherwise (2000x2000 rows: 3.7 -> 3.2 ms, one core)
