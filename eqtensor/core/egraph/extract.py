@@ -61,8 +61,8 @@ class CostModel:
     node_overhead = 1.0
     #: price fusion in the exact DAG cost (see the module docstring)
     fusion = True
-    #: reductions whose kernel does not compute fused producers: the C backend computes logsumexp
-    #: in two passes over a materialized input and argmax/argmin through NumPy
+    #: reductions whose kernel does not compute fused producers: the C backend's logsumexp kernel
+    #: reads a materialized input, argmax/argmin run through NumPy
     non_absorbing_reductions = frozenset({"logsumexp", "argmax", "argmin"})
 
     def elements(self, t) -> float:
