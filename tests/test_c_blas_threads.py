@@ -1,0 +1,145 @@
+"""Large matrix-vector products of the C backend split by rows of the matrix over the function's
+threads (``eq_gemv_par`` in :mod:`eqtensor.backends.c.blas`): results against NumPy for every layout,
+above and below the threshold (1 MiB of matrix), and bitwise the same for every thread count."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from eqtensor import config, function, tensor as pt
+from eqtensor.backends.c.build import compiler_works
+
+pytestmark = pytest.mark.skipif(not compiler_works(), reason="no working C compiler")
+
+THREADS = (1, 2, 3)
+
+
+def _compile(inputs, output, threads):
+    with config.change_flags(num_threads=threads):
+        f = function(inputs, output, mode="C")
+    assert f.maker.backend == "c"
+    return f
+
+
+def _tol(dt):
+    return (1e-12, 1e-11) if dt == "float64" else (1e-5, 1e-4)
+
+
+def _mats(rng, dt, big):
+    """(name, matrix) in every layout: C, Fortran, row slice, column slice (ld > columns), strided rows,
+    strided columns of a Fortran array, a transposed C array, strided both ways (copied first)"""
+    r, c = (400, 784) if big else (60, 50)
+    if big and dt == "float32":
+        r = 700  # 2.2 MB
+    X = rng.standard_normal((r, c)).astype(dt)
+    W = rng.standard_normal((2 * r, c)).astype(dt)
+    return [("C", X), ("F", np.asfortranarray(X)), ("rows", W[:r]), ("cols", W[:r, : c - 7]),
+            ("strided rows", W[::2]), ("strided cols", np.ascontiguousarray(W[:, : c // 2 * 2].T).T[::1, ::2]),
+            ("transposed", np.ascontiguousarray(X.T).T), ("copied", W[::2, ::2])]
+
+
+def _vec(rng, n, dt, kind):
+    v = rng.standard_normal(2 * n).astype(dt)
+    return {"contiguous": v[:n], "strided": v[::2], "reversed": v[::-1][:n]}[kind]
+
+
+@pytest.mark.parametrize("dt", ["float64", "float32"])
+@pytest.mark.parametrize("big", [True, False])
+def test_dot_matrix_vector_matches_numpy_and_is_thread_count_independent(rng, dt, big):
+    A, v = pt.matrix("A", dtype=dt), pt.vector("v", dtype=dt)
+    outs = [pt.dot(A, v), pt.dot(A.T, v), pt.dot(v, A)]
+    fs = {t: [_compile([A, v], o, t) for o in outs] for t in THREADS}
+    rtol, atol = _tol(dt)
+    for name, M in _mats(rng, dt, big):
+        for kind in ("contiguous", "strided", "reversed"):
+            vr, vc = _vec(rng, M.shape[1], dt, kind), _vec(rng, M.shape[0], dt, kind)
+            M64 = M.astype("float64")
+            wants = [M64 @ vr.astype("float64"), M64.T @ vc.astype("float64"), vc.astype("float64") @ M64]
+            args = [(M, vr), (M, vc), (M, vc)]
+            for i, want in enumerate(wants):
+                got = {t: fs[t][i](*args[i]) for t in THREADS}
+                for t in THREADS:
+                    assert got[t].dtype == np.dtype(dt) and got[t].shape == want.shape
+                    np.testing.assert_allclose(got[t], want, rtol=rtol, atol=atol * np.sqrt(M.shape[0] + M.shape[1]),
+                                               err_msg=f"{name} {kind} out {i} threads {t}")
+                    np.testing.assert_array_equal(got[t], got[1], err_msg=f"{name} {kind} out {i} threads {t}")
+
+
+@pytest.mark.parametrize("dt", ["float64", "float32"])
+def test_gemv_op_matches_numpy_and_is_thread_count_independent(rng, dt):
+    from eqtensor.core.ops.blas import gemv
+
+    A, x, y = pt.matrix("A", dtype=dt), pt.vector("x", dtype=dt), pt.vector("y", dtype=dt)
+    a, b = pt.scalar("a", dtype=dt), pt.scalar("b", dtype=dt)
+    fs = {t: _compile([A, x, y, a, b], gemv(y, a, A, x, b), t) for t in THREADS}
+    rtol, atol = _tol(dt)
+    for name, M in _mats(rng, dt, True) + _mats(rng, dt, False)[:2]:
+        xv = rng.standard_normal(M.shape[1]).astype(dt)
+        for yv in (rng.standard_normal(M.shape[0]).astype(dt), np.ones(1, dt)):
+            for al, be in ((0.5, 2.0), (1.0, 0.0), (-1.5, 1.0), (0.0, 1.0)):
+                al_, be_ = np.asarray(al, dt), np.asarray(be, dt)
+                want = al * (M.astype("float64") @ xv.astype("float64")) + be * yv.astype("float64")
+                got = {t: fs[t](M, xv, yv, al_, be_) for t in THREADS}
+                for t in THREADS:
+                    np.testing.assert_allclose(got[t], want, rtol=rtol, atol=atol * 100, err_msg=f"{name} {al} {be}")
+                    np.testing.assert_array_equal(got[t], got[1])
+    # alpha not finite: the product meets alpha as in the formula
+    M = _mats(rng, dt, True)[0][1]
+    xv, yv = rng.standard_normal(M.shape[1]).astype(dt), rng.standard_normal(M.shape[0]).astype(dt)
+    with np.errstate(invalid="ignore", over="ignore"):
+        want = np.inf * (M.astype("float64") @ xv.astype("float64")) + yv
+        for t in THREADS:
+            np.testing.assert_array_equal(fs[t](M, xv, yv, np.asarray(np.inf, dt), np.asarray(1, dt)), want.astype(dt))
+
+
+@pytest.mark.parametrize("shape", [(0, 784), (400, 0), (1, 200_000), (200_000, 1), (2, 100_000), (100_000, 2),
+                                   (15, 20_000), (20_000, 16)])
+def test_edge_shapes(rng, shape):
+    A, v = pt.dmatrix("A"), pt.dvector("v")
+    for t in THREADS:
+        f, g = _compile([A, v], pt.dot(A, v), t), _compile([A, v], pt.dot(A.T, v), t)
+        for M in (rng.standard_normal(shape), np.asfortranarray(rng.standard_normal(shape))):
+            vr, vc = rng.standard_normal(shape[1]), rng.standard_normal(shape[0])
+            np.testing.assert_allclose(f(M, vr), M @ vr, rtol=1e-12, atol=1e-11)
+            np.testing.assert_allclose(g(M, vc), M.T @ vc, rtol=1e-12, atol=1e-11)
+
+
+def test_nan_inf_propagate(rng):
+    A, v = pt.dmatrix("A"), pt.dvector("v")
+    M = rng.standard_normal((400, 784))
+    M[5, 3] = np.nan
+    M[300, 700] = np.inf
+    for t in THREADS:
+        f, g = _compile([A, v], pt.dot(A, v), t), _compile([A, v], pt.dot(A.T, v), t)
+        vr, vc = rng.standard_normal(784), rng.standard_normal(400)
+        np.testing.assert_array_equal(np.isnan(f(M, vr)), np.isnan(M @ vr))
+        np.testing.assert_array_equal(np.isinf(f(M, vr)), np.isinf(M @ vr))
+        np.testing.assert_array_equal(np.isnan(g(M, vc)), np.isnan(M.T @ vc))
+
+
+def test_workers_after_fork():
+    """the persistent workers do not exist in a forked child: it runs without them (no hang)"""
+    code = textwrap.dedent("""
+        import os, numpy as np
+        from eqtensor import config, function, tensor as pt
+        A, v = pt.dmatrix("A"), pt.dvector("v")
+        with config.change_flags(num_threads=2):
+            f = function([A, v], [pt.dot(A, v), pt.dot(A.T, pt.dot(A, v))], mode="C")
+        M, x = np.random.default_rng(0).standard_normal((400, 784)), np.ones(784)
+        want = f(M, x)
+        pid = os.fork()
+        if pid == 0:
+            ok = all(np.array_equal(a, b) for a, b in zip(f(M, x), want))
+            os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.WEXITSTATUS(status) == 0, status
+        assert all(np.array_equal(a, b) for a, b in zip(f(M, x), want))
+        print("ok")
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "ok" in out.stdout, out.stderr
