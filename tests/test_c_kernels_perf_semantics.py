@@ -63,6 +63,24 @@ def test_logsumexp_rows_and_columns_match_scipy(rng, threads):
         np.testing.assert_allclose(r0, sps.logsumexp(b, axis=0), rtol=1e-13, equal_nan=True)
 
 
+def test_logsumexp_column_kernel_starts_from_large_magnitudes():
+    """The row-updating kernel (reduced axis outer, e.g. rows of length 1 or axis 0) rescales its
+    running sum when the maximum moves; the first finite value far from 0 (|x| > 709 in float64,
+    > 88 in float32) must not turn the empty sum into 0 * inf = nan (found by the random graphs)."""
+    for dtype, big in (("float64", 800.0), ("float32", 100.0)):
+        X = pt.matrix("X", dtype=dtype)
+        f = _c([X], [pt.logsumexp(X, axis=1, keepdims=True), pt.logsumexp(X, axis=0)])
+        for v in ([[-big], [big], [0.0], [-np.inf], [np.nan]],
+                  [[-np.inf, -big, big], [-big, -np.inf, -big], [-big, big, -np.inf]]):
+            a = np.array(v, dtype=dtype)
+            with np.errstate(all="ignore"):
+                rows, cols = f(a)
+                np.testing.assert_allclose(rows, sps.logsumexp(a.astype(float), axis=1, keepdims=True),
+                                           rtol=1e-6 if dtype == "float32" else 1e-13, equal_nan=True)
+                np.testing.assert_allclose(cols, sps.logsumexp(a.astype(float), axis=0),
+                                           rtol=1e-6 if dtype == "float32" else 1e-13, equal_nan=True)
+
+
 def test_logsumexp_zero_size_keepdims_float32_and_fused_producer(rng):
     X = pt.dmatrix("X")
     Y = pt.fmatrix("Y")

@@ -202,7 +202,9 @@ def lse_kernel_source(kname, operands, scal, body, ct: str, fx: str, tg: str) ->
         lines += ["npy_intp i;", "#pragma omp simd", "for (i = 0; i < n; i++) {", *stmts,
                   f"const {ct} x = ({ct})({result}), mo = qm[i], mn = eq_max_{tg}(mo, x);",
                   f"const {ct} c0 = eq_fin_{tg}(mo), c1 = eq_fin_{tg}(mn);",
-                  f"qs[i] = qs[i] * exp{fx}(c0 - c1) + exp{fx}(x - c1);",
+                  # a zero sum (nothing but -inf so far) is not rescaled: fin(-inf) is 0, so
+                  # exp(c0 - c1) overflows for |x| > ~709 and 0 * inf would be nan
+                  f"qs[i] = (qs[i] == 0 ? 0 : qs[i] * exp{fx}(c0 - c1)) + exp{fx}(x - c1);",
                   "qm[i] = mn;", "}"]
     lines.append("}")
     return "\n".join(lines) + "\n"
