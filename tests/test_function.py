@@ -9,6 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 import eqtensor as et
 from eqtensor import In, Out, UnusedInputError, config, function, shared, tensor as pt
+from eqtensor.core.function import Function
 
 # every semantic below must hold whatever the optimizer and the backend do
 MODES = ["FAST_COMPILE", "NUMPY", "C"]
@@ -303,6 +304,52 @@ def test_trust_input_gives_same_results_and_still_binds_arguments(mode):
     np.testing.assert_array_equal(f(x=v, y=np.array(0.5)), [0.5, 1.0])
     f.trust_input = False
     np.testing.assert_array_equal(f([1, 2], 3), [3.0, 6.0])
+
+
+def test_trusted_c_function_is_called_straight_in_c():
+    import gc
+    import weakref
+
+    x, y = pt.dvector("x"), pt.dscalar("y")
+    f = function([x, In(y, value=2.0)], x * y, mode="C")
+    assert type(f).__call__ is Function.__call__
+    f.trust_input = True
+    assert type(f).__call__ is not Function.__call__ and isinstance(f, Function)
+    assert type(type(f).__dict__["__call__"].__func__).__name__ == "builtin_function_or_method"
+    v = np.array([1.0, 2.0])
+    np.testing.assert_array_equal(f(v, np.array(3.0)), [3.0, 6.0])
+    np.testing.assert_array_equal(f(v), [2.0, 4.0])  # defaults and keywords go through Python
+    np.testing.assert_array_equal(f(x=v, y=np.array(0.5)), [0.5, 1.0])
+    with pytest.raises(TypeError, match="input 0 .* must be a numpy.ndarray|ndarray"):
+        f([1.0, 2.0], np.array(3.0))  # the C entry still checks what it relies on
+    with pytest.raises(TypeError, match="takes 2 argument"):
+        f(v, np.array(3.0), v)
+    g = f.copy()
+    np.testing.assert_array_equal(g(v, np.array(3.0)), [3.0, 6.0])
+    f.trust_input = False
+    assert type(f) is Function
+    np.testing.assert_array_equal(f([1, 2], 3), [3.0, 6.0])
+    f.trust_input = True
+    ref = weakref.ref(f)
+    del f, g
+    gc.collect()
+    assert ref() is None  # the per-function class and C callable do not keep it alive
+
+
+def test_trusted_call_keeps_python_semantics_where_it_must():
+    """Several outputs, shared variables and output dicts keep the Python runner."""
+    x = pt.dvector("x")
+    s = shared(np.zeros(2), name="s")
+    fs = [function([x], [x * 2, x + 1], mode="C"), function([x], x * 2, updates={s: s + x}, mode="C"),
+          function([x], {"a": x * 2}, mode="C")]
+    for f in fs:
+        f.trust_input = True
+        assert type(f) is Function
+    v = np.array([1.0, 2.0])
+    assert [list(r) for r in fs[0](v)] == [[2.0, 4.0], [2.0, 3.0]]
+    fs[1](v)
+    np.testing.assert_array_equal(s.get_value(), v)
+    assert list(fs[2](v)["a"]) == [2.0, 4.0]
 
 
 def test_maker_exposes_graphs_and_source():

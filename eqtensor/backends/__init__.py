@@ -17,8 +17,10 @@ _warned_no_compiler = False
 def compile_fgraph(fgraph, mode):
     """Schedule ``fgraph`` and compile it with ``mode.backend``.
 
-    Returns ``(thunk, schedule, source, backend_name)``; ``thunk(*inputs, *shared)`` returns the
-    tuple of outputs followed by update values.
+    Returns ``(thunk, schedule, source, backend_name, first_output)``; ``thunk(*inputs, *shared)``
+    returns the tuple of outputs followed by update values; ``first_output(slow)`` (C backend only,
+    else None) makes a C callable returning the first output directly for the inputs alone, calling
+    ``slow`` for keywords or another argument count.
     """
     global _warned_no_compiler
     from . import numpy_backend
@@ -28,14 +30,14 @@ def compile_fgraph(fgraph, mode):
         from . import c
 
         if c.compiler_works():
-            thunk, src, _info = c.compile_schedule(schedule)
-            return thunk, schedule, src, "c"
+            thunk, src, info = c.compile_schedule(schedule)
+            return thunk, schedule, src, "c", info["first_output"]
         if not _warned_no_compiler:
             _warned_no_compiler = True
             warnings.warn("eqtensor: no working C compiler found (set $CC); the C backend falls back to "
                           "the NumPy backend", RuntimeWarning, stacklevel=3)
     thunk, src = numpy_backend.compile_schedule(schedule)
-    return thunk, schedule, src, "numpy"
+    return thunk, schedule, src, "numpy", None
 
 
 __all__ = ["Schedule", "compile_fgraph", "make_schedule"]

@@ -12,6 +12,7 @@ array(3.5)
 
 from __future__ import annotations
 
+import functools
 import time
 import warnings
 
@@ -93,7 +94,7 @@ class Function:
     def __init__(self, maker, specs, single, name, output_keys=None):
         self.maker = maker
         self.name = name
-        self.trust_input = False
+        self._trust_input = False
         self._specs = specs
         self._single = single
         self.output_keys = output_keys  # the keys when outputs were given as a dict
@@ -108,12 +109,35 @@ class Function:
         if output_keys is not None:
             run = self._run
             self._run = lambda args: dict(zip(output_keys, run(args)))
+        # the trusted call of a one-output function without shared variables can be C end to end
+        self._can_be_direct = (getattr(maker, "first_output", None) is not None and single
+                               and output_keys is None and not maker.fgraph.shared_inputs)
+        self._direct_class = None
+
+    @property
+    def trust_input(self) -> bool:
+        """Skip the per-value checks in Python (the compiled code still checks what it relies on).
+        On the C backend, a one-output function without shared variables is then called straight
+        in C: ``f(x)`` runs no Python code at all."""
+        return self._trust_input
+
+    @trust_input.setter
+    def trust_input(self, value):
+        self._trust_input = bool(value)
+        cls = Function
+        if self._trust_input and self._can_be_direct:
+            if self._direct_class is None:
+                direct = self.maker.first_output(functools.partial(Function.__call__, self))
+                self._direct_class = type("Function", (Function,), {"__call__": staticmethod(direct),
+                                                                    "__doc__": Function.__doc__})
+            cls = self._direct_class
+        self.__class__ = cls
 
     # ------------------------------------------------------------------ calling
     def __call__(self, /, *args, **kwargs):
         if kwargs or len(args) != self._n_in:
             args = self._bind(args, kwargs)
-        if not (self.trust_input or self._valid(args)):
+        if not (self._trust_input or self._valid(args)):
             args = self._filter_all(args)
         return self._run(args)
 
@@ -315,7 +339,8 @@ class FunctionMaker:
 
             self.fgraph, self.report = optimize(fgraph, mode)
         t1 = time.perf_counter()
-        self.thunk, self.schedule, self.backend_source, self.backend = compile_fgraph(self.fgraph, mode)
+        (self.thunk, self.schedule, self.backend_source, self.backend,
+         self.first_output) = compile_fgraph(self.fgraph, mode)
         self.timings = {"optimize": t1 - t0, "backend": time.perf_counter() - t1}
 
     def swapped(self, swap) -> "FunctionMaker":

@@ -14,8 +14,10 @@ True
 
 from __future__ import annotations
 
+import functools
+
 from ...core.config import config
-from .build import CompileError, build_module, compiler_works, new_function
+from .build import CompileError, build_module, compiler_works, first_output_function, new_function
 from .codegen import generate
 from .kernels import ELEMWISE, FALLBACK, IDENTITY, REDUCE, STRUCTURAL
 
@@ -30,12 +32,14 @@ def compile_schedule(schedule):
 
     ``thunk`` is the compiled function object itself (a C function taking the inputs then the
     shared values and returning the tuple of outputs and update values). ``info`` records the
-    cache key and the ops that run through NumPy.
+    cache key, the ops that run through NumPy, and ``first_output(slow)``, which makes the C
+    function returning ``thunk``'s first output directly (see :func:`.build.first_output_function`).
     """
     gen = generate(schedule)
     module, info = build_module(gen.source, config.cache_dir, parts=gen.parts)
     thunk = new_function(module, gen.state)
     info["fallback_ops"] = gen.fallback_ops
+    info["first_output"] = functools.partial(first_output_function, module, thunk)
     return thunk, "\n".join([gen.source, *gen.parts]), info
 
 

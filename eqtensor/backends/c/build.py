@@ -161,7 +161,7 @@ def _compile(source: str, modname: str, outdir: str, parts=()):
     import cffi
 
     ffi = cffi.FFI()
-    ffi.cdef("void *eq_entry(void);")
+    ffi.cdef("void *eq_entry(void); void *eq_entry_call1(void *, void *);")
     ffi.set_source(modname, source, py_limited_api=False, compiler_verbose=False)
     csrc = os.path.join(outdir, modname + ".c")
     ffi.emit_c_code(csrc)
@@ -280,4 +280,17 @@ def new_function(module, state: list):
     fn = ctypes.cast(int(module.ffi.cast("uintptr_t", ptr)), ctypes.py_object).value
     ctypes.pythonapi.Py_DecRef(ctypes.py_object(fn))  # drop the reference eq_entry handed over
     fn.__self__.extend(state)
+    return fn
+
+
+def first_output_function(module, thunk, slow):
+    """A C function (bound to ``(thunk, slow)``) returning the first output of ``thunk(*args)``
+    itself: the trusted call of a one-output function without shared variables. Calls with keywords
+    or another argument count go to ``slow``."""
+    ffi = module.ffi
+    ptr = module.lib.eq_entry_call1(ffi.cast("void *", id(thunk)), ffi.cast("void *", id(slow)))
+    if ptr == ffi.NULL:
+        raise RuntimeError("eqtensor: could not create the trusted call of a compiled function")
+    fn = ctypes.cast(int(ffi.cast("uintptr_t", ptr)), ctypes.py_object).value
+    ctypes.pythonapi.Py_DecRef(ctypes.py_object(fn))  # drop the reference eq_entry_call1 handed over
     return fn

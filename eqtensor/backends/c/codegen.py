@@ -493,7 +493,7 @@ class _Gen:
         units = L.split(self.kernels, L.jobs())
         protos = [k[:k.index(")") + 1].replace("EQ_KFN", KERNEL_EXTERN) + ";" for k in self.kernels]
         body = "\n".join(protos + glue)
-        src = prelude(maxd, blas=self.blas) + "\n" + body + "\n" + ENTRY
+        src = prelude(maxd, blas=self.blas) + "\n" + body + f"\n#define EQ_NINPUTS {ninp}\n" + ENTRY
         parts = [L.kernel_unit(u) for u in units]
         return Generated(src, parts, self.state, len(self.fallback_ops), self.fallback_ops, self.blas)
 
@@ -514,6 +514,39 @@ void *eq_entry(void)
     fn = PyCFunction_New(&eq_def, state);
     Py_DECREF(state);
 done:
+    if (fn == NULL) PyErr_Clear();
+    PyGILState_Release(g);
+    return fn;
+}
+
+/* the trusted fast path of a one-output Function: f(*inputs) returns the output itself, all in C.
+   ``pair`` is (thunk, slow): keywords or another argument count go to the Python path ``slow``. */
+static PyObject *eq_call1(PyObject *pair, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *r, *o;
+    if (kwnames != NULL || nargs != EQ_NINPUTS)
+        return PyObject_Vectorcall(PyTuple_GET_ITEM(pair, 1), args, (size_t)nargs, kwnames);
+    r = eq_thunk(PyCFunction_GET_SELF(PyTuple_GET_ITEM(pair, 0)), args, nargs);
+    if (r == NULL) return NULL;
+    o = PyTuple_GET_ITEM(r, 0);
+    Py_INCREF(o);
+    Py_DECREF(r);
+    return o;
+}
+
+static PyMethodDef eq_def1 = {"call", (PyCFunction)(void (*)(void))eq_call1, METH_FASTCALL | METH_KEYWORDS,
+                              "compiled eqtensor function (trusted inputs, one output)"};
+
+/* eq_call1 bound to (thunk, slow); thunk is an eq_entry result of this module */
+void *eq_entry_call1(void *thunk, void *slow)
+{
+    PyObject *fn = NULL, *pair;
+    PyGILState_STATE g = PyGILState_Ensure();
+    pair = PyTuple_Pack(2, (PyObject *)thunk, (PyObject *)slow);
+    if (pair != NULL) {
+        fn = PyCFunction_New(&eq_def1, pair);
+        Py_DECREF(pair);
+    }
     if (fn == NULL) PyErr_Clear();
     PyGILState_Release(g);
     return fn;
