@@ -143,3 +143,53 @@ def test_workers_after_fork():
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "ok" in out.stdout, out.stderr
+
+
+def test_loops_and_gemv_share_the_pool_bitwise_for_every_thread_count(rng):
+    """one function whose large loops (dynamic work items) and large gemv (static row blocks) run on
+    the same worker pool, back to back in one call: bitwise the same for 1, 2 and 3 threads (3 is
+    capped at the cores), and the same again on repeated calls (persistent workers)"""
+    A, v, x = pt.dmatrix("A"), pt.dvector("v"), pt.dvector("x")
+    h = pt.dot(A, pt.tanh(v) * 2)  # loop of 784, then a 400 x 784 gemv on the pool
+    outs = [pt.exp(x) * pt.sin(x) + 1, pt.dot(A.T, pt.exp(h)), pt.log1p(x * x) + pt.sum(h)]
+    M, vv = rng.standard_normal((400, 784)), rng.standard_normal(784)
+    xv = rng.standard_normal(600_001)  # loops above EQ_PAR_MIN
+    got = {}
+    for t in THREADS:
+        f = _compile([A, v, x], outs, t)
+        got[t] = f(M, vv, xv)
+        for _ in range(3):
+            for a, b in zip(f(M, vv, xv), got[t]):
+                np.testing.assert_array_equal(a, b)
+    hv = M @ (np.tanh(vv) * 2)
+    want = [np.exp(xv) * np.sin(xv) + 1, M.T @ np.exp(hv), np.log1p(xv * xv) + hv.sum()]
+    for a, b in zip(got[1], want):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12 * np.abs(b).max())
+    for t in THREADS[1:]:
+        for a, b in zip(got[t], got[1]):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_pool_after_fork_runs_loops_and_gemv():
+    """a forked child of a process whose pool has workers starts a fresh pool (its parent's workers do
+    not exist there) and runs threaded loops and gemvs correctly, several times"""
+    code = textwrap.dedent("""
+        import os, numpy as np
+        from eqtensor import config, function, tensor as pt
+        A, v, x = pt.dmatrix("A"), pt.dvector("v"), pt.dvector("x")
+        with config.change_flags(num_threads=2):
+            f = function([A, v, x], [pt.dot(A, v), pt.exp(x) * 2 + 1], mode="C")
+        rng = np.random.default_rng(0)
+        M, vv, xv = rng.standard_normal((400, 784)), np.ones(784), rng.standard_normal(1_000_000)
+        want = f(M, vv, xv)
+        pid = os.fork()
+        if pid == 0:
+            ok = all(all(np.array_equal(a, b) for a, b in zip(f(M, vv, xv), want)) for _ in range(5))
+            os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.WEXITSTATUS(status) == 0, status
+        assert all(np.array_equal(a, b) for a, b in zip(f(M, vv, xv), want))
+        print("ok")
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "ok" in out.stdout, out.stderr

@@ -165,7 +165,7 @@ def test_results_identical_for_every_thread_count(rng):
     X, r = pt.dmatrix("X"), pt.dmatrix("r", shape=(1, None))
     outs = [pt.exp(x) * pt.sin(y) + pt.log1p(x * x) - pt.sqrt(abs(y) + 1) / (1 + pt.exp(-x)),
             pt.softplus(x * 300), pt.log(pt.sum(pt.exp(X), axis=1)), pt.tanh(X) * r, pt.sum(pt.exp(X), axis=1)]
-    xv, yv = rng.standard_normal(600_001), rng.standard_normal(600_001)  # above EQ_PAR_MIN = 2**19
+    xv, yv = rng.standard_normal(600_001), rng.standard_normal(600_001)  # above EQ_PAR_MIN = 2**18
     Xv, rv = rng.standard_normal((1601, 333)), rng.standard_normal((1, 333))
     results = []
     for t in (1, 2, 3, 5):
@@ -182,8 +182,8 @@ def test_results_identical_for_every_thread_count(rng):
 
 
 def test_threaded_function_works_in_a_forked_child(tmp_path):
-    # threads are created per loop and joined: nothing is left that a fork could break (an OpenMP
-    # pool would hang the child)
+    # the child does not use or wait for its parent's pool workers (they do not exist there): it
+    # starts a fresh pool (an OpenMP pool would hang the child)
     code = textwrap.dedent("""
         import os, sys, numpy as np
         from eqtensor import config, function, tensor as pt

@@ -7,11 +7,6 @@ True
 """
 
 BLAS = r"""
-#include <signal.h>
-#include <sched.h>
-#include <time.h>
-#include <unistd.h>
-#include <stdlib.h>
 typedef void (*eq_dgemm_t)(char *, char *, int *, int *, int *, double *, double *, int *, double *, int *,
                            double *, double *, int *);
 typedef void (*eq_sgemm_t)(char *, char *, int *, int *, int *, float *, float *, int *, float *, int *,
@@ -91,16 +86,13 @@ static int eq_too_big(npy_intp a, npy_intp b, npy_intp c)
    each block is one BLAS call writing its own slice of y. trans 'N' (y = alpha S x + beta y): block 0
    writes y, the others a partial in scratch, added to y in block order afterwards. The calls are the
    same for every thread count (1 included), so results are bitwise the same for every thread count.
-   Workers are persistent (per module, created on first use, all signals blocked); worker t always runs
-   group t; after a job it spins for EQ_GV_SPIN_NS (yielding the core now and then) before it sleeps on
-   a condition variable. A forked child (pid changed) starts over with no workers. */
+   The groups run on the runtime's worker pool (eq_pool_run), whose worker t always runs group t. */
 #define EQ_GV_MIN ((npy_intp)1 << 20)
 #define EQ_GV_BLOCK_BYTES ((npy_intp)1 << 19)
 #define EQ_GV_MAXB 64
-#define EQ_GV_SPIN_NS 200000
 
 typedef struct {{
-    int dbl, T, nb, ir, ld, ix;
+    int dbl, nb, ir, ld, ix;
     npy_intp ic;
     char trans, *a, *x, *y, *scratch;
     double alpha, beta;
@@ -126,93 +118,11 @@ static void eq_gv_block(eq_gv *g, int b)
                                   (float *)y, &one);
 }}
 
-static void eq_gv_group(eq_gv *g, int t)
+static void eq_gv_group(void *arg, int t, int T)
 {{
-    int b, b1 = (t + 1) * g->nb / g->T;
-    for (b = t * g->nb / g->T; b < b1; b++) eq_gv_block(g, b);
-}}
-
-static struct {{
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int nw, pending, busy;
-    unsigned gen;
-    pid_t pid;
-    eq_gv *job;
-}} eq_gvp = {{PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, NULL}};
-
-static inline void eq_cpu_relax(void)
-{{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}}
-
-static long long eq_now_ns(void)
-{{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}}
-
-typedef struct {{ int t; unsigned gen; }} eq_gv_start;
-
-static void *eq_gv_worker(void *arg)
-{{
-    eq_gv_start *st = (eq_gv_start *)arg;
-    int t = st->t, k;
-    unsigned seen = st->gen, g;
-    free(st);
-    for (;;) {{
-        long long t0 = eq_now_ns();
-        for (k = 0; (g = __atomic_load_n(&eq_gvp.gen, __ATOMIC_ACQUIRE)) == seen; k++) {{
-            eq_cpu_relax();
-            if ((k & 63) != 63) continue;
-            sched_yield();
-            if (eq_now_ns() - t0 > EQ_GV_SPIN_NS) {{
-                pthread_mutex_lock(&eq_gvp.mu);
-                while ((g = __atomic_load_n(&eq_gvp.gen, __ATOMIC_ACQUIRE)) == seen)
-                    pthread_cond_wait(&eq_gvp.cv, &eq_gvp.mu);
-                pthread_mutex_unlock(&eq_gvp.mu);
-                break;
-            }}
-        }}
-        seen = g;
-        if (t < eq_gvp.job->T) eq_gv_group(eq_gvp.job, t);
-        __atomic_fetch_sub(&eq_gvp.pending, 1, __ATOMIC_RELEASE);
-    }}
-    return NULL;
-}}
-
-/* start workers 1 .. T-1 (fewer if pthread_create fails); returns how many exist */
-static int eq_gv_workers(int T)
-{{
-    sigset_t all, old;
-    if (eq_gvp.pid != getpid()) {{  /* first use, or a forked child: the parent's workers are gone */
-        pthread_mutex_init(&eq_gvp.mu, NULL);
-        pthread_cond_init(&eq_gvp.cv, NULL);
-        eq_gvp.nw = 0; eq_gvp.pending = 0; eq_gvp.busy = 0; eq_gvp.pid = getpid();
-    }}
-    if (eq_gvp.nw >= T - 1) return eq_gvp.nw;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    while (eq_gvp.nw < T - 1) {{
-        pthread_t th;
-        pthread_attr_t at;
-        eq_gv_start *st = (eq_gv_start *)malloc(sizeof(eq_gv_start));
-        int ok;
-        if (st == NULL) break;
-        st->t = eq_gvp.nw + 1; st->gen = __atomic_load_n(&eq_gvp.gen, __ATOMIC_ACQUIRE);
-        pthread_attr_init(&at);
-        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-        pthread_attr_setstacksize(&at, 1 << 20);
-        ok = pthread_create(&th, &at, eq_gv_worker, st) == 0;
-        pthread_attr_destroy(&at);
-        if (!ok) {{ free(st); break; }}
-        eq_gvp.nw++;
-    }}
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return eq_gvp.nw;
+    eq_gv *g = (eq_gv *)arg;
+    int b, b1 = (t + 1) * g->nb / T;
+    for (b = t * g->nb / T; b < b1; b++) eq_gv_block(g, b);
 }}
 
 /* y = alpha op(S) x + beta y, BLAS beta 0 or 1. Returns 1 when done, 0 when the product is small (the
@@ -221,45 +131,21 @@ static int eq_gemv_par(int dbl, char trans, int ir, int ic, char *a, int ld, cha
                        double beta, char *y)
 {{
     eq_gv g;
-    int isz = dbl ? 8 : 4, t, b, nw = 0, k;
-    static long ncpu = 0;
+    int isz = dbl ? 8 : 4, b;
     npy_intp i, bytes = (npy_intp)ir * ic * isz, nb;
     if (bytes < EQ_GV_MIN || ic < 16) return 0;
     nb = bytes / EQ_GV_BLOCK_BYTES / 4 * 4;
     if (nb < 4) nb = 4;
     if (nb > EQ_GV_MAXB) nb = EQ_GV_MAXB;
     if (nb > ic / 4) nb = ic / 16 * 4;  /* at least 4 rows a block */
-    if (ncpu == 0) {{ ncpu = sysconf(_SC_NPROCESSORS_ONLN); if (ncpu < 1) ncpu = 1; }}
     g.dbl = dbl; g.trans = trans; g.ir = ir; g.ic = ic; g.a = a; g.ld = ld; g.x = x; g.ix = ix; g.y = y;
     g.alpha = alpha; g.beta = beta; g.scratch = NULL; g.nb = (int)nb;
-    /* threads: the function's count, at most one a block and one a core (more only fight for the cores) */
-    g.T = eq_nthreads < 1 ? 1 : eq_nthreads;
-    if (g.T > nb) g.T = (int)nb;
-    if (g.T > ncpu) g.T = (int)ncpu;
     if (trans == 'N') {{
         g.scratch = (char *)PyMem_Malloc((size_t)(nb - 1) * (size_t)ir * isz);
         if (g.scratch == NULL) {{ PyErr_NoMemory(); return -1; }}
     }}
-    if (g.T > 1 && !__atomic_exchange_n(&eq_gvp.busy, 1, __ATOMIC_ACQUIRE)) {{
-        nw = eq_gv_workers(g.T);
-        if (nw > 0) {{
-            eq_gvp.job = &g;
-            __atomic_store_n(&eq_gvp.pending, nw, __ATOMIC_RELAXED);
-            pthread_mutex_lock(&eq_gvp.mu);
-            __atomic_fetch_add(&eq_gvp.gen, 1, __ATOMIC_RELEASE);
-            pthread_cond_broadcast(&eq_gvp.cv);
-            pthread_mutex_unlock(&eq_gvp.mu);
-        }}
-    }} else if (g.T > 1) nw = -1;  /* another caller holds the workers: run every group here */
-    eq_gv_group(&g, 0);
-    for (t = nw > 0 ? nw + 1 : 1; t < g.T; t++) eq_gv_group(&g, t);  /* groups without a worker */
-    if (nw > 0) {{
-        for (k = 0; __atomic_load_n(&eq_gvp.pending, __ATOMIC_ACQUIRE) > 0; k++) {{
-            eq_cpu_relax();
-            if ((k & 63) == 63) sched_yield();
-        }}
-    }}
-    if (nw >= 0 && g.T > 1) __atomic_store_n(&eq_gvp.busy, 0, __ATOMIC_RELEASE);
+    /* threads: the function's count, at most one a block and one a core */
+    eq_pool_run(eq_pool_threads((int)nb), eq_gv_group, &g);
     if (trans == 'N') {{
         for (b = 1; b < nb; b++) {{
             if (dbl) {{ double *o = (double *)y; const double *s = (const double *)g.scratch + (npy_intp)(b - 1) * ir;

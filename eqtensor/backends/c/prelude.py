@@ -130,6 +130,11 @@ RUNTIME = r"""
 #include <string.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sched.h>
+#include <time.h>
+#include <unistd.h>
+#include <stdlib.h>
 
 #define EQ_MAXD {maxd}
 
@@ -369,15 +374,155 @@ typedef void (*eq_kern)(npy_intp n, char **p);
 
 #define EQ_CHUNK 256
 
-/* threads for large loops: the calling function's thread count (config.num_threads, read when it was
-   compiled; set by the thunk on entry), used for loops of at least EQ_PAR_MIN elements. Threads are
-   plain pthreads created for the loop and joined after it (~20 us; no pool, so nothing survives a
-   fork and no OpenMP runtime is linked). Work is handed out in items of EQ_PAR_CHUNK elements (whole
-   rows in row mode) from a shared counter: a thread that gets no core (another process is busy)
-   delays only the item it holds, and item boundaries do not depend on the thread count, so results
-   are the same for every thread count. */
+/* the worker pool: one per module, shared by every threaded part of the runtime (the loop driver's
+   large loops, the BLAS part's large matrix-vector products). eq_pool_run(T, fn, arg) calls
+   fn(arg, t, T) for t = 0 .. T-1, t = 0 on the caller and t >= 1 on worker t, and returns when all
+   have finished; T comes from eq_pool_threads (capped at the online cores; fn partitions by the T
+   it is given). Workers are persistent (created on first use, all signals blocked, 1 MiB stacks);
+   worker t always runs part t, so a static partition keeps each core's part in its own cache across
+   calls. After a job a worker
+   spins for EQ_POOL_SPIN_NS (yielding the core now and then) before it sleeps on a condition
+   variable. A forked child (pid changed) starts over with no workers (the parent's do not exist
+   there); when the workers cannot be started, or another caller (thread) holds them, the caller runs
+   the missing parts itself, in order. No OpenMP runtime is linked. */
+#define EQ_POOL_MAX 64
+/* the calling function's thread count (config.num_threads, stored in its state; set by the thunk on entry) */
 static __thread int eq_nthreads = 1;
-#define EQ_PAR_MIN (1 << 19)
+#define EQ_POOL_SPIN_NS 200000
+
+typedef void (*eq_pool_fn)(void *arg, int t, int T);
+
+static struct {{
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int nw, pending, busy, T;
+    unsigned gen;
+    pid_t pid;
+    eq_pool_fn fn;
+    void *arg;
+}} eq_pool = {{PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, NULL, NULL}};
+
+static inline void eq_cpu_relax(void)
+{{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}}
+
+static long long eq_now_ns(void)
+{{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}}
+
+typedef struct {{ int t; unsigned gen; }} eq_pool_start;
+
+static void *eq_pool_worker(void *arg)
+{{
+    eq_pool_start *st = (eq_pool_start *)arg;
+    int t = st->t, k;
+    unsigned seen = st->gen, g;
+    free(st);
+    for (;;) {{
+        long long t0 = eq_now_ns();
+        for (k = 0; (g = __atomic_load_n(&eq_pool.gen, __ATOMIC_ACQUIRE)) == seen; k++) {{
+            eq_cpu_relax();
+            if ((k & 63) != 63) continue;
+            sched_yield();
+            if (eq_now_ns() - t0 > EQ_POOL_SPIN_NS) {{
+                pthread_mutex_lock(&eq_pool.mu);
+                while ((g = __atomic_load_n(&eq_pool.gen, __ATOMIC_ACQUIRE)) == seen)
+                    pthread_cond_wait(&eq_pool.cv, &eq_pool.mu);
+                pthread_mutex_unlock(&eq_pool.mu);
+                break;
+            }}
+        }}
+        seen = g;
+        if (t < eq_pool.T) eq_pool.fn(eq_pool.arg, t, eq_pool.T);
+        __atomic_fetch_sub(&eq_pool.pending, 1, __ATOMIC_RELEASE);
+    }}
+    return NULL;
+}}
+
+/* start workers 1 .. T-1 (fewer if pthread_create fails); returns how many exist. Called with busy held */
+static int eq_pool_workers(int T)
+{{
+    sigset_t all, old;
+    if (eq_pool.pid != getpid()) {{  /* first use, or a forked child: the parent's workers are gone */
+        pthread_mutex_init(&eq_pool.mu, NULL);
+        pthread_cond_init(&eq_pool.cv, NULL);
+        eq_pool.nw = 0; eq_pool.pending = 0; eq_pool.pid = getpid();
+    }}
+    if (eq_pool.nw >= T - 1) return eq_pool.nw;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    while (eq_pool.nw < T - 1) {{
+        pthread_t th;
+        pthread_attr_t at;
+        eq_pool_start *st = (eq_pool_start *)malloc(sizeof(eq_pool_start));
+        int ok;
+        if (st == NULL) break;
+        st->t = eq_pool.nw + 1; st->gen = __atomic_load_n(&eq_pool.gen, __ATOMIC_ACQUIRE);
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&at, 1 << 20);
+        ok = pthread_create(&th, &at, eq_pool_worker, st) == 0;
+        pthread_attr_destroy(&at);
+        if (!ok) {{ free(st); break; }}
+        eq_pool.nw++;
+    }}
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return eq_pool.nw;
+}}
+
+/* the number of threads a job of at most maxT parts runs on: the function's count (eq_nthreads),
+   at most maxT and at most one a core (more only fight for the cores) */
+static int eq_pool_threads(int maxT)
+{{
+    static long ncpu = 0;
+    int T = eq_nthreads < 1 ? 1 : eq_nthreads;
+    if (ncpu == 0) {{ ncpu = sysconf(_SC_NPROCESSORS_ONLN); if (ncpu < 1) ncpu = 1; }}
+    if (T > maxT) T = maxT;
+    if (T > ncpu) T = (int)ncpu;
+    if (T > EQ_POOL_MAX) T = EQ_POOL_MAX;
+    return T < 1 ? 1 : T;
+}}
+
+/* call fn(arg, t, T) for t = 0 .. T-1 (T from eq_pool_threads), t = 0 here, the others on the workers */
+static void eq_pool_run(int T, eq_pool_fn fn, void *arg)
+{{
+    int t, k, nw = 0, held = 0;
+    /* busy: one caller at a time (a fork while another thread held it leaves the child single-threaded) */
+    if (T > 1 && !__atomic_exchange_n(&eq_pool.busy, 1, __ATOMIC_ACQUIRE)) {{
+        held = 1;
+        nw = eq_pool_workers(T);
+        if (nw > 0) {{
+            eq_pool.fn = fn; eq_pool.arg = arg; eq_pool.T = T;
+            __atomic_store_n(&eq_pool.pending, nw, __ATOMIC_RELAXED);
+            pthread_mutex_lock(&eq_pool.mu);
+            __atomic_fetch_add(&eq_pool.gen, 1, __ATOMIC_RELEASE);
+            pthread_cond_broadcast(&eq_pool.cv);
+            pthread_mutex_unlock(&eq_pool.mu);
+        }}
+    }}
+    fn(arg, 0, T);
+    for (t = nw + 1; t < T; t++) fn(arg, t, T);  /* parts without a worker */
+    if (nw > 0) {{
+        for (k = 0; __atomic_load_n(&eq_pool.pending, __ATOMIC_ACQUIRE) > 0; k++) {{
+            eq_cpu_relax();
+            if ((k & 63) == 63) sched_yield();
+        }}
+    }}
+    if (held) __atomic_store_n(&eq_pool.busy, 0, __ATOMIC_RELEASE);
+}}
+
+/* threads for large loops: the calling function's thread count (config.num_threads, read when it was
+   compiled; set by the thunk on entry), used for loops of at least EQ_PAR_MIN elements, on the pool.
+   Work is handed out in items of EQ_PAR_CHUNK elements (whole rows in row mode) from a shared counter:
+   a thread that gets no core (another process is busy) delays only the item it holds, and item
+   boundaries do not depend on the thread count, so results are the same for every thread count. */
+#define EQ_PAR_MIN (1 << 18)
 #define EQ_PAR_CHUNK 16384
 
 typedef struct {{
@@ -390,11 +535,13 @@ typedef struct {{
     const int *scal;
 }} eq_par;
 
-static void eq_par_work(eq_par *w)
+static void eq_par_work(void *arg, int t, int T)
 {{
+    eq_par *w = (eq_par *)arg;
     npy_intp a, b, r, rem, ix[EQ_MAXD];
     char *q[64];
     int d, k, nops = w->nops;
+    (void)t; (void)T;
     for (;;) {{
         a = __atomic_fetch_add(&w->next, w->step, __ATOMIC_RELAXED);
         if (a >= w->total) return;
@@ -414,19 +561,11 @@ static void eq_par_work(eq_par *w)
     }}
 }}
 
-static void *eq_par_thread(void *w) {{ eq_par_work((eq_par *)w); return NULL; }}
-
-/* run the items of w on up to T threads (the caller is one of them) */
-static void eq_par_run(eq_par *w, int T)
+/* run the items of w on the pool (the caller is one of the threads) */
+static void eq_par_run(eq_par *w)
 {{
-    pthread_t th[64];
-    int k, started = 0;
     npy_intp items = (w->total + w->step - 1) / w->step;
-    if (T > items) T = (int)items;
-    if (T > 64) T = 64;
-    for (k = 1; k < T; k++) if (pthread_create(&th[started], NULL, eq_par_thread, w) == 0) started++;
-    eq_par_work(w);
-    for (k = 0; k < started; k++) pthread_join(th[k], NULL);
+    eq_pool_run(eq_pool_threads(items > EQ_POOL_MAX ? EQ_POOL_MAX : (int)items), eq_par_work, w);
 }}
 
 /* run a kernel over a loop nest. Operands: slots sl[k], dimension map dm[k * nd + d] (the operand's
@@ -477,7 +616,7 @@ static int eq_loop(const eq_arr *V, eq_kern red, eq_kern map, int nd, const npy_
             w.total = rows ? outer : n;
             w.step = rows ? (EQ_PAR_CHUNK / n > 1 ? EQ_PAR_CHUNK / n : 1) : EQ_PAR_CHUNK;
             w.p = p; w.st = st; w.sh = sh; w.s = s; w.scal = scal;
-            eq_par_run(&w, eq_nthreads);
+            eq_par_run(&w);
             return 0;
         }}
     }}
