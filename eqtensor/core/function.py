@@ -110,7 +110,7 @@ class Function:
             run = self._run
             self._run = lambda args: dict(zip(output_keys, run(args)))
         # the trusted call of a one-output function without shared variables can be C end to end
-        self._can_be_direct = (getattr(maker, "first_output", None) is not None and single
+        self._can_be_direct = (maker.first_output is not None and single
                                and output_keys is None and not maker.fgraph.shared_inputs)
         self._direct_class = None
 

@@ -272,13 +272,19 @@ def build_module(source: str, cache_dir: str, lock_timeout: float | None = None,
     return module, {"key": modname, "path": final, "cached": cached}
 
 
+def _take(module, ptr, failure: str):
+    """The Python object behind ``ptr``, a new reference handed over by one of the module's entry
+    functions (which return NULL on failure)."""
+    if ptr == module.ffi.NULL:
+        raise RuntimeError(f"eqtensor: {failure}")
+    obj = ctypes.cast(int(module.ffi.cast("uintptr_t", ptr)), ctypes.py_object).value
+    ctypes.pythonapi.Py_DecRef(ctypes.py_object(obj))  # the reference the entry function handed over
+    return obj
+
+
 def new_function(module, state: list):
     """A fresh compiled function object from ``module`` bound to its own ``state`` list."""
-    ptr = module.lib.eq_entry()
-    if ptr == module.ffi.NULL:
-        raise RuntimeError("eqtensor: could not initialise a compiled module (NumPy C API import failed)")
-    fn = ctypes.cast(int(module.ffi.cast("uintptr_t", ptr)), ctypes.py_object).value
-    ctypes.pythonapi.Py_DecRef(ctypes.py_object(fn))  # drop the reference eq_entry handed over
+    fn = _take(module, module.lib.eq_entry(), "could not initialise a compiled module (NumPy C API import failed)")
     fn.__self__.extend(state)
     return fn
 
@@ -288,9 +294,5 @@ def first_output_function(module, thunk, slow):
     itself: the trusted call of a one-output function without shared variables. Calls with keywords
     or another argument count go to ``slow``."""
     ffi = module.ffi
-    ptr = module.lib.eq_entry_call1(ffi.cast("void *", id(thunk)), ffi.cast("void *", id(slow)))
-    if ptr == ffi.NULL:
-        raise RuntimeError("eqtensor: could not create the trusted call of a compiled function")
-    fn = ctypes.cast(int(ffi.cast("uintptr_t", ptr)), ctypes.py_object).value
-    ctypes.pythonapi.Py_DecRef(ctypes.py_object(fn))  # drop the reference eq_entry_call1 handed over
-    return fn
+    return _take(module, module.lib.eq_entry_call1(ffi.cast("void *", id(thunk)), ffi.cast("void *", id(slow))),
+                 "could not create the trusted call of a compiled function")

@@ -214,8 +214,7 @@ def optimize_graph(fgraph, rules=None, budget: Budget | None = None, cost_model:
         report.stop_reason = report.stop_reason or "error"
         return fgraph, report
     for old, new in zip(fgraph.outputs, new_outputs):
-        if old.dtype != new.dtype or old.ndim != new.ndim or any(
-                o is not None and n != o for o, n in zip(old.type.shape, new.type.shape)):
+        if not _keeps_type(old, new):
             report.fallback = f"extracted output type {new.type} differs from {old.type}"
             return fgraph, report
     new_fg = fgraph.replace_outputs(new_outputs)
@@ -227,6 +226,12 @@ def optimize_graph(fgraph, rules=None, budget: Budget | None = None, cost_model:
         except opt_cache.Uncacheable:
             pass
     return new_fg, report
+
+
+def _keeps_type(old, new) -> bool:
+    """``new`` may replace output ``old``: same dtype and rank, every static length of ``old`` kept."""
+    return old.dtype == new.dtype and old.ndim == new.ndim and all(
+        o is None or n == o for o, n in zip(old.type.shape, new.type.shape))
 
 
 def _cache_key(fgraph, schedule, budget, model, keep_egraph):
@@ -254,10 +259,8 @@ def _replay(fgraph, entry, where, leaves, report, model, t0):
         new_outputs = opt_cache.replay(entry, leaves)
     except Exception:  # noqa: BLE001  (a recipe that no longer builds: optimize afresh)
         return None
-    for old, new in zip(fgraph.outputs, new_outputs):
-        if old.dtype != new.dtype or old.ndim != new.ndim or any(
-                o is not None and n != o for o, n in zip(old.type.shape, new.type.shape)):
-            return None
+    if not all(_keeps_type(old, new) for old, new in zip(fgraph.outputs, new_outputs)):
+        return None
     for name, value in entry[1].items():
         setattr(report, name, value)
     new_fg = fgraph.replace_outputs(new_outputs)

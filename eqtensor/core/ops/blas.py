@@ -53,17 +53,24 @@ def _known(n):
 
 
 # ----------------------------------------------------------------------------- gemm
+def _scaled_product_type(op, inputs, contraction, prod_shape):
+    """The type of ``alpha * dot(A, B) + beta * acc`` (gemm, gemv; ``inputs`` = acc, alpha, A, B,
+    beta): scalar-like factors, agreeing contraction lengths, the product's static shape broadcast
+    with the accumulator's, NumPy's result dtype."""
+    name = op.name
+    acc, alpha, a, _, beta = inputs
+    _scalar_like(name, "alpha", alpha)
+    _scalar_like(name, "beta", beta)
+    _agree(name, *contraction, "contraction")
+    shape = broadcast_static_shapes(name, [TensorType(a.dtype, prod_shape)(), acc])
+    return TensorType(dtype_by_numpy(op, [i.dtype for i in inputs], [i.ndim for i in inputs]), shape)
+
+
 def _gemm_infer(op, inputs):
-    c, alpha, a, b, beta = inputs
+    c, _, a, b, _ = inputs
     for v, nd, what in ((c, 2, "C"), (a, 2, "A"), (b, 2, "B")):
         _need("gemm", v, nd, what)
-    _scalar_like("gemm", "alpha", alpha)
-    _scalar_like("gemm", "beta", beta)
-    _agree("gemm", a.type.shape[1], b.type.shape[0], "contraction")
-    prod = TensorType(a.dtype, (a.type.shape[0], b.type.shape[1]))
-    shape = broadcast_static_shapes("gemm", [prod(), c])
-    dtype = dtype_by_numpy(op, [i.dtype for i in inputs], [i.ndim for i in inputs])
-    return TensorType(dtype, shape)
+    return _scaled_product_type(op, inputs, (a.type.shape[1], b.type.shape[0]), (a.type.shape[0], b.type.shape[1]))
 
 
 def _blas_fn(kind, dtype):
@@ -107,15 +114,10 @@ declare("gemm", "blas", 5, _gemm_infer, _gemm, cost=2.0, differentiable=False,
 
 # ----------------------------------------------------------------------------- gemv
 def _gemv_infer(op, inputs):
-    y, alpha, a, x, beta = inputs
+    y, _, a, x, _ = inputs
     for v, nd, what in ((y, 1, "y"), (a, 2, "A"), (x, 1, "x")):
         _need("gemv", v, nd, what)
-    _scalar_like("gemv", "alpha", alpha)
-    _scalar_like("gemv", "beta", beta)
-    _agree("gemv", a.type.shape[1], x.type.shape[0], "contraction")
-    shape = broadcast_static_shapes("gemv", [TensorType(a.dtype, (a.type.shape[0],))(), y])
-    dtype = dtype_by_numpy(op, [i.dtype for i in inputs], [i.ndim for i in inputs])
-    return TensorType(dtype, shape)
+    return _scaled_product_type(op, inputs, (a.type.shape[1], x.type.shape[0]), (a.type.shape[0],))
 
 
 def _gemv(y, alpha, a, x, beta):
