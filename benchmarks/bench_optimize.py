@@ -19,7 +19,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from eqtensor import config, tensor as pt  # noqa: E402
-from eqtensor.core.egraph import optimize_graph  # noqa: E402
+from eqtensor.egraph import optimize_graph  # noqa: E402
 from eqtensor.core.fgraph import FunctionGraph  # noqa: E402
 
 

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import eqtensor as et  # noqa: E402
 from eqtensor import tensor as ept  # noqa: E402
 from eqtensor.backends.c import build as cbuild  # noqa: E402
-from eqtensor.core.egraph import cache as opt_cache  # noqa: E402
+from eqtensor.egraph import cache as opt_cache  # noqa: E402
 
 from workloads import WORKLOADS, eq_grad  # noqa: E402
 

@@ -12,8 +12,8 @@ from . import gradient, tensor  # noqa: F401  (registers every op, incl. the gra
 from .core.basic import shared
 from .core.config import config
 from .core.errors import DisconnectedInputError, MissingInputError, UnusedInputError
-from .core.function import Function, In, Out, function
-from .core.mode import Mode
+from .compile.function import Function, In, Out, function
+from .compile.mode import Mode
 from .gradient import grad
 from .printing import debugprint, dprint, pprint
 from .scan import scan  # the function, as ``pytensor.scan``; the module stays importable

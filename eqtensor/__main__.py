@@ -19,7 +19,7 @@ import numpy as np
 import scipy.special
 
 from . import config, debugprint, function, shared, tensor as pt
-from .core.mode import get_mode
+from .compile.mode import get_mode
 
 MODES = ("FAST_COMPILE", "NUMPY", "C")
 

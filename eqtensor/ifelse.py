@@ -15,7 +15,7 @@ the same shape at run time. Types are checked when the graph is built.
 
 from __future__ import annotations
 
-from .core.basic import as_tensor_variable
+from .core.op import as_tensor_variable
 from .core.graph import Constant, Variable
 from .core.ops.elemwise import neq, switch
 

@@ -26,10 +26,13 @@ import numbers
 
 import numpy as np
 
-from .core.basic import as_tensor_variable
-from .core.graph import Constant, Variable, clone_replace, graph_inputs
+from .core.op import as_tensor_variable
+from .core.graph import Constant, Variable, graph_inputs
+from .core.replace import clone_replace
 from .core.op import OPS, Op
-from .core.types import TensorType
+from .core.graph import TensorType
+from .core.ops.elemwise import cast
+from .core.ops.scan import ScanInner
 
 __all__ = ["scan"]
 
@@ -102,7 +105,6 @@ def _n_steps_input(n_steps):
     if n.ndim != 0 or not n.dtype.startswith(("int", "uint")):
         raise TypeError(f"scan: n_steps must be an integer scalar, got {n} ({n.type})")
     if n.dtype != "int64":
-        from .core.ops.elemwise import cast
 
         n = cast(n, "int64")
     return n
@@ -179,7 +181,6 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
     if free:
         outs = clone_replace(outs, dict(zip(free, free_ph)))
 
-    from .core.ops.scan import ScanInner
 
     inner = ScanInner(seq_ph, rec_ph, nonseq_ph + free_ph, outs, rec_index, n_var is not None, go_backwards, name)
     inputs = ([n_var] if n_var is not None else []) + seqs + inits + nonseqs + free

@@ -1,7 +1,8 @@
 """The C backend agrees with the NumPy backend and NumPy on the per-op matrix and random graphs.
 
-Compiling C costs ~0.3 s per module, so cases are compiled in batches (many outputs per function)
-into a session-scoped temporary cache.
+Compiling C costs ~0.3 s per module, so the selected cases of the matrix (only those: ``-k cbrt``
+compiles cbrt's cases alone) are compiled in batches (many outputs per function) into a
+session-scoped temporary cache.
 """
 
 from __future__ import annotations
@@ -51,15 +52,17 @@ CASES = _cases()
 _RESULTS: dict = {}
 
 
-def _batch_results(static: bool):
-    """Compile every case of the matrix into a few C functions; returns id -> (c, numpy, built)."""
+def _batch_results(static: bool, selected):
+    """Compile the ``selected`` cases of the matrix into a few C functions; returns
+    id -> (c, numpy, built)."""
     key = static
     if key in _RESULTS:
         return _RESULTS[key]
     res = {}
     chunk = 80
-    for start in range(0, len(CASES), chunk):
-        part = CASES[start:start + chunk]
+    cases = [(cid, case) for cid, case in CASES if cid in selected]
+    for start in range(0, len(cases), chunk):
+        part = cases[start:start + chunk]
         ins, outs, vals, ids = [], [], [], []
         for cid, case in part:
             vars_ = []
@@ -96,11 +99,18 @@ def _close(res, expected, label):
         np.testing.assert_allclose(res, expected, rtol=rtol, atol=rtol * 1e-3, equal_nan=True, err_msg=label)
 
 
+@pytest.fixture(scope="session")
+def selected_cases(request):
+    """The ids of the matrix cases this session runs (after ``-k`` and other deselection)."""
+    return {item.callspec.params["cid"] for item in request.session.items
+            if getattr(item, "originalname", None) == "test_c_matches_numpy_backend_and_reference"}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("cid, case", CASES, ids=[c[0] for c in CASES])
-def test_c_matches_numpy_backend_and_reference(cid, case):
+def test_c_matches_numpy_backend_and_reference(cid, case, selected_cases):
     for static in (True, False):
-        got = _batch_results(static)[cid]
+        got = _batch_results(static, selected_cases)[cid]
         if isinstance(got, Exception):
             pytest.skip(f"sample does not build: {got}")
         rc, rn, o = got

@@ -12,10 +12,10 @@ import pytest
 
 import eqtensor as et
 from eqtensor import config, tensor as pt
-from eqtensor.core.egraph import Budget, cache as opt_cache
-from eqtensor.core.egraph.optimizer import optimize_graph
+from eqtensor.egraph import Budget, cache as opt_cache
+from eqtensor.egraph.optimizer import optimize_graph
 from eqtensor.core.fgraph import FunctionGraph
-from eqtensor.core.mode import Mode
+from eqtensor.compile.mode import Mode
 from eqtensor.printing import debugprint
 from eqtensor.rules import algebraic, default_rules
 
@@ -164,7 +164,7 @@ def test_the_key_covers_rules_and_library_source(fresh_cache, monkeypatch):
     x = pt.dvector("x")
     fg = FunctionGraph([x], [pt.exp(x) + 1], 1, 1)
     leaves, nodes, outs = opt_cache.leaves_and_nodes(fg.outputs)
-    from eqtensor.core.egraph.extract import CostModel
+    from eqtensor.egraph.extract import CostModel
     from eqtensor.rules.language import as_schedule
 
     k = lambda rules, budget=Budget(): opt_cache.key(leaves, nodes, outs, as_schedule(rules), budget, CostModel())
@@ -177,10 +177,10 @@ def test_the_key_covers_rules_and_library_source(fresh_cache, monkeypatch):
 
 
 def test_custom_cost_models_are_not_cached(fresh_cache):
-    from eqtensor.core.egraph.extract import CostModel
+    from eqtensor.egraph.extract import CostModel
 
     class Flat(CostModel):
-        def node_cost(self, opname, params, out_type, in_types):
+        def node_cost(self, opname, params, out_type, in_types, in_values):
             return 0.0 if opname is None else 1.0
 
     x = pt.dvector("x")

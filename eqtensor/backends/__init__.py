@@ -10,6 +10,7 @@ from __future__ import annotations
 import warnings
 
 from .schedule import Schedule, make_schedule
+from . import c, numpy_backend
 
 _warned_no_compiler = False
 
@@ -23,11 +24,9 @@ def compile_fgraph(fgraph, mode):
     ``slow`` for keywords or another argument count.
     """
     global _warned_no_compiler
-    from . import numpy_backend
 
     schedule = make_schedule(fgraph)
     if mode.backend == "c":
-        from . import c
 
         if c.compiler_works():
             thunk, src, info = c.compile_schedule(schedule)

@@ -8,7 +8,7 @@
 """
 
 from ..core.basic import shared
-from ..core.function import Function, FunctionMaker, In, Out, function
-from ..core.mode import Mode, get_mode
+from .function import Function, FunctionMaker, In, Out, function
+from .mode import Mode, get_mode
 
 __all__ = ["Function", "FunctionMaker", "In", "Mode", "Out", "function", "get_mode", "shared"]

@@ -15,48 +15,7 @@ import numpy as np
 
 from .config import config
 from .dtypes import as_dtype
-from .graph import Constant, SharedVariable, Variable
-from .types import TensorType
-
-_PY_SCALARS = (bool, int, float, complex)
-
-
-def as_tensor_variable(x, name=None, ndim=None) -> Variable:
-    """Return ``x`` if it is a variable, else a constant holding it.
-
-    Python scalars become *weak* constants (NEP 50): they take the dtype of the tensor they are
-    combined with. Lists/tuples containing variables are stacked.
-    """
-    if isinstance(x, Variable):
-        v = x
-    elif isinstance(x, _PY_SCALARS) and not isinstance(x, np.generic):
-        if isinstance(x, int) and not isinstance(x, bool) and not -(2**63) <= x < 2**63:
-            raise OverflowError(f"Python integer {x} does not fit in int64")
-        v = Constant(np.asarray(x), name=name, weak=True)
-    elif isinstance(x, (list, tuple)) and any(isinstance(e, Variable) for e in _flatten(x)):
-        from .ops.shape import stack
-
-        v = stack([as_tensor_variable(e) for e in x])
-    else:
-        try:
-            arr = np.asarray(x)
-        except Exception as e:
-            raise TypeError(f"cannot convert {x!r} to a tensor: {e}") from e
-        if arr.dtype.kind in "OUSVMm":
-            raise TypeError(f"cannot convert {type(x).__name__} value {x!r} to a tensor (dtype {arr.dtype})")
-        v = Constant(arr, name=name)
-    if ndim is not None and v.ndim != ndim:
-        raise TypeError(f"expected a tensor of {ndim} dimensions, got {v.type}")
-    return v
-
-
-def _flatten(x):
-    for e in x:
-        if isinstance(e, (list, tuple)):
-            yield from _flatten(e)
-        else:
-            yield e
-
+from .graph import Constant, SharedVariable, TensorType, Variable
 
 def constant(x, name=None, ndim=None, dtype=None) -> Constant:
     """A constant (never weak: it keeps its dtype, ``config.floatX`` for Python floats)."""

@@ -16,6 +16,9 @@ from dataclasses import dataclass, field, fields
 
 _FLOATX = ("float64", "float32")
 
+#: the named modes (``eqtensor.compile.mode`` defines them; a test keeps both lists equal)
+MODE_NAMES = ("FAST_COMPILE", "NUMPY", "C", "FAST_RUN")
+
 
 def _default_cache_dir() -> str:
     env = os.environ.get("EQTENSOR_CACHE_DIR")
@@ -36,7 +39,7 @@ class Config:
     unknown_dim_size: int = 1000
     num_threads: int = 0  # C backend threads for large loops; 0: $EQTENSOR_NUM_THREADS, else all cores
     #: remember optimization results by graph structure, in memory and under ``cache_dir``
-    #: (:mod:`eqtensor.core.egraph.cache`); False always runs the e-graph
+    #: (:mod:`eqtensor.egraph.cache`); False always runs the e-graph
     optimizer_cache: bool = True
 
     def __setattr__(self, name, value):
@@ -46,10 +49,8 @@ class Config:
             raise ValueError(f"config.floatX must be one of {_FLOATX}, got {value!r}")
         if name == "on_unused_input" and value not in ("raise", "warn", "ignore"):
             raise ValueError(f"config.on_unused_input must be 'raise', 'warn' or 'ignore', got {value!r}")
-        if name == "mode" and "mode" in self.__dict__:  # an assignment after __init__ (mode.py imports us)
-            from .mode import get_mode
-
-            get_mode(value)  # raises for an unknown mode
+        if name == "mode" and isinstance(value, str) and value.upper() not in MODE_NAMES:
+            raise ValueError(f"unknown mode {value!r}; use one of {sorted(MODE_NAMES)} or a Mode(...)")
         if name == "unknown_dim_size" and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
             raise ValueError(f"config.unknown_dim_size must be a positive int, got {value!r}")
         if name == "optimizer_cache" and not isinstance(value, bool):

@@ -20,7 +20,6 @@ DTYPES = (
     "float16", "float32", "float64", "complex64", "complex128",
 )
 FLOAT_DTYPES = ("float16", "float32", "float64")
-COMPLEX_DTYPES = ("complex64", "complex128")
 INT_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
 DISCRETE_DTYPES = ("bool",) + INT_DTYPES
 
@@ -43,10 +42,6 @@ def as_dtype(dtype) -> str:
 
 def is_float(dtype: str) -> bool:
     return dtype in FLOAT_DTYPES
-
-
-def is_discrete(dtype: str) -> bool:
-    return dtype in DISCRETE_DTYPES
 
 
 def promote(kinds) -> str:

@@ -1,8 +1,13 @@
-"""The symbolic graph: variables, applications of ops, constants, shared variables.
+"""The typed symbolic graph: static types, variables, applications of ops, constants, shared variables.
 
+A :class:`TensorType` is a dtype and a static shape (``None`` = unknown length, 1 = broadcastable).
 Nodes are immutable; a graph is a DAG of :class:`Apply` nodes whose single output is a
-:class:`Variable`. Operators on variables (``+``, ``*``, ``.sum()``, ``.T``…) live in
-:mod:`eqtensor.core.tensor_methods` and are mixed into :class:`Variable`.
+:class:`Variable`. Operators on variables (``+``, ``*``, ``.sum()``, ``.T``…) are installed on
+:class:`Variable` by :mod:`eqtensor.core.tensor_methods`, which sits above the op declarations.
+
+>>> t = TensorType("float64", (None, 3))
+>>> t.ndim, t.broadcastable
+(2, (False, False))
 
 >>> from eqtensor import tensor as pt
 >>> x = pt.dvector("x")
@@ -17,13 +22,119 @@ import itertools
 
 import numpy as np
 
-from .tensor_methods import TensorMethods
-from .types import TensorType
+from .dtypes import as_dtype
+
+def _static_dim(d):
+    if d is None:
+        return None
+    if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)) or d < 0:
+        raise TypeError(f"a static dimension must be None or a non-negative int, got {d!r}")
+    return int(d)
+
+
+class TensorType:
+    """The static type of a symbolic tensor: dtype and per-dimension static length."""
+
+    __slots__ = ("dtype", "shape", "_hash")
+
+    def __init__(self, dtype, shape=None, *, broadcastable=None):
+        if broadcastable is not None:
+            if shape is not None:
+                raise TypeError("give either shape= or broadcastable=, not both")
+            shape = tuple(1 if b else None for b in broadcastable)
+        if shape is None:
+            raise TypeError("TensorType needs shape= (a tuple with one entry per dimension)")
+        object.__setattr__(self, "dtype", as_dtype(dtype))
+        object.__setattr__(self, "shape", tuple(_static_dim(d) for d in shape))
+        object.__setattr__(self, "_hash", hash((self.dtype, self.shape)))
+
+    def __setattr__(self, name, value):
+        raise AttributeError("TensorType is immutable")
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def broadcastable(self) -> tuple[bool, ...]:
+        return tuple(d == 1 for d in self.shape)
+
+    def clone(self, dtype=None, shape=None) -> "TensorType":
+        return TensorType(self.dtype if dtype is None else dtype, self.shape if shape is None else shape)
+
+    def __eq__(self, other):
+        return isinstance(other, TensorType) and self.dtype == other.dtype and self.shape == other.shape
+
+    def __hash__(self):
+        return self._hash
+
+    def __repr__(self):
+        return f"TensorType({self.dtype}, shape={self.shape})"
+
+    def __str__(self):
+        return f"{self.dtype}{list(self.shape)}".replace("None", "?")
+
+    def __call__(self, name=None):
+        """A new input variable of this type (``TensorType('float64', (None,))('x')``)."""
+        return Variable(self, name=name)
+
+    def is_compatible(self, shape) -> bool:
+        """True when a run-time ``shape`` fits this type's static shape."""
+        return len(shape) == self.ndim and all(s is None or s == d for s, d in zip(self.shape, shape))
+
+    def describe_mismatch(self, value: np.ndarray) -> str | None:
+        """Why ``value`` (already of the right dtype) does not fit, or None if it does."""
+        if value.ndim != self.ndim:
+            return f"expected {self.ndim} dimensions (type {self}), got {value.ndim} (shape {value.shape})"
+        if not self.is_compatible(value.shape):
+            return f"expected static shape {self.shape}, got shape {value.shape}"
+        return None
+
+    def filter(self, value, *, name: str = "input", allow_downcast: bool = False) -> np.ndarray:
+        """Convert ``value`` to an array of this type or raise a clear TypeError/ValueError.
+
+        Casting follows NumPy's ``safe`` rule; Python scalars are accepted when the cast keeps their
+        value exactly; ``allow_downcast=True`` accepts any cast.
+        """
+        if isinstance(value, np.ndarray) and value.dtype.name == self.dtype:
+            arr = value
+        else:
+            arr = _cast(value, self.dtype, name, allow_downcast)
+        problem = self.describe_mismatch(arr)
+        if problem:
+            kind = TypeError if arr.ndim != self.ndim else ValueError
+            raise kind(f"bad value for {name}: {problem}")
+        return arr
+
+
+def _cast(value, dtype: str, name: str, allow_downcast: bool) -> np.ndarray:
+    if hasattr(value, "type") and hasattr(value, "owner"):
+        raise TypeError(f"{name} got a symbolic variable {value}; pass a numeric value (NumPy array or scalar)")
+    try:
+        src = np.asarray(value)
+    except Exception as e:  # ragged lists and the like
+        raise TypeError(f"{name} got a value that is not array-like: {e}") from e
+    if src.dtype.kind in "OUSVMm":
+        raise TypeError(f"{name} expects dtype {dtype}, got a value of dtype {src.dtype}")
+    if allow_downcast or np.can_cast(src.dtype, dtype, "safe"):
+        with np.errstate(all="ignore"):
+            return src.astype(dtype)
+    if isinstance(value, (bool, int, float, complex, np.generic, list, tuple)):
+        with np.errstate(all="ignore"):
+            cast = src.astype(dtype)
+            same = np.array_equal(cast.astype(src.dtype), src, equal_nan=src.dtype.kind in "fc")
+        if same:
+            return cast
+    raise TypeError(
+        f"{name} expects dtype {dtype}; casting a value of dtype {src.dtype} would lose information "
+        f"(pass allow_input_downcast=True to function() to allow it)"
+    )
+
 
 _ids = itertools.count()
 
 
-class Variable(TensorMethods):
+class Variable:
     """A symbolic tensor: an input (no owner), a constant, a shared variable or an op's output."""
 
     __slots__ = ("type", "owner", "name", "auto_name", "tag", "__weakref__")
@@ -84,21 +195,6 @@ class Variable(TensorMethods):
             "symbolic conditions"
         )
 
-    def eval(self, inputs_to_values: dict | None = None, **kwargs):
-        """Compile (unoptimised, NumPy backend) and evaluate this variable.
-
-        >>> from eqtensor import tensor as pt
-        >>> x = pt.dscalar("x")
-        >>> float((x * 2).eval({x: 3.0}))
-        6.0
-        """
-        from .function import function
-
-        inputs_to_values = dict(inputs_to_values or {})
-        inputs = list(inputs_to_values)
-        f = function(inputs, self, mode="FAST_COMPILE", on_unused_input="ignore", **kwargs)
-        return f(*[inputs_to_values[i] for i in inputs])
-
     def clone(self, name=None):
         """A fresh input variable of the same type (``owner`` is dropped)."""
         return Variable(self.type, name=self.name if name is None else name)
@@ -137,6 +233,20 @@ class Constant(Variable):
 
     def clone(self, name=None):
         return self
+
+
+def uniform_value(c: Constant):
+    """The single value of a constant whose elements are all equal (None otherwise)."""
+    d = c.data
+    if d.size == 0 or d.dtype.kind not in "biuf":
+        return None
+    flat = d.reshape(-1)
+    first = flat[0]
+    if d.size > 1 and not (np.all(flat == first) or (first != first and np.all(flat != flat))):
+        return None
+    if d.size > 1 and first == 0 and d.dtype.kind == "f" and not np.all(np.signbit(flat) == np.signbit(first)):
+        return None
+    return first.item()
 
 
 class SharedVariable(Variable):
@@ -187,10 +297,6 @@ class Apply:
 
     def __repr__(self):
         return f"Apply({self.op}, {list(self.inputs)})"
-
-
-def is_leaf(v: Variable) -> bool:
-    return v.owner is None
 
 
 def toposort(outputs) -> list[Apply]:
@@ -246,31 +352,3 @@ def graph_inputs(outputs) -> list[Variable]:
             seen.add(id(o))
             leaves.append(o)
     return leaves
-
-
-def clone_replace(outputs, replace: dict) -> list[Variable]:
-    """Rebuild ``outputs`` with variables substituted per ``replace`` (types must match).
-
-    >>> from eqtensor import tensor as pt
-    >>> x, y = pt.dscalar("x"), pt.dscalar("y")
-    >>> [z] = clone_replace([x * 2], {x: y})
-    >>> z.owner.inputs[0] is y
-    True
-    """
-    from .basic import as_tensor_variable
-
-    memo: dict[int, Variable] = {}
-    for old, new in replace.items():
-        new = as_tensor_variable(new)
-        if new.type.dtype != old.type.dtype or new.type.ndim != old.type.ndim:
-            raise TypeError(f"cannot replace {old} of type {old.type} by {new} of type {new.type}")
-        memo[id(old)] = new
-    for node in toposort(outputs):
-        if any(id(o) in memo for o in node.outputs):
-            continue
-        new_inputs = [memo.get(id(i), i) for i in node.inputs]
-        if all(a is b for a, b in zip(new_inputs, node.inputs)):
-            continue
-        memo[id(node.out)] = node.op(*new_inputs)
-    return [memo.get(id(o), o) for o in outputs]
-

@@ -1,29 +1,40 @@
 """The op table: every operation is declared once, as an :class:`OpDef`.
 
-An ``OpDef`` says what an op *is*: its name and kind, its parameters, its type rule, its NumPy
-implementation (``perform``, plus an optional inline code template for the generated NumPy
-backend), its arithmetic cost per output element, and which input its output may be a view of.
+An ``OpDef`` says what an op *is*:
+
+- its name, kind and parameters, its type rule (``infer``) and its NumPy implementation
+  (``perform``, plus an optional inline template for the generated NumPy backend, or a ufunc);
+- its cost: ``cost`` per output element (per input element for reductions), or ``flops`` for ops
+  whose work is not proportional to their output (``flops(op, input_types, input_values)``, where
+  ``input_values`` holds the NumPy value of each constant input, else None); ``unstable``, an
+  extra cost per element for ops whose naive compositions overflow or cancel (``exp``, ``log``);
+  ``absorbs_producers`` for reductions whose kernel computes fused producers in its input loop;
+- how it is checked: ``reference``, a high-precision definition in mpmath (an elementwise op:
+  ``reference(mp, *scalars, **params)``; a reduction: ``reference(mp, values)`` over the reduced
+  values; other ops: ``reference(mp, *object_arrays, **params)``), used by the rule checker and
+  the per-op tests; ``grad_domain``, one ``(low, high)`` interval per input where its derivative
+  is checked by finite differences;
+- which input its output may be a view of, whether it is differentiable, its doc and how it prints.
+
 An :class:`Op` is an ``OpDef`` with bound parameter values; calling it on variables builds a node.
+The C kernels (:mod:`eqtensor.backends.c`) and VJP rules (:mod:`eqtensor.rules.gradients`) are
+tables keyed by the op name; tests derived from :data:`OPS` fail when an op lacks one of its pieces.
 
-The C kernels (:mod:`eqtensor.backends`) and VJP rules (:mod:`eqtensor.rules`) are tables keyed
-by the op name; tests derived from :data:`OPS` fail when an op lacks one of its pieces.
-
->>> from eqtensor.core.op import OPS
->>> OPS["exp"].kind, OPS["exp"].nin
-('elemwise', 1)
+>>> OPS["exp"].kind, OPS["exp"].nin, OPS["exp"].grad_domain
+('elemwise', 1, ((-2.0, 2.0),))
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
-from .graph import Apply, Constant, Variable
-from .types import TensorType
+from .dtypes import as_dtype, promote
+from .graph import Apply, Constant, TensorType, Variable
 
-#: name -> OpDef, the single table of every primitive and composite op
+#: name -> OpDef, the single table of every op
 OPS: dict[str, "OpDef"] = {}
 
 
@@ -37,14 +48,19 @@ class OpDef:
     infer: Callable[["Op", tuple[Variable, ...]], TensorType]
     perform: Callable[..., Any]  # perform(*arrays, **params) -> ndarray
     cost: float = 1.0
+    flops: Callable | None = None  # flops(op, input_types, input_values) -> total cost
+    unstable: float = 0.0
+    absorbs_producers: bool = True
     params: tuple[str, ...] = ()
     numpy: str | None = None  # inline template, e.g. "np.sum({0}, axis={axis})"
     ufunc: Any = None  # NumPy ufunc computing the op elementwise (enables out=)
     view_of: int | None = None  # output may share memory with this input
     differentiable: bool = True
-    body: Callable | None = None  # composite: builds the expression from primitives
+    reference: Callable | None = None
+    grad_domain: tuple | None = None
+    compare: bool = False  # a comparison: out-of-range Python ints compare exactly (NumPy 2)
+    format: Callable | None = None  # format(params) -> how the op prints
     doc: str = ""
-    extra: dict = field(default_factory=dict, compare=False)  # hooks: flops(op, input_types), format(params)
 
     def __call__(self, **params) -> "Op":
         return Op(self, params)
@@ -86,7 +102,7 @@ class Op:
         return hash(self._key)
 
     def __repr__(self):
-        fmt = self.defn.extra.get("format")
+        fmt = self.defn.format
         if fmt is not None:
             return fmt(self.params)
         if not self.params:
@@ -101,8 +117,6 @@ class Op:
         raise AttributeError(item)
 
     def __call__(self, *inputs) -> Variable:
-        from .basic import as_tensor_variable
-
         defn = self.defn
         if defn.nin is not None and len(inputs) != defn.nin:
             raise TypeError(f"{self.name} takes {defn.nin} inputs, got {len(inputs)}")
@@ -116,13 +130,72 @@ class Op:
         return self.defn.perform(*arrays, **self.params)
 
 
+def exact(mp, *arrays):
+    """Object arrays of mpmath numbers with undefined entries (None) as nan, for array-level
+    references (``OpDef.reference`` of ops that are not elementwise)."""
+    return [np.vectorize(lambda v: mp.nan if v is None else v, otypes=[object])(a) for a in arrays]
+
+
 def declare(name, kind, nin, infer, perform, **kw) -> OpDef:
     """Register an op in :data:`OPS` (each name once) and return its definition."""
     if name in OPS:
         raise ValueError(f"op {name!r} is declared twice")
+    domain = kw.get("grad_domain")
+    if domain is not None:
+        kw["grad_domain"] = tuple((float(lo), float(hi)) for lo, hi in domain)
     d = OpDef(name=name, kind=kind, nin=nin, infer=infer, perform=perform, **kw)
     OPS[name] = d
     return d
+
+
+# ---------------------------------------------------------------------------------------------
+# values as variables
+
+_PY_SCALARS = (bool, int, float, complex)
+
+
+def as_tensor_variable(x, name=None, ndim=None) -> Variable:
+    """Return ``x`` if it is a variable, else a constant holding it.
+
+    Python scalars become *weak* constants (NEP 50): they take the dtype of the tensor they are
+    combined with. Lists/tuples containing variables are stacked.
+    """
+    if isinstance(x, Variable):
+        v = x
+    elif isinstance(x, _PY_SCALARS) and not isinstance(x, np.generic):
+        if isinstance(x, int) and not isinstance(x, bool) and not -(2**63) <= x < 2**63:
+            raise OverflowError(f"Python integer {x} does not fit in int64")
+        v = Constant(np.asarray(x), name=name, weak=True)
+    elif isinstance(x, (list, tuple)) and any(isinstance(e, Variable) for e in _flatten(x)):
+        v = _stack([as_tensor_variable(e) for e in x])
+    else:
+        try:
+            arr = np.asarray(x)
+        except Exception as e:
+            raise TypeError(f"cannot convert {x!r} to a tensor: {e}") from e
+        if arr.dtype.kind in "OUSVMm":
+            raise TypeError(f"cannot convert {type(x).__name__} value {x!r} to a tensor (dtype {arr.dtype})")
+        v = Constant(arr, name=name)
+    if ndim is not None and v.ndim != ndim:
+        raise TypeError(f"expected a tensor of {ndim} dimensions, got {v.type}")
+    return v
+
+
+def _flatten(x):
+    for e in x:
+        if isinstance(e, (list, tuple)):
+            yield from _flatten(e)
+        else:
+            yield e
+
+
+def _stack(items):
+    """``items`` joined along a new first axis (the ``stack`` of lists holding variables)."""
+    nd = max(i.ndim for i in items)
+    if any(i.ndim != nd for i in items):
+        raise ValueError(f"cannot stack tensors of different ranks: {[i.type for i in items]}")
+    lifted = [Op(OPS["dimshuffle"], {"order": ("x",) + tuple(range(nd))})(i) for i in items]
+    return lifted[0] if len(lifted) == 1 else Op(OPS["concatenate"], {"axis": 0})(*lifted)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -131,9 +204,6 @@ def declare(name, kind, nin, infer, perform, **kw) -> OpDef:
 
 def prepare_elemwise_inputs(opname, inputs):
     """Left-pad lower-rank inputs with broadcastable dims and give weak constants their dtype."""
-    from .dtypes import promote
-    from .ops.shape import expand_left
-
     kinds = [type(i.data.item()) if _is_weak(i) else i.dtype for i in inputs]
     strong = [k for k in kinds if isinstance(k, str)]
     target = promote(kinds) if strong else None
@@ -143,14 +213,19 @@ def prepare_elemwise_inputs(opname, inputs):
             try:
                 i = _cast_weak(opname, i, target)
             except OverflowError:
-                if not OPS[opname].extra.get("compare"):
+                if not OPS[opname].compare:
                     raise
                 # NumPy 2 compares with an out-of-range Python int exactly: keep it as a strong int64
                 i = Constant(i.data, weak=False)
         out.append(i)
     nd = max(i.ndim for i in out)
-    return tuple(i if i.ndim == nd else _expand_constant(i, nd) if isinstance(i, Constant) else expand_left(i, nd)
+    return tuple(i if i.ndim == nd else _expand_constant(i, nd) if isinstance(i, Constant) else _expand_left(i, nd)
                  for i in out)
+
+
+def _expand_left(v: Variable, ndim: int) -> Variable:
+    order = ("x",) * (ndim - v.ndim) + tuple(range(v.ndim))
+    return Op(OPS["dimshuffle"], {"order": order})(v)
 
 
 def _expand_constant(c: Constant, ndim: int) -> Constant:
@@ -175,8 +250,6 @@ _DTYPE_CACHE: dict = {}
 
 def dtype_by_numpy(op: Op, dtypes, ndims=None) -> str:
     """The dtype NumPy's implementation gives for inputs of these dtypes (cached per op)."""
-    from .dtypes import as_dtype
-
     ndims = ndims or (1,) * len(dtypes)
     key = (op.key, tuple(dtypes), tuple(ndims))
     hit = _DTYPE_CACHE.get(key)

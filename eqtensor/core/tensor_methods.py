@@ -1,4 +1,7 @@
-"""Operators and methods of symbolic tensors (mixed into :class:`eqtensor.core.graph.Variable`).
+"""Operators and methods of symbolic tensors, installed on :class:`eqtensor.core.graph.Variable`.
+
+The graph module knows no op; this module, above the op declarations, gives variables their
+NumPy-like face (``x + y``, ``x.sum()``, ``x.T``, ``x[i]``) when :mod:`eqtensor.core` is imported.
 
 >>> from eqtensor import tensor as pt
 >>> x = pt.dmatrix("x")
@@ -8,21 +11,14 @@ TensorType(float64, shape=(None,))
 
 from __future__ import annotations
 
-import importlib
-
-_mods = {}
-
-
-def _m(name):
-    mod = _mods.get(name)
-    if mod is None:
-        mod = _mods[name] = importlib.import_module(f"eqtensor.core.ops.{name}")
-    return mod
+from .graph import Variable
+from .ops import elemwise, linalg, reduction, subtensor
+from .ops import shape as shape_ops
 
 
 def _bin(opname, reflected=False):
     def method(self, other):
-        fn = getattr(_m("elemwise"), opname)
+        fn = getattr(elemwise, opname)
         return fn(other, self) if reflected else fn(self, other)
 
     method.__name__ = opname
@@ -30,7 +26,8 @@ def _bin(opname, reflected=False):
 
 
 class TensorMethods:
-    __slots__ = ()
+    """The methods and operators (a namespace copied onto :class:`Variable` by :func:`install`)."""
+
     __array_priority__ = 1000  # NumPy defers to our operators: np_array + x builds a graph
 
     __add__, __radd__ = _bin("add"), _bin("add", True)
@@ -46,25 +43,25 @@ class TensorMethods:
     __xor__, __rxor__ = _bin("xor"), _bin("xor", True)
 
     def __neg__(self):
-        return _m("elemwise").neg(self)
+        return elemwise.neg(self)
 
     def __pos__(self):
         return self
 
     def __abs__(self):
-        return _m("elemwise").abs(self)
+        return elemwise.abs(self)
 
     def __invert__(self):
-        return _m("elemwise").invert(self)
+        return elemwise.invert(self)
 
     def __matmul__(self, other):
-        return _m("linalg").matmul(self, other)
+        return linalg.matmul(self, other)
 
     def __rmatmul__(self, other):
-        return _m("linalg").matmul(other, self)
+        return linalg.matmul(other, self)
 
     def __getitem__(self, idx):
-        return _m("subtensor").getitem(self, idx)
+        return subtensor.getitem(self, idx)
 
     def __iter__(self):
         raise TypeError("a symbolic tensor cannot be iterated; index it with x[i] instead")
@@ -75,99 +72,109 @@ class TensorMethods:
     # ------------------------------------------------------------------ shape
     @property
     def shape(self):
-        return _m("shape").shape(self)
+        return shape_ops.shape(self)
 
     @property
     def size(self):
-        return _m("reduction").prod(self.shape)
+        return reduction.prod(self.shape)
 
     @property
     def T(self):
-        return _m("shape").transpose(self)
+        return shape_ops.transpose(self)
 
     def transpose(self, *axes):
         if len(axes) == 1 and isinstance(axes[0], (list, tuple)):
             axes = tuple(axes[0])
-        return _m("shape").transpose(self, axes or None)
+        return shape_ops.transpose(self, axes or None)
 
     def swapaxes(self, axis1, axis2):
-        return _m("shape").swapaxes(self, axis1, axis2)
+        return shape_ops.swapaxes(self, axis1, axis2)
 
     def dimshuffle(self, *order):
-        return _m("shape").dimshuffle(self, *order)
+        return shape_ops.dimshuffle(self, *order)
 
     def reshape(self, *shape, ndim=None):
         if len(shape) == 1 and not isinstance(shape[0], int):
             shape = shape[0]
-        return _m("shape").reshape(self, shape, ndim=ndim)
+        return shape_ops.reshape(self, shape, ndim=ndim)
 
     def flatten(self, ndim=1):
-        return _m("shape").flatten(self, ndim)
+        return shape_ops.flatten(self, ndim)
 
     def squeeze(self, axis=None):
-        return _m("shape").squeeze(self, axis)
+        return shape_ops.squeeze(self, axis)
 
     def take(self, indices, axis=None):
-        return _m("subtensor").take(self, indices, axis)
+        return subtensor.take(self, indices, axis)
 
     def astype(self, dtype):
-        return _m("elemwise").cast(self, dtype)
+        return elemwise.cast(self, dtype)
 
     # ------------------------------------------------------------------ reductions
     def sum(self, axis=None, keepdims=False):
-        return _m("reduction").sum(self, axis, keepdims)
+        return reduction.sum(self, axis, keepdims)
 
     def prod(self, axis=None, keepdims=False):
-        return _m("reduction").prod(self, axis, keepdims)
+        return reduction.prod(self, axis, keepdims)
 
     def max(self, axis=None, keepdims=False):
-        return _m("reduction").max(self, axis, keepdims)
+        return reduction.max(self, axis, keepdims)
 
     def min(self, axis=None, keepdims=False):
-        return _m("reduction").min(self, axis, keepdims)
+        return reduction.min(self, axis, keepdims)
 
     def mean(self, axis=None, keepdims=False):
-        return _m("reduction").mean(self, axis, keepdims)
+        return reduction.mean(self, axis, keepdims)
 
     def var(self, axis=None, keepdims=False, ddof=0):
-        return _m("reduction").var(self, axis, keepdims, ddof)
+        return reduction.var(self, axis, keepdims, ddof)
 
     def std(self, axis=None, keepdims=False, ddof=0):
-        return _m("reduction").std(self, axis, keepdims, ddof)
+        return reduction.std(self, axis, keepdims, ddof)
 
     def argmax(self, axis=None, keepdims=False):
-        return _m("reduction").argmax(self, axis, keepdims)
+        return reduction.argmax(self, axis, keepdims)
 
     def argmin(self, axis=None, keepdims=False):
-        return _m("reduction").argmin(self, axis, keepdims)
+        return reduction.argmin(self, axis, keepdims)
 
     def all(self, axis=None, keepdims=False):
-        return _m("reduction").all(self, axis, keepdims)
+        return reduction.all(self, axis, keepdims)
 
     def any(self, axis=None, keepdims=False):
-        return _m("reduction").any(self, axis, keepdims)
+        return reduction.any(self, axis, keepdims)
 
     # ------------------------------------------------------------------ elementwise helpers
     def diagonal(self, offset=0, axis1=0, axis2=1):
-        return _m("linalg").diagonal(self, offset, axis1, axis2)
+        return linalg.diagonal(self, offset, axis1, axis2)
 
     def trace(self, offset=0):
-        return _m("linalg").trace(self, offset)
+        return linalg.trace(self, offset)
 
     def dot(self, other):
-        return _m("linalg").dot(self, other)
+        return linalg.dot(self, other)
 
     def exp(self):
-        return _m("elemwise").exp(self)
+        return elemwise.exp(self)
 
     def log(self):
-        return _m("elemwise").log(self)
+        return elemwise.log(self)
 
     def sqrt(self):
-        return _m("elemwise").sqrt(self)
+        return elemwise.sqrt(self)
 
     def clip(self, lo, hi):
-        return _m("elemwise").clip(self, lo, hi)
+        return elemwise.clip(self, lo, hi)
 
     def round(self):
-        return _m("elemwise").round_half_to_even(self)
+        return elemwise.round_half_to_even(self)
+
+
+def install():
+    """Give :class:`Variable` the methods and operators above (idempotent)."""
+    for name, member in vars(TensorMethods).items():
+        if name not in ("__module__", "__qualname__", "__doc__", "__dict__", "__weakref__"):
+            setattr(Variable, name, member)
+
+
+install()

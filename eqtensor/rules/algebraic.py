@@ -13,8 +13,11 @@ distribution are *not* rules here: they explode the e-graph; targeted rules cove
 
 from __future__ import annotations
 
-from ..tensor import alloc, dimshuffle, dot, exp, expm1, log, log1p, max, min, ones_like, pow, reciprocal, reshape, shape, \
-    sqr, sqrt, sum, zeros_like
+from ..core.ops.creation import ones_like, zeros_like
+from ..core.ops.elemwise import exp, expm1, log, log1p, pow, reciprocal, sqr, sqrt
+from ..core.ops.linalg import dot
+from ..core.ops.reduction import max, min, sum
+from ..core.ops.shape import alloc, dimshuffle, reshape, shape
 from .language import RuleSet, finite, finite_nonzero, integral_const, no_overflow, nonzero_const, positive, rewrite, var
 
 

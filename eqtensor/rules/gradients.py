@@ -4,7 +4,7 @@ Each rule reads as a rewrite ``op(inputs) with output cotangent g  ->  input cot
 function ``(op, inputs, out, g)`` returning one expression per input, written with the same tensor
 API users write (so the result is an ordinary graph: printable, differentiable again, optimized by
 the e-graph). An entry may be ``None`` (the input is disconnected, e.g. a shape argument) or
-:data:`ZERO` (connected, zero gradient). The driver (:mod:`eqtensor.core.gradient`) sums
+:data:`ZERO` (connected, zero gradient). The driver (:mod:`eqtensor.rules.autodiff`) sums
 cotangents back over the input's statically broadcastable dimensions and casts them to the input's
 dtype, so elementwise rules simply return ``g``-shaped expressions.
 
@@ -12,8 +12,7 @@ Ops declared ``differentiable=False`` have no rule: their float inputs get a zer
 kind ``shape`` — ``shape``, ``shape_i`` — are disconnected from their input, as in PyTensor).
 
 The gradient-marker ops (``zero_grad``, ``disconnected_grad``, ``undefined_grad``, ``grad_clip``,
-``grad_scale``) and their rules are in :mod:`eqtensor.rules.gradient_markers`; this module also
-declares ``polygamma``, needed as the derivative of ``psi``.
+``grad_scale``, declared in :mod:`eqtensor.core.ops.markers`) have rules here like any other op.
 
 >>> RULES["exp"].why
 'd exp(x) = exp(x) dx: reuse the output'
@@ -30,13 +29,14 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-import scipy.special as sps
 
 from ..core.graph import Constant
-from ..core.op import OPS, Op, declare, elemwise_infer
+from ..core.op import OPS, Op
 from ..core.ops import elemwise as E
 from ..core.ops import reduction as R
 from ..core.ops import shape as S
+from ..core.ops.linalg import dot, matmul, matrix_inverse, solve, tensordot
+from ..core.ops.subtensor import getitem
 
 
 class _Zero:
@@ -244,19 +244,6 @@ def _cast(op, inputs, out, g):
 
 
 # --------------------------------------------------------------------------- unary elementwise
-def _polygamma_perform(x, n):
-    return sps.polygamma(n, x)
-
-
-declare("polygamma", "elemwise", 1, elemwise_infer, _polygamma_perform, params=("n",), cost=40,
-        doc="the n-th derivative of psi (declared with the gradient rules: psi's derivative)")
-
-
-def polygamma(n: int, x):
-    """``psi^(n)(x)``, the ``n``-th derivative of the digamma function."""
-    return Op(OPS["polygamma"], {"n": int(n)})(x)
-
-
 _LOG2, _LOG10 = float(np.log(2.0)), float(np.log(10.0))
 _ERF = float(2 / np.sqrt(np.pi))
 
@@ -294,9 +281,9 @@ UNARY = [
     ("erfinv", "d erfinv(x) = sqrt(pi)/2 exp(erfinv(x)^2) dx: reuse the output",
      lambda g, x, out, op: scaled(g, E.exp(E.sqr(out)) * (1 / _ERF))),
     ("gammaln", "d log|Gamma(x)| = psi(x) dx", lambda g, x, out, op: scaled(g, E.psi(x))),
-    ("psi", "d psi(x) = polygamma(1, x) dx", lambda g, x, out, op: scaled(g, polygamma(1, x))),
+    ("psi", "d psi(x) = polygamma(1, x) dx", lambda g, x, out, op: scaled(g, E.polygamma(1, x))),
     ("polygamma", "d polygamma(n, x) = polygamma(n + 1, x) dx",
-     lambda g, x, out, op: scaled(g, polygamma(op.params["n"] + 1, x))),
+     lambda g, x, out, op: scaled(g, E.polygamma(op.params["n"] + 1, x))),
 ]
 
 
@@ -386,7 +373,6 @@ def _alloc(op, inputs, out, g):
 
 @vjp("concatenate", "each input receives its slice of the cotangent along the axis")
 def _concatenate(op, inputs, out, g):
-    from ..core.ops.subtensor import getitem
 
     axis = op.params["axis"]
     lead = (slice(None),) * axis
@@ -401,7 +387,6 @@ def _concatenate(op, inputs, out, g):
 
 @vjp("make_vector", "element k of the vector is input k")
 def _make_vector(op, inputs, out, g):
-    from ..core.ops.subtensor import getitem
 
     return [getitem(g, k) for k in range(len(inputs))]
 
@@ -446,20 +431,17 @@ def _inc_subtensor(op, inputs, out, g):
 
 # --------------------------------------------------------------------------- linear algebra
 def _dot(a, b):
-    from ..core.ops.linalg import dot
 
     return dot(a, b)
 
 
 def _matmul(a, b):
-    from ..core.ops.linalg import matmul
 
     return matmul(a, b)
 
 
 @vjp("dot", "d(a . b) = da . b + a . db: contract the cotangent with the other operand")
 def _dot_vjp(op, inputs, out, g):
-    from ..core.ops.linalg import tensordot
 
     a, b = inputs
     if a.ndim == 0 or b.ndim == 0:
@@ -518,7 +500,6 @@ def _inverse(op, inputs, out, g):
 
 @vjp("det", "d det(X) = det(X) tr(inv(X) dX): the cotangent is g det(X) inv(X)^T")
 def _det(op, inputs, out, g):
-    from ..core.ops.linalg import matrix_inverse
 
     x = inputs[0]
     scale = S.expand_dims(g * out, (out.ndim, out.ndim + 1))
@@ -527,7 +508,6 @@ def _det(op, inputs, out, g):
 
 @vjp("solve", "x = solve(A, b): db gets solve(A^T, g), dA gets -db x^T")
 def _solve(op, inputs, out, g):
-    from ..core.ops.linalg import solve
 
     a, b = inputs
     gb = solve(a.T, g)
@@ -586,4 +566,27 @@ def _scan(op, inputs, out, g):
                               "differentiate an unrolled loop instead")
 
 
-from . import gradient_markers  # noqa: E402,F401  (registers the marker ops and their rules)
+# --------------------------------------------------------------------------- gradient markers
+@vjp("zero_grad", "zero_grad(x) is x with a zero gradient")
+def _zero_grad(op, inputs, out, g):
+    return (ZERO,)
+
+
+@vjp("disconnected_grad", "disconnected_grad(x) is x seen as a constant by grad", only=())
+def _disconnected_grad(op, inputs, out, g):
+    return (None,)
+
+
+@vjp("undefined_grad", "undefined_grad(x) is x whose gradient is undefined")
+def _undefined_grad(op, inputs, out, g):
+    return (NullGrad(f"the gradient of {inputs[0]} was declared undefined by undefined_grad"),)
+
+
+@vjp("grad_clip", "grad_clip(x, lo, hi) is x whose gradient is clipped to [lo, hi]")
+def _grad_clip(op, inputs, out, g):
+    return (E.clip(g, op.params["lower"], op.params["upper"]),)
+
+
+@vjp("grad_scale", "grad_scale(x, m) is x whose gradient is multiplied by m")
+def _grad_scale(op, inputs, out, g):
+    return (g * op.params["multiplier"],)

@@ -35,9 +35,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..core.egraph.program import uniform_value
-from ..core.graph import Constant, Variable, toposort
-from ..core.types import TensorType
+from ..core.graph import Constant, Variable, toposort, uniform_value
+from ..core.graph import TensorType
 
 
 def var(name: str, ndim: int = 1, dtype: str = "float64", shape=None) -> Variable:
@@ -67,7 +66,7 @@ class Guard:
         return f"{self.kind}({', '.join(getattr(a, 'name', repr(a)) for a in self.args)})"
 
 
-#: guard kind -> what it asserts (facts the e-graph knows; see eqtensor/core/egraph/program.py)
+#: guard kind -> what it asserts (facts the e-graph knows; see eqtensor/egraph/program.py)
 GUARD_KINDS = {
     "positive": "every element is > 0 (or nan, or a value that underflowed to 0)",
     "nonneg": "every element is >= 0 (or nan)",

@@ -9,9 +9,11 @@ True
 
 from __future__ import annotations
 
-from ..core.op import OPS
-from ..tensor import exp, expm1, log, log1mexp, log1p, logsumexp, sigmoid, softplus, sum
 from functools import partial
+
+from ..core.ops.elemwise import exp, expm1, log, log1mexp, log1p, sigmoid, softplus
+from ..core.ops.nnet import log_softmax, softmax
+from ..core.ops.reduction import logsumexp, sum
 
 from .language import RuleSet, rewrite as _rewrite, var
 
@@ -52,16 +54,13 @@ def _build() -> RuleSet:
         rewrite("logsumexp", log(sum(exp(m), axis=1)), logsumexp(m, axis=1),
                 why="exp overflows; logsumexp shifts by the max (any axis, keepdims)", exact=False),
     ]
-    if "softmax" in OPS:
-        from ..tensor.special import log_softmax, softmax
-
-        e = exp(m)
-        rules += [
-            rewrite("log_softmax", log(softmax(m, axis=1)), log_softmax(m, axis=1),
-                    why="softmax underflows to 0, log of it to -inf (any axis)", exact=False),
-            rewrite("softmax_formula", e / sum(e, axis=1, keepdims=True), softmax(m, axis=1),
-                    why="exp overflows: softmax subtracts the max", exact=False),
-        ]
+    e = exp(m)
+    rules += [
+        rewrite("log_softmax", log(softmax(m, axis=1)), log_softmax(m, axis=1),
+                why="softmax underflows to 0, log of it to -inf (any axis)", exact=False),
+        rewrite("softmax_formula", e / sum(e, axis=1, keepdims=True), softmax(m, axis=1),
+                why="exp overflows: softmax subtracts the max", exact=False),
+    ]
     return RuleSet(rules)
 
 

@@ -8,32 +8,17 @@
 array([0., 2.])
 """
 
-from ..core import ops as _ops  # noqa: F401  (registers the op table)
 from ..core.basic import (
-    TYPED as _TYPED, as_tensor_variable, col, constant, matrix, row, scalar, shared, tensor, tensor3,
-    tensor4, vector,
+    TYPED as _TYPED, col, constant, matrix, row, scalar, shared, tensor, tensor3, tensor4, vector,
 )
-from ..core.graph import Constant, Variable
-from ..core.ops.creation import (
-    arange, eye, full, full_like, identity_like, ones, ones_like, tri, tril, triu, zeros, zeros_like,
-)
-from ..core.ops.elemwise import (
-    abs, add, allclose, and_, arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh, cast, ceil, clip, cos,
-    cosh, eq, erf, erfc, erfinv, exp, exp2, expm1, floor, floor_div, gammaln, ge, gt, invert, isinf,
-    isclose, isnan, le, log, log1mexp, log1p, log2, log10, logical_and, logical_not, logical_or, logical_xor, lt,
-    maximum, minimum, mod, mul, neg, neq, or_, pow, psi, reciprocal, round_half_to_even, sigmoid, sign,
-    sin, sinh, softplus, sqr, sqrt, sub, switch, tan, tanh, true_div, trunc, xor,
-)
+from ..core.graph import Constant, TensorType, Variable
+from ..core.op import as_tensor_variable
+from ..core.ops.creation import *  # noqa: F403  (each family's __all__)
+from ..core.ops.elemwise import *  # noqa: F403
 from ..core.ops.linalg import diag, diagonal, dot, matmul, outer, tensordot, trace
-from ..core.ops.reduction import (
-    all, any, argmax, argmin, logsumexp, max, mean, min, prod, std, sum, var,
-)
-from ..core.ops.shape import (
-    alloc, broadcast_to, concatenate, dimshuffle, expand_dims, flatten, reshape, roll, shape, shape_i, squeeze,
-    stack, swapaxes, transpose,
-)
-from ..core.ops.subtensor import inc_subtensor, set_subtensor, take
-from ..core.types import TensorType
+from ..core.ops.reduction import *  # noqa: F403
+from ..core.ops.shape import *  # noqa: F403
+from ..core.ops.subtensor import *  # noqa: F403
 from . import linalg, special  # noqa: E402  (pt.linalg, pt.special)
 
 globals().update(_TYPED)

@@ -25,8 +25,9 @@ import numpy as np
 import scipy.linalg.blas as sblas
 
 from ..config import config
-from ..op import OPS, Op, broadcast_static_shapes, declare, dtype_by_numpy
-from ..types import TensorType
+from ..op import OPS, Op, as_tensor_variable, broadcast_static_shapes, declare, dtype_by_numpy
+from ..graph import Constant, TensorType
+from .shape import expand_left
 
 _PREFIX = {"float64": "d", "float32": "s"}
 
@@ -101,7 +102,7 @@ def _gemm(c, alpha, a, b, beta):
     return alpha.reshape(()) * np.dot(a, b) + beta.reshape(()) * c
 
 
-def _gemm_flops(op, types):
+def _gemm_flops(op, types, values):
     c, _, a, b, _ = types
     m, k, n = _known(a.shape[0]), _known(a.shape[1]), _known(b.shape[1])
     return 2.0 * m * k * n + 2.0 * m * n
@@ -109,7 +110,7 @@ def _gemm_flops(op, types):
 
 declare("gemm", "blas", 5, _gemm_infer, _gemm, cost=2.0, differentiable=False,
         doc="alpha * dot(A, B) + beta * C (inputs C, alpha, A, B, beta); made by the BLAS rules",
-        extra={"flops": _gemm_flops})
+        flops=_gemm_flops)
 
 
 # ----------------------------------------------------------------------------- gemv
@@ -130,14 +131,14 @@ def _gemv(y, alpha, a, x, beta):
     return alpha.reshape(()) * np.dot(a, x) + beta.reshape(()) * y
 
 
-def _gemv_flops(op, types):
+def _gemv_flops(op, types, values):
     _, _, a, _, _ = types
     return 2.0 * _known(a.shape[0]) * _known(a.shape[1]) + 2.0 * _known(a.shape[0])
 
 
 declare("gemv", "blas", 5, _gemv_infer, _gemv, cost=2.0, differentiable=False,
         doc="alpha * dot(A, x) + beta * y (inputs y, alpha, A, x, beta); made by the BLAS rules",
-        extra={"flops": _gemv_flops})
+        flops=_gemv_flops)
 
 
 # ----------------------------------------------------------------------------- ger
@@ -161,29 +162,26 @@ def _ger(c, alpha, x, y):
     return c + alpha.reshape(()) * np.multiply.outer(x, y)
 
 
-def _ger_flops(op, types):
+def _ger_flops(op, types, values):
     c, _, x, y = types
     return 2.0 * _known(x.shape[0]) * _known(y.shape[0])
 
 
 declare("ger", "blas", 4, _ger_infer, _ger, cost=2.0, differentiable=False,
         doc="A + alpha * outer(x, y) (inputs A, alpha, x, y); made by the BLAS rules",
-        extra={"flops": _ger_flops})
+        flops=_ger_flops)
 
 
 def _lift(v):
-    from ..basic import as_tensor_variable
 
     return as_tensor_variable(v)
 
 
 def _scalar_arg(v, like):
     """Python/0-d scalars become size-1 tensors of ``like``'s rank (as elementwise graphs hold them)."""
-    from .shape import expand_left
 
     v = _lift(v)
     if v.ndim == 0:
-        from ..graph import Constant
 
         if isinstance(v, Constant):
             return Constant(np.asarray(v.data, dtype=like.dtype if v.weak else v.dtype).reshape((1,) * like.ndim))
@@ -207,3 +205,6 @@ def ger(c, alpha, x, y):
     """``c + alpha * outer(x, y)`` as one BLAS call."""
     c = _lift(c)
     return Op(OPS["ger"])(c, _scalar_arg(alpha, c), _lift(x), _lift(y))
+
+
+__all__ = ["gemm", "gemv", "ger"]

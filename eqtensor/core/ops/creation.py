@@ -19,12 +19,13 @@ import numpy as np
 
 from ..config import config
 from ..dtypes import INT_DTYPES, as_dtype
-from ..op import OPS, Op, constant_value, declare, dtype_by_numpy
-from ..types import TensorType
+from ..op import OPS, Op, as_tensor_variable, constant_value, declare, dtype_by_numpy
+from ..graph import TensorType, Variable
+from .elemwise import cast, sub, switch
+from .shape import alloc, shape_i
 
 
 def _int_scalar(opname, what, v):
-    from ..basic import as_tensor_variable
 
     v = as_tensor_variable(v)
     if v.ndim != 0 or v.dtype not in INT_DTYPES:
@@ -72,7 +73,6 @@ def arange(start, stop=None, step=1, dtype=None):
     >>> pt.arange(1, 2, 0.25).eval()
     array([1.  , 1.25, 1.5 , 1.75])
     """
-    from ..basic import as_tensor_variable
 
     if stop is None:
         start, stop = 0, start
@@ -142,8 +142,6 @@ def tri(n, m=None, k=0, dtype=None):
 
 
 def _last_two(opname, x):
-    from ..basic import as_tensor_variable
-    from .shape import shape_i
 
     x = as_tensor_variable(x)
     if x.ndim < 2:
@@ -160,7 +158,6 @@ def tril(x, k=0):
     array([[0., 0., 0.],
            [1., 0., 0.]])
     """
-    from .elemwise import switch
 
     x, (n, m) = _last_two("tril", x)
     return switch(tri(n, m, k, dtype="bool"), x, np.zeros((), x.dtype))
@@ -175,7 +172,6 @@ def triu(x, k=0):
     array([[1, 1, 1],
            [0, 1, 1]], dtype=int32)
     """
-    from .elemwise import sub, switch
 
     x, (n, m) = _last_two("triu", x)
     below = k - 1 if isinstance(k, (int, np.integer)) else sub(_int_scalar("triu", "k", k), 1)
@@ -197,7 +193,6 @@ def identity_like(x, dtype=None):
 
 # ----------------------------------------------------------------------------- fills
 def _dims(shape, opname):
-    from ..graph import Variable
 
     if isinstance(shape, Variable):
         if shape.ndim == 0:
@@ -218,9 +213,6 @@ def full(shape, fill_value, dtype=None):
     >>> pt.full((2,), 7, dtype="int8").eval()
     array([7, 7], dtype=int8)
     """
-    from ..basic import as_tensor_variable
-    from .elemwise import cast
-    from .shape import alloc
 
     v = as_tensor_variable(fill_value)
     if v.ndim != 0:
@@ -257,9 +249,6 @@ def full_like(x, fill_value, dtype=None):
     >>> pt.full_like(pt.matrix("x", shape=(2, 3)), 1.5).type
     TensorType(float64, shape=(2, 3))
     """
-    from ..basic import as_tensor_variable
-    from ..graph import Variable
-    from .shape import shape_i
 
     x = as_tensor_variable(x)
     dtype = as_dtype(dtype or x.dtype)
@@ -291,3 +280,6 @@ def ones_like(x, dtype=None):
     TensorType(bool, shape=(4,))
     """
     return full_like(x, 1, dtype)
+
+
+__all__ = ["arange", "eye", "full", "full_like", "identity_like", "ones", "ones_like", "tri", "tril", "triu", "zeros", "zeros_like"]

@@ -12,10 +12,14 @@ TensorType(float64, shape=(None,))
 
 from __future__ import annotations
 
+import builtins
+
 import numpy as np
 import scipy.special as sps
 
-from ..op import OPS, Op, declare, elemwise_infer
+from ..dtypes import as_dtype, promote
+from ..graph import TensorType
+from ..op import OPS, Op, as_tensor_variable, declare, elemwise_infer
 
 def _ufunc_perform(u):
     def perform(*arrays):
@@ -51,86 +55,126 @@ def _log1mexp(x):
         return np.where(x > -np.log(2), np.log(-np.expm1(x)), np.log1p(-np.exp(x)))
 
 
+def _polygamma_perform(x, n):
+    return sps.polygamma(n, x)
+
+
 def _switch(c, a, b):
     return np.where(c, a, b)
 
 
-# name, nin, numpy callable (a ufunc where possible), cost per element, differentiable, doc
-TABLE = [
-    ("add", 2, np.add, 1, True, "x + y"),
-    ("sub", 2, np.subtract, 1, True, "x - y"),
-    ("mul", 2, np.multiply, 1, True, "x * y"),
-    ("true_div", 2, np.true_divide, 4, True, "x / y"),
-    ("floor_div", 2, np.floor_divide, 6, False, "x // y"),
-    ("mod", 2, np.mod, 6, True, "x % y (sign of y, as NumPy)"),
-    ("pow", 2, np.power, 20, True, "x ** y"),
-    ("maximum", 2, np.maximum, 1, True, "elementwise maximum (nan propagates)"),
-    ("minimum", 2, np.minimum, 1, True, "elementwise minimum (nan propagates)"),
-    ("arctan2", 2, np.arctan2, 25, True, "arctan(y / x) with quadrant"),
-    ("neg", 1, np.negative, 1, True, "-x"),
-    ("abs", 1, np.abs, 1, True, "|x|"),
-    ("sign", 1, np.sign, 1, False, "sign of x"),
-    ("exp", 1, np.exp, 10, True, "e ** x"),
-    ("exp2", 1, np.exp2, 10, True, "2 ** x"),
-    ("expm1", 1, np.expm1, 12, True, "exp(x) - 1, accurate near 0"),
-    ("log", 1, np.log, 10, True, "natural log"),
-    ("log2", 1, np.log2, 10, True, "base-2 log"),
-    ("log10", 1, np.log10, 10, True, "base-10 log"),
-    ("log1p", 1, np.log1p, 12, True, "log(1 + x), accurate near 0"),
-    ("sqrt", 1, np.sqrt, 4, True, "square root"),
-    ("sqr", 1, np.square, 1, True, "x * x"),
-    ("reciprocal", 1, np.reciprocal, 4, True, "1 / x"),
-    ("sin", 1, np.sin, 10, True, "sine"),
-    ("cos", 1, np.cos, 10, True, "cosine"),
-    ("tan", 1, np.tan, 12, True, "tangent"),
-    ("arcsin", 1, np.arcsin, 15, True, "inverse sine"),
-    ("arccos", 1, np.arccos, 15, True, "inverse cosine"),
-    ("arctan", 1, np.arctan, 15, True, "inverse tangent"),
-    ("sinh", 1, np.sinh, 12, True, "hyperbolic sine"),
-    ("cosh", 1, np.cosh, 12, True, "hyperbolic cosine"),
-    ("tanh", 1, np.tanh, 12, True, "hyperbolic tangent"),
-    ("arcsinh", 1, np.arcsinh, 15, True, "inverse hyperbolic sine"),
-    ("arccosh", 1, np.arccosh, 15, True, "inverse hyperbolic cosine"),
-    ("arctanh", 1, np.arctanh, 15, True, "inverse hyperbolic tangent"),
-    ("sigmoid", 1, _sigmoid, 12, True, "1 / (1 + exp(-x))"),
-    ("softplus", 1, _softplus, 14, True, "log(1 + exp(x)), stable"),
-    ("log1mexp", 1, _log1mexp, 14, True, "log(1 - exp(x)) for x <= 0, stable"),
-    ("erf", 1, sps.erf, 15, True, "error function"),
-    ("erfc", 1, sps.erfc, 15, True, "complementary error function"),
-    ("erfinv", 1, sps.erfinv, 20, True, "inverse error function"),
-    ("gammaln", 1, sps.gammaln, 25, True, "log |Gamma(x)|"),
-    ("psi", 1, sps.psi, 25, True, "digamma"),
-    ("floor", 1, np.floor, 1, False, "round toward -inf"),
-    ("ceil", 1, np.ceil, 1, False, "round toward +inf"),
-    ("trunc", 1, np.trunc, 1, False, "round toward 0"),
-    ("round_half_to_even", 1, np.round, 1, False, "round to nearest, ties to even (np.round)"),
-    ("isnan", 1, np.isnan, 1, False, "x is nan"),
-    ("isinf", 1, np.isinf, 1, False, "x is ±inf"),
-    ("eq", 2, np.equal, 1, False, "x == y"),
-    ("neq", 2, np.not_equal, 1, False, "x != y"),
-    ("lt", 2, np.less, 1, False, "x < y"),
-    ("le", 2, np.less_equal, 1, False, "x <= y"),
-    ("gt", 2, np.greater, 1, False, "x > y"),
-    ("ge", 2, np.greater_equal, 1, False, "x >= y"),
-    ("and_", 2, np.bitwise_and, 1, False, "x & y: bitwise and (logical for bool)"),
-    ("or_", 2, np.bitwise_or, 1, False, "x | y: bitwise or (logical for bool)"),
-    ("xor", 2, np.bitwise_xor, 1, False, "x ^ y: bitwise xor (logical for bool)"),
-    ("invert", 1, np.invert, 1, False, "~x: bitwise not (logical for bool)"),
-    ("switch", 3, _switch, 1, True, "where(cond, x, y)"),
-    ("clip", 3, np.clip, 2, True, "min(max(x, lo), hi)"),
-]
+def _real(mp, z):
+    """nan where a real function is undefined (mpmath answered with a complex number)."""
+    return mp.nan if isinstance(z, mp.mpc) and z.imag != 0 else mp.re(z)
+
+
+def _log_ref(base):
+    return lambda mp, x: mp.log(x, base) if x >= 0 else mp.nan
+
+
+def _mod_ref(mp, x, y):
+    if y == 0:
+        return mp.nan
+    r = mp.fmod(x, y)  # exact; NumPy's remainder has the sign of y
+    return r + y if r and (r < 0) != (y < 0) else r
+
+
+def _trunc(mp, x):
+    return mp.floor(x) if x >= 0 else mp.ceil(x)
+
+
+def _log1mexp_ref(mp, x):
+    return mp.nan if x > 0 else mp.log(-mp.expm1(x))
+
+
+#: name -> (arity, NumPy/SciPy implementation (a ufunc where possible), cost per element, doc,
+#: high-precision reference, finite-difference domain per input or None when not differentiable,
+#: extra cost per element of an unstable form). Derived from it: the op, its builder (exported
+#: under the op's name), the per-op test cases and the gradient samples.
+TABLE = {
+    "add": (2, np.add, 1, "x + y", lambda mp, x, y: x + y, ((-2, 2), (-2, 2)), 0),
+    "sub": (2, np.subtract, 1, "x - y", lambda mp, x, y: x - y, ((-2, 2), (-2, 2)), 0),
+    "mul": (2, np.multiply, 1, "x * y", lambda mp, x, y: x * y, ((-2, 2), (-2, 2)), 0),
+    "true_div": (2, np.true_divide, 4, "x / y", lambda mp, x, y: x / y, ((-2, 2), (0.5, 2)), 0),
+    "floor_div": (2, np.floor_divide, 6, "x // y", lambda mp, x, y: mp.floor(x / y), None, 0),
+    "mod": (2, np.mod, 6, "x % y (sign of y, as NumPy)", _mod_ref,
+            ((2.5, 2.9), (1.5, 1.6)), 0),
+    "pow": (2, np.power, 20, "x ** y", lambda mp, x, y: _real(mp, mp.power(x, y)), ((0.5, 2), (-1.5, 1.5)), 0),
+    "maximum": (2, np.maximum, 1, "elementwise maximum (nan propagates)", lambda mp, x, y: mp.mpf(builtins.max(x, y)),
+                ((-2, 2), (-2, 2)), 0),
+    "minimum": (2, np.minimum, 1, "elementwise minimum (nan propagates)", lambda mp, x, y: mp.mpf(builtins.min(x, y)),
+                ((-2, 2), (-2, 2)), 0),
+    "arctan2": (2, np.arctan2, 25, "arctan(y / x) with quadrant", lambda mp, y, x: mp.atan2(y, x),
+                ((-2, 2), (0.5, 2)), 0),
+    "neg": (1, np.negative, 1, "-x", lambda mp, x: -x, ((-2, 2),), 0),
+    "abs": (1, np.abs, 1, "|x|", lambda mp, x: mp.fabs(x), ((0.3, 2),), 0),
+    "sign": (1, np.sign, 1, "sign of x", lambda mp, x: mp.sign(x), None, 0),
+    "exp": (1, np.exp, 10, "e ** x", lambda mp, x: mp.exp(x), ((-2, 2),), 20),
+    "exp2": (1, np.exp2, 10, "2 ** x", lambda mp, x: mp.power(2, x), ((-2, 2),), 0),
+    "expm1": (1, np.expm1, 12, "exp(x) - 1, accurate near 0", lambda mp, x: mp.expm1(x), ((-2, 2),), 0),
+    "log": (1, np.log, 10, "natural log", _log_ref(None), ((0.5, 3),), 20),
+    "log2": (1, np.log2, 10, "base-2 log", _log_ref(2), ((0.5, 3),), 0),
+    "log10": (1, np.log10, 10, "base-10 log", _log_ref(10), ((0.5, 3),), 0),
+    "log1p": (1, np.log1p, 12, "log(1 + x), accurate near 0", lambda mp, x: mp.log1p(x) if x >= -1 else mp.nan,
+              ((-0.5, 3),), 0),
+    "sqrt": (1, np.sqrt, 4, "square root", lambda mp, x: mp.sqrt(x) if x >= 0 else mp.nan, ((0.5, 3),), 0),
+    "sqr": (1, np.square, 1, "x * x", lambda mp, x: x * x, ((-2, 2),), 0),
+    "reciprocal": (1, np.reciprocal, 4, "1 / x", lambda mp, x: 1 / x, ((0.5, 3),), 0),
+    "sin": (1, np.sin, 10, "sine", lambda mp, x: mp.sin(x), ((-3, 3),), 0),
+    "cos": (1, np.cos, 10, "cosine", lambda mp, x: mp.cos(x), ((-3, 3),), 0),
+    "tan": (1, np.tan, 12, "tangent", lambda mp, x: mp.tan(x), ((-1, 1),), 0),
+    "arcsin": (1, np.arcsin, 15, "inverse sine", lambda mp, x: mp.asin(x) if mp.fabs(x) <= 1 else mp.nan,
+               ((-0.8, 0.8),), 0),
+    "arccos": (1, np.arccos, 15, "inverse cosine", lambda mp, x: mp.acos(x) if mp.fabs(x) <= 1 else mp.nan,
+               ((-0.8, 0.8),), 0),
+    "arctan": (1, np.arctan, 15, "inverse tangent", lambda mp, x: mp.atan(x), ((-3, 3),), 0),
+    "sinh": (1, np.sinh, 12, "hyperbolic sine", lambda mp, x: mp.sinh(x), ((-2, 2),), 0),
+    "cosh": (1, np.cosh, 12, "hyperbolic cosine", lambda mp, x: mp.cosh(x), ((-2, 2),), 0),
+    "tanh": (1, np.tanh, 12, "hyperbolic tangent", lambda mp, x: mp.tanh(x), ((-2, 2),), 0),
+    "arcsinh": (1, np.arcsinh, 15, "inverse hyperbolic sine", lambda mp, x: mp.asinh(x), ((-2, 2),), 0),
+    "arccosh": (1, np.arccosh, 15, "inverse hyperbolic cosine", lambda mp, x: mp.acosh(x) if x >= 1 else mp.nan,
+                ((1.5, 3),), 0),
+    "arctanh": (1, np.arctanh, 15, "inverse hyperbolic tangent",
+                lambda mp, x: mp.atanh(x) if mp.fabs(x) <= 1 else mp.nan, ((-0.8, 0.8),), 0),
+    "sigmoid": (1, _sigmoid, 12, "1 / (1 + exp(-x))", lambda mp, x: 1 / (1 + mp.exp(-x)), ((-3, 3),), 0),
+    "softplus": (1, _softplus, 14, "log(1 + exp(x)), stable", lambda mp, x: mp.log1p(mp.exp(x)), ((-3, 3),), 0),
+    "log1mexp": (1, _log1mexp, 14, "log(1 - exp(x)) for x <= 0, stable", _log1mexp_ref, ((-3, -0.1),), 0),
+    "erf": (1, sps.erf, 15, "error function", lambda mp, x: mp.erf(x), ((-2, 2),), 0),
+    "erfc": (1, sps.erfc, 15, "complementary error function", lambda mp, x: mp.erfc(x), ((-2, 2),), 0),
+    "erfinv": (1, sps.erfinv, 20, "inverse error function",
+               lambda mp, x: mp.erfinv(x) if mp.fabs(x) <= 1 else mp.nan, ((-0.8, 0.8),), 0),
+    "gammaln": (1, sps.gammaln, 25, "log |Gamma(x)|", lambda mp, x: mp.log(mp.fabs(mp.gamma(x))), ((0.5, 4),), 0),
+    "psi": (1, sps.psi, 25, "digamma", lambda mp, x: mp.digamma(x), ((0.5, 4),), 0),
+    "floor": (1, np.floor, 1, "round toward -inf", lambda mp, x: mp.floor(x), None, 0),
+    "ceil": (1, np.ceil, 1, "round toward +inf", lambda mp, x: mp.ceil(x), None, 0),
+    "trunc": (1, np.trunc, 1, "round toward 0", _trunc, None, 0),
+    "round_half_to_even": (1, np.round, 1, "round to nearest, ties to even (np.round)",
+                           lambda mp, x: mp.nint(x), None, 0),
+    "isnan": (1, np.isnan, 1, "x is nan", lambda mp, x: mp.isnan(x), None, 0),
+    "isinf": (1, np.isinf, 1, "x is ±inf", lambda mp, x: mp.isinf(x), None, 0),
+    "eq": (2, np.equal, 1, "x == y", lambda mp, x, y: x == y, None, 0),
+    "neq": (2, np.not_equal, 1, "x != y", lambda mp, x, y: x != y, None, 0),
+    "lt": (2, np.less, 1, "x < y", lambda mp, x, y: x < y, None, 0),
+    "le": (2, np.less_equal, 1, "x <= y", lambda mp, x, y: x <= y, None, 0),
+    "gt": (2, np.greater, 1, "x > y", lambda mp, x, y: x > y, None, 0),
+    "ge": (2, np.greater_equal, 1, "x >= y", lambda mp, x, y: x >= y, None, 0),
+    "and_": (2, np.bitwise_and, 1, "x & y: bitwise and (logical for bool)", None, None, 0),
+    "or_": (2, np.bitwise_or, 1, "x | y: bitwise or (logical for bool)", None, None, 0),
+    "xor": (2, np.bitwise_xor, 1, "x ^ y: bitwise xor (logical for bool)", None, None, 0),
+    "invert": (1, np.invert, 1, "~x: bitwise not (logical for bool)", None, None, 0),
+    "switch": (3, _switch, 1, "where(cond, x, y)", lambda mp, c, x, y: x if c else y, ((0, 1), (-2, 2), (-2, 2)), 0),
+    "clip": (3, np.clip, 2, "min(max(x, lo), hi)", lambda mp, x, lo, hi: builtins.min(builtins.max(x, lo), hi),
+             ((-2, 2), (-3, -2.5), (2.5, 3)), 0),
+}
 
 #: comparisons: a Python int out of the tensor's range is compared exactly (NumPy 2), not refused
 COMPARISONS = ("eq", "neq", "lt", "le", "gt", "ge")
 
-for _name, _nin, _fn, _cost, _diff, _doc in TABLE:
+for _name, (_nin, _fn, _cost, _doc, _ref, _domain, _unstable) in TABLE.items():
     _is_ufunc = isinstance(_fn, np.ufunc)
-    declare(
-        _name, "elemwise", _nin, elemwise_infer,
-        _ufunc_perform(_fn) if _is_ufunc else _fn,
-        cost=_cost, ufunc=_fn if _is_ufunc else None, differentiable=_diff, doc=_doc,
-        extra={"compare": True} if _name in COMPARISONS else {},
-    )
+    declare(_name, "elemwise", _nin, elemwise_infer, _ufunc_perform(_fn) if _is_ufunc else _fn, cost=_cost,
+            ufunc=_fn if _is_ufunc else None, differentiable=_domain is not None, doc=_doc, reference=_ref,
+            grad_domain=_domain, unstable=_unstable, compare=_name in COMPARISONS)
 
 
 def _cast_perform(x, dtype):
@@ -138,7 +182,6 @@ def _cast_perform(x, dtype):
 
 
 def _cast_infer(op, inputs):
-    from ..types import TensorType
 
     return TensorType(op.params["dtype"], inputs[0].type.shape)
 
@@ -158,24 +201,9 @@ def _make(name):
     return build
 
 
-add, sub, mul, true_div, floor_div, mod, pow, maximum, minimum, arctan2 = (
-    _make(n) for n in ("add", "sub", "mul", "true_div", "floor_div", "mod", "pow", "maximum", "minimum", "arctan2")
-)
-neg, abs, sign, exp, exp2, expm1, log, log2, log10, log1p, sqrt, sqr, reciprocal = (
-    _make(n) for n in ("neg", "abs", "sign", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "sqr", "reciprocal")
-)
-sin, cos, tan, arcsin, arccos, arctan, sinh, cosh, tanh, arcsinh, arccosh, arctanh = (
-    _make(n) for n in ("sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh", "arctanh")
-)
-sigmoid, softplus, log1mexp, erf, erfc, erfinv, gammaln, psi = (
-    _make(n) for n in ("sigmoid", "softplus", "log1mexp", "erf", "erfc", "erfinv", "gammaln", "psi")
-)
-floor, ceil, trunc, round_half_to_even, isnan, isinf = (
-    _make(n) for n in ("floor", "ceil", "trunc", "round_half_to_even", "isnan", "isinf")
-)
-eq, neq, lt, le, gt, ge, and_, or_, xor, invert, switch, clip = (
-    _make(n) for n in ("eq", "neq", "lt", "le", "gt", "ge", "and_", "or_", "xor", "invert", "switch", "clip")
-)
+#: the builders, one per row of TABLE (``add(x, y)``, ``exp(x)``, …), exported under the op's name
+for _name in TABLE:
+    globals()[_name] = _make(_name)
 
 
 def cast(x, dtype):
@@ -185,8 +213,6 @@ def cast(x, dtype):
     >>> pt.cast(pt.ivector("i"), "float32").dtype
     'float32'
     """
-    from ..basic import as_tensor_variable
-    from ..dtypes import as_dtype
 
     x = as_tensor_variable(x)
     dtype = as_dtype(dtype)
@@ -195,8 +221,22 @@ def cast(x, dtype):
     return Op(OPS["cast"], {"dtype": dtype})(x)
 
 
+declare("polygamma", "elemwise", 1, elemwise_infer, _polygamma_perform, params=("n",), cost=40,
+        reference=lambda mp, x, n: mp.polygamma(n, x), grad_domain=((0.5, 4),),
+        doc="the n-th derivative of psi (digamma)")
+
+
+def polygamma(n: int, x):
+    """``psi^(n)(x)``, the ``n``-th derivative of the digamma function.
+
+    >>> from eqtensor import tensor as pt
+    >>> round(float(pt.polygamma(1, 1.0).eval()), 12)  # pi**2 / 6
+    1.644934066848
+    """
+    return Op(OPS["polygamma"], {"n": int(n)})(x)
+
+
 def _truth(x):
-    from ..basic import as_tensor_variable
 
     return cast(as_tensor_variable(x), "bool")
 
@@ -252,8 +292,6 @@ def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     >>> pt.isclose(np.array([1.0, np.inf, np.nan]), np.array([1.0 + 1e-9, np.inf, np.nan])).eval()
     array([ True,  True, False])
     """
-    from ..basic import as_tensor_variable
-    from ..dtypes import promote
 
     a, b = as_tensor_variable(a), as_tensor_variable(b)
     if not b.dtype.startswith(("float", "complex")):
@@ -264,13 +302,4 @@ def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     return close
 
 
-def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
-    """True when every element of ``a`` is close to ``b`` (:func:`isclose`), as ``np.allclose``.
-
-    >>> from eqtensor import tensor as pt
-    >>> bool(pt.allclose([1.0, 2.0], [1.0, 2.000001]).eval())
-    True
-    """
-    from .reduction import all as all_
-
-    return all_(isclose(a, b, rtol, atol, equal_nan))
+__all__ = list(TABLE) + ["cast", "isclose", "polygamma", "logical_and", "logical_not", "logical_or", "logical_xor"]

@@ -13,7 +13,7 @@ Traceback (most recent call last):
 ValueError: dot: shapes (3, 4) and (5, 2) are not aligned: a's axis 1 has length 4 but b's axis 0 has length 5
 
 **Cost.** ``OpDef.cost`` of a contraction is the arithmetic per output element *per step of the
-contracted axis* (a multiply and an add: 2). The total is ``extra["flops"](op, input_types)``:
+contracted axis* (a multiply and an add: 2). The total is ``OpDef.flops(op, input_types, input_values)``:
 ``2 * (output elements) * (contraction length)``, with unknown lengths counted as
 ``config.unknown_dim_size``; e.g. a (m, k) by (k, n) ``dot`` costs ``2*m*k*n``.
 """
@@ -25,8 +25,13 @@ import math
 import numpy as np
 
 from ..config import config
-from ..op import OPS, Op, declare, dtype_by_numpy
-from ..types import TensorType
+from ..op import OPS, Op, as_tensor_variable, declare, dtype_by_numpy, exact, normalize_axis
+from ..graph import Constant, TensorType
+from . import reduction
+from .creation import arange
+from .elemwise import add, maximum, minimum, mul
+from .shape import alloc, dimshuffle, flatten, reshape, shape_i, transpose
+from .subtensor import set_subtensor
 
 
 def _fmt(shape):
@@ -64,7 +69,7 @@ def _dot_infer(op, inputs):
     return TensorType(dtype, a.type.shape[:-1] + b.type.shape[:-2] + b.type.shape[-1:])
 
 
-def _dot_flops(op, types):
+def _dot_flops(op, types, values):
     """Floating-point operations of a ``dot`` node with inputs of these types."""
     a, b = types
     if a.ndim == 0 or b.ndim == 0:
@@ -75,8 +80,9 @@ def _dot_flops(op, types):
 
 
 declare("dot", "linalg", 2, _dot_infer, np.dot, cost=2.0, numpy="np.dot({0}, {1})",
+        reference=lambda mp, a, b: np.dot(*exact(mp, a, b)),
         doc="np.dot: inner product over a's last and b's second-to-last axis",
-        extra={"flops": _dot_flops})
+        flops=_dot_flops)
 
 
 def dot(a, b):
@@ -86,7 +92,6 @@ def dot(a, b):
     >>> pt.dot(pt.dmatrix("A"), pt.dvector("v")).type
     TensorType(float64, shape=(None,))
     """
-    from ..basic import as_tensor_variable
 
     return Op(OPS["dot"])(as_tensor_variable(a), as_tensor_variable(b))
 
@@ -117,7 +122,7 @@ def _matmul_infer(op, inputs):
     return TensorType(dtype, shape)
 
 
-def _matmul_flops(op, types):
+def _matmul_flops(op, types, values):
     """Floating-point operations of a ``matmul`` node with inputs of these types."""
     a, b = types
     sa = (1,) + a.shape if a.ndim == 1 else a.shape
@@ -130,8 +135,9 @@ def _matmul_flops(op, types):
 
 
 declare("matmul", "linalg", 2, _matmul_infer, np.matmul, cost=2.0, numpy="np.matmul({0}, {1})",
+        reference=lambda mp, a, b: np.matmul(*exact(mp, a, b)),
         doc="np.matmul: matrix product broadcast over leading (batch) dimensions",
-        extra={"flops": _matmul_flops})
+        flops=_matmul_flops)
 
 
 def matmul(a, b):
@@ -141,7 +147,6 @@ def matmul(a, b):
     >>> (pt.tensor3("A", shape=(7, 3, 4)) @ pt.matrix("B", shape=(4, 2))).type.shape
     (7, 3, 2)
     """
-    from ..basic import as_tensor_variable
 
     return Op(OPS["matmul"])(as_tensor_variable(a), as_tensor_variable(b))
 
@@ -154,8 +159,6 @@ def outer(x, y):
     >>> pt.outer(pt.vector("x", shape=(3,)), pt.vector("y", shape=(2,))).type.shape
     (3, 2)
     """
-    from .elemwise import mul
-    from .shape import dimshuffle, flatten
 
     x, y = flatten(x), flatten(y)
     return mul(dimshuffle(x, 0, "x"), dimshuffle(y, "x", 0))
@@ -185,8 +188,6 @@ def _axes_pair(a, b, axes):
 
 
 def _prod_dims(x, dims):
-    from .elemwise import mul
-    from .shape import shape_i
 
     out = 1
     for d in dims:
@@ -208,8 +209,6 @@ def tensordot(a, b, axes=2):
     >>> pt.tensordot(a, b, axes=[[1, 2], [1, 0]]).type.shape
     (2, 5)
     """
-    from ..basic import as_tensor_variable
-    from .shape import reshape, shape_i, transpose
 
     a, b = as_tensor_variable(a), as_tensor_variable(b)
     xa, xb = _axes_pair(a, b, axes)
@@ -261,12 +260,12 @@ def _solve(a, b):
 
 
 declare("matrix_inverse", "linalg", 1, _inv_infer, np.linalg.inv, cost=2.0, doc="inverse of square matrices",
-        extra={"flops": lambda op, types: 2.0 * _known(types[0].shape[-1]) ** 3})
+        flops=(lambda op, types, values: 2.0 * _known(types[0].shape[-1]) ** 3))
 declare("det", "linalg", 1, _det_infer, np.linalg.det, cost=1.0, doc="determinant of square matrices",
-        extra={"flops": lambda op, types: 0.7 * _known(types[0].shape[-1]) ** 3})
+        flops=(lambda op, types, values: 0.7 * _known(types[0].shape[-1]) ** 3))
 declare("solve", "linalg", 2, _solve_infer, _solve, cost=2.0, doc="x with a @ x = b (a square)",
-        extra={"flops": lambda op, types: 0.7 * _known(types[0].shape[-1]) ** 3
-               + 2.0 * _known(types[0].shape[-1]) ** 2 * (_known(types[1].shape[1]) if types[1].ndim == 2 else 1)})
+        flops=(lambda op, types, values: 0.7 * _known(types[0].shape[-1]) ** 3
+               + 2.0 * _known(types[0].shape[-1]) ** 2 * (_known(types[1].shape[1]) if types[1].ndim == 2 else 1)))
 
 
 def matrix_inverse(x):
@@ -279,7 +278,6 @@ def matrix_inverse(x):
     array([[0.5 , 0.  ],
            [0.  , 0.25]])
     """
-    from ..basic import as_tensor_variable
 
     return Op(OPS["matrix_inverse"])(as_tensor_variable(x))
 
@@ -293,7 +291,6 @@ def det(x):
     >>> float(pt.linalg.det(A).eval({A: np.diag([2.0, 3.0])}))
     6.0
     """
-    from ..basic import as_tensor_variable
 
     return Op(OPS["det"])(as_tensor_variable(x))
 
@@ -307,14 +304,12 @@ def solve(a, b):
     >>> pt.linalg.solve(a, b).eval({a: np.diag([2.0, 4.0]), b: np.array([1.0, 1.0])})
     array([0.5 , 0.25])
     """
-    from ..basic import as_tensor_variable
 
     return Op(OPS["solve"])(as_tensor_variable(a), as_tensor_variable(b))
 
 
 # ----------------------------------------------------------------------------- diagonals (formulas)
 def _dim(x, d):
-    from .shape import shape_i
 
     return x.type.shape[d] if x.type.shape[d] is not None else shape_i(x, d)
 
@@ -328,11 +323,6 @@ def diagonal(x, offset=0, axis1=0, axis2=1):
     >>> pt.diagonal(np.arange(12).reshape(3, 4), offset=1).eval()
     array([ 1,  6, 11])
     """
-    from ..basic import as_tensor_variable
-    from ..op import normalize_axis
-    from .creation import arange
-    from .elemwise import add, maximum, minimum
-    from .shape import transpose
 
     x = as_tensor_variable(x)
     if x.ndim < 2:
@@ -360,13 +350,11 @@ def trace(x, offset=0):
     >>> int(pt.trace(np.arange(9).reshape(3, 3)).eval())
     12
     """
-    from ..basic import as_tensor_variable
-    from .reduction import sum
 
     x = as_tensor_variable(x)
     if x.ndim != 2:
         raise ValueError(f"trace: expected a matrix, got {x.type}")
-    return sum(diagonal(x, offset), axis=-1)
+    return reduction.sum(diagonal(x, offset), axis=-1)
 
 
 def diag(v, k=0):
@@ -380,12 +368,6 @@ def diag(v, k=0):
            [1, 0, 0],
            [0, 2, 0]])
     """
-    from ..basic import as_tensor_variable
-    from ..graph import Constant
-    from .creation import arange
-    from .elemwise import add
-    from .shape import alloc
-    from .subtensor import set_subtensor
 
     v = as_tensor_variable(v)
     if v.ndim == 2:
@@ -399,3 +381,6 @@ def diag(v, k=0):
     rows = add(idx, -k) if k < 0 else idx
     cols = add(idx, k) if k > 0 else idx
     return set_subtensor(alloc(Constant(np.zeros((), v.dtype)), size, size)[rows, cols], v)
+
+
+__all__ = ["det", "diag", "diagonal", "dot", "matmul", "matrix_inverse", "outer", "solve", "tensordot", "trace"]

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..op import OPS, Op, declare, dtype_by_numpy, normalize_axis
-from ..types import TensorType
+from ..op import OPS, Op, as_tensor_variable, declare, dtype_by_numpy, exact, normalize_axis
+from ..graph import TensorType
 from .elemwise import special_float
 
 
@@ -37,19 +37,25 @@ def _log_softmax(x, axis):
     return t - np.log(np.sum(np.exp(t), axis=axis, keepdims=True))
 
 
+def _softmax_ref(mp, x, axis, log=False):
+    (x,) = exact(mp, x)
+    e = np.vectorize(mp.exp, otypes=[object])(x)
+    total = np.sum(e, axis=axis, keepdims=True)
+    return x - np.vectorize(mp.log, otypes=[object])(total) if log else e / total
+
+
 def _infer(op, inputs):
     (x,) = inputs
     return TensorType(dtype_by_numpy(op, [x.dtype], [x.ndim]), x.type.shape)
 
 
-declare("softmax", "nnet", 1, _infer, _softmax, params=("axis",), cost=16,
+declare("softmax", "nnet", 1, _infer, _softmax, params=("axis",), cost=16, reference=_softmax_ref,
         doc="exp(x) / sum(exp(x), axis), stable")
 declare("log_softmax", "nnet", 1, _infer, _log_softmax, params=("axis",), cost=16,
-        doc="x - logsumexp(x, axis), stable")
+        reference=lambda mp, x, axis: _softmax_ref(mp, x, axis, log=True), doc="x - logsumexp(x, axis), stable")
 
 
 def _apply(name, c, axis):
-    from ..basic import as_tensor_variable
 
     c = as_tensor_variable(c)
     if c.dtype.startswith("complex"):
@@ -79,3 +85,6 @@ def log_softmax(c, axis=None):
     array([-0.69314718, -0.69314718])
     """
     return _apply("log_softmax", c, axis)
+
+
+__all__ = ["log_softmax", "softmax"]

@@ -8,11 +8,16 @@
 
 from __future__ import annotations
 
+import builtins
 import math
 
 import numpy as np
 
-from ..op import OPS, Op, declare, normalize_axis, reduce_infer
+from ..graph import Constant
+from ..op import OPS, Op, as_tensor_variable, declare, normalize_axis, reduce_infer
+from . import elemwise
+from .elemwise import cast, mul, special_float, sqr, sqrt, sub, true_div
+from .shape import shape_i
 
 
 def _argreduce(fn):
@@ -30,7 +35,6 @@ def _argreduce(fn):
 
 
 def _logsumexp(x, axis, keepdims):
-    from .elemwise import special_float
 
     x = np.asarray(x)
     x = x.astype(special_float(x.dtype), copy=False)
@@ -50,27 +54,42 @@ def _np(fn):
     return perform
 
 
-# name, NumPy implementation, cost per input element, differentiable, template, doc
-TABLE = [
-    ("sum", _np(np.sum), 1, True, "np.sum({0}, axis={axis}, keepdims={keepdims})", "sum of elements"),
-    ("prod", _np(np.prod), 1, True, "np.prod({0}, axis={axis}, keepdims={keepdims})", "product of elements"),
-    ("max", _np(np.max), 1, True, "np.max({0}, axis={axis}, keepdims={keepdims})", "maximum (nan propagates)"),
-    ("min", _np(np.min), 1, True, "np.min({0}, axis={axis}, keepdims={keepdims})", "minimum (nan propagates)"),
-    ("all", _np(np.all), 1, False, "np.all({0}, axis={axis}, keepdims={keepdims})", "logical and"),
-    ("any", _np(np.any), 1, False, "np.any({0}, axis={axis}, keepdims={keepdims})", "logical or"),
-    ("argmax", _argreduce(np.argmax), 1, False, None, "index of the maximum (flattened over the axes)"),
-    ("argmin", _argreduce(np.argmin), 1, False, None, "index of the minimum (flattened over the axes)"),
-    ("logsumexp", _logsumexp, 12, True, None, "log(sum(exp(x))), stable"),
-]
+def _argref(pick):
+    return lambda mp, vals: mp.mpf(vals.index(pick(vals)))
 
-for _name, _fn, _cost, _diff, _tpl, _doc in TABLE:
-    declare(_name, "reduce", 1, reduce_infer, _fn, params=("axis", "keepdims"), cost=_cost,
-            numpy=_tpl, differentiable=_diff, doc=_doc)
+
+# name, NumPy implementation, cost per input element, template, doc, high-precision reference over
+# the reduced values, whether a fused kernel computes its producers in its input loop
+TABLE = {
+    "sum": (_np(np.sum), 1, "np.sum({0}, axis={axis}, keepdims={keepdims})", "sum of elements",
+            lambda mp, vals: mp.fsum(vals), True),
+    "prod": (_np(np.prod), 1, "np.prod({0}, axis={axis}, keepdims={keepdims})", "product of elements",
+             lambda mp, vals: mp.fprod(vals), True),
+    "max": (_np(np.max), 1, "np.max({0}, axis={axis}, keepdims={keepdims})", "maximum (nan propagates)",
+            lambda mp, vals: builtins.max(vals), True),
+    "min": (_np(np.min), 1, "np.min({0}, axis={axis}, keepdims={keepdims})", "minimum (nan propagates)",
+            lambda mp, vals: builtins.min(vals), True),
+    "all": (_np(np.all), 1, "np.all({0}, axis={axis}, keepdims={keepdims})", "logical and",
+            lambda mp, vals: builtins.all(vals), True),
+    "any": (_np(np.any), 1, "np.any({0}, axis={axis}, keepdims={keepdims})", "logical or",
+            lambda mp, vals: builtins.any(vals), True),
+    # the C backend runs these through NumPy: a producer is materialized before them
+    "argmax": (_argreduce(np.argmax), 1, None, "index of the maximum (flattened over the axes)", _argref(builtins.max), False),
+    "argmin": (_argreduce(np.argmin), 1, None, "index of the minimum (flattened over the axes)", _argref(builtins.min), False),
+    # its one-pass C kernel reads a materialized input
+    "logsumexp": (_logsumexp, 12, None, "log(sum(exp(x))), stable",
+                  lambda mp, vals: mp.log(mp.fsum(mp.exp(v) for v in vals)), False),
+}
+#: reductions with a derivative
+DIFFERENTIABLE = ("sum", "prod", "max", "min", "logsumexp")
+
+for _name, (_fn, _cost, _tpl, _doc, _ref, _absorbs) in TABLE.items():
+    declare(_name, "reduce", 1, reduce_infer, _fn, params=("axis", "keepdims"), cost=_cost, numpy=_tpl,
+            differentiable=_name in DIFFERENTIABLE, doc=_doc, reference=_ref, absorbs_producers=_absorbs)
 
 
 def reduce(name, x, axis=None, keepdims=False):
     """Apply the reduction op ``name`` (a row of :data:`TABLE`) over ``axis``."""
-    from ..basic import as_tensor_variable
 
     x = as_tensor_variable(x)
     axes = normalize_axis(axis, x.ndim, name)
@@ -182,9 +201,6 @@ def logsumexp(x, axis=None, keepdims=False):
 def _count(x, axes, dtype, ddof=0):
     """Number of reduced elements minus ``ddof``, a ``dtype`` scalar (a constant when the lengths
     are static)."""
-    from ..graph import Constant
-    from .elemwise import cast, mul, sub
-    from .shape import shape_i
 
     static = [x.type.shape[a] for a in axes]
     if None not in static:
@@ -205,8 +221,6 @@ def mean(x, axis=None, keepdims=False):
     >>> pt.mean(np.array([[1, 2], [3, 5]]), axis=0).eval()
     array([2. , 3.5])
     """
-    from ..basic import as_tensor_variable
-    from .elemwise import cast, true_div
 
     x = as_tensor_variable(x)
     axes = normalize_axis(axis, x.ndim, "mean")
@@ -223,14 +237,12 @@ def var(x, axis=None, keepdims=False, ddof=0):
     >>> float(pt.var(np.array([1.0, 2.0, 3.0, 4.0]), ddof=1).eval())
     1.6666666666666667
     """
-    from ..basic import as_tensor_variable
-    from .elemwise import abs, sqr, sub, true_div
 
     x = as_tensor_variable(x)
     axes = normalize_axis(axis, x.ndim, "var")
     m = mean(x, axes, keepdims=True)
     d = sub(x, m)
-    ss = sum(sqr(abs(d) if d.dtype.startswith("complex") else d), axes, keepdims)
+    ss = sum(sqr(elemwise.abs(d) if d.dtype.startswith("complex") else d), axes, keepdims)
     return true_div(ss, _count(x, axes, ss.dtype, ddof))
 
 
@@ -242,6 +254,19 @@ def std(x, axis=None, keepdims=False, ddof=0):
     >>> float(pt.std(np.array([1.0, 3.0])).eval())
     1.0
     """
-    from .elemwise import sqrt
 
     return sqrt(var(x, axis, keepdims, ddof))
+
+
+def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """True when every element of ``a`` is close to ``b`` (:func:`isclose`), as ``np.allclose``.
+
+    >>> from eqtensor import tensor as pt
+    >>> bool(pt.allclose([1.0, 2.0], [1.0, 2.000001]).eval())
+    True
+    """
+
+    return all(elemwise.isclose(a, b, rtol, atol, equal_nan))
+
+
+__all__ = ["all", "allclose", "any", "argmax", "argmin", "logsumexp", "max", "mean", "min", "prod", "std", "sum", "var"]

@@ -19,8 +19,9 @@ import threading
 
 import numpy as np
 
+from ..evaluate import evaluate
 from ..op import constant_value, declare
-from ..types import TensorType
+from ..graph import TensorType
 
 
 class ScanInner:
@@ -51,17 +52,30 @@ class ScanInner:
     def n_inputs(self) -> int:
         return int(self.has_n_steps) + len(self.seq_ph) + len(self.rec_ph) + len(self.nonseq_ph)
 
-    def function(self):
-        """The inner function (compiled on first use, NumPy backend)."""
-        if self._fn is None:
-            with self._lock:
-                if self._fn is None:
-                    from ..function import function
+    @property
+    def inputs(self) -> tuple:
+        """The inner placeholders in call order: sequences, recurrent states, non-sequences."""
+        return self.seq_ph + self.rec_ph + self.nonseq_ph
 
-                    self._fn = function(list(self.seq_ph + self.rec_ph + self.nonseq_ph), list(self.outputs),
-                                        mode="NUMPY", on_unused_input="ignore",
-                                        name=f"scan {self.name!r} inner" if self.name else "scan inner")
-        return self._fn
+    def step(self):
+        """The inner function ``step(*slices, *states, *nonseqs) -> outputs``: what
+        :meth:`compile_with` made, else the reference interpreter over the inner graph."""
+        fn = self._fn
+        if fn is None:
+            inputs, outputs = self.inputs, list(self.outputs)
+
+            def fn(*values):
+                return evaluate(outputs, dict(zip(inputs, values)))
+
+        return fn
+
+    def compile_with(self, compile) -> None:
+        """Compile the inner graph once with ``compile(inputs, outputs, name)`` (the compile layer
+        does this when it compiles a function containing the scan)."""
+        with self._lock:
+            if self._fn is None:
+                self._fn = compile(list(self.inputs), list(self.outputs),
+                                   f"scan {self.name!r} inner" if self.name else "scan inner")
 
     def __repr__(self):
         return f"<scan inner {self.name or hex(id(self))}>"
@@ -131,7 +145,7 @@ def _perform(*arrays, inner, which):
         else:
             shape = out_var.type.shape
         return np.empty((0,) + tuple(shape), dtype=out_var.dtype)
-    fn = inner.function()
+    fn = inner.step()
     states = list(inits)
     result = None
     for t in range(n):
@@ -153,5 +167,5 @@ def _format(params):
 
 
 declare("scan", "other", None, _infer, _perform, params=("inner", "which"), cost=100,
-        differentiable=True, extra={"format": _format},
+        differentiable=True, format=_format,
         doc="a loop over the steps of an inner graph (eqtensor.scan); one node per inner output")

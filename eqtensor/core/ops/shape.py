@@ -14,8 +14,9 @@ import math
 import numpy as np
 
 from ..dtypes import INT_DTYPES
-from ..op import OPS, Op, constant_value, declare, dtype_by_numpy
-from ..types import TensorType
+from ..op import OPS, Op, as_tensor_variable, constant_value, declare, dtype_by_numpy, normalize_axis
+from ..graph import TensorType, Variable
+from .elemwise import cast, mod, sub
 
 
 # ----------------------------------------------------------------------------- dimshuffle
@@ -60,7 +61,6 @@ def dimshuffle(x, *order):
     >>> pt.dvector("v").dimshuffle("x", 0).type.shape
     (1, None)
     """
-    from ..basic import as_tensor_variable
 
     x = as_tensor_variable(x)
     if len(order) == 1 and isinstance(order[0], (list, tuple)):
@@ -82,8 +82,6 @@ def transpose(x, axes=None):
     >>> pt.transpose(pt.tensor3("t", shape=(2, 3, 4)), (2, 0, 1)).type.shape
     (4, 2, 3)
     """
-    from ..basic import as_tensor_variable
-    from ..op import normalize_axis
 
     x = as_tensor_variable(x)
     if axes is None:
@@ -102,8 +100,6 @@ def swapaxes(x, axis1, axis2):
     >>> pt.swapaxes(pt.tensor3("t", shape=(2, 3, 4)), 0, -1).type.shape
     (4, 3, 2)
     """
-    from ..basic import as_tensor_variable
-    from ..op import normalize_axis
 
     x = as_tensor_variable(x)
     a1, a2 = (normalize_axis(a, x.ndim, "swapaxes")[0] for a in (axis1, axis2))
@@ -119,8 +115,6 @@ def expand_dims(x, axis):
     >>> pt.expand_dims(pt.dvector("v"), -1).type.shape
     (None, 1)
     """
-    from ..basic import as_tensor_variable
-    from ..op import normalize_axis
 
     x = as_tensor_variable(x)
     axes = normalize_axis(axis, x.ndim + (len(axis) if isinstance(axis, (tuple, list)) else 1), "expand_dims")
@@ -137,8 +131,6 @@ def squeeze(x, axis=None):
     >>> pt.squeeze(pt.tensor("x", shape=(1, None, 1))).type.shape
     (None,)
     """
-    from ..basic import as_tensor_variable
-    from ..op import normalize_axis
 
     x = as_tensor_variable(x)
     if axis is None:
@@ -161,13 +153,11 @@ declare("shape_i", "shape", 1, lambda op, inputs: TensorType("int64", ()),
 
 
 def shape(x):
-    from ..basic import as_tensor_variable
 
     return Op(OPS["shape"])(as_tensor_variable(x))
 
 
 def shape_i(x, i):
-    from ..basic import as_tensor_variable
 
     x = as_tensor_variable(x)
     i = int(i)
@@ -206,16 +196,12 @@ def make_vector(*xs):
     >>> make_vector(pt.lscalar("n"), 3).type
     TensorType(int64, shape=(2,))
     """
-    from ..basic import as_tensor_variable
 
     return Op(OPS["make_vector"])(*[as_tensor_variable(x) for x in xs])
 
 
 def as_shape_vector(shp, what="shape"):
     """A symbolic int64 shape vector from a tuple of ints/scalars or a vector variable."""
-    from ..basic import as_tensor_variable
-    from ..graph import Variable
-    from .elemwise import cast
 
     if isinstance(shp, Variable):
         if shp.ndim != 1 or shp.dtype not in ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32"):
@@ -254,9 +240,7 @@ def static_entries(vec) -> list:
         inner = np.array(static_entries(node.inputs[0]) + [None], dtype=object)[:-1]
         if node.op.name == "cast":
             return list(inner)
-        from .subtensor import build_index
-
-        return list(inner[build_index(node.op.params["idx_list"], ())])
+        return list(node.op.perform(inner))  # a static index: the subtensor of the entries
     return [None] * vec.type.shape[0]
 
 
@@ -295,7 +279,6 @@ def reshape(x, newshape, ndim=None):
     >>> pt.reshape(x, (3, -1)).type.shape, pt.reshape(x, (x.shape[1], 2)).type.shape
     ((3, 4), (6, 2))
     """
-    from ..basic import as_tensor_variable
 
     x = as_tensor_variable(x)
     shp = as_shape_vector(newshape, "reshape shape")
@@ -311,7 +294,6 @@ def flatten(x, ndim=1):
     >>> pt.flatten(pt.tensor("t", shape=(2, 3, 4)), 2).type.shape
     (2, 12)
     """
-    from ..basic import as_tensor_variable
 
     x = as_tensor_variable(x)
     if not 1 <= ndim <= max(x.ndim, 1):
@@ -358,8 +340,6 @@ def alloc(value, *shape):
     >>> pt.alloc(pt.dvector("v", shape=(3,)), 2, 3).type.shape
     (2, 3)
     """
-    from ..basic import as_tensor_variable
-    from .elemwise import cast
 
     if len(shape) == 1 and isinstance(shape[0], (list, tuple)):
         shape = tuple(shape[0])
@@ -410,7 +390,6 @@ def concatenate(tensors, axis=0):
     >>> pt.concatenate([pt.matrix("a", shape=(2, 3)), pt.matrix("b", shape=(1, 3))]).type.shape
     (3, 3)
     """
-    from ..basic import as_tensor_variable
 
     tensors = [as_tensor_variable(t) for t in tensors]
     if not tensors:
@@ -432,7 +411,6 @@ def stack(tensors, axis=0):
     >>> pt.stack([pt.dvector("a"), pt.dvector("b")], axis=1).type.shape
     (None, 2)
     """
-    from ..basic import as_tensor_variable
 
     tensors = [as_tensor_variable(t) for t in tensors]
     if not tensors:
@@ -465,9 +443,6 @@ def roll(x, shift, axis=None):
     >>> pt.roll(np.arange(5), 2).eval()
     array([3, 4, 0, 1, 2])
     """
-    from ..basic import as_tensor_variable
-    from ..op import normalize_axis
-    from .elemwise import mod, sub
 
     x = as_tensor_variable(x)
     if axis is None:
@@ -485,3 +460,6 @@ def roll(x, shift, axis=None):
         cut = sub(length, mod(shift, length))
     head = (slice(None),) * a
     return concatenate([x[head + (slice(cut, None),)], x[head + (slice(None, cut),)]], axis=a)
+
+
+__all__ = ["alloc", "broadcast_to", "concatenate", "dimshuffle", "expand_dims", "flatten", "reshape", "roll", "shape", "shape_i", "squeeze", "stack", "swapaxes", "transpose"]

@@ -31,8 +31,10 @@ import numpy as np
 
 from ..dtypes import INT_DTYPES, promote
 from ..graph import Constant, Variable
-from ..op import OPS, Op, _cast_weak, _is_weak, declare
-from ..types import TensorType
+from ..op import OPS, Op, _cast_weak, _is_weak, as_tensor_variable, declare, normalize_axis
+from ..graph import TensorType
+from .elemwise import cast
+from .shape import flatten, shape_i
 
 #: marks an index component given by the next symbolic input
 SYM = "?"
@@ -40,7 +42,6 @@ SYM = "?"
 
 # ----------------------------------------------------------------------------- parsing
 def _as_index_var(item):
-    from ..basic import as_tensor_variable
 
     if isinstance(item, list) and len(item) == 0:
         return Constant(np.zeros(0, dtype="int64"))
@@ -250,10 +251,10 @@ def _formatter(name):
 
 declare("subtensor", "index", None, _subtensor_infer, _subtensor_perform, params=("idx_list",), cost=0,
         view_of=0, doc="basic indexing x[ints, slices, None, ...] (a view)",
-        extra={"format": _formatter("subtensor")})
+        format=_formatter("subtensor"))
 declare("advanced_subtensor", "index", None, _subtensor_infer, _subtensor_perform, params=("idx_list",),
         cost=1, doc="indexing with integer or boolean index arrays (a copy)",
-        extra={"format": _formatter("advanced_subtensor")})
+        format=_formatter("advanced_subtensor"))
 
 
 def _check_update_value(opname, x, y, sub_shape):
@@ -293,10 +294,10 @@ def _inc_perform(x, y, *idx, idx_list):
 
 
 declare("set_subtensor", "index", None, _update_infer, _set_perform, params=("idx_list",), cost=1,
-        doc="a copy of x with x[idx] replaced by y (broadcast)", extra={"format": _formatter("set_subtensor")})
+        doc="a copy of x with x[idx] replaced by y (broadcast)", format=_formatter("set_subtensor"))
 declare("inc_subtensor", "index", None, _update_infer, _inc_perform, params=("idx_list",), cost=1,
         doc="a copy of x with y added at x[idx] (repeated advanced indices accumulate)",
-        extra={"format": _formatter("inc_subtensor")})
+        format=_formatter("inc_subtensor"))
 
 
 # ----------------------------------------------------------------------------- builders
@@ -309,8 +310,6 @@ def getitem(x, idx):
     >>> x[::-2].eval({x: np.arange(5.0)})
     array([4., 2., 0.])
     """
-    from ..basic import as_tensor_variable
-    from .shape import shape_i
 
     x = as_tensor_variable(x)
     key = idx[0] if isinstance(idx, tuple) and len(idx) == 1 else idx
@@ -328,7 +327,6 @@ def getitem(x, idx):
 
 
 def _update(opname, x, y):
-    from ..basic import as_tensor_variable
 
     node = x.owner if isinstance(x, Variable) else None
     if node is None or node.op.name not in ("subtensor", "advanced_subtensor"):
@@ -376,10 +374,6 @@ def take(a, indices, axis=None):
     >>> pt.take(pt.matrix("a", shape=(3, 4)), [2, 0], axis=1).type.shape
     (3, 2)
     """
-    from ..basic import as_tensor_variable
-    from ..op import normalize_axis
-    from .elemwise import cast
-    from .shape import flatten
 
     a = as_tensor_variable(a)
     indices = _as_index_var(indices)
@@ -391,3 +385,6 @@ def take(a, indices, axis=None):
         return getitem(flatten(a), indices)
     (axis,) = normalize_axis(axis, a.ndim, "take")
     return getitem(a, (slice(None),) * axis + (indices,))
+
+
+__all__ = ["inc_subtensor", "set_subtensor", "take"]

@@ -4,7 +4,7 @@
 >>> from eqtensor import tensor as pt
 >>> x = pt.dvector("x")
 >>> from eqtensor.core.fgraph import FunctionGraph
->>> from eqtensor.core.egraph import optimize_graph
+>>> from eqtensor.egraph import optimize_graph
 >>> _, report = optimize_graph(FunctionGraph([x], [pt.log(1 + pt.exp(x))], 1, 1), keep_egraph=True)
 >>> dot = egraph_to_dot(report)
 >>> "cluster" in dot and "softplus" in dot
@@ -13,7 +13,7 @@ True
 
 from __future__ import annotations
 
-from ..graph import Constant
+from ..core.graph import Constant
 from .program import PARAMS, TYPES
 
 

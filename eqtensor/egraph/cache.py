@@ -10,7 +10,7 @@ the new graph's leaves instead of running the e-graph, and the report says so. S
 ``config.optimizer_cache = False`` to always run the e-graph.
 
 Graphs whose op parameters are not plain data (e.g. ``scan``'s inner graphs), custom cost models
-other than :class:`~eqtensor.core.egraph.extract.CostModel` with plain attributes, and runs kept for
+other than :class:`~eqtensor.egraph.extract.CostModel` with plain attributes, and runs kept for
 rendering (``keep_egraph``) are not cached.
 
 >>> from eqtensor import tensor as pt
@@ -32,9 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import config
-from ..graph import Constant, toposort
-from ..op import OPS, Op
+from ..core.config import config
+from ..core.graph import Constant, toposort
+from ..core.op import OPS, Op
+from .extract import CostModel
 
 #: recipes kept in memory (least recently used dropped first)
 MEMORY_ENTRIES = 512
@@ -125,7 +126,6 @@ def _rule_key(rule) -> str:
 
 
 def _model_key(model) -> str:
-    from .extract import CostModel
 
     if type(model) is not CostModel or not _plain(tuple(sorted(vars(model).items()))):
         raise Uncacheable("custom cost model")

@@ -36,13 +36,19 @@ import warnings
 
 import numpy as np
 
-from .basic import as_tensor_variable
-from .config import config
-from .dtypes import FLOAT_DTYPES
-from .errors import DisconnectedInputError
-from .graph import Constant, Variable, ancestors, clone_replace, toposort
-from .op import OPS, Op
-from .types import TensorType
+from ..core.op import as_tensor_variable
+from ..core.config import config
+from ..core.dtypes import FLOAT_DTYPES
+from ..core.errors import DisconnectedInputError
+from ..core.graph import Constant, Variable, ancestors, toposort
+from ..core.replace import clone_replace
+from ..core.op import OPS, Op
+from ..core.evaluate import evaluate
+from ..core.graph import TensorType
+from ..core.ops.elemwise import cast
+from ..core.ops.reduction import sum as reduce_sum
+from ..core.ops.shape import reshape, stack
+from . import gradients
 
 
 class NullTypeGradError(TypeError):
@@ -68,12 +74,6 @@ class DisconnectedType:
         return "DisconnectedType()"
 
 
-def _rules():
-    from ..rules import gradients
-
-    return gradients
-
-
 # --------------------------------------------------------------------------- the reverse pass
 _UNREACHED = "unreached"  # no path from the cost: disconnected
 _ZERO = "zero"  # connected, but every path has a zero gradient
@@ -89,21 +89,19 @@ def _discrete(v) -> bool:
 
 def _differentiable(defn) -> bool:
     """Declared differentiable, or given a rule anyway (a rule is never ignored)."""
-    return defn.differentiable or defn.name in _rules().RULES
+    return defn.differentiable or defn.name in gradients.RULES
 
 
 def _connected(node, pos) -> bool:
     defn = node.op.defn
     if not _differentiable(defn):
         return defn.kind != "shape"
-    rule = _rules().RULES.get(defn.name)
+    rule = gradients.RULES.get(defn.name)
     return rule is None or rule.connected(pos)
 
 
 def _fit(r, x, node):
     """Rule output ``r`` as a cotangent of input ``x``: summed over x's broadcastable dims, x's dtype."""
-    from .ops.elemwise import cast
-    from .ops.reduction import sum as _sum
 
     r = as_tensor_variable(r)
     if isinstance(r, Constant) and r.weak:  # a gradient has a fixed dtype, not a Python scalar's
@@ -113,12 +111,12 @@ def _fit(r, x, node):
                            f"({x.ndim} dimensions)")
     axes = tuple(d for d in range(x.ndim) if x.type.shape[d] == 1 and r.type.shape[d] != 1)
     if axes:
-        r = _sum(r, axis=axes, keepdims=True)
+        r = reduce_sum(r, axis=axes, keepdims=True)
     return r if r.dtype == x.dtype else cast(r, x.dtype)
 
 
 def _total(terms):
-    NullGrad = _rules().NullGrad
+    NullGrad = gradients.NullGrad
     for t in terms:
         if isinstance(t, NullGrad):
             return t
@@ -131,7 +129,7 @@ def backprop(seeds, wrt, consider_constant=()):
     Returns one entry per ``wrt``: a variable, a ``NullGrad``, ``"zero"`` (connected, zero) or
     ``"unreached"`` (disconnected).
     """
-    rules = _rules()
+    rules = gradients
     nodes = toposort([v for v, _ in seeds])
     wrt_ids = {id(w) for w in wrt}
     cut = {id(v) for v in consider_constant} - wrt_ids
@@ -227,8 +225,7 @@ def _seeds(cost, known_grads, where):
                 raise ValueError(f"{where}: known gradient of {v} has static shape {g.type.shape}, but {v} has "
                                  f"static shape {v.type.shape}")
         if not _discrete(v) and g.dtype != v.dtype:
-            from .ops.elemwise import cast
-
+        
             g = cast(g, v.dtype)
         seeds.append((v, g))
     return cost, seeds
@@ -236,7 +233,7 @@ def _seeds(cost, known_grads, where):
 
 def zeros_like(x, dtype=None):
     """Zeros with ``x``'s run-time shape."""
-    return _rules().zeros_like(x, dtype)
+    return gradients.zeros_like(x, dtype)
 
 
 def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_names=True, known_grads=None,
@@ -268,7 +265,7 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_nam
     cost, seeds = _seeds(cost, known_grads, "grad")
     consider_constant = list(consider_constant or [])
     results = backprop(seeds, wrt_list, consider_constant)
-    NullGrad = _rules().NullGrad
+    NullGrad = gradients.NullGrad
     existing = {id(v) for v in ancestors([v for s in seeds for v in s])} if add_names else set()
     out = []
     for k, (w, r) in enumerate(zip(wrt_list, results)):
@@ -307,7 +304,6 @@ def _static_size(expression, hint, where):
 
 
 def _jacobian(expression, wrt_list, shape, consider_constant, disconnected_inputs):
-    from .ops.shape import reshape, stack
 
     n = math.prod(shape)
     rows = [[] for _ in wrt_list]
@@ -323,7 +319,7 @@ def _jacobian(expression, wrt_list, shape, consider_constant, disconnected_input
     for row, w in zip(rows, wrt_list):
         j = stack(row)
         if len(shape) != 1:
-            j = reshape(j, tuple(shape) + tuple(_rules().dims(w)))
+            j = reshape(j, tuple(shape) + tuple(gradients.dims(w)))
         out.append(j)
     return out
 
@@ -383,10 +379,9 @@ def hessian_vector_product(cost, wrt, p, **grad_kwargs):
     p_list = [as_tensor_variable(v) for v in (p if isinstance(p, (list, tuple)) else [p])]
     if len(p_list) != len(wrt_list):
         raise ValueError(f"hessian_vector_product: {len(wrt_list)} wrt variables but {len(p_list)} vectors p")
-    from .ops.reduction import sum as _sum
 
     grads = grad(cost, wrt_list, **grad_kwargs)
-    inner = _total([_sum(g * v) for g, v in zip(grads, p_list)])
+    inner = _total([reduce_sum(g * v) for g, v in zip(grads, p_list)])
     return rebuild(grad(inner, wrt_list, **grad_kwargs))
 
 
@@ -435,9 +430,8 @@ def Rop(f, wrt, eval_points, disconnected_outputs="raise", return_disconnected="
     dummies = [Variable(TensorType(_grad_dtype(fi), fi.type.shape), name=f"u_{k}") for k, fi in enumerate(f_list)]
     vjps = grad(None, wrt_list, known_grads=dict(zip(f_list, dummies)), disconnected_inputs="ignore",
                 return_disconnected="none", add_names=False)
-    from .ops.reduction import sum as _sum
 
-    terms = [_sum(vj * e) for vj, e in zip(vjps, ev_list) if vj is not None]
+    terms = [reduce_sum(vj * e) for vj, e in zip(vjps, ev_list) if vj is not None]
     jvps = (grad(_total(terms), dummies, disconnected_inputs="ignore", return_disconnected="none")
             if terms else [None] * len(f_list))
     # the result does not depend on the dummies' values (linearity); they may remain in shapes
@@ -458,7 +452,7 @@ def Rop(f, wrt, eval_points, disconnected_outputs="raise", return_disconnected="
 
 # --------------------------------------------------------------------------- gradient markers
 def _marker(name, x, **params):
-    _rules()
+    gradients
     return Op(OPS[name], params)(as_tensor_variable(x))
 
 
@@ -519,6 +513,19 @@ def grad_scale(x, multiplier):
 _FD = {"float16": (1e-1, 5e-2), "float32": (1e-3, 1e-2), "float64": (1e-6, 1e-4)}
 
 
+def evaluator(inputs, outputs):
+    """A callable evaluating ``outputs`` from ``inputs`` with the reference interpreter (for
+    :func:`verify_grad_with`): the graph as written, without optimizing or compiling it."""
+    many = isinstance(outputs, (list, tuple))
+    outs = list(outputs) if many else [outputs]
+
+    def run(*values):
+        res = evaluate(outs, {i: i.type.filter(v, name=str(i), allow_downcast=True) for i, v in zip(inputs, values)})
+        return res if many else res[0]
+
+    return run
+
+
 def _rel_err(a, b):
     abs_err = np.abs(a - b)
     denom = np.abs(a) + np.abs(b)
@@ -527,22 +534,23 @@ def _rel_err(a, b):
     return abs_err, rel
 
 
-def verify_grad(fun, pt, n_tests=2, rng=None, eps=None, abs_tol=None, rel_tol=None, mode=None):
+def verify_grad_with(compile, fun, pt, n_tests=2, rng=None, eps=None, abs_tol=None, rel_tol=None):
     """Check ``grad`` of ``fun`` at the point ``pt`` (a list of arrays) against central finite
     differences, on ``n_tests`` random projections of ``fun``'s output. Raises :class:`GradientError`
     naming the argument, the element, both values and the errors when they disagree (an element
     passes when within ``abs_tol`` or within ``rel_tol``).
 
+    ``compile(inputs, outputs)`` turns graphs into callables: :func:`eqtensor.gradient.verify_grad`
+    passes ``function`` in a mode; :func:`evaluator` checks the graphs as written, unoptimized.
+
     >>> import numpy as np
     >>> from eqtensor import tensor as pt
-    >>> verify_grad(lambda x: pt.tanh(x) * x, [np.array([0.5, -1.0])], rng=np.random.default_rng(0))
-    >>> verify_grad(lambda x: zero_grad(x) * x, [np.array([0.5, 2.0])])  # doctest: +ELLIPSIS
+    >>> verify_grad_with(evaluator, lambda x: pt.tanh(x) * x, [np.array([0.5, -1.0])], rng=np.random.default_rng(0))
+    >>> verify_grad_with(evaluator, lambda x: zero_grad(x) * x, [np.array([0.5, 2.0])])  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    eqtensor.core.gradient.GradientError: verify_grad: analytic and numeric gradients differ for argument 0 (shape (2,)) at index (1,): analytic ..., numeric ...; abs. error ... (tol 0.0001), rel. error 0.333 (tol 0.0001)
+    eqtensor.rules.autodiff.GradientError: verify_grad: analytic and numeric gradients differ for argument 0 (shape (2,)) at index (1,): analytic ..., numeric ...; abs. error ... (tol 0.0001), rel. error 0.333 (tol 0.0001)
     """
-    from .function import function
-
     if not isinstance(pt, (list, tuple)):
         raise TypeError(f"verify_grad: pt must be a list of arrays (one per argument of fun), got {type(pt).__name__}")
     values = [np.array(p) for p in pt]
@@ -566,10 +574,9 @@ def verify_grad(fun, pt, n_tests=2, rng=None, eps=None, abs_tol=None, rel_tol=No
     rel_tol = tol if rel_tol is None else rel_tol
     proj = Variable(TensorType(out.dtype, out.type.shape), name="projection")
     cost = (out * proj).sum()
-    f_cost = function(inputs + [proj], cost, mode=mode, on_unused_input="ignore")
-    f_grad = function(inputs + [proj], grad(cost, inputs, disconnected_inputs="ignore"), mode=mode,
-                      on_unused_input="ignore")
-    out_shape = np.shape(function(inputs, out, mode=mode, on_unused_input="ignore")(*values))
+    f_cost = compile(inputs + [proj], cost)
+    f_grad = compile(inputs + [proj], grad(cost, inputs, disconnected_inputs="ignore"))
+    out_shape = np.shape(compile(inputs, out)(*values))
     for _ in range(n_tests):
         p = np.asarray(rng.random(out_shape) + 0.5, dtype=out.dtype)
         analytic = f_grad(*values, p)

@@ -1,8 +1,8 @@
 """The e-graph optimizer: bridge to egglog, extraction, budgets and reports.
 
-Only :mod:`eqtensor.core.egraph.bridge` imports egglog.
+Only :mod:`eqtensor.egraph.bridge` imports egglog.
 
->>> from eqtensor.core.egraph import Budget
+>>> from eqtensor.egraph import Budget
 >>> Budget().iterations
 30
 """

@@ -41,8 +41,9 @@ import threading
 
 import numpy as np
 
-from ..graph import Constant, Variable, toposort
-from ..op import OPS
+from ..core.graph import Constant, TensorType, Variable, toposort, uniform_value
+from ..core.op import OPS, Op
+from ..rules.language import is_pattern_var
 
 
 class Interner:
@@ -162,7 +163,6 @@ def const_type(tid: int, spec: int):
         cast = np.asarray(value).astype(dtype)
     if not (cast == value or (value != value and cast != cast)):
         return None
-    from ..types import TensorType
 
     return TYPES(TensorType(dtype, shape))
 
@@ -173,20 +173,6 @@ def value_key(x) -> tuple:
     if x != x:
         return ("nan", b"")
     return ("f", struct.pack("<d", x))
-
-
-def uniform_value(c: Constant):
-    """The single value of a constant whose elements are all equal (None otherwise)."""
-    d = c.data
-    if d.size == 0 or d.dtype.kind not in "biuf":
-        return None
-    flat = d.reshape(-1)
-    first = flat[0]
-    if d.size > 1 and not (np.all(flat == first) or (first != first and np.all(flat != flat))):
-        return None
-    if d.size > 1 and first == 0 and d.dtype.kind == "f" and not np.all(np.signbit(flat) == np.signbit(first)):
-        return None
-    return first.item()
 
 
 # --------------------------------------------------------------------------------- rule compiler
@@ -233,7 +219,6 @@ _GUARD_FACTS = {
 
 def compile_rule(rule) -> CompiledRule:
     """Translate a :class:`~eqtensor.rules.language.Rule` into one egglog ``rule`` command."""
-    from ...rules.language import is_pattern_var
 
     facts: list[str] = []
     actions: list[str] = []
@@ -374,7 +359,6 @@ def type_entry(k: int, opid: int, pid: int, in_types: tuple):
     """The type id an op gives for inputs of these type ids (None if the op rejects them); cached."""
     key = (opid, pid, in_types)
     if key not in _ENTRIES:
-        from ..op import Op
 
         defn = OPS[OPIDS[opid]]
         tts = [TYPES[t] for t in in_types]
@@ -420,7 +404,6 @@ def _value_shaped(rule, root):
     ``alloc`` whose dimensions are ``shape_i(v, 0), shape_i(v, 1), …`` (``zeros_like(v)``), which
     has ``v``'s shape: the rule then also requires ``v`` to have the matched term's type. False
     otherwise (``x * zeros(6) → zeros_like(x)`` must not be typed (6,): ``x`` may have length 1)."""
-    from ...rules.language import is_pattern_var
 
     p, r = rule.pattern.owner, root.owner
     if r.op.name == p.op.name == "reshape" and r.inputs[1] is p.inputs[1]:

@@ -17,17 +17,19 @@ import time
 
 import numpy as np
 
-from ..config import config
-from ..graph import Constant, toposort
-from ..op import OPS, Op
+from ..core.config import config
+from ..core.graph import Constant, toposort, uniform_value
+from ..core.op import OPS, Op
 from . import cache as opt_cache
 from .bridge import discard_session, session
 from .extract import CostModel, extract, graph_cost
 from .program import (
     MAX_CREATED_ARITY, OPIDS, PARAMS, TYPES, VALUES, compile_rule, const_facts, const_type, constructor_name,
-    is_float_type, prefill_entries, refines, type_entry, uniform_value, value_key,
+    is_float_type, prefill_entries, refines, type_entry, value_key,
 )
 from .report import Budget, EGraphSnapshot, IterationStats, OptimizationReport
+from ..rules import default_schedule
+from ..rules.language import as_schedule
 
 #: largest constant (in elements) the optimizer creates by folding
 FOLD_LIMIT = 10_000
@@ -182,8 +184,6 @@ def optimize_graph(fgraph, rules=None, budget: Budget | None = None, cost_model:
     ``keep_egraph=True`` stores the saturated e-graph in ``report.egraph`` (see :mod:`.render`).
     On any failure the input graph is returned and ``report.fallback`` says why.
     """
-    from ...rules.language import as_schedule
-    from ...rules import default_schedule
 
     budget = budget or Budget()
     model = cost_model or CostModel()
@@ -513,7 +513,10 @@ def _extract(frozen, loader, outputs, model, keep=None):
     params = {pid: dict(PARAMS[pid]) for pid in {e[2] for e in enodes}}
     unstable = {(ins[0], OPIDS[ins[1]]) for ins, _ in frozen.get("unstable", [])}
     originals, original_choice = _originals(enodes, loader, outputs)
-    selection = extract(enodes, class_type, root_classes, model, types, params, unstable, original_choice)
+    constants = {cls: leaves[leaf].data for cls, op, _, _, leaf in enodes
+                 if op is None and isinstance(leaves[leaf], Constant)}
+    selection = extract(enodes, class_type, root_classes, model, types, params, unstable, original_choice,
+                        constants)
     if keep is not None:
         keep.egraph = EGraphSnapshot(enodes, class_type, selection, root_classes, leaves)
     return _rebuild(enodes, selection, root_classes, leaves, class_type, originals)

@@ -18,11 +18,17 @@ import warnings
 
 import numpy as np
 
-from .config import config
-from .errors import MissingInputError, UnusedInputError
-from .fgraph import FunctionGraph
-from .graph import Constant, SharedVariable, Variable, ancestors, clone_replace, graph_inputs, toposort
+from ..core.config import config
+from ..core.errors import MissingInputError, UnusedInputError
+from ..core.fgraph import FunctionGraph
+from ..core.graph import Constant, SharedVariable, Variable, ancestors, graph_inputs, toposort
+from ..core.replace import clone_replace
 from .mode import get_mode
+from ..backends import compile_fgraph
+from ..egraph import optimize_graph
+from ..core.dtypes import promote
+from ..core.op import _cast_weak, as_tensor_variable
+from ..core.ops.elemwise import cast
 
 
 class In:
@@ -322,11 +328,21 @@ class _Spec:
             self.value = v if i.borrow or v is not i.value else v.copy()
 
 
+def _compile_scan_bodies(fgraph) -> None:
+    """Compile the inner graph of each scan (NumPy backend, optimized) before the backend runs it."""
+
+    def compile_inner(inputs, outputs, name):
+        return function(inputs, outputs, mode="NUMPY", on_unused_input="ignore", name=name)
+
+    for node in fgraph.toposort():
+        if node.op.name == "scan":
+            node.op.params["inner"].compile_with(compile_inner)
+
+
 class FunctionMaker:
     """Holds everything about one compilation: graphs before/after, schedule, source, report."""
 
     def __init__(self, fgraph, mode, allow_input_downcast):
-        from ..backends import compile_fgraph
 
         self.original_fgraph = fgraph
         self.mode = mode
@@ -335,9 +351,9 @@ class FunctionMaker:
         self.report = None
         self.fgraph = fgraph
         if mode.optimize:
-            from .optimize import optimize
-
-            self.fgraph, self.report = optimize(fgraph, mode)
+            self.fgraph, self.report = optimize_graph(fgraph, rules=mode.rules, budget=mode.budget,
+                                                      cost_model=mode.cost_model)
+        _compile_scan_bodies(self.fgraph)
         t1 = time.perf_counter()
         (self.thunk, self.schedule, self.backend_source, self.backend,
          self.first_output) = compile_fgraph(self.fgraph, mode)
@@ -405,8 +421,6 @@ def _check_inputs(inputs):
 
 def _weak_like(v, dtype, what):
     """NEP 50: a Python scalar takes the dtype it meets (when that keeps its kind: not 1.5 → int)."""
-    from .dtypes import promote
-    from .op import _cast_weak
 
     if isinstance(v, Constant) and v.weak and promote([type(v.data.item()), dtype]) == dtype:
         return _cast_weak(what, v, dtype)
@@ -414,9 +428,6 @@ def _weak_like(v, dtype, what):
 
 
 def _check_updates(updates):
-    from .basic import as_tensor_variable
-    from .dtypes import promote
-    from .ops.elemwise import cast
 
     targets, exprs = [], []
     for target, expr in _pairs(updates, "updates"):
@@ -442,7 +453,6 @@ def _check_updates(updates):
 
 
 def _apply_givens(outs, givens):
-    from .basic import as_tensor_variable
 
     replace = {}
     for old, new in _pairs(givens, "givens"):
@@ -497,7 +507,6 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None, *, name
     >>> float(a.get_value()), float(b.get_value())
     (2.0, 1.0)
     """
-    from .basic import as_tensor_variable
 
     ins = _check_inputs(inputs)
     output_keys = None
@@ -535,3 +544,21 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None, *, name
     f = Function(maker, specs, single, name, output_keys)
     f.trust_input = bool(trust_input)
     return f
+
+
+def _eval(self, inputs_to_values: dict | None = None, **kwargs):
+    """Compile (unoptimised, NumPy backend) and evaluate this variable (``kwargs`` go to ``function``).
+
+    >>> from eqtensor import tensor as pt
+    >>> x = pt.dscalar("x")
+    >>> float((x * 2).eval({x: 3.0}))
+    6.0
+    """
+    inputs_to_values = dict(inputs_to_values or {})
+    inputs = list(inputs_to_values)
+    f = function(inputs, self, mode="FAST_COMPILE", on_unused_input="ignore", **kwargs)
+    return f(*[inputs_to_values[i] for i in inputs])
+
+
+#: ``Variable.eval`` compiles, so the compile layer gives it to the IR's variables
+Variable.eval = _eval

@@ -22,12 +22,12 @@ per-class passes see fusion only where it is certain: an e-class with a single p
 The model prices the C backend's kernels; the NumPy backend makes one call per node and does not
 fuse.
 
->>> from eqtensor.core.types import TensorType
+>>> from eqtensor.core.graph import TensorType
 >>> m = CostModel()
 >>> v = TensorType("float64", (10,))
->>> m.node_cost("exp", {}, v, [v])
+>>> m.node_cost("exp", {}, v, [v], [None])
 321.0
->>> m.fused_memory_saving("exp", {}, v, [v])   # exp fused into its consumer: no memory pass
+>>> m.fused_memory_saving("exp", {}, v, [v], [None])   # exp fused into its consumer: no memory pass
 20.0
 """
 
@@ -35,9 +35,9 @@ from __future__ import annotations
 
 import heapq
 
-from ..config import config
-from ..graph import Constant, toposort
-from ..op import OPS, Op
+from ..core.config import config
+from ..core.graph import Constant, toposort
+from ..core.op import OPS, Op
 
 
 class CostModel:
@@ -53,17 +53,12 @@ class CostModel:
 
     #: cost of one memory pass (read + write) per output element of a non-view op
     memory_pass = 2.0
-    #: extra cost per element of raw exp/log: their naive compositions overflow or cancel
-    unstable = {"exp": 20.0, "log": 20.0}
     #: extra cost per element of an e-node a stability rule identified as an unstable form
     unstable_penalty = 1000.0
     #: cost of any node, even a free view: of two graphs doing equal work, the one with fewer nodes wins
     node_overhead = 1.0
     #: price fusion in the exact DAG cost (see the module docstring)
     fusion = True
-    #: reductions whose kernel does not compute fused producers: the C backend's logsumexp kernel
-    #: reads a materialized input, argmax/argmin run through NumPy
-    non_absorbing_reductions = frozenset({"logsumexp", "argmax", "argmin"})
 
     def elements(self, t) -> float:
         n = 1.0
@@ -71,19 +66,22 @@ class CostModel:
             n *= config.unknown_dim_size if d is None else d
         return n
 
-    def node_cost(self, opname: str, params: dict, out_type, in_types) -> float:
-        """Cost of computing one node of op ``opname`` (a leaf when ``opname`` is None)."""
+    def node_cost(self, opname: str, params: dict, out_type, in_types, in_values) -> float:
+        """Cost of computing one node of op ``opname`` (a leaf when ``opname`` is None) whose inputs
+        have static types ``in_types`` and values ``in_values`` (an array for a constant input, else
+        None). The facts come from the op's record (:class:`~eqtensor.core.op.OpDef`): ``cost`` per
+        element, or ``flops`` for the whole node, plus ``unstable`` per element."""
         if opname is None:
             return 0.0
         d = OPS[opname]
         out_n = self.elements(out_type)
         mem = 0.0 if d.view_of is not None else self.memory_pass * out_n
-        if "flops" in d.extra:
-            return float(d.extra["flops"](Op(d, params), list(in_types))) + mem + self.node_overhead
+        if d.flops is not None:
+            return float(d.flops(Op(d, params), list(in_types), list(in_values))) + mem + self.node_overhead
         work_n = max([out_n] + [self.elements(t) for t in in_types]) if d.kind == "reduce" else out_n
-        return d.cost * work_n + mem + self.unstable.get(opname, 0.0) * out_n + self.node_overhead
+        return d.cost * work_n + mem + d.unstable * out_n + self.node_overhead
 
-    def fused_memory_saving(self, opname: str, params: dict, out_type, in_types) -> float:
+    def fused_memory_saving(self, opname: str, params: dict, out_type, in_types, in_values) -> float:
         """How much of ``node_cost`` a node saves when it is computed inside its single consumer's
         kernel instead of being written to memory: the memory pass of an elementwise op (kind
         ``"elemwise"`` in the op table), 0 for every other op. The extractor clamps the result to
@@ -99,7 +97,7 @@ class CostModel:
         kind = OPS[opname].kind
         if kind == "elemwise":
             return "elemwise"
-        if kind == "reduce" and opname not in self.non_absorbing_reductions:
+        if kind == "reduce" and OPS[opname].absorbs_producers:
             return "reduce"
         return None
 
@@ -121,8 +119,8 @@ def _consumer_modes(model):
     return mode
 
 
-def _saving(model, opname, params, out_t, in_types, cost) -> float:
-    s = float(model.fused_memory_saving(opname, params, out_t, in_types))
+def _saving(model, opname, params, out_t, in_types, in_values, cost) -> float:
+    s = float(model.fused_memory_saving(opname, params, out_t, in_types, in_values))
     return min(max(s, 0.0), cost) if s == s else 0.0
 
 
@@ -164,7 +162,8 @@ def graph_cost(outputs, model: CostModel) -> float:
             continue
         me = value[id(n.out)] = numbers[key] = len(numbers)
         in_types = [i.type for i in n.inputs]
-        cost = float(model.node_cost(op.name, op.params, n.out.type, in_types))
+        in_values = [i.data if isinstance(i, Constant) else None for i in n.inputs]
+        cost = float(model.node_cost(op.name, op.params, n.out.type, in_types, in_values))
         total += cost
         if fuse:
             nodes[me] = (n, in_types, cost)
@@ -181,19 +180,21 @@ def graph_cost(outputs, model: CostModel) -> float:
             consumer = nodes[p][0]
             m = mode(consumer.op.name)
             if m == 2 or (m == 1 and n.out.type.shape == consumer.out.type.shape):
-                total -= _saving(model, n.op.name, n.op.params, n.out.type, in_types, cost)
+                total -= _saving(model, n.op.name, n.op.params, n.out.type, in_types,
+                                 [i.data if isinstance(i, Constant) else None for i in n.inputs], cost)
     return total
 
 
 def extract(enodes, class_type, roots, model: CostModel, types, params, unstable=frozenset(),
-            original=None) -> dict:
+            original=None, constants=None) -> dict:
     """Choose one e-node per needed e-class.
 
     ``enodes``: list of ``(cls, opname or None, pid, kids, leaf)``; ``class_type``: cls -> type id;
     ``roots``: e-classes to extract; ``unstable``: ``(e-class, op name)`` pairs where a stability
     rule matched, whose e-nodes pay ``model.unstable_penalty`` per element; ``original``: the input
     graph's own ``{e-class: e-node}`` choice, a third candidate (so the result is never costlier
-    than the input, penalties included). Returns ``{cls: enode index}`` for every class reachable from
+    than the input, penalties included); ``constants``: ``{e-class: array}`` for classes holding a
+    constant (the cost model sees them as ``in_values``). Returns ``{cls: enode index}`` for every class reachable from
     the roots through the choice. Two greedy passes run — one charging each child its cost divided
     by its number of users (sharing-aware), one plain tree costs — and the selection with the lower
     exact DAG cost (fusion-aware, see the module docstring) wins; small selections are then
@@ -201,7 +202,8 @@ def extract(enodes, class_type, roots, model: CostModel, types, params, unstable
     (op name, index) so the result is deterministic.
     Raises ``LookupError`` if a root has no finite extraction.
     """
-    fz = _Fusion(model, enodes, types, class_type, params, roots) if _fusion_on(model) else None
+    constants = constants or {}
+    fz = _Fusion(model, enodes, types, class_type, params, roots, constants) if _fusion_on(model) else None
     # a cost model need only have node_cost: the penalty for unstable forms defaults to ours
     penalty = getattr(model, "unstable_penalty", CostModel.unstable_penalty)
     elements = getattr(model, "elements", None) or CostModel().elements
@@ -210,7 +212,8 @@ def extract(enodes, class_type, roots, model: CostModel, types, params, unstable
         cost = 0.0
         if op is not None:
             out_t = types[class_type[cls]]
-            cost = float(model.node_cost(op, params[pid], out_t, [types[class_type[c]] for c in kids]))
+            cost = float(model.node_cost(op, params[pid], out_t, [types[class_type[c]] for c in kids],
+                                         [constants.get(c) for c in kids]))
         if fz is not None:
             fz.cost.append(cost)
         if op is not None and (cls, op) in unstable:
@@ -242,8 +245,9 @@ class _Fusion:
     1 same-shape elementwise, 2 reduction), each e-class's static shape, and — computed on demand,
     only for e-nodes that do have a single fusing consumer — the memory pass an e-node saves."""
 
-    def __init__(self, model, enodes, types, class_type, params, roots):
+    def __init__(self, model, enodes, types, class_type, params, roots, constants):
         self.model, self.enodes, self.types, self.class_type, self.params = model, enodes, types, class_type, params
+        self.constants = constants
         self.roots = set(roots)
         self.cost: list[float] = []   # node_cost of each e-node (before instability penalties)
         self.save: list = [None] * len(enodes)   # filled by saving()
@@ -260,7 +264,7 @@ class _Fusion:
             else:
                 ct, types = self.class_type, self.types
                 s = _saving(self.model, op, self.params[pid], types[ct[cls]], [types[ct[c]] for c in kids],
-                            self.cost[k])
+                            [self.constants.get(c) for c in kids], self.cost[k])
             self.save[k] = s
         return s
 

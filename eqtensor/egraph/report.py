@@ -83,7 +83,7 @@ class OptimizationReport:
     dropped_rules: list = field(default_factory=list)  # rules the back-off dropped (too many matches)
     egraph: EGraphSnapshot | None = field(default=None, repr=False)
     #: ``"memory"`` or ``"disk"`` when the result came from the optimizer cache (see
-    #: :mod:`eqtensor.core.egraph.cache`): the e-graph did not run, and the rules fired, sizes and
+    #: :mod:`eqtensor.egraph.cache`): the e-graph did not run, and the rules fired, sizes and
     #: stop reason are those of the run that filled the cache
     cached: str | None = None
 

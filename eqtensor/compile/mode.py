@@ -3,7 +3,7 @@
 ``"FAST_COMPILE"`` skips optimization and runs on NumPy; ``"NUMPY"`` optimizes and runs on NumPy;
 ``"FAST_RUN"`` (the default, ``config.mode``) optimizes and runs on the best available backend.
 
->>> from eqtensor.core.mode import get_mode
+>>> from eqtensor.compile.mode import get_mode
 >>> get_mode("FAST_COMPILE").optimize, get_mode("FAST_COMPILE").backend
 (False, 'numpy')
 """
@@ -13,7 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .config import config
+from ..core.config import config
+from ..egraph.report import Budget
+from ..rules.language import Rule, RuleSet, Schedule
 
 BACKENDS = ("numpy", "c")
 
@@ -24,8 +26,8 @@ class Mode:
 
     ``rules``: a :class:`~eqtensor.rules.Rule`, ``RuleSet`` or ``Schedule`` replacing the default
     rules (``None``: :func:`eqtensor.rules.default_schedule`); ``budget``: an
-    :class:`~eqtensor.core.egraph.Budget`; ``cost_model``: a
-    :class:`~eqtensor.core.egraph.CostModel` (anything with ``node_cost``).
+    :class:`~eqtensor.egraph.Budget`; ``cost_model``: a
+    :class:`~eqtensor.egraph.CostModel` (anything with ``node_cost``).
 
     >>> from eqtensor.rules import algebraic
     >>> Mode(rules=algebraic()).rules is not None
@@ -33,7 +35,7 @@ class Mode:
     >>> Mode(budget=5)
     Traceback (most recent call last):
     ...
-    TypeError: Mode(budget=...) takes an eqtensor.core.egraph.Budget, got int
+    TypeError: Mode(budget=...) takes an eqtensor.egraph.Budget, got int
     """
 
     optimize: bool = True
@@ -47,20 +49,18 @@ class Mode:
         if self.backend not in BACKENDS:
             raise ValueError(f"Mode backend must be one of {BACKENDS}, got {self.backend!r}")
         if self.rules is not None:
-            from ..rules.language import Rule, RuleSet, Schedule
 
             if not isinstance(self.rules, (Rule, RuleSet, Schedule)):
                 raise TypeError(f"Mode(rules=...) takes a Rule, RuleSet or Schedule, got "
                                 f"{type(self.rules).__name__}")
         if self.budget is not None:
-            from .egraph.report import Budget
 
             if not isinstance(self.budget, Budget):
-                raise TypeError(f"Mode(budget=...) takes an eqtensor.core.egraph.Budget, got "
+                raise TypeError(f"Mode(budget=...) takes an eqtensor.egraph.Budget, got "
                                 f"{type(self.budget).__name__}")
         if self.cost_model is not None and not callable(getattr(self.cost_model, "node_cost", None)):
             raise TypeError("Mode(cost_model=...) takes an object with a node_cost(opname, params, out_type, "
-                            "in_types) method (see eqtensor.core.egraph.CostModel)")
+                            "in_types, in_values) method (see eqtensor.egraph.CostModel)")
 
     def including(self, **changes) -> "Mode":
         return replace(self, **changes)
