@@ -10,12 +10,15 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..core.config import config
 from ..egraph.report import Budget
-from ..rules.language import Rule, RuleSet, Schedule
+from ..rules import default_rules
+from ..rules.checker import CheckResult, RuleRejected, check
+from ..rules.language import Rule, RuleSet, Schedule, as_schedule
 
 BACKENDS = ("numpy", "c")
 
@@ -28,6 +31,12 @@ class Mode:
     rules (``None``: :func:`eqtensor.rules.default_schedule`); ``budget``: an
     :class:`~eqtensor.egraph.Budget`; ``cost_model``: a
     :class:`~eqtensor.egraph.CostModel` (anything with ``node_cost``).
+
+    The rule checker is a gate: every rule that is not one of eqtensor's default rules is checked
+    (:func:`eqtensor.rules.check`) when the mode is made, and a rule that fails is refused with
+    :class:`~eqtensor.rules.RuleRejected` naming it and a counterexample, unless its name is in
+    ``trusted`` (then it is used unchecked, and the optimization report lists it). Rules the checker
+    cannot judge (an op without a high-precision reference) are accepted and listed as unchecked.
 
     >>> from eqtensor.rules import algebraic
     >>> Mode(rules=algebraic()).rules is not None
@@ -43,6 +52,7 @@ class Mode:
     rules: Any = None
     budget: Any = None
     cost_model: Any = None
+    trusted: tuple = ()
     name: str = field(default="custom", compare=False)
 
     def __post_init__(self):
@@ -53,6 +63,10 @@ class Mode:
             if not isinstance(self.rules, (Rule, RuleSet, Schedule)):
                 raise TypeError(f"Mode(rules=...) takes a Rule, RuleSet or Schedule, got "
                                 f"{type(self.rules).__name__}")
+            object.__setattr__(self, "trusted", tuple(self.trusted))
+            _gate(as_schedule(self.rules).rules(), self.trusted)
+        elif self.trusted:
+            raise ValueError("Mode(trusted=...) names rules of Mode(rules=...); no rules were given")
         if self.budget is not None:
 
             if not isinstance(self.budget, Budget):
@@ -64,6 +78,32 @@ class Mode:
 
     def including(self, **changes) -> "Mode":
         return replace(self, **changes)
+
+
+#: the checker's verdict on each user rule checked so far (rules are immutable)
+_VERDICTS: "weakref.WeakKeyDictionary[Rule, CheckResult]" = weakref.WeakKeyDictionary()
+
+
+def unchecked_rules(rules: RuleSet) -> list[str]:
+    """The user rules of ``rules`` the checker could not judge (see :class:`Mode`)."""
+    return [r.name for r in rules if r in _VERDICTS and _VERDICTS[r].unchecked]
+
+
+def _gate(rules: RuleSet, trusted: tuple) -> None:
+    unknown = set(trusted) - set(rules.names())
+    if unknown:
+        raise ValueError(f"Mode(trusted=...) names rules that are not in Mode(rules=...): {sorted(unknown)}")
+    defaults = set(default_rules().rules)
+    for rule in rules:
+        if rule in defaults or rule.name in trusted:
+            continue
+        verdict = _VERDICTS.get(rule)
+        if verdict is None:
+            verdict = _VERDICTS[rule] = check(rule)
+        if verdict.failures:
+            raise RuleRejected(f"Mode(rules=...): the rule checker refuses {verdict.failures[0]}. Fix the rule "
+                               f"(a guard or an assumption may be missing), or pass trusted=({rule.name!r},) "
+                               f"to use it unchecked")
 
 
 _NAMED = {

@@ -10,7 +10,7 @@ True
 
 from .algebraic import algebraic, algebraic_assuming_finite
 from .blas import blas
-from .checker import CheckResult, check
+from .checker import CheckResult, RuleRejected, check
 from .language import (
     Assumption, Guard, Rule, RuleSet, Schedule, as_schedule, constant, finite, finite_nonzero, integral_const, is_float, no_overflow, nonconstant, nonneg,
     nonzero_const, positive, rewrite, same_type, var,
@@ -34,7 +34,7 @@ def default_schedule() -> Schedule:
 
 
 __all__ = [
-    "Assumption", "CheckResult", "constant", "Guard", "Rule", "algebraic_assuming_finite", "finite", "finite_nonzero", "RuleSet", "Schedule", "algebraic", "as_schedule", "blas", "check",
+    "Assumption", "CheckResult", "RuleRejected", "constant", "Guard", "Rule", "algebraic_assuming_finite", "finite", "finite_nonzero", "RuleSet", "Schedule", "algebraic", "as_schedule", "blas", "check",
     "default_rules", "default_schedule", "integral_const", "is_float", "no_overflow", "nonconstant", "nonneg", "nonzero_const", "positive", "rewrite",
     "same_type", "stability", "var",
 ]

@@ -37,6 +37,10 @@ EDGES = np.array([0.0, -0.0, 1.0, -1.0, 0.5, -2.0, 1e-10, -1e-10, 1e-300, 30.0, 
                   -1000.0, 1e300, -1e300, np.inf, -np.inf, np.nan])
 
 
+class RuleRejected(ValueError):
+    """A rule failed the checker where a checked rule is required (``Mode(rules=...)``)."""
+
+
 @dataclass
 class CheckResult:
     """``ok`` when no rule failed; ``failures`` holds one message per failing rule, ``unchecked``
@@ -87,6 +91,7 @@ def _check_rule(rule: Rule, trials: int, rng) -> str | None:
         return f"types differ: pattern {p.type}, replacement {r.type}"
     pvars = rule.pattern_vars()
     domain = rule.checker_domain()  # assumed variables come from their assumed domain
+    edges = np.concatenate([EDGES, _around(_constants(rule))])
     for t in range(trials):
         dtype = rule.dtypes[t % len(rule.dtypes)]
         try:
@@ -107,7 +112,7 @@ def _check_rule(rule: Rule, trials: int, rng) -> str | None:
                 values[v2] = _shape_for(rng, by_name[kind[9:]].size, v2)
             else:
                 shape = tuple(d if d is not None else s for d, s in zip(v2.type.shape, shapes[v2.ndim]))
-                values[v2] = _values(rng, v.tag["pattern"], domain, v2, shape)
+                values[v2] = _values(rng, v.tag["pattern"], domain, v2, shape, edges)
             by_name[v.tag["pattern"]] = values[v2]
         try:
             (pv,) = evaluate([p2], values)
@@ -164,13 +169,32 @@ def _shape_for(rng, size, v):
     return np.array(dims, dtype=v.dtype)
 
 
-def _values(rng, name, domain, v, shape):
+def _constants(rule: Rule) -> list[float]:
+    """The scalar constants written in the rule (both sides)."""
+    out = []
+    for node in toposort([rule.pattern, rule.replacement]):
+        for i in node.inputs:
+            if isinstance(i, Constant) and i.data.size and i.data.dtype.kind in "biuf":
+                out.extend(float(c) for c in np.unique(i.data.reshape(-1))[:8])
+    return out
+
+
+def _around(constants) -> np.ndarray:
+    """Each constant and the values next to it: where a rule's guards and cases change."""
+    c = np.array([v for v in constants if np.isfinite(v)], dtype=float)
+    if not c.size:
+        return c
+    return np.concatenate([c, c + 1, c - 1, c + 0.5, c - 0.5, np.nextafter(c, np.inf), np.nextafter(c, -np.inf),
+                           c * (1 + 1e-9), -c])
+
+
+def _values(rng, name, domain, v, shape, edges=EDGES):
     kind = domain.get(name, "any")
     if not v.dtype.startswith("float"):
         return rng.integers(-5, 6, shape).astype(v.dtype)
     x = rng.normal(0.0, 3.0, shape)
     mask = rng.random(shape) < 0.5
-    x[mask] = rng.choice(EDGES, int(mask.sum()))
+    x[mask] = rng.choice(edges, int(mask.sum()))
     if kind == "small":
         x = rng.uniform(-3, 3, shape)
     elif kind == "integer":
