@@ -11,11 +11,20 @@ from __future__ import annotations
 
 from functools import partial
 
-from ..core.ops.elemwise import exp, expm1, log, log1mexp, log1p, sigmoid, softplus
+import math
+
+from ..core.ops.elemwise import (
+    abs, cosh, erf, erfc, exp, expm1, log, log1mexp, log1p, lt, sigmoid, sinh, softplus, sqr, switch,
+    tanh,
+)
 from ..core.ops.nnet import log_softmax, softmax
-from ..core.ops.reduction import logsumexp, sum
+from ..core.ops.reduction import logsumexp, max, sum
 
 from .language import RuleSet, rewrite as _rewrite, var
+
+#: the checker draws x finite for rules whose pattern is nan at ±inf (inf/inf, inf*0) where the stable
+#: replacement gives the limit
+FINITE = {"x": "finite"}
 
 #: every stability rule marks its pattern as an unstable form (see ``rewrite(stabilizes=)``)
 rewrite = partial(_rewrite, stabilizes=True)
@@ -55,13 +64,64 @@ def _build() -> RuleSet:
                 why="exp overflows; logsumexp shifts by the max (any axis, keepdims)", exact=False),
     ]
     e = exp(m)
+    shifted = exp(m - max(m, axis=1, keepdims=True))
     rules += [
         rewrite("log_softmax", log(softmax(m, axis=1)), log_softmax(m, axis=1),
                 why="softmax underflows to 0, log of it to -inf (any axis)", exact=False),
         rewrite("softmax_formula", e / sum(e, axis=1, keepdims=True), softmax(m, axis=1),
                 why="exp overflows: softmax subtracts the max", exact=False),
+        rewrite("softmax_formula_shifted", shifted / sum(shifted, axis=1, keepdims=True), softmax(m, axis=1),
+                why="the hand-shifted softmax; its log still underflows to -inf (any axis)", exact=False,
+                domain={"m": "finite"}),
     ]
-    return RuleSet(rules)
+    return RuleSet(rules + _exp_log_forms() + _error_function_forms() + _hyperbolic_forms())
+
+
+def _exp_log_forms() -> list:
+    x, a, b = var("x"), var("a"), var("b")
+    return [
+        rewrite("log1mexp_expm1", log(-expm1(x)), log1mexp(x), why="-expm1(x) rounds to 1 for x << 0",
+                exact=False),
+        rewrite("sigmoid_exp_ratio", exp(x) / (1 + exp(x)), sigmoid(x), why="inf/inf for large x", exact=False,
+                domain=FINITE),
+        rewrite("sigmoid_exp_ratio_r", exp(x) / (exp(x) + 1), sigmoid(x), why="inf/inf for large x", exact=False,
+                domain=FINITE),
+        rewrite("sigmoid_exp_times", exp(x) * sigmoid(-x), sigmoid(x), why="inf*0 for large x", exact=False,
+                domain=FINITE),
+        rewrite("logit_sigmoid", log(sigmoid(x) / sigmoid(-x)), x,
+                why="log of the odds of sigmoid(x) is x; the ratio overflows and underflows", exact=False),
+        rewrite("exp_div", exp(a) / exp(b), exp(a - b), why="inf/inf where a and b are both large",
+                exact=False, ulps=2048, domain={"a": "finite", "b": "finite"}),
+        rewrite("logsubexp_formula", log(exp(a) - exp(b)), a + log1mexp(b - a),
+                why="exp overflows, and the difference cancels near a = b", exact=False, ulps=2048),
+    ]
+
+
+def _error_function_forms() -> list:
+    x = var("x")
+    return [
+        rewrite("erfc_formula", 1 - erf(x), erfc(x), why="1 - erf(x) cancels to 0 for x >> 0", exact=False),
+        rewrite("erfc_neg_formula", 1 + erf(x), erfc(-x), why="1 + erf(x) cancels to 0 for x << 0",
+                exact=False),
+        rewrite("erfc_neg_formula_r", erf(x) + 1, erfc(-x), why="erf(x) + 1 cancels to 0 for x << 0",
+                exact=False),
+        rewrite("neg_erfc_formula", erf(x) - 1, -erfc(x), why="erf(x) - 1 cancels to 0 for x >> 0",
+                exact=False),
+    ]
+
+
+def _hyperbolic_forms() -> list:
+    x = var("x")
+    ax = abs(x)
+    return [
+        rewrite("log_cosh", log(cosh(x)),
+                switch(lt(ax, 1.0), log1p(2.0 * sqr(sinh(x / 2.0))), ax + softplus(-2.0 * ax) - math.log(2.0)),
+                why="cosh overflows beyond 710; near 0 log(1 + (cosh x - 1)) keeps the digits", exact=False),
+        rewrite("tanh_formula", (exp(x) - exp(-x)) / (exp(x) + exp(-x)), tanh(x),
+                why="inf/inf for |x| > 710", exact=False, domain=FINITE),
+        rewrite("tanh_sigmoid_formula", 2.0 * sigmoid(2.0 * x) - 1.0, tanh(x),
+                why="cancels near 0", exact=False),
+    ]
 
 
 _STABILITY = _build()
