@@ -377,7 +377,10 @@ def prefill_entries(needs, graph_types: set[int], graph_params: set[int]):
     of the graph (the common case), so most rules fire in the first iteration; other combinations
     are typed on request (unary ops are typed this way only: their rules make no requests)."""
     by_names: dict = {}
-    for pid in graph_params:
+    # parameters rules write literally are in the graph once they fire: a rule generalizing over
+    # the same parameter names (softmax -> log_softmax for any axis) must be typed for them too
+    created = {pid for _, _, pid in needs if pid is not None}
+    for pid in set(graph_params) | created:
         by_names.setdefault(tuple(k for k, _ in PARAMS[pid]), []).append(pid)
     out = []
     types = set(graph_types)
