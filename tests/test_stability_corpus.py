@@ -107,3 +107,13 @@ def test_row_reductions(name, mode):
     cost = y.sum()
     g = et.function([m], et.grad(cost, m), mode=mode)(ROWS)
     _close(g, _exact(autodiff.grad(cost, m), [m], [ROWS]), f"{name} gradient")
+
+
+@pytest.mark.parametrize("mode", ["NUMPY", "C", "FAST_COMPILE"])
+def test_float32_mean_and_var_accumulate_wide(mode):
+    x = pt.fvector("x")
+    v = np.array([1e8, 1.0, -1e8], dtype="float32")
+    m, s = et.function([x], [pt.mean(x), pt.var(x)], mode=mode)(v)
+    assert m.dtype == s.dtype == np.float32
+    np.testing.assert_allclose(m, 1 / 3, rtol=1e-6)
+    np.testing.assert_allclose(s, np.var(v.astype("float64")), rtol=1e-6)

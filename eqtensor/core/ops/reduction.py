@@ -213,19 +213,30 @@ def _count(x, axes, dtype, ddof=0):
     return sub(n, Constant(np.asarray(ddof, dtype=dtype))) if ddof else n
 
 
+#: float dtypes whose sums accumulate in float64 inside mean/var/std (as PyTensor): a float32 sum of
+#: [1e8, 1, -1e8] is 0
+WIDENED = ("float16", "float32")
+
+
 def mean(x, axis=None, keepdims=False):
-    """Arithmetic mean over ``axis`` (float result; ``sum / count``).
+    """Arithmetic mean over ``axis`` (float result; ``sum / count``, float16/float32 inputs summed
+    in float64 and the result cast back).
 
     >>> import numpy as np
     >>> from eqtensor import tensor as pt
     >>> pt.mean(np.array([[1, 2], [3, 5]]), axis=0).eval()
     array([2. , 3.5])
+    >>> pt.mean(np.array([1e8, 1, -1e8], dtype="float32")).eval()
+    array(0.33333334, dtype=float32)
     """
 
     x = as_tensor_variable(x)
     axes = normalize_axis(axis, x.ndim, "mean")
-    s = sum(x, axes, keepdims)
     out_dtype = "float64" if x.dtype.startswith(("int", "uint", "bool")) else x.dtype
+    if out_dtype in WIDENED:
+        s = sum(cast(x, "float64"), axes, keepdims)
+        return cast(true_div(s, _count(x, axes, "float64")), out_dtype)
+    s = sum(x, axes, keepdims)
     return true_div(cast(s, out_dtype), _count(x, axes, out_dtype))
 
 
@@ -242,7 +253,11 @@ def var(x, axis=None, keepdims=False, ddof=0):
     axes = normalize_axis(axis, x.ndim, "var")
     m = mean(x, axes, keepdims=True)
     d = sub(x, m)
-    ss = sum(sqr(elemwise.abs(d) if d.dtype.startswith("complex") else d), axes, keepdims)
+    sq = sqr(elemwise.abs(d) if d.dtype.startswith("complex") else d)
+    if sq.dtype in WIDENED:
+        ss = sum(cast(sq, "float64"), axes, keepdims)
+        return cast(true_div(ss, _count(x, axes, "float64", ddof)), sq.dtype)
+    ss = sum(sq, axes, keepdims)
     return true_div(ss, _count(x, axes, ss.dtype, ddof))
 
 
