@@ -35,6 +35,20 @@ def _orders(name, scaled, other, replacement, why):
     return out
 
 
+def _unscaled(name, a, p, q, replace_a, replace_b, replace_1, why):
+    """The forms of ``a*P + b*Q`` with a factor of 1: ``a*P + Q``, ``P + b*Q``, ``P + Q`` (each order)."""
+    out = []
+    b = a.clone(name="b")
+    b.tag["pattern"] = "b"
+    forms = [((a * p, q), replace_a), ((p * a, q), replace_a), ((p, b * q), replace_b), ((p, q * b), replace_b),
+             ((p, q), replace_1)]
+    for k, ((left, right), replacement) in enumerate(forms):
+        for j, pattern in enumerate([left + right, right + left]):
+            out.append(rewrite(f"{name}_unscaled_{2 * k + j}", pattern, replacement(b), why=why, exact=False,
+                               ulps=64))
+    return out
+
+
 def _build() -> RuleSet:
     A, B, C = var("A", 2), var("B", 2), var("C", 2)
     a, b = var("a", shape=(1, 1)), var("b", shape=(1, 1))
@@ -42,6 +56,8 @@ def _build() -> RuleSet:
     a1, b1 = var("a1", shape=(1,)), var("b1", shape=(1,))
     rules = _orders("gemm", (a, dot(A, B)), (b, C), gemm(C, a, A, B, b),
                     "one BLAS call, no temporaries for the scaled product and sum")
+    rules += _unscaled("gemm", a, dot(A, B), C, lambda b_: gemm(C, a, A, B, 1.0), lambda b_: gemm(C, 1.0, A, B, b_),
+                       lambda b_: gemm(C, 1.0, A, B, 1.0), "one BLAS call (factors of 1): no temporary for the product")
     rules += _orders("gemv", (a1, dot(A, v)), (b1, y), gemv(y, a1, A, v, b1),
                      "one BLAS call, no temporaries for the scaled product and sum")
     outer = dimshuffle(x, 0, "x") * dimshuffle(y, "x", 0)
