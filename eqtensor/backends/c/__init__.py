@@ -19,12 +19,13 @@ import functools
 from ...core.config import config
 from .build import CompileError, build_module, compiler_works, first_output_function, new_function
 from .codegen import generate
-from .kernels import ELEMWISE, FALLBACK, IDENTITY, REDUCE, STRUCTURAL
+from .kernels import ELEMWISE, FALLBACK, REDUCE
+from .structural import STRUCTURAL
 
 
 def has_kernel(opname: str) -> bool:
     """True when the op has a C kernel (it may still fall back for some dtypes)."""
-    return opname in ELEMWISE or opname in REDUCE or opname in STRUCTURAL or opname in IDENTITY
+    return opname in ELEMWISE or opname in REDUCE or opname in STRUCTURAL
 
 
 def compile_schedule(schedule):

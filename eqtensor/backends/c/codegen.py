@@ -3,8 +3,9 @@
 The generated ``eq_thunk(state, args, nargs)`` is a CPython ``METH_FASTCALL`` function: it checks
 its arguments (ndarray, dtype, rank, static shape), computes every shape at run time from the
 input shapes, allocates intermediates and outputs with NumPy's allocator, runs one loop nest per
-fused elementwise group (or reduction with its fused producers), calls SciPy's BLAS for ``dot``,
-creates views for dimshuffle/reshape without copying, and calls an op's NumPy ``perform`` for
+fused elementwise group (or reduction with its fused producers), emits the structural ops from
+their table (:mod:`eqtensor.backends.c.structural`: views for dimshuffle/reshape without copying,
+shape ops, alloc, SciPy's BLAS for ``dot``/``gemm``/…), and calls an op's NumPy ``perform`` for
 nodes without a C kernel (:data:`~eqtensor.backends.c.kernels.FALLBACK`, float16/complex dtypes).
 ``state`` is a per-function list holding constants and those fallback callables.
 
@@ -29,6 +30,7 @@ from . import kernels as K
 from . import loops as L
 from .build import threads
 from .prelude import KERNEL_EXTERN, prelude
+from .structural import STRUCTURAL, struct_ok
 
 
 @dataclass
@@ -39,10 +41,6 @@ class Generated:
     n_fallbacks: int
     fallback_ops: list  # names of the nodes that run through NumPy
     blas: bool
-
-
-def _num(dtype) -> int:
-    return np.dtype(dtype).num
 
 
 def _cstr(s: str) -> str:
@@ -67,31 +65,39 @@ def elem_compute(node):
     return None if tpl is None else (comp, tpl)
 
 
+def _elem_statement(node, args, local: str) -> str:
+    """``const <type> <local> = <the node's template over the C expressions args>;``, each operand
+    converted to the compute type first unless its kernel keeps its own type (``own``, the
+    condition of ``switch``)."""
+    comp, tpl = elem_compute(node)
+    compute = K.ELEMWISE[node.op.name].compute
+    cty = K.c_type(comp)
+    args = [f"(({cty})({a}))" if compute in ("out", "common") or (compute == "switch" and pos > 0) else a
+            for pos, a in enumerate(args)]
+    ex = tpl.format(*args, T=cty, f="f" if comp == "float32" else "", t=K.tag(comp))
+    ot = K.c_type(node.out.dtype)
+    ex = f"(npy_bool)(({ex}) != 0)" if node.out.dtype == "bool" else f"({ot})({ex})"
+    return f"const {ot} {local} = {ex};"
+
+
 def reduce_ok(node) -> bool:
+    """True when the reduction has a C kernel for its dtypes."""
     spec = K.REDUCE.get(node.op.name)
     dts = (node.inputs[0].dtype, node.out.dtype)
     return spec is not None and all(d in K.C_TYPES for d in dts) and K.kind(node.out.dtype) in spec[0]
 
 
-def struct_ok(node) -> bool:
-    name = node.op.name
-    if name in ("dimshuffle", "shape", "shape_i"):
-        return True
-    if name in K.IDENTITY:
-        return node.out.type == node.inputs[0].type
-    if name == "reshape":
-        return node.inputs[1].dtype == "int64"
-    if name == "make_vector":
-        return all(i.dtype in K.C_TYPES for i in node.inputs) and node.out.dtype in K.C_TYPES
-    if name == "alloc":
-        return all(i.dtype in K.C_TYPES and K.kind(i.dtype) == "int" for i in node.inputs[1:])
-    if name in ("gemm", "gemv", "ger"):  # BLAS calls when every operand has the output's float dtype
-        return node.out.dtype in ("float32", "float64") and all(i.dtype == node.out.dtype for i in node.inputs)
-    if name in ("dot", "matmul"):  # equal for 1-d and 2-d operands
-        a, b = node.inputs
-        return (a.dtype == b.dtype == node.out.dtype and a.dtype in ("float32", "float64")
-                and a.ndim in (1, 2) and b.ndim in (1, 2))
-    return False
+def classify(node) -> str:
+    """How a node is generated: ``elem`` (in a fused elementwise loop), ``reduce``, ``struct`` (an
+    entry of :data:`~eqtensor.backends.c.structural.STRUCTURAL`) or ``fallback`` (NumPy)."""
+    kind = node.op.defn.kind
+    if kind == "elemwise" and elem_compute(node) is not None:
+        return "elem"
+    if kind == "reduce" and reduce_ok(node):
+        return "reduce"
+    if struct_ok(node):
+        return "struct"
+    return "fallback"
 
 
 def _is_literal(v) -> bool:
@@ -99,9 +105,57 @@ def _is_literal(v) -> bool:
         and not hasattr(v, "container")
 
 
+def _in_operand(slot: int, v, nd: int) -> L.Operand:
+    """Input ``v`` of an ``nd``-d loop, broadcast along its axes of static length 1."""
+    return L.Operand(slot, v.dtype, [None if v.type.shape[d] == 1 else d for d in range(nd)], "in")
+
+
+def _load_only(loads):
+    """The body of a reduction without fused producers: its input as loaded."""
+    return [], loads[0]
+
+
+@dataclass
+class Plan:
+    """A schedule's nodes grouped into *units*, each generated as one C function.
+
+    ``units``: the node index of each unit's root, in order; ``members[u]``: the nodes of unit
+    ``u`` (its fused producers, then the root); ``mode[k]``: how node ``k`` is generated
+    (:func:`classify`); ``reads[u]``: the variables unit ``u`` reads; ``last[id(v)]``: the position
+    of the last unit reading ``v``."""
+
+    units: list
+    members: dict
+    mode: dict
+    reads: dict
+    last: dict
+
+
+def plan_units(nodes, outputs) -> Plan:
+    """Classify the nodes and fuse elementwise chains (into each other and into reductions)."""
+    mode = {k: classify(node) for k, node in enumerate(nodes)}
+    idx = {id(n): k for k, n in enumerate(nodes)}
+    groups = fusion_groups(
+        nodes, outputs, lambda n: mode[idx[id(n)]] == "elem",
+        lambda n: mode[idx[id(n)]] == "reduce" and n.op.name != "logsumexp")
+    members: dict[int, list] = {}
+    for k, node in enumerate(nodes):
+        members.setdefault(groups[k], []).append(node)
+    units = [k for k in range(len(nodes)) if groups[k] == k]
+    reads: dict[int, list] = {}
+    for u in units:
+        produced = {id(m.out) for m in members[u]}
+        reads[u] = [i for m in members[u] for i in m.inputs if id(i) not in produced]
+    last = {id(i): pos for pos, u in enumerate(units) for i in reads[u]}
+    return Plan(units, members, mode, reads, last)
+
+
 class _Gen:
+    """The generator of one schedule's module: slots, ``state``, the unit functions, the kernels."""
+
     def __init__(self, schedule):
         self.s = schedule
+        self.out_ids = {id(o) for o in schedule.outputs}
         self.slot: dict[int, int] = {}
         self.vars: list = []
         # state[0]: the function's thread count (config.num_threads, resolved now); then constants
@@ -138,18 +192,21 @@ class _Gen:
         self.fail(f"eq_shape(V, {_cstr(name)}, {nd}, {len(ins)}, sl{tag}, dm{tag}, sh) < 0")
         self.emit("}")
 
+    def call_loop(self, tag, operands, nd, km, ka):
+        """Emit the operand tables of kernel ``eq_k<tag>`` and the ``eq_loop`` call running it
+        (``km``: the row-updating kernel or ``NULL``, ``ka``: the first accumulator operand or -1)."""
+        self.emit("{ " + L.tables(operands, nd, str(tag)))
+        self.fail(f"eq_loop(V, eq_k{tag}, {km}, {nd}, sh, {len(operands)}, sl{tag}, dm{tag}, sz{tag}, {ka}) < 0")
+        self.emit("}")
+
     def loop_lse(self, operands, nd, body, ct, fx, tg):
         """A one-pass logsumexp loop: operands end with the running max and sum accumulators."""
         inner = L.normalize(operands, nd)
         tag = len(self.kernels)
-        kr, km = f"eq_k{tag}", f"eq_k{tag}m"
-        for name, red in ((kr, True), (km, False)):
+        for name, red in ((f"eq_k{tag}", True), (f"eq_k{tag}m", False)):
             self.kernels.append(L.lse_kernel_source(name, operands, L.scalars(operands, inner, red), body, ct,
                                                     fx, tg))
-        self.emit("{ " + L.tables(operands, nd, str(tag)))
-        self.fail(f"eq_loop(V, {kr}, {km}, {nd}, sh, {len(operands)}, sl{tag}, dm{tag}, sz{tag}, "
-                  f"{len(operands) - 2}) < 0")
-        self.emit("}")
+        self.call_loop(tag, operands, nd, f"eq_k{tag}m", len(operands) - 2)
 
     def loop(self, operands, nd, body, acc=None, comb=None, pragma="simd"):
         """Emit the kernel(s) of a loop nest over ``sh`` and the ``eq_loop`` call running them.
@@ -159,49 +216,33 @@ class _Gen:
         reduction (a reducing kernel and a row-updating kernel are generated)."""
         inner = L.normalize(operands, nd)
         tag = len(self.kernels)
-        kr, km, ka = f"eq_k{tag}", "NULL", -1
-        self.kernels.append(L.kernel_source(kr, operands, L.scalars(operands, inner, True), body, acc, comb,
-                                            pragma))
-        if acc is not None:
-            km, ka = f"eq_k{tag}m", acc[0]
-            self.kernels.append(L.kernel_source(km, operands, L.scalars(operands, inner, False), body, acc,
-                                                comb, pragma))
-        self.emit("{ " + L.tables(operands, nd, str(tag)))
-        self.fail(f"eq_loop(V, {kr}, {km}, {nd}, sh, {len(operands)}, sl{tag}, dm{tag}, sz{tag}, {ka}) < 0")
-        self.emit("}")
+        self.kernels.append(L.kernel_source(f"eq_k{tag}", operands, L.scalars(operands, inner, True), body, acc,
+                                            comb, pragma))
+        if acc is None:
+            self.call_loop(tag, operands, nd, "NULL", -1)
+            return
+        self.kernels.append(L.kernel_source(f"eq_k{tag}m", operands, L.scalars(operands, inner, False), body, acc,
+                                            comb, pragma))
+        self.call_loop(tag, operands, nd, f"eq_k{tag}m", acc[0])
 
     # ------------------------------------------------------------------ expressions
     def expr_body(self, members, leaf_index, literal):
-        """Statements computing each member node in a local; returns (body(loads), )."""
+        """``body(loads)`` for :meth:`loop`: statements computing each member node in a local
+        ``t<j>`` (its inputs: earlier locals, literals, or the loads of the leaves), and the last."""
 
         def body(loads):
             local: dict[int, str] = {}
             stmts = []
             for j, node in enumerate(members):
-                comp, tpl = elem_compute(node)
-                kern = K.ELEMWISE[node.op.name]
-                cty = K.c_type(comp)
-                args = []
-                for pos, i in enumerate(node.inputs):
-                    if id(i) in local:
-                        a = local[id(i)]
-                    elif id(i) in literal:
-                        a = literal[id(i)]
-                    else:
-                        a = loads[leaf_index[id(i)]]
-                    if kern.compute in ("out", "common") or (kern.compute == "switch" and pos > 0):
-                        a = f"(({cty})({a}))"
-                    args.append(a)
-                ex = tpl.format(*args, T=cty, f="f" if comp == "float32" else "", t=K.tag(comp))
-                ot = K.c_type(node.out.dtype)
-                ex = f"(npy_bool)(({ex}) != 0)" if node.out.dtype == "bool" else f"({ot})({ex})"
-                stmts.append(f"const {ot} t{j} = {ex};")
+                args = [local.get(id(i)) or literal.get(id(i)) or loads[leaf_index[id(i)]] for i in node.inputs]
+                stmts.append(_elem_statement(node, args, f"t{j}"))
                 local[id(node.out)] = f"t{j}"
             return stmts, f"t{len(members) - 1}"
 
         return body
 
     def leaves(self, members):
+        """The variables a fused group reads (its leaves), and the C literals of its literal scalars."""
         produced = {id(m.out) for m in members}
         leaves, literal, seen = [], {}, set()
         for m in members:
@@ -217,17 +258,17 @@ class _Gen:
 
     # ------------------------------------------------------------------ units
     def unit_elemwise(self, members, reuse):
+        """A fused elementwise group; its output may overwrite a dead input of ``reuse`` (ids)."""
         out = members[-1].out
         nd = out.ndim
         leaves, literal = self.leaves(members)
         o = self.slot_of(out)
         lslots = [self.slot_of(v) for v in leaves]
         name = "+".join(m.op.name for m in members)
-        ins = [L.Operand(s, v.dtype, [None if v.type.shape[d] == 1 else d for d in range(nd)], "in")
-               for s, v in zip(lslots, leaves)]
+        ins = [_in_operand(s, v, nd) for s, v in zip(lslots, leaves)]
         cands = [str(s) for s, v in zip(lslots, leaves) if id(v) in reuse and v.dtype == out.dtype
                  and v.type.shape == out.type.shape]
-        tn = _num(out.dtype)
+        tn = K.typenum(out.dtype)
         self.emit("{ npy_intp sh[EQ_MAXD];")
         self.shape(name, ins, nd)
         if cands:
@@ -242,138 +283,83 @@ class _Gen:
         self.emit("}")
 
     def unit_reduce(self, members, node):
-        name = node.op.name
-        x = node.inputs[0]
-        nd = x.ndim
-        axes = node.op.params["axis"]
-        keep = node.op.params["keepdims"]
-        out = node.out
+        """A reduction, computing its fused elementwise producers ``members`` in its input loop."""
+        name, x, out = node.op.name, node.inputs[0], node.out
+        nd, axes, keep = x.ndim, node.op.params["axis"], node.op.params["keepdims"]
         o = self.slot_of(out)
-        tn, odt = _num(out.dtype), out.dtype
-        kept = [d for d in range(nd) if d not in axes]
-        odim = {d: (d if keep else kept.index(d)) for d in kept}
-        if members:
-            leaves, literal = self.leaves(members)
-        else:
-            leaves, literal = [x], {}
+        leaves, literal = self.leaves(members) if members else ([x], {})
         lslots = [self.slot_of(v) for v in leaves]
-
-        def ins():
-            return [L.Operand(s, v.dtype, [None if v.type.shape[d] == 1 else d for d in range(nd)], "in")
-                    for s, v in zip(lslots, leaves)]
-
-        def acc_op(slot, role="acc"):
-            return L.Operand(slot, odt, [None if d in axes else odim[d] for d in range(nd)], role)
-
+        kept = [d for d in range(nd) if d not in axes]
+        acc_dims = [None if d in axes else (d if keep else kept.index(d)) for d in range(nd)]
         oshape = [f"({'1' if d in axes else f'sh[{d}]'})" for d in range(nd) if keep or d not in axes]
-        ident, comb = K.REDUCE[name]
-        k = K.kind(odt)
-        lo, hi = K.int_bounds(odt) if k == "int" else ("0", "0")
-        init = ident[k].format(lo=lo, hi=hi)
-        e = self.emit
-        e("{ npy_intp sh[EQ_MAXD], osh[EQ_MAXD], insize = 1, osize = 1, i; int d;")
-        self.shape(name, ins(), nd)
-        for j, s in enumerate(oshape):
-            e(f"osh[{j}] = {s};")
-        e(f"for (d = 0; d < {nd}; d++) insize *= sh[d];")
-        e(f"for (d = 0; d < {len(oshape)}; d++) osize *= osh[d];")
-        if name in ("max", "min"):
-            e(f"if (insize == 0 && osize > 0) {{ PyErr_SetString(PyExc_ValueError, \"{name}: zero-size "
-              f"reduction has no identity\"); goto fail; }}")
-        index = {id(v): kk for kk, v in enumerate(leaves)}
-        nin = len(leaves)
-        ct = K.c_type(odt)
-        fx = "f" if odt == "float32" else ""
-        tg = K.tag(odt)
-        if members:
-            body = self.expr_body(members, index, literal)
-        else:
-            def body(loads):
-                return [], loads[0]
-
-        def fill(slot, value):
-            e(f"{{ {ct} *q = ({ct} *)V[{slot}].data; for (i = 0; i < osize; i++) q[i] = {value}; }}")
-
-        self.fail(f"eq_new(&V[{o}], {len(oshape)}, osh, {tn}) < 0")
+        ins = [_in_operand(s, v, nd) for s, v in zip(lslots, leaves)]
+        self.emit("{ npy_intp sh[EQ_MAXD], osh[EQ_MAXD], insize = 1, osize = 1, i; int d;")
+        self.shape(name, ins, nd)
+        self.reduce_sizes(name, nd, oshape)
+        index = {id(v): k for k, v in enumerate(leaves)}
+        body = self.expr_body(members, index, literal) if members else _load_only
+        self.fail(f"eq_new(&V[{o}], {len(oshape)}, osh, {K.typenum(out.dtype)}) < 0")
         if name == "logsumexp":
-            m = len(self.vars)
-            self.vars.append(None)  # scratch slot for the maxima
-            self.fail(f"eq_new(&V[{m}], {len(oshape)}, osh, {tn}) < 0")
-            fill(m, "-INFINITY")
-            fill(o, "0")
-            self.loop_lse(ins() + [acc_op(m), acc_op(o)], nd, body, ct, fx, tg)
-            e(f"{{ {ct} *q = ({ct} *)V[{o}].data, *mm = ({ct} *)V[{m}].data;")
-            e(f"for (i = 0; i < osize; i++) q[i] = log{fx}(q[i]) + eq_fin_{tg}(mm[i]); }}")
-            e(f"Py_CLEAR(V[{m}].obj);")
+            self.reduce_logsumexp(ins, acc_dims, o, out.dtype, len(oshape), body)
         else:
-            fill(o, f"({ct})({init})")
-            pragma = {"sum": "reduction(+:acc)", "prod": "reduction(*:acc)"}.get(name)
+            self.reduce_combine(name, ins, acc_dims, o, out.dtype, body)
+        self.emit("}")
 
-            def body3(loads):
-                stmts, res = body(loads)
-                return stmts, f"(({res}) != 0)" if name in ("all", "any") else f"({ct})({res})"
+    def reduce_sizes(self, name, nd, oshape):
+        """Emit the output shape ``osh`` and the sizes ``insize``/``osize`` (``max``/``min`` of an
+        empty axis is an error)."""
+        for j, s in enumerate(oshape):
+            self.emit(f"osh[{j}] = {s};")
+        self.emit(f"for (d = 0; d < {nd}; d++) insize *= sh[d];")
+        self.emit(f"for (d = 0; d < {len(oshape)}; d++) osize *= osh[d];")
+        if name in ("max", "min"):
+            self.emit(f"if (insize == 0 && osize > 0) {{ PyErr_SetString(PyExc_ValueError, \"{name}: zero-size "
+                      f"reduction has no identity\"); goto fail; }}")
 
-            act = ct if name not in ("all", "any") else "npy_bool"
-            self.loop(ins() + [acc_op(o)], nd, body3, acc=(nin, act), comb=comb, pragma=pragma)
-        e("}")
+    def fill(self, slot, ct, value):
+        """Emit: every element of slot (``osize`` of C type ``ct``) set to ``value``."""
+        self.emit(f"{{ {ct} *q = ({ct} *)V[{slot}].data; for (i = 0; i < osize; i++) q[i] = {value}; }}")
+
+    def reduce_combine(self, name, ins, acc_dims, o, odt, body):
+        """A reduction by its :data:`~eqtensor.backends.c.kernels.REDUCE` combine expression: slot ``o``
+        starts at the identity and accumulates the loop's values."""
+        ident, comb = K.REDUCE[name]
+        ct, logical = K.c_type(odt), name in ("all", "any")
+        lo, hi = K.int_bounds(odt) if K.kind(odt) == "int" else ("0", "0")
+        self.fill(o, ct, f"({ct})({ident[K.kind(odt)].format(lo=lo, hi=hi)})")
+
+        def value(loads):
+            stmts, res = body(loads)
+            return stmts, f"(({res}) != 0)" if logical else f"({ct})({res})"
+
+        pragma = {"sum": "reduction(+:acc)", "prod": "reduction(*:acc)"}.get(name)
+        self.loop(ins + [L.Operand(o, odt, list(acc_dims), "acc")], len(acc_dims), value,
+                  acc=(len(ins), "npy_bool" if logical else ct), comb=comb, pragma=pragma)
+
+    def reduce_logsumexp(self, ins, acc_dims, o, odt, ond, body):
+        """``logsumexp`` in one pass: a scratch slot of running maxima, slot ``o`` the running sums
+        of ``exp(x - max)``, then ``o = log(o) + fin(max)``."""
+        ct, fx, tg = K.c_type(odt), "f" if odt == "float32" else "", K.tag(odt)
+        m = len(self.vars)
+        self.vars.append(None)  # scratch slot for the maxima
+        self.fail(f"eq_new(&V[{m}], {ond}, osh, {K.typenum(odt)}) < 0")
+        self.fill(m, ct, "-INFINITY")
+        self.fill(o, ct, "0")
+        accs = [L.Operand(m, odt, list(acc_dims), "acc"), L.Operand(o, odt, list(acc_dims), "acc")]
+        self.loop_lse(ins + accs, len(acc_dims), body, ct, fx, tg)
+        self.emit(f"{{ {ct} *q = ({ct} *)V[{o}].data, *mm = ({ct} *)V[{m}].data;")
+        self.emit(f"for (i = 0; i < osize; i++) q[i] = log{fx}(q[i]) + eq_fin_{tg}(mm[i]); }}")
+        self.emit(f"Py_CLEAR(V[{m}].obj);")
 
     def unit_struct(self, node):
-        name, e = node.op.name, self.emit
-        out = node.out
-        o = self.slot_of(out)
-        ins = [self.slot_of(i) for i in node.inputs]
-        tn, isz = _num(out.dtype), np.dtype(out.dtype).itemsize
-        if name == "dimshuffle":
-            order = node.op.params["order"]
-            e(f"eq_view(&V[{o}], &V[{ins[0]}]); V[{o}].nd = {len(order)};")
-            for j, d in enumerate(order):
-                if d == "x":
-                    e(f"V[{o}].shape[{j}] = 1; V[{o}].strides[{j}] = 0;")
-                else:
-                    e(f"V[{o}].shape[{j}] = V[{ins[0]}].shape[{d}]; V[{o}].strides[{j}] = V[{ins[0]}].strides[{d}];")
-        elif name in K.IDENTITY:
-            e(f"eq_view(&V[{o}], &V[{ins[0]}]); V[{o}].nd = V[{ins[0]}].nd;")
-            e(f"memcpy(V[{o}].shape, V[{ins[0]}].shape, sizeof V[{o}].shape); "
-              f"memcpy(V[{o}].strides, V[{ins[0]}].strides, sizeof V[{o}].strides);")
-        elif name == "reshape":
-            self.fail(f"eq_reshape(&V[{o}], &V[{ins[0]}], &V[{ins[1]}], {out.ndim}, {tn}, {isz}) < 0")
-        elif name == "shape":
-            nd = node.inputs[0].ndim
-            e(f"{{ npy_intp n1 = {nd}; int d; if (eq_new(&V[{o}], 1, &n1, {tn}) < 0) goto fail;")
-            e(f"for (d = 0; d < {nd}; d++) ((npy_int64 *)V[{o}].data)[d] = V[{ins[0]}].shape[d]; }}")
-        elif name == "shape_i":
-            e(f"if (eq_new(&V[{o}], 0, NULL, {tn}) < 0) goto fail;")
-            e(f"*(npy_int64 *)V[{o}].data = V[{ins[0]}].shape[{node.op.params['i']}];")
-        elif name == "make_vector":
-            ct = K.c_type(out.dtype)
-            e(f"{{ npy_intp n1 = {len(ins)}; if (eq_new(&V[{o}], 1, &n1, {tn}) < 0) goto fail; }}")
-            for j, (s, v) in enumerate(zip(ins, node.inputs)):
-                val = f"*(const {K.c_type(v.dtype)} *)V[{s}].data"
-                val = f"(({val}) != 0)" if out.dtype == "bool" else f"({ct})({val})"
-                e(f"(({ct} *)V[{o}].data)[{j}] = {val};")
-        elif name == "alloc":
-            nd = out.ndim
-            e("{ npy_intp dims[EQ_MAXD];")
-            for j, (s, v) in enumerate(zip(ins[1:], node.inputs[1:])):
-                e(f"dims[{j}] = (npy_intp)*(const {K.c_type(v.dtype)} *)V[{s}].data;")
-                if v.dtype == "uint64":
-                    e(f"if (*(const npy_uint64 *)V[{s}].data > (npy_uint64)NPY_MAX_INTP) dims[{j}] = -1;")
-            self.fail(f"eq_alloc(&V[{o}], &V[{ins[0]}], dims, {nd}, {tn}, {isz}) < 0")
-            e("}")
-        elif name in ("gemm", "gemv"):
-            self.blas = True
-            c, al, a, b, be = ins
-            self.fail(f"eq_{name}(&V[{o}], &V[{c}], &V[{al}], &V[{a}], &V[{b}], &V[{be}], "
-                      f"{int(out.dtype == 'float64')}, {tn}) < 0")
-        elif name == "ger":
-            self.blas = True
-            c, al, x, y = ins
-            self.fail(f"eq_ger(&V[{o}], &V[{c}], &V[{al}], &V[{x}], &V[{y}], {int(out.dtype == 'float64')}, {tn}) < 0")
-        elif name in ("dot", "matmul"):
-            self.blas = True
-            self.fail(f"eq_dot(&V[{o}], &V[{ins[0]}], &V[{ins[1]}], {int(out.dtype == 'float64')}, {tn}) < 0")
+        """A structural op: the code of its :data:`~eqtensor.backends.c.structural.STRUCTURAL` entry."""
+        entry = STRUCTURAL[node.op.name]
+        o = self.slot_of(node.out)
+        self.lines += entry.code(node, o, [self.slot_of(i) for i in node.inputs])
+        self.blas = self.blas or entry.blas
 
     def unit_fallback(self, node):
+        """A call of the op's NumPy ``perform`` (a callable in ``state``) on views of its inputs."""
         defn = node.op.defn
         fn = functools.partial(defn.perform, **node.op.params) if node.op.params else defn.perform
         fi = len(self.state)
@@ -385,111 +371,105 @@ class _Gen:
         e = self.emit
         e(f"{{ PyObject *a[{max(n, 1)}], *r; int j, bad = 0;")
         for j, (s, v) in enumerate(zip(ins, node.inputs)):
-            e(f"a[{j}] = eq_output(&V[{s}], {_num(v.dtype)}, 0); if (a[{j}] == NULL) bad = 1;")
+            e(f"a[{j}] = eq_output(&V[{s}], {K.typenum(v.dtype)}, 0); if (a[{j}] == NULL) bad = 1;")
         e(f"r = bad ? NULL : PyObject_Vectorcall(PyList_GET_ITEM(state, {fi}), a, {n}, NULL);")
         e(f"for (j = 0; j < {n}; j++) Py_XDECREF(a[j]);")
         self.fail("r == NULL")
-        self.fail(f"eq_result(&V[{o}], r, {_num(node.out.dtype)}, {node.out.ndim}, {_cstr(node.op.name)}) < 0")
+        self.fail(f"eq_result(&V[{o}], r, {K.typenum(node.out.dtype)}, {node.out.ndim}, {_cstr(node.op.name)}) < 0")
         e("}")
 
+    def emit_unit(self, plan, pos, u):
+        """Emit unit ``u`` (at ``pos``) as its mode says; its root is the last of its members."""
+        mode, node = plan.mode[u], plan.members[u][-1]
+        if mode == "elem":
+            reuse = {id(i) for i in plan.reads[u] if i.owner is not None and plan.last.get(id(i)) == pos
+                     and id(i) not in self.out_ids}
+            self.unit_elemwise(plan.members[u], reuse)
+        elif mode == "reduce":
+            self.unit_reduce(plan.members[u][:-1], node)
+        elif mode == "struct":
+            self.unit_struct(node)
+        else:
+            self.unit_fallback(node)
+
+    def release(self, plan, pos, u):
+        """Emit: the slots unit ``u`` (at ``pos``) is the last to read are cleared (outputs are kept)."""
+        for i in {id(i): i for i in plan.reads[u]}.values():
+            if plan.last.get(id(i)) == pos and id(i) not in self.out_ids and id(i) in self.slot:
+                self.emit(f"Py_CLEAR(V[{self.slot[id(i)]}].obj);")
+
     # ------------------------------------------------------------------ whole function
-    def run(self) -> Generated:
-        s = self.s
-        nodes = s.nodes
-        mode = {}
-        for k, node in enumerate(nodes):
-            kind = node.op.defn.kind
-            if kind == "elemwise" and elem_compute(node) is not None:
-                mode[k] = "elem"
-            elif kind == "reduce" and reduce_ok(node):
-                mode[k] = "reduce"
-            elif struct_ok(node):
-                mode[k] = "struct"
-            else:
-                mode[k] = "fallback"
-        idx = {id(n): k for k, n in enumerate(nodes)}
-        groups = fusion_groups(
-            nodes, s.outputs, lambda n: mode[idx[id(n)]] == "elem",
-            lambda n: mode[idx[id(n)]] == "reduce" and n.op.name != "logsumexp")
-        members: dict[int, list] = {}
-        for k in range(len(nodes)):
-            members.setdefault(groups[k], []).append(nodes[k])
-        units = [k for k in range(len(nodes)) if groups[k] == k]
-        # which variables each unit reads (leaves of fused groups) -> last use per slot variable
-        reads: dict[int, list] = {}
-        for u in units:
-            produced = {id(m.out) for m in members[u]}
-            reads[u] = [i for m in members[u] for i in m.inputs if id(i) not in produced]
-        last: dict[int, int] = {}
-        for pos, u in enumerate(units):
-            for i in reads[u]:
-                last[id(i)] = pos
-        out_ids = {id(o) for o in s.outputs}
-        ninp = len(s.inputs)
-        for v in s.inputs:
-            self.slot_of(v)
+    def bind_constants(self, plan) -> list[tuple[int, int]]:
+        """Put the constants and shared values the units read in ``state`` (a literal scalar of a
+        fused loop is written into its kernel instead), then constant outputs; returns their
+        (slot, state index) pairs."""
         const_slots = []
-        for u in units:
-            for i in reads[u]:
-                fused = mode[u] == "elem" or (mode[u] == "reduce" and len(members[u]) > 1)
+        for u in plan.units:
+            fused = plan.mode[u] == "elem" or (plan.mode[u] == "reduce" and len(plan.members[u]) > 1)
+            for i in plan.reads[u]:
                 if i.owner is None and id(i) not in self.slot and not (fused and _is_literal(i)):
                     const_slots.append((self.slot_of(i), len(self.state)))
                     self.state.append(i.data if hasattr(i, "data") else i.get_value(borrow=True))
-        for o in s.outputs:
+        for o in self.s.outputs:
             if o.owner is None and id(o) not in self.slot:
                 const_slots.append((self.slot_of(o), len(self.state)))
                 self.state.append(o.data)
-        for pos, u in enumerate(units):
+        return const_slots
+
+    def run(self) -> Generated:
+        """Generate every unit as a C function ``eq_u<pos>``, then the thunk calling them."""
+        plan = plan_units(self.s.nodes, self.s.outputs)
+        for v in self.s.inputs:
+            self.slot_of(v)
+        const_slots = self.bind_constants(plan)
+        # one C function per unit: the compiler optimizes many small functions much faster than one
+        # huge one
+        attr = "__attribute__((noinline)) " if len(plan.units) > 4 else ""
+        for pos, u in enumerate(plan.units):
             self.lines = []
-            node = nodes[u]
-            m = mode[u]
-            if m == "elem":
-                reuse = {id(i) for i in reads[u] if i.owner is not None and last.get(id(i)) == pos
-                         and id(i) not in out_ids}
-                self.unit_elemwise(members[u], reuse)
-            elif m == "reduce":
-                self.unit_reduce(members[u][:-1], node)
-            elif m == "struct":
-                self.unit_struct(node)
-            else:
-                self.unit_fallback(node)
-            for i in {id(i): i for i in reads[u]}.values():
-                if last.get(id(i)) == pos and id(i) not in out_ids and id(i) in self.slot:
-                    self.emit(f"Py_CLEAR(V[{self.slot[id(i)]}].obj);")
-            # one C function per unit: the compiler optimizes many small functions much faster
-            # than one huge one
-            attr = "__attribute__((noinline)) " if len(units) > 4 else ""
+            self.emit_unit(plan, pos, u)
+            self.release(plan, pos, u)
             self.funcs.append(f"static {attr}int eq_u{pos}(PyObject *state, eq_arr *V)\n{{\n"
                               + "\n".join(self.lines) + "\nreturn 0;\nfail:\nreturn -1;\n}\n")
             self.calls.append(f"if (eq_u{pos}(state, V) < 0) goto fail;")
-        return self.finish(ninp, const_slots)
+        return self.finish(len(self.s.inputs), const_slots)
 
-    def finish(self, ninp, const_slots) -> Generated:
-        s = self.s
-        head = []
-        h = head.append
+    def thunk_head(self, ninp, const_slots) -> list[str]:
+        """The thunk's opening: slots cleared, the thread count read, the arguments checked and
+        bound, the constants bound."""
         nv = max(len(self.vars), 1)
-        h("static PyObject *eq_thunk(PyObject *state, PyObject *const *args, Py_ssize_t nargs)")
-        h("{")
-        h(f"eq_arr V[{nv}]; PyObject *res = NULL; int k;")
-        h(f"for (k = 0; k < {nv}; k++) V[k].obj = NULL;")
-        h("eq_nthreads = (int)PyLong_AsLong(PyList_GET_ITEM(state, 0));")
-        h(f"if (nargs != {ninp}) {{ PyErr_Format(PyExc_TypeError, \"the compiled function takes {ninp} "
-          f"arguments, got %zd\", nargs); return NULL; }}")
-        for k, v in enumerate(s.inputs):
+        head = ["static PyObject *eq_thunk(PyObject *state, PyObject *const *args, Py_ssize_t nargs)", "{",
+                f"eq_arr V[{nv}]; PyObject *res = NULL; int k;",
+                f"for (k = 0; k < {nv}; k++) V[k].obj = NULL;",
+                "eq_nthreads = (int)PyLong_AsLong(PyList_GET_ITEM(state, 0));",
+                f"if (nargs != {ninp}) {{ PyErr_Format(PyExc_TypeError, \"the compiled function takes {ninp} "
+                f"arguments, got %zd\", nargs); return NULL; }}"]
+        for k, v in enumerate(self.s.inputs):
             st = ", ".join(str(-1 if d is None else d) for d in v.type.shape) or "-1"
             label = _cstr(v.name or str(v.type))
-            h(f"{{ static const npy_intp stat[] = {{{st}}};")
-            h(f"if (eq_input(&V[{k}], args[{k}], {_num(v.dtype)}, {v.ndim}, stat, {k}, {label}) < 0) goto fail; }}")
+            head.append(f"{{ static const npy_intp stat[] = {{{st}}};")
+            head.append(f"if (eq_input(&V[{k}], args[{k}], {K.typenum(v.dtype)}, {v.ndim}, stat, {k}, {label}) < 0) "
+                        "goto fail; }")
         for slot, si in const_slots:
-            h(f"eq_bind(&V[{slot}], (PyArrayObject *)PyList_GET_ITEM(state, {si}));")
+            head.append(f"eq_bind(&V[{slot}], (PyArrayObject *)PyList_GET_ITEM(state, {si}));")
+        return head
+
+    def thunk_tail(self) -> list[str]:
+        """The thunk's end: the output tuple (views or copies of the output slots), then the
+        release of every slot."""
+        s = self.s
         tail = [f"res = PyTuple_New({len(s.outputs)}); if (res == NULL) goto fail;"]
         for j, (o, copy) in enumerate(zip(s.outputs, s.copy_outputs)):
-            tail.append(f"{{ PyObject *r = eq_output(&V[{self.slot[id(o)]}], {_num(o.dtype)}, {int(copy)}); "
+            tail.append(f"{{ PyObject *r = eq_output(&V[{self.slot[id(o)]}], {K.typenum(o.dtype)}, {int(copy)}); "
                         f"if (r == NULL) {{ Py_CLEAR(res); goto fail; }} PyTuple_SET_ITEM(res, {j}, r); }}")
-        tail += ["fail:", f"for (k = 0; k < {nv}; k++) Py_XDECREF(V[k].obj);", "return res;", "}"]
+        nv = max(len(self.vars), 1)
+        return tail + ["fail:", f"for (k = 0; k < {nv}; k++) Py_XDECREF(V[k].obj);", "return res;", "}"]
+
+    def finish(self, ninp, const_slots) -> Generated:
+        """The module's source: the runtime, the kernels' prototypes, the unit functions, the
+        thunk and the entry points; the kernels go to translation units of their own."""
         maxd = max([v.ndim for v in self.vars if v is not None] + [1])
-        glue = self.funcs + head + self.calls + tail
+        glue = self.funcs + self.thunk_head(ninp, const_slots) + self.calls + self.thunk_tail()
         units = L.split(self.kernels, L.jobs())
         protos = [k[:k.index(")") + 1].replace("EQ_KFN", KERNEL_EXTERN) + ";" for k in self.kernels]
         body = "\n".join(protos + glue)

@@ -5,7 +5,7 @@ in a translation unit of its own) holding a single
 contiguous inner loop (``#pragma omp simd``) over its operands: an operand is either read as
 broadcast (``*p[k]``, hoisted) or contiguous (``p[k][i]``). Everything else — shapes, collapsing
 dimensions, the outer loops, strided operands (gathered into contiguous chunks) — is done at run
-time by the runtime's ``eq_loop`` driver (:mod:`eqtensor.backends.c.prelude`), so each loop is
+time by the runtime's ``eq_loop`` driver (:mod:`eqtensor.backends.c.driver`), so each loop is
 compiled once and the generated source stays small.
 
 >>> from eqtensor.backends.c.loops import Operand, kernel_source
@@ -81,10 +81,9 @@ def _load_input(k: int, ct: str, broadcast: bool, loads: dict, pre: list) -> Non
         loads[k] = f"q{k}[i]"
 
 
-def kernel_source(kname, operands, scal, body, acc=None, comb=None, pragma="simd") -> str:
-    """The kernel function ``kname``. ``body(loads)`` returns (statements, result expression) from
-    the operand loads; ``acc`` = (operand index, C type) and ``comb`` (of ``acc`` and ``x``) make it
-    a reduction into that operand."""
+def _declare_operands(operands, scal) -> tuple[dict, list]:
+    """Each operand's load expression (an lvalue for the written ones) and the declarations it
+    needs."""
     loads, pre = {}, []
     for k, (o, sc) in enumerate(zip(operands, scal)):
         ct = K.c_type(o.dtype)
@@ -95,34 +94,60 @@ def kernel_source(kname, operands, scal, body, acc=None, comb=None, pragma="simd
         else:
             pre.append(f"{ct} *q{k} = ({ct} *)p[{k}];")
             loads[k] = f"q{k}[i]"
-    lines = [f"EQ_KFN void {kname}(npy_intp n, char **p)", "{", "npy_intp i;", *pre]
+    return loads, pre
+
+
+def _map_loop(stmts, result, out: str, simd: bool) -> list[str]:
+    """``out = result`` for each element (vectorized unless the output is read as broadcast)."""
+    return [*(["#pragma omp simd"] if simd else []), "for (i = 0; i < n; i++) {", *stmts, f"{out} = {result};", "}"]
+
+
+def _clause_reduction(stmts, result, acc: str, act: str, comb: str, clause: str) -> list[str]:
+    """A reduction into the broadcast accumulator ``acc`` with an OpenMP reduction ``clause``."""
+    return [f"{act} acc = {acc};", f"#pragma omp simd {clause}", "for (i = 0; i < n; i++) {",
+            *stmts, f"{act} x = {result}; acc = {comb};", "}", f"{acc} = acc;"]
+
+
+def _lanes_reduction(stmts, result, acc: str, act: str, comb: str) -> list[str]:
+    """A reduction into the broadcast accumulator ``acc`` without an OpenMP reduction (max/min
+    propagate NaN, all/any): :data:`LANES` partial accumulators updated elementwise vectorize; the
+    remainder and the lanes fold in last."""
+    return [f"{act} acc = {acc}, lane[{LANES}];", f"for (j = 0; j < {LANES}; j++) lane[j] = acc;",
+            f"for (i0 = 0; i0 + {LANES} <= n; i0 += {LANES}) {{", "#pragma omp simd",
+            f"for (j = 0; j < {LANES}; j++) {{", "const npy_intp i = i0 + j;", *stmts,
+            f"{act} x = {result}, acc = lane[j]; lane[j] = {comb};", "}", "}",
+            f"for (i = n - n % {LANES}; i < n; i++) {{", *stmts, f"{act} x = {result}; acc = {comb};",
+            "}", f"for (j = 0; j < {LANES}; j++) {{ {act} x = lane[j]; acc = {comb}; }}",
+            f"{acc} = acc;"]
+
+
+def _row_update(stmts, result, acc: str, act: str, comb: str) -> list[str]:
+    """A reduction step along a kept axis: each element of the contiguous accumulator row combines
+    one value."""
+    return ["#pragma omp simd", "for (i = 0; i < n; i++) {", *stmts,
+            f"{act} x = {result}; {act} acc = {acc}; {acc} = {comb};", "}"]
+
+
+def kernel_source(kname, operands, scal, body, acc=None, comb=None, pragma="simd") -> str:
+    """The kernel function ``kname``. ``body(loads)`` returns (statements, result expression) from
+    the operand loads; ``acc`` = (operand index, C type) and ``comb`` (of ``acc`` and ``x``) make it
+    a reduction into that operand (``pragma``: its OpenMP reduction clause, or None)."""
+    loads, pre = _declare_operands(operands, scal)
     stmts, result = body(loads)
+    decl = "npy_intp i;"
     if acc is None:
         (ok,) = [k for k, o in enumerate(operands) if o.role == "out"]
-        if pragma and not scal[ok]:
-            lines.append("#pragma omp simd")
-        lines += ["for (i = 0; i < n; i++) {", *stmts, f"{loads[ok]} = {result};", "}"]
+        loop = _map_loop(stmts, result, loads[ok], bool(pragma) and not scal[ok])
     else:
         ka, act = acc
-        if scal[ka] and pragma:
-            lines += [f"{act} acc = {loads[ka]};", f"#pragma omp simd {pragma}", "for (i = 0; i < n; i++) {",
-                      *stmts, f"{act} x = {result}; acc = {comb};", "}", f"{loads[ka]} = acc;"]
-        elif scal[ka]:
-            # no OpenMP reduction for this combine (max/min propagate NaN, all/any): LANES partial
-            # accumulators updated elementwise vectorize; the remainder and the lanes fold in last
-            lines[2] = "npy_intp i, i0, j;"
-            lines += [f"{act} acc = {loads[ka]}, lane[{LANES}];", f"for (j = 0; j < {LANES}; j++) lane[j] = acc;",
-                      f"for (i0 = 0; i0 + {LANES} <= n; i0 += {LANES}) {{", "#pragma omp simd",
-                      f"for (j = 0; j < {LANES}; j++) {{", "const npy_intp i = i0 + j;", *stmts,
-                      f"{act} x = {result}, acc = lane[j]; lane[j] = {comb};", "}", "}",
-                      f"for (i = n - n % {LANES}; i < n; i++) {{", *stmts, f"{act} x = {result}; acc = {comb};",
-                      "}", f"for (j = 0; j < {LANES}; j++) {{ {act} x = lane[j]; acc = {comb}; }}",
-                      f"{loads[ka]} = acc;"]
+        if not scal[ka]:
+            loop = _row_update(stmts, result, loads[ka], act, comb)
+        elif pragma:
+            loop = _clause_reduction(stmts, result, loads[ka], act, comb, pragma)
         else:
-            lines += ["#pragma omp simd", "for (i = 0; i < n; i++) {", *stmts,
-                      f"{act} x = {result}; {act} acc = {loads[ka]}; {loads[ka]} = {comb};", "}"]
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+            decl = "npy_intp i, i0, j;"
+            loop = _lanes_reduction(stmts, result, loads[ka], act, comb)
+    return "\n".join([f"EQ_KFN void {kname}(npy_intp n, char **p)", "{", decl, *pre, *loop, "}"]) + "\n"
 
 
 #: elements per block of a row logsumexp: the block's max and its sum of exp(x - max) are taken while
@@ -136,6 +161,86 @@ LSE_LANES = 16
 LSE_SLACK = 64
 #: prefetch distance of the one-pass logsumexp, in elements (4 KB of float64)
 LSE_PREFETCH = 512
+
+
+def _lse_prefetch(inputs, scal) -> list[str]:
+    """Software prefetch :data:`LSE_PREFETCH` elements ahead, one per cache line, for every
+    contiguous input: the one pass is latency-bound on its loads otherwise (2000x2000 rows: 3.7 ->
+    3.2 ms, one core)."""
+    return [f"__builtin_prefetch(q{k} + i + {LSE_PREFETCH + off});"
+            for k, (o, sc) in enumerate(zip(inputs, scal)) if not sc
+            for off in range(0, LSE_LANES, max(1, 64 // np.dtype(o.dtype).itemsize))]
+
+
+def _lse_one_pass(stmts, result, ct, fx, tg, prefetch) -> list[str]:
+    """A block's max ``bm`` and its sum ``acc`` of ``exp(x - sh)`` in one pass (partial maxima and
+    sums of :data:`LSE_LANES` lanes), added to the running ``S``/``M`` when the max stays within
+    :data:`LSE_SLACK` of the shift and the sum is not NaN (the partial maxima skip a NaN: it shows
+    in the sum, and the slow path then sums it into ``S``)."""
+    return [
+        "if (isfinite(sh)) {",
+        f"for (j = 0; j < {LSE_LANES}; j++) {{ lane[j] = -INFINITY; part[j] = 0; }}",
+        f"for (i = i0; i + {LSE_LANES} <= e; i += {LSE_LANES}) {{",
+        "const npy_intp ib = i;",
+        *prefetch,
+        "#pragma omp simd",
+        f"for (j = 0; j < {LSE_LANES}; j++) {{", "const npy_intp i = ib + j;", *stmts,
+        f"const {ct} x = ({ct})({result}); lane[j] = x > lane[j] ? x : lane[j]; part[j] += exp{fx}(x - sh);",
+        "}", "}",
+        "const npy_intp itail = i;",
+        "for (i = itail; i < e; i++) {", *stmts,
+        f"const {ct} x = ({ct})({result}); bm = eq_max_{tg}(bm, x); acc += exp{fx}(x - sh);", "}",
+        f"for (j = 0; j < {LSE_LANES}; j++) {{ bm = eq_max_{tg}(bm, lane[j]); acc += part[j]; }}",
+        f"if (bm <= sh + {LSE_SLACK} && acc == acc) {{ S += acc; M = eq_max_{tg}(M, bm); continue; }}",
+        "}",
+    ]
+
+
+def _lse_rescan(stmts, result, ct, fx, tg) -> list[str]:
+    """The slow path of a block whose max is far above the shift, or with something not finite:
+    the block's max (already taken when the shift was finite), then its sum of ``exp(x - max)``
+    (the block is in L1), the running sum rescaled to the new shift."""
+    return [
+        "if (!isfinite(sh)) for (i = i0; i < e; i++) {", *stmts, f"bm = eq_max_{tg}(bm, ({ct})({result}));", "}",
+        f"c1 = eq_fin_{tg}(eq_max_{tg}(M, bm));",
+        f"if (S != 0 && c1 != sh) S *= exp{fx}(sh - c1);",
+        f"M = eq_max_{tg}(M, bm); sh = c1; acc = 0;",
+        "#pragma omp simd reduction(+:acc)",
+        "for (i = i0; i < e; i++) {", *stmts, f"acc += exp{fx}(({ct})({result}) - c1);", "}",
+        "S += acc;",
+    ]
+
+
+def _lse_reduce(stmts, result, ct, fx, tg, prefetch) -> list[str]:
+    """The reducing kernel's body: the running max ``M`` and sum ``S`` (kept relative to the shift
+    ``sh``) over blocks of :data:`LSE_BLOCK` elements; a row's first block, with nothing summed
+    yet, is shifted by its first value."""
+    return [
+        "npy_intp i, i0, j, e;",
+        f"{ct} M = *qm, S = *qs, sh = eq_fin_{tg}(M);",
+        "for (i0 = 0; i0 < n; i0 = e) {",
+        f"{ct} bm = -INFINITY, c1, acc = 0, lane[{LSE_LANES}], part[{LSE_LANES}];",
+        f"e = n - i0 > {LSE_BLOCK} ? i0 + {LSE_BLOCK} : n;",
+        "if (S == 0 && M == -INFINITY) {",
+        "const npy_intp i = i0;", *stmts, f"sh = ({ct})({result});", "}",
+        *_lse_one_pass(stmts, result, ct, fx, tg, prefetch),
+        *_lse_rescan(stmts, result, ct, fx, tg),
+        "}",
+        f"if (S != 0 && sh != eq_fin_{tg}(M)) S *= exp{fx}(sh - eq_fin_{tg}(M));",
+        "*qm = M; *qs = S;",
+    ]
+
+
+def _lse_row_update(stmts, result, ct, fx, tg) -> list[str]:
+    """The row-updating kernel's body: per element, ``s = s * exp(fin(m) - fin(m')) + exp(x -
+    fin(m'))`` with ``m' = max(m, x)``. A zero sum (nothing but -inf so far) is not rescaled:
+    ``fin(-inf)`` is 0, so ``exp(c0 - c1)`` overflows for ``|x| > ~709`` and ``0 * inf`` would be
+    NaN."""
+    return ["npy_intp i;", "#pragma omp simd", "for (i = 0; i < n; i++) {", *stmts,
+            f"const {ct} x = ({ct})({result}), mo = qm[i], mn = eq_max_{tg}(mo, x);",
+            f"const {ct} c0 = eq_fin_{tg}(mo), c1 = eq_fin_{tg}(mn);",
+            f"qs[i] = (qs[i] == 0 ? 0 : qs[i] * exp{fx}(c0 - c1)) + exp{fx}(x - c1);",
+            "qm[i] = mn;", "}"]
 
 
 def lse_kernel_source(kname, operands, scal, body, ct: str, fx: str, tg: str) -> str:
@@ -153,60 +258,12 @@ def lse_kernel_source(kname, operands, scal, body, ct: str, fx: str, tg: str) ->
     for k, (o, sc) in enumerate(zip(operands[:km], scal[:km])):
         _load_input(k, K.c_type(o.dtype), sc, loads, pre)
     stmts, result = body(loads)
-    # software prefetch LSE_PREFETCH elements ahead, one per cache line, for every contiguous input:
-    # the one pass is latency-bound on its loads otherwise (2000x2000 rows: 3.7 -> 3.2 ms, one core)
-    prefetch = [f"__builtin_prefetch(q{k} + i + {LSE_PREFETCH + off});"
-                for k, (o, sc) in enumerate(zip(operands[:km], scal[:km])) if not sc
-                for off in range(0, LSE_LANES, max(1, 64 // np.dtype(o.dtype).itemsize))]
-    lines = [f"EQ_KFN void {kname}(npy_intp n, char **p)", "{", *pre,
-             f"{ct} *qm = ({ct} *)p[{km}], *qs = ({ct} *)p[{ks}];"]
     if scal[ks]:
-        lines += [
-            "npy_intp i, i0, j, e;",
-            f"{ct} M = *qm, S = *qs, sh = eq_fin_{tg}(M);",  # S is kept relative to the shift sh
-            f"for (i0 = 0; i0 < n; i0 = e) {{",
-            f"{ct} bm = -INFINITY, c1, acc = 0, lane[{LSE_LANES}], part[{LSE_LANES}];",
-            f"e = n - i0 > {LSE_BLOCK} ? i0 + {LSE_BLOCK} : n;",
-            "if (S == 0 && M == -INFINITY) {",  # nothing summed yet: shift by the block's first value
-            "const npy_intp i = i0;", *stmts, f"sh = ({ct})({result});", "}",
-            "if (isfinite(sh)) {",  # one pass: the block's max and its sum of exp(x - sh) together
-            f"for (j = 0; j < {LSE_LANES}; j++) {{ lane[j] = -INFINITY; part[j] = 0; }}",
-            f"for (i = i0; i + {LSE_LANES} <= e; i += {LSE_LANES}) {{",
-            "const npy_intp ib = i;",
-            *prefetch,
-            "#pragma omp simd",
-            f"for (j = 0; j < {LSE_LANES}; j++) {{", "const npy_intp i = ib + j;", *stmts,
-            f"const {ct} x = ({ct})({result}); lane[j] = x > lane[j] ? x : lane[j]; part[j] += exp{fx}(x - sh);",
-            "}", "}",
-            "const npy_intp itail = i;",
-            "for (i = itail; i < e; i++) {", *stmts,
-            f"const {ct} x = ({ct})({result}); bm = eq_max_{tg}(bm, x); acc += exp{fx}(x - sh);", "}",
-            f"for (j = 0; j < {LSE_LANES}; j++) {{ bm = eq_max_{tg}(bm, lane[j]); acc += part[j]; }}",
-            # a NaN shows in acc (the partial maxima skip it): the slow path then sums it into S
-            f"if (bm <= sh + {LSE_SLACK} && acc == acc) {{ S += acc; M = eq_max_{tg}(M, bm); continue; }}",
-            "}",
-            # the block's max is far above the shift, or something is not finite: the max (taken
-            # above when the shift was finite), then the sum of exp(x - max) (the block is in L1)
-            "if (!isfinite(sh)) for (i = i0; i < e; i++) {", *stmts, f"bm = eq_max_{tg}(bm, ({ct})({result}));", "}",
-            f"c1 = eq_fin_{tg}(eq_max_{tg}(M, bm));",
-            f"if (S != 0 && c1 != sh) S *= exp{fx}(sh - c1);",
-            f"M = eq_max_{tg}(M, bm); sh = c1; acc = 0;",
-            "#pragma omp simd reduction(+:acc)",
-            "for (i = i0; i < e; i++) {", *stmts, f"acc += exp{fx}(({ct})({result}) - c1);", "}",
-            "S += acc;",
-            "}",
-            f"if (S != 0 && sh != eq_fin_{tg}(M)) S *= exp{fx}(sh - eq_fin_{tg}(M));",
-            "*qm = M; *qs = S;",
-        ]
+        inner = _lse_reduce(stmts, result, ct, fx, tg, _lse_prefetch(operands[:km], scal[:km]))
     else:
-        lines += ["npy_intp i;", "#pragma omp simd", "for (i = 0; i < n; i++) {", *stmts,
-                  f"const {ct} x = ({ct})({result}), mo = qm[i], mn = eq_max_{tg}(mo, x);",
-                  f"const {ct} c0 = eq_fin_{tg}(mo), c1 = eq_fin_{tg}(mn);",
-                  # a zero sum (nothing but -inf so far) is not rescaled: fin(-inf) is 0, so
-                  # exp(c0 - c1) overflows for |x| > ~709 and 0 * inf would be nan
-                  f"qs[i] = (qs[i] == 0 ? 0 : qs[i] * exp{fx}(c0 - c1)) + exp{fx}(x - c1);",
-                  "qm[i] = mn;", "}"]
-    lines.append("}")
+        inner = _lse_row_update(stmts, result, ct, fx, tg)
+    lines = [f"EQ_KFN void {kname}(npy_intp n, char **p)", "{", *pre,
+             f"{ct} *qm = ({ct} *)p[{km}], *qs = ({ct} *)p[{ks}];", *inner, "}"]
     return "\n".join(lines) + "\n"
 
 
