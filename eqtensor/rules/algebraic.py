@@ -14,7 +14,7 @@ distribution are *not* rules here: they explode the e-graph; targeted rules cove
 from __future__ import annotations
 
 from ..core.ops.creation import ones_like, zeros_like
-from ..core.ops.elemwise import exp, expm1, log, log1p, pow, reciprocal, sqr, sqrt
+from ..core.ops.elemwise import add, exp, expm1, log, log1p, mul, pow, reciprocal, sqr, sqrt, sub, true_div
 from ..core.ops.linalg import dot
 from ..core.ops.reduction import max, min, sum
 from ..core.ops.shape import alloc, dimshuffle, reshape, shape
@@ -74,6 +74,20 @@ def _build_assuming_finite() -> RuleSet:
                     why="x * 0 = 0 assuming x finite (inf * 0 is nan); the type guard keeps broadcasting"),
         ]
     return RuleSet(rules)
+
+
+def _dimshuffle_lifts(x, y) -> list:
+    """A dimshuffle of an elementwise result is the elementwise op of the dimshuffled inputs (any
+    order: the parameter is generalized), so terms that differ only by where a dimshuffle sits
+    meet: ``(x*y)[None] / x[None]`` cancels to ``y[None]``."""
+    out = []
+    for name, op in (("add", add), ("sub", sub), ("mul", mul), ("true_div", true_div)):
+        out.append(rewrite(f"dimshuffle_lift_{name}", dimshuffle(op(x, y), "x", 0),
+                           op(dimshuffle(x, "x", 0), dimshuffle(y, "x", 0)),
+                           why="dimshuffles commute with elementwise ops: cancellations meet"))
+    out.append(rewrite("dimshuffle_lift_neg", dimshuffle(-x, "x", 0), -dimshuffle(x, "x", 0),
+                       why="dimshuffles commute with elementwise ops: cancellations meet"))
+    return out
 
 
 def _build() -> RuleSet:
@@ -149,6 +163,7 @@ def _build() -> RuleSet:
         rewrite("sum_of_scalar_broadcast", sum(dimshuffle(s, "x")), s,
                 why="the sum of a scalar made a length-1 vector is the scalar"),
     ]
+    rules += _dimshuffle_lifts(x, y)
     return RuleSet(rules)
 
 

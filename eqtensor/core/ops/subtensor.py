@@ -34,7 +34,7 @@ from ..graph import Constant, Variable
 from ..op import OPS, Op, _cast_weak, _is_weak, as_tensor_variable, declare, normalize_axis
 from ..graph import TensorType
 from .elemwise import cast
-from .shape import flatten, shape_i
+from .shape import dimshuffle, flatten, shape_i
 
 #: marks an index component given by the next symbolic input
 SYM = "?"
@@ -322,16 +322,44 @@ def getitem(x, idx):
                 raise IndexError(f"index {key} is out of bounds for axis 0 with size {src.ndim}")
             return shape_i(src, key)
     entries, inputs = parse_index(x, idx)
+    if any(e[0] == "new" for e in entries) and all(e[0] == "new" or e == _FULL for e in entries):
+        # only new axes and full slices (x[None], x[:, None]): a dimshuffle, as PyTensor
+        return dimshuffle(x, *_new_axes_order(entries))
     name = "advanced_subtensor" if _is_advanced(entries) else "subtensor"
     return Op(OPS[name], {"idx_list": entries})(x, *inputs)
+
+
+_FULL = ("slice", None, None, None)
+
+
+def _new_axes_order(entries) -> list:
+    """The dimshuffle order of an index made of new axes and full slices."""
+    order, axis = [], 0
+    for e in entries:
+        if e[0] == "new":
+            order.append("x")
+        else:
+            order.append(axis)
+            axis += 1
+    return order
 
 
 def _update(opname, x, y):
 
     node = x.owner if isinstance(x, Variable) else None
+    if node is not None and node.op.name == "dimshuffle" and _only_new_axes(node.op.params["order"]):
+        entries = tuple(("new",) if d == "x" else _FULL for d in node.op.params["order"])  # x[:, None]
+        return _updated(opname, node.inputs[0], y, entries, ())
     if node is None or node.op.name not in ("subtensor", "advanced_subtensor"):
         raise TypeError(f"{opname}: the first argument must be an indexed tensor x[idx], got {x!r}")
-    base, idx_inputs = node.inputs[0], node.inputs[1:]
+    return _updated(opname, node.inputs[0], y, node.op.params["idx_list"], node.inputs[1:])
+
+
+def _only_new_axes(order) -> bool:
+    return [d for d in order if d != "x"] == list(range(len([d for d in order if d != "x"])))
+
+
+def _updated(opname, base, y, idx_list, idx_inputs):
     y = as_tensor_variable(y)
     if _is_weak(y):
         kind = type(y.data.item())
@@ -339,7 +367,7 @@ def _update(opname, x, y):
             raise TypeError(f"{opname}: a Python {kind.__name__} cannot be stored in x of dtype {base.dtype} "
                             f"without losing information; cast it first")
         y = _cast_weak(opname, y, base.dtype)
-    return Op(OPS[opname], {"idx_list": node.op.params["idx_list"]})(base, y, *idx_inputs)
+    return Op(OPS[opname], {"idx_list": idx_list})(base, y, *idx_inputs)
 
 
 def set_subtensor(x, y):
