@@ -8,7 +8,10 @@
 3.0
 """
 
-from . import gradient, tensor  # noqa: F401  (registers every op, incl. the gradient markers)
+#: the package version; pyproject.toml reads it from here (``[tool.setuptools.dynamic]``)
+__version__ = "0.1.0"
+
+from . import gradient, graph, tensor  # noqa: F401  (the public faces: eqtensor.gradient, .graph, .tensor)
 from .core.basic import shared
 from .core.config import config
 from .core.errors import DisconnectedInputError, MissingInputError, UnusedInputError
@@ -22,5 +25,6 @@ change_flags = config.change_flags
 
 __all__ = [
     "DisconnectedInputError", "Function", "In", "MissingInputError", "Mode", "Out", "UnusedInputError",
-    "change_flags", "config", "debugprint", "dprint", "function", "grad", "gradient", "pprint", "scan", "shared", "tensor",
+    "__version__", "change_flags", "config", "debugprint", "dprint", "function", "grad", "gradient", "pprint",
+    "scan", "shared", "tensor",
 ]

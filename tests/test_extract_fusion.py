@@ -161,8 +161,8 @@ def test_fusion_stops_where_the_scheduler_stops():
     assert OPS["logsumexp"].kind == "reduce"
     lse = pt.logsumexp(pt.exp(x))
     assert graph_cost([lse], m) == node_costs([lse], m)
-    am = pt.argmax(pt.exp(x))     # computed through NumPy in the C backend
-    assert graph_cost([am], m) == node_costs([am], m)
+    am = pt.argmax(pt.exp(x))     # the C argmax kernel computes its producer in its first pass
+    assert graph_cost([am], m) == node_costs([am], m) - pas
     # an output is materialized even with a single consumer
     e = pt.exp(x)
     assert graph_cost([e + 1.0, e], m) == node_costs([e + 1.0, e], m)

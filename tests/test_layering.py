@@ -35,6 +35,7 @@ LOCAL_IMPORT_ALLOWED = {
     "mpmath",  # optional: high-precision references, needed only by the rule checker (test extra)
     "egglog",  # slow to import (~0.25 s) and configured by the environment first: loaded on first optimize
     "cffi",  # needed only when a C module is built
+    "scipy",  # scipy.special/linalg are ~0.25 s of import time: loaded by the first node that runs them
 }
 
 #: of those, the ones a plain install may lack (never imported at module level below the faces)

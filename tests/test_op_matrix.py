@@ -485,6 +485,226 @@ add_case("scan", values("int32", (4,)), build=lambda s: _scan(lambda s_t: s_t * 
          ref=lambda s: s * 2, label="int map")
 
 
+# ============================================================================ extra ops (eqtensor/core/ops/extra.py)
+for _dt in ("float64", "float32", "int8", "bool", "uint8"):
+    _x = values(_dt, (3, 4))
+    add_case("cumsum", _x, build=lambda a: pt.cumsum(a, axis=1), ref=lambda a: np.cumsum(a, axis=1), label=f"{_dt} axis 1")
+    add_case("cumprod", _x, build=lambda a: pt.cumprod(a, axis=0), ref=lambda a: np.cumprod(a, axis=0),
+             label=f"{_dt} axis 0")
+    add_case("sort", _x, build=lambda a: pt.sort(a, axis=0), ref=lambda a: np.sort(a, axis=0), label=f"{_dt} axis 0")
+    add_case("argsort", _x, build=lambda a: pt.argsort(a, kind="stable"),
+             ref=lambda a: np.argsort(a, kind="stable"), label=f"{_dt} stable")
+add_case("cumsum", values("float64", (2, 3)), build=pt.cumsum, ref=np.cumsum, label="flattened")
+add_case("cumsum", values("int32", (0, 2)), build=lambda a: a.cumsum(axis=0), ref=lambda a: np.cumsum(a, axis=0),
+         label="zero-size")
+add_case("cumprod", values("float32", (1, 4)), build=lambda a: pt.cumprod(a, axis=-1),
+         ref=lambda a: np.cumprod(a, axis=-1), label="broadcastable dim")
+add_case("sort", values("float64", (2, 3, 2)), build=lambda a: pt.sort(a, axis=None), ref=lambda a: np.sort(a, None),
+         label="flattened")
+add_case("sort", values("complex128", (5,)), build=pt.sort, ref=np.sort, label="complex")
+add_case("sort", values("float64", (4, 6)), build=lambda a: pt.median(a, axis=1), ref=lambda a: np.median(a, axis=1),
+         label="median (even)", rtol=1e-12)
+add_case("sort", values("int32", (3, 5)), build=lambda a: pt.median(a, axis=-1), ref=lambda a: np.median(a, axis=-1),
+         label="median (odd, int)")
+add_case("argsort", values("float64", (0, 3)), build=lambda a: a.argsort(axis=0), ref=lambda a: np.argsort(a, axis=0),
+         label="zero-size")
+add_case("argsort", values("float64", (2, 5)), build=lambda a: pt.argsort(a, axis=None, kind="mergesort"),
+         ref=lambda a: np.argsort(a, axis=None, kind="mergesort"), label="flattened")
+for _dt in ("float64", "int8", "bool"):
+    add_case("repeat", values(_dt, (3, 2)), build=lambda a: pt.repeat(a, [2, 0, 3], axis=0),
+             ref=lambda a: np.repeat(a, [2, 0, 3], axis=0), label=f"{_dt} axis 0")
+add_case("repeat", values("float32", (2, 3)), build=lambda a: pt.repeat(a, [1, 2, 3, 0, 1, 1]),
+         ref=lambda a: np.repeat(a, [1, 2, 3, 0, 1, 1]), label="flattened")
+add_case("repeat", values("float64", (2, 3)), np.array([3, 1, 2]), build=lambda a, r: pt.repeat(a, r, axis=1),
+         ref=lambda a, r: np.repeat(a, r, axis=1), static_out=False, label="symbolic repeats")
+add_case("specify_shape", values("float64", (3, 4)), np.int64(3),
+         build=lambda a, n: pt.specify_shape(a, (n, None)), ref=lambda a, n: a, label="symbolic length")
+add_case("specify_shape", values("float64", (3, 4)), build=lambda a: pt.specify_shape(a[a > 0], 5) * 2,
+         ref=lambda a: a[a > 0] * 2, static_out=False, label="data-dependent length")
+
+
+# ============================================================================ linear algebra (core/ops/slinalg.py, nlinalg.py)
+# References call NumPy/SciPy matrix by matrix, in LAPACK's dtype (PyTensor's rule: float32 and
+# narrow types compute in float32, wider ints in float64).
+import scipy.linalg as _sl  # noqa: E402
+
+
+def _spd(n, dtype="float64", seed=0, batch=()):
+    m = np.random.default_rng(seed).standard_normal(batch + (n, n))
+    return (m @ np.swapaxes(m, -1, -2) + n * np.eye(n)).astype(dtype)
+
+
+def _gen(shape, dtype="float64", seed=1):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+def _each(fn, *arrays, core=2):
+    """``fn`` over the leading dimensions of ``arrays`` (stacked; tuples of results stacked alike)."""
+    batch = arrays[0].shape[:arrays[0].ndim - core]
+    if not batch:
+        return fn(*arrays)
+    res = [fn(*(a[i] for a in arrays)) for i in np.ndindex(*batch)]
+    if isinstance(res[0], tuple):
+        return tuple(np.stack(r).reshape(batch + r[0].shape) for r in zip(*res))
+    return np.stack(res).reshape(batch + res[0].shape)
+
+
+_NPD = np.array([[1.0, 2.0], [2.0, 1.0]])  # symmetric, not positive definite
+_SING = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]])
+_PIV = np.array([[0.1, 2.0, 0.3], [1.5, 0.2, 0.4], [0.3, 0.5, 2.5]])
+_LA = pt.linalg
+for _dt, _tol in (("float64", 1e-10), ("float32", 1e-4)):
+    add_case("cholesky", _spd(4, _dt), build=_LA.cholesky, ref=np.linalg.cholesky, rtol=_tol, label=_dt)
+    add_case("solve_triangular", _spd(4, _dt), _gen((4,), _dt),
+             build=lambda a, b: _LA.solve_triangular(a, b, lower=True),
+             ref=lambda a, b: _sl.solve_triangular(a, b, lower=True), rtol=_tol, label=f"{_dt} lower")
+    add_case("cho_solve", np.linalg.cholesky(_spd(3, _dt)), _gen((3, 2), _dt),
+             build=lambda c, b: _LA.cho_solve((c, True), b), ref=lambda c, b: _sl.cho_solve((c, True), b),
+             rtol=_tol, label=_dt)
+    add_case("blockwise_solve", _spd(3, _dt, batch=(2,)), _gen((2, 3, 2), _dt), build=_LA.solve,
+             ref=lambda a, b: np.linalg.solve(a, b), rtol=_tol, label=f"{_dt} stack")
+    add_case("expm", _gen((3, 3), _dt) / 3, build=_LA.expm, ref=_sl.expm, rtol=_tol, label=_dt)
+    add_case("slogdet", _spd(3, _dt), build=lambda a: _LA.slogdet(a)[1], ref=lambda a: np.linalg.slogdet(a)[1],
+             rtol=_tol, label=f"{_dt} logabsdet")
+    add_case("eigvalsh", _spd(4, _dt), build=_LA.eigvalsh, ref=np.linalg.eigvalsh, rtol=_tol, label=_dt)
+    add_case("eigh", _spd(3, _dt), build=lambda a: _LA.eigh(a)[1], ref=lambda a: np.linalg.eigh(a)[1], rtol=_tol,
+             label=f"{_dt} vectors")
+    add_case("svd", _gen((4, 3), _dt), build=lambda a: _LA.svd(a)[0], ref=lambda a: np.linalg.svd(a)[0], rtol=_tol,
+             label=f"{_dt} U")
+    add_case("pinv", _gen((4, 3), _dt), build=_LA.pinv, ref=np.linalg.pinv, rtol=_tol, label=_dt)
+    add_case("qr", _gen((4, 3), _dt), build=lambda a: _LA.qr(a)[0], ref=lambda a: _sl.qr(a)[0], rtol=_tol,
+             label=f"{_dt} full Q")
+    add_case("lu", _gen((3, 3), _dt), build=lambda a: _LA.lu(a)[1], ref=lambda a: _sl.lu(a)[1], rtol=_tol,
+             label=f"{_dt} L")
+    add_case("eig", _gen((3, 3), _dt), build=lambda a: _LA.eig(a)[0], ref=lambda a: np.linalg.eig(a)[0].astype(
+        np.promote_types(a.dtype, "complex64")), rtol=_tol, label=f"{_dt} values")
+# cholesky: upper factor, stacks, failure, integer inputs (LAPACK's dtypes)
+add_case("cholesky", _spd(3), build=lambda a: _LA.cholesky(a, lower=False), ref=lambda a: _sl.cholesky(a, lower=False),
+         rtol=1e-10, label="upper")
+add_case("cholesky", _spd(3, batch=(2, 2)), build=_LA.cholesky, ref=np.linalg.cholesky, rtol=1e-10, label="stack")
+add_case("cholesky", np.stack([_spd(2), _NPD]), build=_LA.cholesky,
+         ref=lambda a: np.stack([np.linalg.cholesky(a[0]), np.full((2, 2), np.nan)]), rtol=1e-10,
+         label="not positive definite: nan")
+add_case("cholesky", np.array([[4, 2], [2, 5]], "int64"), build=_LA.cholesky,
+         ref=lambda a: np.linalg.cholesky(a.astype("float64")), label="int64 -> float64")
+add_case("cholesky", np.array([[4, 2], [2, 5]], "int8"), build=_LA.cholesky,
+         ref=lambda a: np.linalg.cholesky(a.astype("float32")), label="int8 -> float32")
+add_case("cholesky", np.zeros((0, 0)), build=_LA.cholesky, ref=lambda a: np.zeros((0, 0)), label="0x0")
+# triangular solves: upper, unit diagonal, transposed, stacks with broadcasting, vector cores, singular
+add_case("solve_triangular", _spd(3), _gen((3, 2)),
+         build=lambda a, b: _LA.solve_triangular(a, b, unit_diagonal=True, trans="T"),
+         ref=lambda a, b: _sl.solve_triangular(a, b, unit_diagonal=True, trans="T"), rtol=1e-10,
+         label="upper unit trans")
+add_case("solve_triangular", _spd(3, batch=(2,)), _gen((3, 2)), build=_LA.solve_triangular,
+         ref=lambda a, b: _each(lambda a1: _sl.solve_triangular(a1, b), a), rtol=1e-10, label="stack, broadcast b")
+add_case("solve_triangular", _spd(3), _gen((2, 3)), build=lambda a, b: _LA.solve_triangular(a, b, lower=True, b_ndim=1),
+         ref=lambda a, b: _sl.solve_triangular(a, b.T, lower=True).T, rtol=1e-10, label="stack of vectors")
+add_case("solve_triangular", np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 6.0], [0.0, 0.0, 1.0]]), _gen((3,)),
+         build=_LA.solve_triangular,
+         ref=lambda a, b: np.full(3, np.nan), label="singular: nan")
+add_case("cho_solve", _sl.cholesky(_spd(3, batch=()), lower=False), _gen((3,)),
+         build=lambda c, b: _LA.cho_solve((c, False), b), ref=lambda c, b: _sl.cho_solve((c, False), b), rtol=1e-10,
+         label="upper")
+add_case("cho_solve", np.linalg.cholesky(_spd(3, batch=(2,))), _gen((2, 3)),
+         build=lambda c, b: _LA.cho_solve((c, True), b, b_ndim=1),
+         ref=lambda c, b: _each(lambda c1, b1: _sl.cho_solve((c1, True), b1), c, b), rtol=1e-10,
+         label="stack of vectors")
+# blockwise_solve: structured solvers read one triangle; singular systems give nan
+_TRI_ONLY = np.tril(_spd(3)) + np.triu(_gen((3, 3)), 1) * 100  # garbage above the diagonal
+for _kind in ("sym", "pos", "her"):
+    add_case("blockwise_solve", _TRI_ONLY, _gen((3,)),
+             build=lambda a, b, k=_kind: _LA.solve(a, b, assume_a=k, lower=True),
+             ref=lambda a, b, k=_kind: _sl.solve(a, b, assume_a=k, lower=True), rtol=1e-10, label=f"{_kind} lower")
+add_case("blockwise_solve", _spd(3), _gen((3, 2)), build=lambda a, b: _LA.solve(a, b, assume_a="positive definite",
+                                                                               transposed=True),
+         ref=lambda a, b: _sl.solve(a.T, b, assume_a="pos", lower=True), rtol=1e-10, label="pos transposed")
+add_case("blockwise_solve", np.stack([_SING, _spd(3)]), _gen((3,)), build=lambda a, b: _LA.solve(a, b, b_ndim=1),
+         ref=lambda a, b: np.stack([np.full(3, np.nan), np.linalg.solve(a[1], b)]), rtol=1e-10,
+         label="stack, one singular: nan")
+add_case("blockwise_solve", _spd(3), _gen((2, 3)), build=lambda a, b: _LA.solve(a, b, b_ndim=1),
+         ref=lambda a, b: np.linalg.solve(a, b.T).T, rtol=1e-10, label="gen, stack of vectors")
+add_case("blockwise_solve", np.array([[2, 1], [1, 3]], "int32"), np.array([1, 2], "int8"),
+         build=lambda a, b: _LA.solve(a, b, assume_a="sym"), ref=lambda a, b: np.linalg.solve(a, b),
+         rtol=1e-12, label="int -> float64")
+# LU
+for _k, _name in enumerate(("P", "L", "U")):
+    add_case("lu", _PIV, build=lambda a, k=_k: _LA.lu(a)[k], ref=lambda a, k=_k: _sl.lu(a)[k], rtol=1e-12,
+             label=f"{_name} (pivoting)")
+add_case("lu", _gen((2, 3, 3)), build=lambda a: _LA.lu(a, p_indices=True)[0],
+         ref=lambda a: _each(lambda a1: _sl.lu(a1, p_indices=True)[0], a), label="p_indices, stack")
+add_case("lu", _PIV, build=lambda a: _LA.lu(a, permute_l=True)[0], ref=lambda a: _sl.lu(a, permute_l=True)[0],
+         rtol=1e-12, label="permute_l PL")
+add_case("lu", _PIV.astype("float32"), build=lambda a: _LA.lu(a)[0], ref=lambda a: _sl.lu(a)[0], label="float32 P")
+add_case("lu_factor", _PIV, build=lambda a: _LA.lu_factor(a)[0], ref=lambda a: _sl.lu_factor(a)[0], rtol=1e-12,
+         label="LU")
+add_case("lu_factor", _gen((2, 3, 3)), build=lambda a: _LA.lu_factor(a)[1],
+         ref=lambda a: _each(lambda a1: _sl.lu_factor(a1)[1], a), label="pivots, stack")
+add_case("lu_factor", _SING, build=lambda a: _LA.lu_factor(a)[0], ref=lambda a: np.full((3, 3), np.nan),
+         label="singular: nan")
+add_case("lu_factor", _PIV.astype("float32"), build=lambda a: _LA.lu_factor(a)[0],
+         ref=lambda a: _sl.lu_factor(a)[0], label="float32")
+add_case("lu_solve", _PIV, _gen((3,)), build=lambda a, b: _LA.lu_solve(_LA.lu_factor(a), b),
+         ref=lambda a, b: np.linalg.solve(a, b), rtol=1e-10, label="vector")
+add_case("lu_solve", _PIV, _gen((3, 2)), build=lambda a, b: _LA.lu_solve(_LA.lu_factor(a), b, trans=True),
+         ref=lambda a, b: np.linalg.solve(a.T, b), rtol=1e-10, label="trans")
+add_case("lu_solve", _sl.lu_factor(_PIV)[0], _sl.lu_factor(_PIV)[1], _gen((2, 3)),
+         build=lambda lu_, piv, b: _LA.lu_solve((lu_, piv), b, b_ndim=1),
+         ref=lambda lu_, piv, b: _sl.lu_solve((lu_, piv), b.T).T, rtol=1e-10, label="stack of vectors")
+add_case("pivot_to_permutation", np.array([2, 2, 2], "int32"), build=_LA.pivot_to_permutation,
+         ref=lambda p: np.array([1, 2, 0]), label="perm")
+add_case("pivot_to_permutation", np.array([[1, 1, 2], [2, 2, 2]], "int32"),
+         build=lambda p: _LA.pivot_to_permutation(p, inverse=True), ref=lambda p: np.array([[1, 0, 2], [2, 0, 1]]),
+         label="inverse, stack")
+add_case("pivot_to_permutation", _PIV, build=lambda a: _LA.pivot_to_permutation(_LA.lu_factor(a)[1]),
+         ref=lambda a: np.argmax(_sl.lu(a)[0], axis=1), label="matches lu's P")
+# QR
+for _mode, _n in (("full", 2), ("economic", 2), ("raw", 3)):
+    for _k in range(_n):
+        for _shape in ((4, 3), (3, 5)):
+            add_case("qr", _gen(_shape), build=lambda a, m=_mode, k=_k: _LA.qr(a, mode=m)[k],
+                     ref=lambda a, m=_mode, k=_k: (lambda r: (r[0] + (r[1],) if m == "raw" else r)[k])(
+                         _sl.qr(a, mode=m)),
+                     rtol=1e-10, label=f"{_mode} {_k} {_shape}")
+add_case("qr", _gen((2, 4, 3)), build=lambda a: _LA.qr(a, mode="r"),
+         ref=lambda a: _each(lambda a1: _sl.qr(a1, mode="r")[0], a),
+         rtol=1e-10, label="r, stack")
+add_case("qr", _gen((4, 3)), build=lambda a: _LA.qr(a, mode="reduced")[0], ref=lambda a: np.linalg.qr(a)[0], rtol=1e-10,
+         label="reduced (numpy's name)")
+# expm, eigen- and singular values
+add_case("expm", _gen((2, 3, 3)) / 3, build=_LA.expm, ref=_sl.expm, rtol=1e-10, label="stack")
+add_case("expm", np.array([[0, 1], [0, 0]], "int64"), build=_LA.expm, ref=lambda a: np.array([[1.0, 1.0], [0.0, 1.0]]),
+         label="int")
+add_case("eigvalsh", _TRI_ONLY, build=lambda a: _LA.eigvalsh(a), ref=lambda a: _sl.eigvalsh(a, lower=True), rtol=1e-10,
+         label="reads the lower triangle")
+add_case("eigvalsh", _gen((2, 3, 3)), _spd(3), build=lambda a, b: _LA.eigvalsh(a, b, lower=False),
+         ref=lambda a, b: _each(lambda a1: _sl.eigvalsh(a1, b, lower=False), a), rtol=1e-10, label="generalized, stack")
+add_case("eigh", _spd(3, batch=(2,)), build=lambda a: _LA.eigh(a)[0], ref=lambda a: np.linalg.eigh(a)[0], rtol=1e-10,
+         label="values, stack")
+add_case("eigh", _TRI_ONLY.T, _spd(3), build=lambda a, b: _LA.eigh(a, b, lower=False)[0],
+         ref=lambda a, b: _sl.eigh(a, b, lower=False)[0], rtol=1e-10, label="generalized values")
+add_case("eigh", _TRI_ONLY.T, build=lambda a: _LA.eigh(a, UPLO="U")[1] ** 2,
+         ref=lambda a: np.linalg.eigh(a, UPLO="U")[1] ** 2, rtol=1e-10, label="vectors, UPLO=U")
+add_case("eig", np.array([[0.0, -1.0], [1.0, 0.0]]), build=lambda a: _LA.eig(a)[1], ref=lambda a: np.linalg.eig(a)[1],
+         rtol=1e-12, label="complex vectors")
+add_case("eig", np.diag([1, 2]).astype("int32"), build=lambda a: _LA.eig(a)[0],
+         ref=lambda a: np.array([1, 2], "complex128"), label="int -> complex128")
+for _k in range(3):
+    add_case("svd", _gen((2, 3, 5)), build=lambda a, k=_k: _LA.svd(a, full_matrices=False)[k],
+             ref=lambda a, k=_k: np.linalg.svd(a, full_matrices=False)[k], rtol=1e-10, label=f"economic {_k}, stack")
+add_case("svd", _gen((3, 4)), build=lambda a: _LA.svd(a, compute_uv=False),
+         ref=lambda a: np.linalg.svd(a, compute_uv=False),
+         rtol=1e-12, label="values only")
+add_case("svd", np.array([[3, 0], [0, 4]], "int16"), build=lambda a: _LA.svd(a, compute_uv=False),
+         ref=lambda a: np.array([4.0, 3.0], "float32"), label="int16 -> float32")
+add_case("pinv", _spd(3), build=lambda a: _LA.pinv(a, hermitian=True), ref=lambda a: np.linalg.pinv(a, hermitian=True),
+         rtol=1e-10, label="hermitian")
+add_case("pinv", _gen((2, 2, 3)), build=_LA.pinv, ref=np.linalg.pinv, rtol=1e-10, label="stack")
+add_case("slogdet", np.stack([_gen((3, 3)), -np.eye(3), _SING]), build=lambda a: _LA.slogdet(a)[0],
+         ref=lambda a: np.linalg.slogdet(a)[0], rtol=1e-12, label="sign, stack with singular")
+add_case("slogdet", np.diag([1e200, 1e200, -1e-300]), build=lambda a: _LA.slogdet(a)[1],
+         ref=lambda a: np.linalg.slogdet(a)[1], rtol=1e-12, label="beyond det's range")
+
+
 # ============================================================================ the tests
 def test_every_op_has_samples():
     missing = sorted(set(OPS) - set(SAMPLES))

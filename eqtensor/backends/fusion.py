@@ -1,9 +1,12 @@
 """Scheduler-level fusion of elementwise chains into kernels.
 
 A node joins its consumer's group when it is fusible, has a single consumer node, is not a
-function output, and has the consumer's output shape (elementwise consumer) or is the input of a
-reduction that accepts fused producers. The e-graph optimizer's cost model may later decide
-fusion itself (by emitting fused ops); this pass then only groups what is left.
+function output, is read by the consumer only at inputs its loop computes elementwise
+(``loop_input``: not the table of a gather, the array a scatter copies, the value or dims of an
+alloc), and has the consumer's output shape (elementwise consumer) or is the input of a consumer
+that accepts fused producers of any shape (``absorbs``: a reduction, a softmax or argmax row
+kernel, a scatter-add). The e-graph optimizer's cost model may later decide fusion itself (by
+emitting fused ops); this pass then only groups what is left.
 
 >>> from eqtensor import tensor as pt
 >>> from eqtensor.core.fgraph import FunctionGraph
@@ -19,11 +22,17 @@ True
 from __future__ import annotations
 
 
-def fusion_groups(nodes, outputs, fusible, absorbs) -> dict[int, int]:
+def _everywhere(node, pos) -> bool:
+    return True
+
+
+def fusion_groups(nodes, outputs, fusible, absorbs, loop_input=_everywhere) -> dict[int, int]:
     """Map each node index to the index of its group's root (the node emitted for the group).
 
     ``fusible(node)``: the node may be computed inside a fused loop. ``absorbs(node)``: the node
-    (a reduction) may compute fused producers in its input loop.
+    (a reduction, a row kernel) may compute fused producers in its input loop.
+    ``loop_input(node, pos)``: input ``pos`` of the node is read elementwise by its loop (a fused
+    producer may compute it there); default: every input.
     """
     clients: dict[int, set[int]] = {}
     for k, node in enumerate(nodes):
@@ -40,6 +49,8 @@ def fusion_groups(nodes, outputs, fusible, absorbs) -> dict[int, int]:
             continue
         (c,) = users
         consumer = nodes[c]
+        if not all(loop_input(consumer, pos) for pos, i in enumerate(consumer.inputs) if i is out):
+            continue
         if fusible(consumer) and consumer.out.type.shape == out.type.shape:
             root[k] = root[c]
         elif absorbs(consumer):

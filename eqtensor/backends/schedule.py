@@ -30,6 +30,94 @@ class Schedule:
     def outputs(self):
         return self.fgraph.outputs
 
+    def broadcast_checks(self) -> dict[int, list[tuple[int, list[int]]]]:
+        """The run-time broadcast checks still needed, per node index (see :func:`broadcast_checks`)."""
+        checks = self.__dict__.get("_checks")
+        if checks is None:
+            checks = self.__dict__["_checks"] = broadcast_checks(self.nodes)
+        return checks
+
+
+def broadcast_checks(nodes) -> dict[int, list[tuple[int, list[int]]]]:
+    """For each elementwise node (by index in ``nodes``, a topological order), the run-time checks
+    ``(axis, input positions)`` that must still run: those of
+    :func:`~eqtensor.core.op.runtime_broadcast_checks` whose inputs are not already known to have
+    equal lengths along the axis.
+
+    Lengths are tracked in classes: a node's output length along an axis equals its inputs' there
+    once an elementwise node's check passed (or was not needed), a dimshuffle keeps its input's
+    lengths, and ``alloc(v, shape_i(x, i), …)`` has ``x``'s length ``i``; a static length is its
+    own class. A check whose inputs are all in one class is dropped, so the chains a gradient builds
+    (``g * (1 - sqr(tanh(x)))`` over the same run-time length) check once, not at every node.
+
+    >>> from eqtensor import tensor as pt
+    >>> from eqtensor.core.graph import toposort
+    >>> x, y = pt.dvector("x"), pt.dvector("y")
+    >>> nodes = toposort([(x * y) + x])
+    >>> broadcast_checks(nodes)   # the add needs no check: x * y has x's length
+    {0: [(0, [0, 1])]}
+    """
+    parent: dict = {}
+
+    def find(t):
+        root = t
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while t != root:
+            parent[t], t = root, parent.get(t, t)
+        return root
+
+    def union(a, b):
+        a, b = find(a), find(b)
+        if a != b:
+            if isinstance(b, tuple) and b[0] == "static":  # a static length stays the class's name
+                a, b = b, a
+            parent[b] = a
+
+    def length(v, axis):
+        s = v.type.shape[axis]
+        return ("static", s) if s is not None else find((id(v), axis))
+
+    out: dict[int, list] = {}
+    for k, node in enumerate(nodes):
+        o, name = node.out, node.op.name
+        if node.op.defn.kind == "elemwise":
+            # the checks of runtime_broadcast_checks (inputs not statically broadcastable along an
+            # axis, some length unknown) whose inputs are not known to agree already
+            needed = []
+            ins = node.inputs
+            shapes = [i.type.shape for i in ins]
+            oshape = o.type.shape
+            for d in range(len(oshape)):
+                idx = [j for j, sh in enumerate(shapes) if sh[d] != 1]
+                if not idx:
+                    continue
+                first = length(ins[idx[0]], d)
+                if len(idx) > 1:
+                    classes = [length(ins[j], d) for j in idx[1:]]
+                    if any(c != first for c in classes):
+                        needed.append((d, idx))
+                        for c in classes:
+                            union(first, c)
+                        first = find(first)
+                if oshape[d] is None:
+                    union((id(o), d), first)
+            if needed:
+                out[k] = needed
+        elif name == "dimshuffle":
+            for d, src in enumerate(node.op.params["order"]):
+                if src != "x" and o.type.shape[d] is None:
+                    union((id(o), d), length(node.inputs[0], src))
+        elif name == "alloc":
+            for d, dim in enumerate(node.inputs[1:]):
+                while dim.owner is not None and dim.owner.op.name == "cast" and dim.dtype == "int64" \
+                        and dim.owner.inputs[0].dtype == "int64":
+                    dim = dim.owner.inputs[0]
+                if dim.owner is not None and dim.owner.op.name == "shape_i" and d < o.ndim \
+                        and o.type.shape[d] is None:
+                    union((id(o), d), length(dim.owner.inputs[0], dim.owner.op.params["i"]))
+    return out
+
 
 def make_schedule(fgraph: FunctionGraph, allow_inplace: bool = True) -> Schedule:
     """Order ``fgraph``'s nodes and decide buffers (see the module docstring)."""

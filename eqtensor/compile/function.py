@@ -13,22 +13,26 @@ array(3.5)
 from __future__ import annotations
 
 import functools
+import logging
 import time
 import warnings
 
 import numpy as np
 
-from ..core.config import config
+from ..core.config import config, is_slow_compile, log_compile, logger
 from ..core.errors import MissingInputError, UnusedInputError
 from ..core.fgraph import FunctionGraph
-from ..core.graph import Constant, SharedVariable, Variable, ancestors, graph_inputs, toposort
+from ..core.graph import Constant, SharedVariable, Variable, ancestors, gc_paused, graph_inputs, toposort
 from ..core.replace import clone_replace
 from .mode import get_mode
 from ..backends import compile_fgraph
 from ..egraph import optimize_graph
+from ..egraph.optimizer import Deadline
+from ..egraph.report import Budget
 from ..core.dtypes import promote
 from ..core.op import _cast_weak, as_tensor_variable
 from ..core.ops.elemwise import cast
+from .profile import ProfileStats
 
 
 class In:
@@ -85,8 +89,10 @@ class Function:
     """A compiled function. Call it with positional and keyword arguments.
 
     Attributes: ``name``, ``trust_input`` (skip the per-value checks for the lowest overhead;
-    argument counts and keywords are still resolved), ``maker`` (``.fgraph``, ``.original_fgraph``,
-    ``.mode``, ``.schedule``, ``.backend_source``, ``.report``, ``.timings``).
+    argument counts and keywords are still resolved, and arguments must be plain ``numpy.ndarray``),
+    ``maker`` (``.fgraph``, ``.original_fgraph``, ``.mode``, ``.schedule``, ``.backend_source``,
+    ``.report``, ``.timings``), ``profile`` (a :class:`~eqtensor.compile.profile.ProfileStats` when
+    compiled with ``profile=True``, else None).
 
     >>> import numpy as np, eqtensor as et
     >>> from eqtensor import tensor as pt
@@ -97,9 +103,10 @@ class Function:
     array([1., 9.])
     """
 
-    def __init__(self, maker, specs, single, name, output_keys=None):
+    def __init__(self, maker, specs, single, name, output_keys=None, profile=None):
         self.maker = maker
         self.name = name
+        self.profile = profile
         self._trust_input = False
         self._specs = specs
         self._single = single
@@ -111,26 +118,32 @@ class Function:
                 self._names[s.name] = _Ambiguous if s.name in self._names else k
         self._dtypes = [np.dtype(s.variable.dtype) for s in specs]
         self._valid = _make_validator([s.variable.type for s in specs])
-        self._run = _make_runner(maker, single, self._label())
+        self._exact = _make_exact_check(len(specs))
+        thunk = maker.thunk if profile is None else profile.timed_thunk()
+        self._run = _make_runner(maker, single, self._label(), thunk, [s.label for s in specs])
         if output_keys is not None:
             run = self._run
             self._run = lambda args: dict(zip(output_keys, run(args)))
         # the trusted call of a one-output function without shared variables can be C end to end
-        self._can_be_direct = (maker.first_output is not None and single
+        self._can_be_direct = (maker.first_output is not None and single and profile is None
                                and output_keys is None and not maker.fgraph.shared_inputs)
         self._direct_class = None
+        self._plain_class = Function if profile is None else _ProfiledFunction
+        self.__class__ = self._plain_class
 
     @property
     def trust_input(self) -> bool:
-        """Skip the per-value checks in Python (the compiled code still checks what it relies on).
-        On the C backend, a one-output function without shared variables is then called straight
-        in C: ``f(x)`` runs no Python code at all."""
+        """Skip the per-value checks and conversions in Python: arguments must be ``numpy.ndarray``
+        of the declared dtype and rank (only the exact class is checked in Python: a subclass such as
+        ``np.matrix`` or a list raises ``TypeError``; the compiled code still checks what it relies
+        on). On the C backend, a one-output function without shared variables is then called
+        straight in C: ``f(x)`` runs no Python code at all."""
         return self._trust_input
 
     @trust_input.setter
     def trust_input(self, value):
         self._trust_input = bool(value)
-        cls = Function
+        cls = self._plain_class
         if self._trust_input and self._can_be_direct:
             if self._direct_class is None:
                 direct = self.maker.first_output(functools.partial(Function.__call__, self))
@@ -143,7 +156,10 @@ class Function:
     def __call__(self, /, *args, **kwargs):
         if kwargs or len(args) != self._n_in:
             args = self._bind(args, kwargs)
-        if not (self._trust_input or self._valid(args)):
+        if self._trust_input:
+            if not self._exact(args):
+                self._refuse(args)
+        elif not self._valid(args):
             args = self._filter_all(args)
         return self._run(args)
 
@@ -186,6 +202,18 @@ class Function:
             out.append(v)
         return out
 
+    def _refuse(self, args):
+        """With ``trust_input``, the ``TypeError`` for the first argument that is not exactly an ndarray."""
+        for k, (v, spec) in enumerate(zip(args, self._specs)):
+            if v.__class__ is not np.ndarray:
+                cls = type(v)
+                what = f"{cls.__module__}.{cls.__qualname__}"
+                if isinstance(v, np.ndarray):
+                    what += " (a subclass of numpy.ndarray)"
+                raise TypeError(f"input {k} ({spec.label}) of {self._label()} must be a numpy.ndarray: "
+                                f"trust_input=True passes arguments unconverted, got {what}; pass "
+                                f"np.asarray(value) or set trust_input = False")
+
     def _label(self):
         return f"function {self.name!r}" if self.name else "function"
 
@@ -225,7 +253,9 @@ class Function:
                     swap[s] = SharedVariable(s.type, s.get_value(), name=s.name)
         if swap:
             maker = maker.swapped(swap)
-        f = Function(maker, self._specs, self._single, self.name if name is None else name, self.output_keys)
+        name = self.name if name is None else name
+        profile = None if self.profile is None else ProfileStats(name, maker, self.profile.compile_timings)
+        f = Function(maker, self._specs, self._single, name, self.output_keys, profile=profile)
         f.trust_input = self.trust_input
         return f
 
@@ -239,6 +269,19 @@ class Function:
 
     def __repr__(self):
         return f"<eqtensor.Function {self.name or ''}({self._arg_list()})>"
+
+
+class _ProfiledFunction(Function):
+    """A function compiled with ``profile=True``: each call is also timed as a whole."""
+
+    __doc__ = Function.__doc__
+
+    def __call__(self, /, *args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return Function.__call__(self, *args, **kwargs)
+        finally:
+            self.profile.call_time += time.perf_counter() - t0
 
 
 def _downcast_ok(allow, value, dtype) -> bool:
@@ -263,14 +306,34 @@ def _make_validator(types):
     return ns["valid"]
 
 
+def _make_exact_check(n):
+    """``exact(args)``: True when all ``n`` arguments are exactly ``numpy.ndarray`` (the one check
+    made with ``trust_input``; generated without a loop)."""
+    ns = {"ndarray": np.ndarray}
+    cond = " and ".join(f"args[{k}].__class__ is ndarray" for k in range(n)) or "True"
+    exec(f"def exact(args):\n    return {cond}\n", ns)
+    return ns["exact"]
+
+
+def _describe_args(arg_labels, args) -> str:
+    parts = []
+    for lab, a in zip(arg_labels, args):
+        shape = getattr(a, "shape", None)
+        parts.append(f"{lab}: {type(a).__name__}" if shape is None else
+                     f"{lab}: shape {tuple(shape)} {getattr(a, 'dtype', '')}".rstrip())
+    return ", ".join(parts)
+
+
 def _fits(static, shape):
     """True when ``shape`` (run-time, or static with None = unknown) always fits ``static``."""
     return all(s is None or s == d for s, d in zip(static, shape))
 
 
-def _make_runner(maker, single, label):
-    """``run(values)``: call the thunk with the shared values, store the updates, shape the result."""
-    thunk, fg = maker.thunk, maker.fgraph
+def _make_runner(maker, single, label, thunk=None, arg_labels=()):
+    """``run(values)``: call the thunk with the shared values, store the updates, shape the result.
+    An exception gets a note naming the function and the arguments' shapes and dtypes."""
+    thunk = maker.thunk if thunk is None else thunk
+    fg = maker.fgraph
     containers = [s.container for s in fg.shared_inputs]
     n = fg.n_outputs
     if not containers:
@@ -278,7 +341,8 @@ def _make_runner(maker, single, label):
             try:
                 outs = thunk(*args)
             except Exception as e:
-                e.add_note(f"(raised while running {label})")
+                e.add_note(f"(raised while running {label} with {_describe_args(arg_labels, args)})"
+                           if args else f"(raised while running {label})")
                 raise
             return outs[0] if single else list(outs)
         return run
@@ -291,7 +355,8 @@ def _make_runner(maker, single, label):
         try:
             outs = thunk(*args, *[c[0] for c in containers])
         except Exception as e:
-            e.add_note(f"(raised while running {label})")
+            e.add_note(f"(raised while running {label} with {_describe_args(arg_labels, args)})"
+                       if args else f"(raised while running {label})")
             raise
         for k, t in checks:
             problem = t.type.describe_mismatch(outs[k])
@@ -325,6 +390,8 @@ class _Spec:
         else:
             v = i.variable.type.filter(i.value, name=f"the default value of input {pos} ({self.label})",
                                        allow_downcast=_downcast_ok(allow_downcast, i.value, i.variable.dtype))
+            if v.__class__ is not np.ndarray:  # np.matrix…: defaults are passed unchecked with trust_input
+                v = np.asarray(v)
             self.value = v if i.borrow or v is not i.value else v.copy()
 
 
@@ -339,6 +406,11 @@ def _compile_scan_bodies(fgraph) -> None:
             node.op.params["inner"].compile_with(compile_inner)
 
 
+#: seconds per node the backends need after the optimizer (scheduling and code generation, on the
+#: 2-core reference machine with some margin; the C compiler's own run is not part of the budget)
+_CODEGEN_SECONDS_PER_NODE = {"numpy": 25e-6, "c": 30e-6}
+
+
 class FunctionMaker:
     """Holds everything about one compilation: graphs before/after, schedule, source, report."""
 
@@ -350,13 +422,19 @@ class FunctionMaker:
         t0 = time.perf_counter()
         self.report = None
         self.fgraph = fgraph
-        if mode.optimize:
-            self.fgraph, self.report = optimize_graph(fgraph, rules=mode.rules, budget=mode.budget,
-                                                      cost_model=mode.cost_model)
-        _compile_scan_bodies(self.fgraph)
-        t1 = time.perf_counter()
-        (self.thunk, self.schedule, self.backend_source, self.backend,
-         self.first_output) = compile_fgraph(self.fgraph, mode)
+        with gc_paused():  # a big graph's compile allocates much; full collections would walk it all
+            if mode.optimize:
+                # the budget's wall time covers the whole compile: the optimizer leaves the code
+                # generation its share (see Budget.seconds)
+                budget = mode.budget or Budget()
+                deadline = Deadline(budget.seconds, start=t0,
+                                    per_node=_CODEGEN_SECONDS_PER_NODE.get(mode.backend, 0.0))
+                self.fgraph, self.report = optimize_graph(fgraph, rules=mode.rules, budget=budget,
+                                                          cost_model=mode.cost_model, deadline=deadline)
+            _compile_scan_bodies(self.fgraph)
+            t1 = time.perf_counter()
+            (self.thunk, self.schedule, self.backend_source, self.backend,
+             self.first_output) = compile_fgraph(self.fgraph, mode)
         self.timings = {"optimize": t1 - t0, "backend": time.perf_counter() - t1}
 
     def swapped(self, swap) -> "FunctionMaker":
@@ -486,7 +564,7 @@ def _find_shared(all_outs, input_vars, targets):
 
 
 def function(inputs, outputs=None, mode=None, updates=None, givens=None, *, name=None,
-             allow_input_downcast=None, on_unused_input=None, trust_input=False):
+             allow_input_downcast=None, on_unused_input=None, trust_input=False, profile=False):
     """Compile a function from symbolic ``inputs`` to ``outputs`` (PyTensor's ``function``).
 
     ``inputs`` is a list of input variables or :class:`In`. ``outputs`` may be one variable (the
@@ -497,6 +575,11 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None, *, name
     ``allow_input_downcast``: ``True`` accepts any cast of arguments, ``False`` only safe casts
     and exact Python scalars, ``None`` additionally Python floats into ``config.floatX`` inputs.
     ``on_unused_input``: ``"raise"`` (default, ``config.on_unused_input``), ``"warn"`` or ``"ignore"``.
+    ``trust_input``: see :attr:`Function.trust_input`. ``profile=True`` records the calls in
+    ``f.profile`` (:mod:`eqtensor.compile.profile`; ``f.profile.summary()`` reads it).
+
+    Each compile is logged on the ``eqtensor`` logger with its phases and their times (see
+    :mod:`eqtensor.core.config`; ``config.verbose`` prints compiles slower than a second).
 
     >>> import eqtensor as et
     >>> from eqtensor import tensor as pt
@@ -508,6 +591,7 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None, *, name
     (2.0, 1.0)
     """
 
+    t_start = time.perf_counter()
     ins = _check_inputs(inputs)
     output_keys = None
     if isinstance(outputs, dict):
@@ -539,11 +623,36 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None, *, name
                 raise UnusedInputError(msg)
             warnings.warn(msg, stacklevel=2)
     fgraph = FunctionGraph(input_vars + shared, all_outs, len(input_vars), len(out_vars), targets)
+    t_graph = time.perf_counter()
     maker = FunctionMaker(fgraph, get_mode(mode), allow_input_downcast)
+    t_maker = time.perf_counter()
     specs = [_Spec(i, k, allow_input_downcast) for k, i in enumerate(ins)]
-    f = Function(maker, specs, single, name, output_keys)
+    timings = {"graph": t_graph - t_start, **getattr(maker, "timings", {})}
+    f = Function(maker, specs, single, name, output_keys,
+                 profile=ProfileStats(name, maker, timings) if profile else None)
     f.trust_input = bool(trust_input)
+    t_end = time.perf_counter()
+    timings["function"] = t_end - t_maker
+    _log_compile(f, timings, t_end - t_start)
     return f
+
+
+def _log_compile(f, timings, total):
+    """One record per compile on the ``eqtensor`` logger: DEBUG, or INFO when it was slow (the
+    record ``config.verbose`` prints)."""
+    slow = is_slow_compile(total)
+    level = logging.INFO if slow else logging.DEBUG
+    if not (logger.isEnabledFor(level) or slow and config.verbose):
+        return
+    maker = f.maker
+    phases = ", ".join(f"{k} {v:.3f} s" for k, v in timings.items())
+    try:
+        nodes = f" ({len(maker.original_fgraph.toposort())} -> {len(maker.fgraph.toposort())} nodes)"
+    except Exception:  # noqa: BLE001  (informative only)
+        nodes = ""
+    log_compile(level, "compiled %s in %.3f s, mode %s, %s backend%s: %s", f._label(), total,
+                getattr(maker.mode, "name", maker.mode), maker.backend, nodes, phases,
+                seconds=total, phases=dict(timings))
 
 
 def _eval(self, inputs_to_values: dict | None = None, **kwargs):

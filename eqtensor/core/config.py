@@ -6,12 +6,20 @@
 >>> with config.change_flags(floatX="float32"):
 ...     config.floatX
 'float32'
+
+Compiles are logged on the ``eqtensor`` logger (:data:`logger`): one DEBUG record per compiled
+function with its phases and their times, at INFO when it took longer than
+:data:`VERBOSE_SECONDS`. ``config.verbose = True`` (or ``EQTENSOR_VERBOSE=1``) prints those slow
+compiles to stderr without any logging set-up: one line with the phase times when the compile
+ends (no line for compiles under a second).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import sys
 from dataclasses import dataclass, field, fields
 
 _FLOATX = ("float64", "float32")
@@ -28,6 +36,64 @@ def _default_cache_dir() -> str:
     return os.path.join(base, "eqtensor")
 
 
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+#: the package's logger: compile phases and their times (DEBUG; INFO for compiles slower than
+#: :data:`VERBOSE_SECONDS`)
+logger = logging.getLogger("eqtensor")
+
+#: with ``config.verbose``, compiles taking longer than this (in seconds) are printed to stderr
+VERBOSE_SECONDS = 1.0
+
+
+def is_slow_compile(seconds: float) -> bool:
+    """True for a compile long enough to be reported (INFO, and printed when ``config.verbose``)."""
+    return seconds > VERBOSE_SECONDS
+
+
+class _VerboseHandler(logging.Handler):
+    """Prints slow compiles (records carrying ``compile_seconds`` above :data:`VERBOSE_SECONDS`) to
+    the current ``sys.stderr``. Attached to :data:`logger` while ``config.verbose`` is on."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.setFormatter(logging.Formatter("eqtensor: %(message)s"))
+
+    def filter(self, record):
+        seconds = getattr(record, "compile_seconds", None)
+        return seconds is not None and is_slow_compile(seconds)
+
+    def emit(self, record):
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:  # noqa: BLE001  (logging's convention: report, never raise)
+            self.handleError(record)
+
+
+VERBOSE_HANDLER = _VerboseHandler()
+
+
+def log_compile(level: int, msg: str, *args, seconds: float, phases: dict) -> None:
+    """Log one compile on :data:`logger`. With ``config.verbose`` and a logger configured above
+    ``level`` (the default: WARNING), a slow compile still reaches the verbose handler, without
+    passing through the application's handlers."""
+    extra = {"compile_seconds": seconds, "compile_phases": phases}
+    if logger.isEnabledFor(level):
+        logger.log(level, msg, *args, extra=extra)
+    elif config.verbose and is_slow_compile(seconds):
+        VERBOSE_HANDLER.handle(logger.makeRecord(logger.name, level, __file__, 0, msg, args, None, extra=extra))
+
+
+def _apply_verbose(on: bool) -> None:
+    if on and VERBOSE_HANDLER not in logger.handlers:
+        logger.addHandler(VERBOSE_HANDLER)
+    elif not on and VERBOSE_HANDLER in logger.handlers:
+        logger.removeHandler(VERBOSE_HANDLER)
+
+
 @dataclass
 class Config:
     """Process-wide settings. Change them with attribute assignment or :meth:`change_flags`."""
@@ -41,6 +107,8 @@ class Config:
     #: remember optimization results by graph structure, in memory and under ``cache_dir``
     #: (:mod:`eqtensor.egraph.cache`); False always runs the e-graph
     optimizer_cache: bool = True
+    #: print the phases of compiles slower than a second to stderr (default: ``$EQTENSOR_VERBOSE``)
+    verbose: bool = field(default_factory=lambda: _env_flag("EQTENSOR_VERBOSE"))
 
     def __setattr__(self, name, value):
         if name not in {f.name for f in fields(Config)}:
@@ -57,6 +125,10 @@ class Config:
             raise ValueError(f"config.optimizer_cache must be True or False, got {value!r}")
         if name == "num_threads" and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
             raise ValueError(f"config.num_threads must be an int >= 0 (0: automatic), got {value!r}")
+        if name == "verbose":
+            if not isinstance(value, bool):
+                raise ValueError(f"config.verbose must be True or False, got {value!r}")
+            _apply_verbose(value)
         object.__setattr__(self, name, value)
 
     @contextlib.contextmanager

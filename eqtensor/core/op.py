@@ -31,6 +31,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .config import config
 from .dtypes import as_dtype, promote
 from .graph import Apply, Constant, TensorType, Variable
 
@@ -154,31 +155,76 @@ def declare(name, kind, nin, infer, perform, **kw) -> OpDef:
 _PY_SCALARS = (bool, int, float, complex)
 
 
-def as_tensor_variable(x, name=None, ndim=None) -> Variable:
-    """Return ``x`` if it is a variable, else a constant holding it.
+def as_tensor_variable(x, name=None, ndim=None, dtype=None) -> Variable:
+    """Return ``x`` if it is a variable, else a constant holding it (PyTensor's ``as_tensor_variable``).
 
     Python scalars become *weak* constants (NEP 50): they take the dtype of the tensor they are
-    combined with. Lists/tuples containing variables are stacked.
+    combined with; ``dtype=`` makes a constant of that dtype instead (a variable keeps its dtype).
+    Lists/tuples containing variables are stacked; an empty list is a ``config.floatX`` vector; a
+    masked array is refused. With ``ndim=``, leading dimensions of static length 1 are dropped, or
+    broadcastable dimensions added on the left, to reach ``ndim`` (ValueError when that is not
+    possible). The public face (``eqtensor.tensor.as_tensor_variable``) also refuses a Python bool,
+    as PyTensor; here it is a weak scalar, so ``x + True`` follows NumPy.
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> as_tensor_variable([[1.0, 2.0]], ndim=1).type, as_tensor_variable([]).dtype
+    (TensorType(float64, shape=(2,)), 'float64')
+    >>> as_tensor_variable(pt.matrix("r", shape=(1, None)), ndim=1).type
+    TensorType(float64, shape=(None,))
+    >>> as_tensor_variable(3, dtype="int8").type
+    TensorType(int8, shape=())
     """
     if isinstance(x, Variable):
         v = x
+    elif isinstance(x, np.ma.MaskedArray):
+        raise NotImplementedError("masked arrays are not supported: pass x.filled(value) or x.data and the mask")
     elif isinstance(x, _PY_SCALARS) and not isinstance(x, np.generic):
-        if isinstance(x, int) and not isinstance(x, bool) and not -(2**63) <= x < 2**63:
+        if isinstance(x, int) and not -(2**63) <= x < 2**63:
             raise OverflowError(f"Python integer {x} does not fit in int64")
-        v = Constant(np.asarray(x), name=name, weak=True)
+        if dtype is None:
+            v = Constant(np.asarray(x), name=name, weak=True)
+        else:
+            v = Constant(_cast_value(x, dtype), name=name)
     elif isinstance(x, (list, tuple)) and any(isinstance(e, Variable) for e in _flatten(x)):
         v = _stack([as_tensor_variable(e) for e in x])
+        if dtype is not None and v.dtype != as_dtype(dtype):
+            v = Op(OPS["cast"], {"dtype": as_dtype(dtype)})(v)
     else:
         try:
-            arr = np.asarray(x)
+            arr = np.asarray(x) if dtype is None else _cast_value(x, dtype)
         except Exception as e:
             raise TypeError(f"cannot convert {x!r} to a tensor: {e}") from e
         if arr.dtype.kind in "OUSVMm":
             raise TypeError(f"cannot convert {type(x).__name__} value {x!r} to a tensor (dtype {arr.dtype})")
+        if dtype is None and arr.size == 0 and isinstance(x, (list, tuple)):
+            arr = arr.astype(config.floatX)  # no element says what it holds (PyTensor's rule)
         v = Constant(arr, name=name)
     if ndim is not None and v.ndim != ndim:
-        raise TypeError(f"expected a tensor of {ndim} dimensions, got {v.type}")
+        v = _with_ndim(v, int(ndim))
     return v
+
+
+def _cast_value(x, dtype):
+    """``x`` as an array of ``dtype`` (NumPy's ``astype``: the caller asked for that dtype)."""
+    with np.errstate(all="ignore"):
+        return np.asarray(x).astype(as_dtype(dtype))
+
+
+def _with_ndim(v: Variable, ndim: int) -> Variable:
+    """``v`` with leading static-1 dimensions dropped, or broadcastable ones added on the left, to
+    have ``ndim`` dimensions (``as_tensor_variable(..., ndim=)``)."""
+    if v.ndim < ndim:
+        if isinstance(v, Constant):
+            return Constant(v.data.reshape((1,) * (ndim - v.ndim) + v.data.shape), name=v.name)
+        return _expand_left(v, ndim)
+    extra = v.ndim - ndim
+    if any(s != 1 for s in v.type.shape[:extra]):
+        raise ValueError(f"a tensor of type {v.type} cannot be made {ndim}-dimensional: only leading dimensions of "
+                         f"static length 1 can be dropped")
+    if isinstance(v, Constant):
+        return Constant(v.data.reshape(v.data.shape[extra:]), name=v.name)
+    return Op(OPS["dimshuffle"], {"order": tuple(range(extra, v.ndim))})(v)
 
 
 def _flatten(x):
@@ -206,7 +252,7 @@ def prepare_elemwise_inputs(opname, inputs):
     """Left-pad lower-rank inputs with broadcastable dims and give weak constants their dtype."""
     kinds = [type(i.data.item()) if _is_weak(i) else i.dtype for i in inputs]
     strong = [k for k in kinds if isinstance(k, str)]
-    target = promote(kinds) if strong else None
+    target = _promoted(tuple(kinds)) if strong else None
     out = []
     for i, k in zip(inputs, kinds):
         if _is_weak(i) and target is not None and i.dtype != target:
@@ -221,6 +267,17 @@ def prepare_elemwise_inputs(opname, inputs):
     nd = max(i.ndim for i in out)
     return tuple(i if i.ndim == nd else _expand_constant(i, nd) if isinstance(i, Constant) else _expand_left(i, nd)
                  for i in out)
+
+
+_PROMOTED: dict = {}
+
+
+def _promoted(kinds: tuple) -> str:
+    """:func:`~eqtensor.core.dtypes.promote`, remembered (asking NumPy costs microseconds per node)."""
+    r = _PROMOTED.get(kinds)
+    if r is None:
+        r = _PROMOTED[kinds] = promote(kinds)
+    return r
 
 
 def _expand_left(v: Variable, ndim: int) -> Variable:

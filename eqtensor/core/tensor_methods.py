@@ -11,9 +11,12 @@ TensorType(float64, shape=(None,))
 
 from __future__ import annotations
 
+import numpy as np
+
 from .graph import Variable
-from .ops import elemwise, linalg, reduction, subtensor
+from .ops import creation, elemwise, extra, linalg, reduction, subtensor
 from .ops import shape as shape_ops
+from .ops.shape import as_axis
 
 
 def _bin(opname, reflected=False):
@@ -64,7 +67,26 @@ class TensorMethods:
         return subtensor.getitem(self, idx)
 
     def __iter__(self):
-        raise TypeError("a symbolic tensor cannot be iterated; index it with x[i] instead")
+        n = self.type.shape[0] if self.ndim == 1 else None
+        if n is None:
+            raise TypeError("a symbolic tensor cannot be iterated (only a vector of known length can); index it "
+                            "with x[i] instead")
+        return iter([self[i] for i in range(n)])
+
+    def __ceil__(self):
+        return elemwise.ceil(self)
+
+    def __floor__(self):
+        return elemwise.floor(self)
+
+    def __trunc__(self):
+        return elemwise.trunc(self)
+
+    def __divmod__(self, other):
+        return elemwise.floor_div(self, other), elemwise.mod(self, other)
+
+    def __rdivmod__(self, other):
+        return elemwise.floor_div(other, self), elemwise.mod(other, self)
 
     def __len__(self):
         raise TypeError("len() of a symbolic tensor is not defined; use x.shape[0]")
@@ -82,8 +104,12 @@ class TensorMethods:
     def T(self):
         return shape_ops.transpose(self)
 
+    @property
+    def mT(self):
+        return extra.matrix_transpose(self)
+
     def transpose(self, *axes):
-        if len(axes) == 1 and isinstance(axes[0], (list, tuple)):
+        if len(axes) == 1 and isinstance(axes[0], (list, tuple, np.ndarray)):
             axes = tuple(axes[0])
         return shape_ops.transpose(self, axes or None)
 
@@ -101,48 +127,104 @@ class TensorMethods:
     def flatten(self, ndim=1):
         return shape_ops.flatten(self, ndim)
 
+    def ravel(self):
+        return shape_ops.flatten(self)
+
     def squeeze(self, axis=None):
         return shape_ops.squeeze(self, axis)
 
-    def take(self, indices, axis=None):
-        return subtensor.take(self, indices, axis)
+    def take(self, indices, axis=None, mode="raise"):
+        return subtensor.take(self, indices, axis, mode)
 
     def astype(self, dtype):
-        return elemwise.cast(self, dtype)
+        return extra.cast(self, dtype)
+
+    def repeat(self, repeats, axis=None):
+        return extra.repeat(self, repeats, axis)
+
+    def fill(self, value):
+        """A tensor shaped like ``self`` filled with ``value`` (PyTensor's ``x.fill(v)``; symbolic)."""
+        return extra.fill(self, value)
+
+    def zeros_like(self, dtype=None):
+        return creation.zeros_like(self, dtype)
+
+    def ones_like(self, dtype=None):
+        return creation.ones_like(self, dtype)
+
+    # ------------------------------------------------------------------ indexed updates
+    def set(self, y, **kwargs):
+        """``t[idx].set(y)``: a copy of ``t`` with ``t[idx] = y`` (:func:`set_subtensor`)."""
+        return subtensor.set_subtensor(self, y, **kwargs)
+
+    def inc(self, y, **kwargs):
+        """``t[idx].inc(y)``: a copy of ``t`` with ``y`` added at ``idx`` (:func:`inc_subtensor`)."""
+        return subtensor.inc_subtensor(self, y, **kwargs)
 
     # ------------------------------------------------------------------ reductions
-    def sum(self, axis=None, keepdims=False):
-        return reduction.sum(self, axis, keepdims)
+    def sum(self, axis=None, dtype=None, keepdims=False, acc_dtype=None):
+        return _in_dtype(reduction.sum, self, axis, dtype, keepdims)
 
-    def prod(self, axis=None, keepdims=False):
-        return reduction.prod(self, axis, keepdims)
+    def prod(self, axis=None, dtype=None, keepdims=False, acc_dtype=None):
+        return _in_dtype(reduction.prod, self, axis, dtype, keepdims)
+
+    def mean(self, axis=None, dtype=None, keepdims=False, acc_dtype=None):
+        return _in_dtype(reduction.mean, self, axis, dtype, keepdims)
+
+    def var(self, axis=None, ddof=0, keepdims=False, corrected=False):
+        return reduction.var(self, as_axis(axis), keepdims, ddof)
+
+    def std(self, axis=None, ddof=0, keepdims=False, corrected=False):
+        return reduction.std(self, as_axis(axis), keepdims, ddof)
 
     def max(self, axis=None, keepdims=False):
-        return reduction.max(self, axis, keepdims)
+        return reduction.max(self, as_axis(axis), keepdims)
 
     def min(self, axis=None, keepdims=False):
-        return reduction.min(self, axis, keepdims)
-
-    def mean(self, axis=None, keepdims=False):
-        return reduction.mean(self, axis, keepdims)
-
-    def var(self, axis=None, keepdims=False, ddof=0):
-        return reduction.var(self, axis, keepdims, ddof)
-
-    def std(self, axis=None, keepdims=False, ddof=0):
-        return reduction.std(self, axis, keepdims, ddof)
+        return reduction.min(self, as_axis(axis), keepdims)
 
     def argmax(self, axis=None, keepdims=False):
-        return reduction.argmax(self, axis, keepdims)
+        return reduction.argmax(self, as_axis(axis), keepdims)
 
     def argmin(self, axis=None, keepdims=False):
-        return reduction.argmin(self, axis, keepdims)
+        return reduction.argmin(self, as_axis(axis), keepdims)
 
     def all(self, axis=None, keepdims=False):
-        return reduction.all(self, axis, keepdims)
+        return reduction.all(self, as_axis(axis), keepdims)
 
     def any(self, axis=None, keepdims=False):
-        return reduction.any(self, axis, keepdims)
+        return reduction.any(self, as_axis(axis), keepdims)
+
+    def ptp(self, axis=None):
+        return extra.ptp(self, axis)
+
+    def norm(self, L, axis=None, keepdims=False):
+        """``(sum |x|**L) ** (1/L)`` over ``axis`` (PyTensor's ``x.norm(L)``; L 0 and inf are not
+        supported)."""
+        if L == 0 or np.isinf(L):
+            raise NotImplementedError("norm: L = 0 and L = inf are not supported (as PyTensor)")
+        return elemwise.pow(reduction.sum(elemwise.pow(elemwise.abs(self), L), as_axis(axis), keepdims), 1.0 / L)
+
+    def cumsum(self, axis=None):
+        return extra.cumsum(self, axis)
+
+    def cumprod(self, axis=None):
+        return extra.cumprod(self, axis)
+
+    def sort(self, axis=-1, kind=None, order=None):
+        return extra.sort(self, axis, kind, order)
+
+    def argsort(self, axis=-1, kind=None, order=None):
+        return extra.argsort(self, axis, kind, order)
+
+    def nonzero(self, return_matrix=False):
+        return extra.nonzero(self, return_matrix)
+
+    def nonzero_values(self):
+        return extra.nonzero_values(self)
+
+    def compress(self, a, axis=None):
+        return extra.compress(a, self, axis)
 
     # ------------------------------------------------------------------ elementwise helpers
     def diagonal(self, offset=0, axis1=0, axis2=1):
@@ -154,20 +236,35 @@ class TensorMethods:
     def dot(self, other):
         return linalg.dot(self, other)
 
-    def exp(self):
-        return elemwise.exp(self)
-
-    def log(self):
-        return elemwise.log(self)
-
-    def sqrt(self):
-        return elemwise.sqrt(self)
-
     def clip(self, lo, hi):
         return elemwise.clip(self, lo, hi)
 
-    def round(self):
+    def round(self, mode=None):
+        if mode not in (None, "half_to_even"):
+            raise NotImplementedError(f"round: mode {mode!r} is not supported (only half_to_even, NumPy's)")
         return elemwise.round_half_to_even(self)
+
+
+def _in_dtype(fn, x, axis, dtype, keepdims):
+    """A sum/prod/mean computed in ``dtype`` when it is given (NumPy's ``dtype=``)."""
+    if dtype is None:
+        return fn(x, as_axis(axis), keepdims)
+    return extra.cast(fn(extra.cast(x, dtype), as_axis(axis), keepdims), dtype)
+
+
+def _unary(name):
+    def method(self):
+        return getattr(elemwise, name)(self)
+
+    method.__name__ = name
+    method.__doc__ = f"Elementwise {name} (``eqtensor.tensor.{name}(x)``)."
+    return method
+
+
+#: PyTensor's one-input elementwise methods (``x.exp()``, ``x.arccos()``…)
+for _name in ("arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctanh", "ceil", "cos", "cosh", "exp", "exp2",
+              "expm1", "floor", "log", "log10", "log1p", "log2", "sin", "sinh", "sqrt", "tan", "tanh", "trunc"):
+    setattr(TensorMethods, _name, _unary(_name))
 
 
 def install():

@@ -124,7 +124,7 @@ def _saving(model, opname, params, out_t, in_types, in_values, cost) -> float:
     return min(max(s, 0.0), cost) if s == s else 0.0
 
 
-def graph_cost(outputs, model: CostModel) -> float:
+def graph_cost(outputs, model: CostModel, nodes=None) -> float:
     """The DAG cost of a core graph, as the extractor would price it: each value paid once
     (structurally equal nodes — same op, parameters and inputs — count as one value, as the
     e-graph merges them on insertion), and, when ``model.fusion`` is on, elementwise nodes that
@@ -135,58 +135,97 @@ def graph_cost(outputs, model: CostModel) -> float:
     >>> e = pt.exp(x)
     >>> graph_cost([e * 2 + 1], CostModel()) < graph_cost([e * 2 + e], CostModel())
     True
+
+    ``nodes``: the outputs' apply nodes in topological order, if the caller has them already.
     """
     fuse = _fusion_on(model)
+    order = toposort(outputs) if nodes is None else nodes
     value: dict = {}        # id(variable) -> value number
     numbers: dict = {}      # leaf or node key -> value number (hash-consing)
     nodes: dict = {}        # node value number -> (node, input types, node cost)
     clients: dict = {}      # value number -> its first consumer's value number
     many = set()            # value numbers with several consumers
     total = 0.0
-    for n in toposort(outputs):
+    # node_cost is a function of (op, types, constant values): nodes of one signature share it.
+    # Signatures are small ints: interned op keys, and per value number its interned
+    # (dtype, shape, constant's value number or -1).
+    op_ids: dict = {}
+    sigs: dict = {}
+    vsig: list = []         # value number -> signature id
+    memo: dict = {}
+    for n in order:
         kids = []
         for i in n.inputs:
             k = value.get(id(i))
             if k is None:
-                key = ("c", i.signature()) if isinstance(i, Constant) else id(i)
+                const = isinstance(i, Constant)
+                key = ("c", i.signature()) if const else id(i)
                 k = numbers.get(key)
                 if k is None:
                     k = numbers[key] = len(numbers)
+                    t = i.type
+                    skey = (t.dtype, t.shape, k if const else -1)
+                    sid = sigs.get(skey)
+                    if sid is None:
+                        sid = sigs[skey] = len(sigs)
+                    vsig.append(sid)
                 value[id(i)] = k
             kids.append(k)
         op = n.op
-        key = (op.key, *kids)
+        okey = op.key
+        oid = op_ids.get(okey)
+        if oid is None:
+            oid = op_ids[okey] = len(op_ids)
+        key = (oid, *kids)
         me = numbers.get(key)
         if me is not None:
             value[id(n.out)] = me
             continue
         me = value[id(n.out)] = numbers[key] = len(numbers)
-        in_types = [i.type for i in n.inputs]
-        in_values = [i.data if isinstance(i, Constant) else None for i in n.inputs]
-        cost = float(model.node_cost(op.name, op.params, n.out.type, in_types, in_values))
+        out_t = n.out.type
+        skey = (out_t.dtype, out_t.shape, -1)
+        sid = sigs.get(skey)
+        if sid is None:
+            sid = sigs[skey] = len(sigs)
+        vsig.append(sid)
+        ckey = (oid, sid, *[vsig[c] for c in kids])
+        cost = memo.get(ckey)
+        if cost is None:
+            in_types = [i.type for i in n.inputs]
+            in_values = [i.data if isinstance(i, Constant) else None for i in n.inputs]
+            cost = memo[ckey] = float(model.node_cost(op.name, op.params, out_t, in_types, in_values))
         total += cost
         if fuse:
-            nodes[me] = (n, in_types, cost)
+            nodes[me] = (n, ckey, cost)
             for c in kids:
                 if clients.setdefault(c, me) != me:
                     many.add(c)
     if fuse:
         mode = _consumer_modes(model)
+        savings: dict = {}
         roots = {value.get(id(o)) for o in outputs}
         for c, p in clients.items():
             if c in many or c in roots or c not in nodes:
                 continue
-            n, in_types, cost = nodes[c]
+            n, ckey, cost = nodes[c]
             consumer = nodes[p][0]
             m = mode(consumer.op.name)
             if m == 2 or (m == 1 and n.out.type.shape == consumer.out.type.shape):
-                total -= _saving(model, n.op.name, n.op.params, n.out.type, in_types,
-                                 [i.data if isinstance(i, Constant) else None for i in n.inputs], cost)
+                saving = savings.get(ckey)
+                if saving is None:
+                    saving = savings[ckey] = _saving(
+                        model, n.op.name, n.op.params, n.out.type, [i.type for i in n.inputs],
+                        [i.data if isinstance(i, Constant) else None for i in n.inputs], cost)
+                total -= saving
     return total
 
 
+class OutOfTime(Exception):
+    """The time budget ran out during extraction (raised by a deadline's ``check``)."""
+
+
 def extract(enodes, class_type, roots, model: CostModel, types, params, unstable=frozenset(),
-            original=None, constants=None) -> dict:
+            original=None, constants=None, deadline=None, notes=None) -> dict:
     """Choose one e-node per needed e-class.
 
     ``enodes``: list of ``(cls, opname or None, pid, kids, leaf)``; ``class_type``: cls -> type id;
@@ -196,48 +235,83 @@ def extract(enodes, class_type, roots, model: CostModel, types, params, unstable
     than the input, penalties included); ``constants``: ``{e-class: array}`` for classes holding a
     constant (the cost model sees them as ``in_values``). Returns ``{cls: enode index}`` for every class reachable from
     the roots through the choice. Two greedy passes run — one charging each child its cost divided
-    by its number of users (sharing-aware), one plain tree costs — and the selection with the lower
-    exact DAG cost (fusion-aware, see the module docstring) wins; small selections are then
-    improved by switching single e-classes while the exact cost drops. Ties break on the e-node's
+    by its number of users (sharing-aware), one plain tree costs (up to :data:`TREE_PASS_LIMIT`
+    e-nodes) — and the selection with the lower exact DAG cost (fusion-aware, see the module
+    docstring) wins; small selections are then improved by switching single e-classes while the
+    exact cost drops (within :data:`REFINE_WORK`). Ties break on the e-node's
     (op name, index) so the result is deterministic.
     Raises ``LookupError`` if a root has no finite extraction.
+
+    ``deadline`` (optional): an object with ``past_soft()`` (optional work — the tree-cost pass,
+    the comparison with the input graph, local search — is skipped once it is true; what was
+    skipped is appended to the list ``notes``) and ``check()`` (raises :class:`OutOfTime` once the
+    time budget is exhausted; called regularly in the long loops).
     """
     constants = constants or {}
+    check = deadline.check if deadline is not None else None
     fz = _Fusion(model, enodes, types, class_type, params, roots, constants) if _fusion_on(model) else None
     # a cost model need only have node_cost: the penalty for unstable forms defaults to ours
     penalty = getattr(model, "unstable_penalty", CostModel.unstable_penalty)
     elements = getattr(model, "elements", None) or CostModel().elements
     own = []
-    for cls, op, pid, kids, leaf in enodes:
+    memo: dict = {}  # node_cost is a function of its arguments: e-nodes of equal signature share it
+    for k, (cls, op, pid, kids, leaf) in enumerate(enodes):
         cost = 0.0
         if op is not None:
-            out_t = types[class_type[cls]]
-            cost = float(model.node_cost(op, params[pid], out_t, [types[class_type[c]] for c in kids],
-                                         [constants.get(c) for c in kids]))
+            tid = class_type[cls]
+            key = (op, pid, tid, tuple([class_type[c] for c in kids]),
+                   tuple([c if c in constants else -1 for c in kids]) if constants else ())
+            cost = memo.get(key)
+            if cost is None:
+                cost = memo[key] = float(model.node_cost(
+                    op, params[pid], types[tid], [types[class_type[c]] for c in kids],
+                    [constants.get(c) for c in kids]))
+            if check is not None and not k & 8191:
+                check()
         if fz is not None:
             fz.cost.append(cost)
         if op is not None and (cls, op) in unstable:
-            cost += penalty * elements(out_t)
+            cost += penalty * elements(types[class_type[cls]])
         own.append(cost)
-    best = None
+    best = uses = None
     for share in (True, False):
-        sel, choice = _greedy(enodes, own, roots, share, fz)
+        if not share and len(enodes) > TREE_PASS_LIMIT:
+            break
+        if not share and deadline is not None and deadline.past_soft():
+            _note(notes, "extraction: sharing-aware greedy pass only (no tree-cost pass)")
+            break
+        uses = uses or _Uses(enodes, roots)
+        sel, choice = _greedy(enodes, own, roots, share, fz, check, uses)
         cost = _dag_cost(enodes, own, sel, fz)
         if best is None or cost < best[0]:
             best = (cost, sel, choice)
     _, sel, choice = best
     if original:
-        mixed = {**choice, **original}
-        cost, sel_o = _reachable(enodes, own, roots, mixed, fz)
-        if cost < best[0]:
-            sel, choice = sel_o, mixed
+        if deadline is not None and deadline.past_soft():
+            _note(notes, "extraction: not compared with the input graph")
+        else:
+            mixed = {**choice, **original}
+            cost, sel_o = _reachable(enodes, own, roots, mixed, fz)
+            if cost < best[0]:
+                sel, choice = sel_o, mixed
     if len(sel) <= REFINE_LIMIT:
-        sel = _refine(enodes, own, roots, choice, sel, fz)
+        if deadline is not None and deadline.past_soft():
+            _note(notes, "extraction: no local search")
+        else:
+            sel = _refine(enodes, own, roots, choice, sel, fz, deadline, notes)
     return sel
+
+
+def _note(notes, text):
+    if notes is not None and text not in notes:
+        notes.append(text)
 
 
 #: selections of at most this many e-classes are improved by single-class switches
 REFINE_LIMIT = 200
+#: e-graphs of more e-nodes than this get the sharing-aware greedy pass only: on graphs that big
+#: (gradients, long chains) the tree-cost pass, which pays a shared subterm once per use, does not win
+TREE_PASS_LIMIT = 50_000
 
 
 class _Fusion:
@@ -251,6 +325,7 @@ class _Fusion:
         self.roots = set(roots)
         self.cost: list[float] = []   # node_cost of each e-node (before instability penalties)
         self.save: list = [None] * len(enodes)   # filled by saving()
+        self._memo: dict = {}   # fused_memory_saving is a function of its arguments
         mode_of = _consumer_modes(model)
         self.mode = [0 if op is None else mode_of(op) for _, op, _, _, _ in enodes]
         self.shape = {cls: types[class_type[cls]].shape for cls in class_type if class_type[cls] in types}
@@ -262,9 +337,14 @@ class _Fusion:
             if op is None:
                 s = 0.0
             else:
-                ct, types = self.class_type, self.types
-                s = _saving(self.model, op, self.params[pid], types[ct[cls]], [types[ct[c]] for c in kids],
-                            [self.constants.get(c) for c in kids], self.cost[k])
+                ct, types, consts = self.class_type, self.types, self.constants
+                key = (op, pid, ct[cls], tuple([ct[c] for c in kids]),
+                       tuple([c if c in consts else -1 for c in kids]) if consts else (), self.cost[k])
+                s = self._memo.get(key)
+                if s is None:
+                    s = self._memo[key] = _saving(self.model, op, self.params[pid], types[ct[cls]],
+                                                  [types[ct[c]] for c in kids], [consts.get(c) for c in kids],
+                                                  self.cost[k])
             self.save[k] = s
         return s
 
@@ -328,22 +408,34 @@ def _reachable(enodes, own, roots, choice, fz=None):
     return _dag_cost(enodes, own, sel, fz), sel
 
 
-def _refine(enodes, own, roots, choice, sel, fz=None):
+#: the local search stops after trying selections of this many e-classes in total (an e-graph that
+#: associativity and commutativity rules exploded has hundreds of e-nodes per class)
+REFINE_WORK = 60_000
+
+
+def _refine(enodes, own, roots, choice, sel, fz=None, deadline=None, notes=None):
     """Local search on the exact DAG cost: switch one e-class at a time to another of its e-nodes
     (e.g. back to a form whose subterms another output needs anyway, or to a form that fuses)
-    while that lowers the cost."""
+    while that lowers the cost — within :data:`REFINE_WORK` and the deadline's soft limit."""
     by_class: dict[int, list[int]] = {}
     for k, e in enumerate(enodes):
         if all(c in choice for c in e[3]):
             by_class.setdefault(e[0], []).append(k)
     choice = dict(choice)
     base, sel = _reachable(enodes, own, roots, choice, fz)
+    work = 0
     for _ in range(2):
         improved = False
         for cls in sorted(sel):
             for k in by_class.get(cls, ()):
                 if k == choice[cls]:
                     continue
+                work += len(sel)
+                if work > REFINE_WORK:
+                    return sel
+                if deadline is not None and deadline.past_soft():
+                    _note(notes, "extraction: local search cut short")
+                    return sel
                 old, choice[cls] = choice[cls], k
                 cost, trial = _reachable(enodes, own, roots, choice, fz)
                 if cost < base * (1 - 1e-12):
@@ -355,25 +447,45 @@ def _refine(enodes, own, roots, choice, sel, fz=None):
     return sel
 
 
-def _greedy(enodes, own, roots, share: bool, fz=None) -> dict:
-    parents: dict[int, list[int]] = {}
-    users: dict[int, set] = {}
-    pending = []
-    heap = []
-    for k, (cls, op, pid, kids, leaf) in enumerate(enodes):
-        distinct = set(kids)
-        pending.append(len(distinct))
-        for c in distinct:
-            parents.setdefault(c, []).append(k)
-            users.setdefault(c, set()).add(cls)
-        if not distinct:
-            heapq.heappush(heap, (own[k], op or "", k))
+class _Uses:
+    """Who uses whom in the e-graph, computed once for both greedy passes: each e-node's distinct
+    child classes, the e-nodes using each class, the number of distinct classes using each class
+    (each of them pays that fraction of its cost), the classes a single class uses, and the
+    childless e-nodes the passes start from."""
+
+    def __init__(self, enodes, roots):
+        self.kids = kids = []
+        self.parents = parents = {}
+        users: dict[int, set] = {}
+        self.start = []
+        for k, (cls, op, _, ks, _) in enumerate(enodes):
+            distinct = tuple(set(ks)) if len(ks) > 1 else ks
+            kids.append(distinct)
+            for c in distinct:
+                parents.setdefault(c, []).append(k)
+                users.setdefault(c, set()).add(cls)
+            if not distinct:
+                self.start.append(k)
+        self.share = {x: max(1, len(u)) for x, u in users.items()}
+        self.sole = {x for x, u in users.items() if len(u) == 1} - set(roots)
+
+
+def _greedy(enodes, own, roots, share: bool, fz=None, check=None, uses=None) -> dict:
+    uses = uses or _Uses(enodes, roots)
+    parents, dkids, part = uses.parents, uses.kids, uses.share
+    pending = [len(k) for k in dkids]
+    heap = [(own[k], enodes[k][1] or "", k) for k in uses.start]
+    heapq.heapify(heap)
     if fz is not None:  # e-classes that one e-class uses: their consumer is known in advance
-        sole = {x for x, u in users.items() if len(u) == 1} - fz.roots
+        sole = uses.sole - fz.roots
         fmode, fshape, fsave = fz.mode, fz.shape, fz.save
     best: dict[int, float] = {}
     choice: dict[int, int] = {}
+    pops = 0
     while heap:
+        pops += 1
+        if check is not None and not pops & 4095:
+            check()
         cost, _, k = heapq.heappop(heap)
         cls = enodes[k][0]
         if cls in choice:
@@ -383,13 +495,19 @@ def _greedy(enodes, own, roots, share: bool, fz=None) -> dict:
         for p in parents.get(cls, ()):
             pending[p] -= 1
             if pending[p] == 0 and (pcls := enodes[p][0]) not in choice:
-                kids = set(enodes[p][3]) if share else enodes[p][3]
-                c = own[p] + sum(best[x] / (max(1, len(users[x])) if share else 1) for x in kids)
+                if share:
+                    c = own[p]
+                    for x in dkids[p]:
+                        c += best[x] / part[x]
+                else:
+                    c = own[p]
+                    for x in enodes[p][3]:
+                        c += best[x]
                 m = fmode[p] if fz is not None else 0
                 if m:
                     # a child no other e-class uses has this e-node as its only consumer: if it
                     # fuses here it certainly saves its memory pass in any selection through p
-                    for x in (kids if share else set(kids)):
+                    for x in dkids[p]:
                         if x in sole and (m == 2 or fshape.get(x) == fshape.get(pcls)):
                             kx = choice[x]
                             save = fsave[kx]

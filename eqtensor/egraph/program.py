@@ -14,8 +14,9 @@ Encoding (documented in ``docs/optimizer.md``):
   type the nodes it creates;
 - constants: ``(Const v t)`` is a uniform constant created by a rule (value id ``v``, type id ``t``,
   looked up in ``(cty t_root spec)``, filled by Python for every type of the graph); ``(isconst x)``
-  marks constant e-classes, and ``(foldK op P a1 … aK z)`` records an e-node whose inputs are all
-  constants, which the optimizer evaluates and unions with a new leaf (constant folding);
+  marks constant e-classes, and ``(foldK op P a1 … aK z t)`` records an e-node whose inputs are all
+  constants (and its type ``t``), which the optimizer evaluates and unions with a new leaf
+  (constant folding);
 - ``(varies x)``: ``x`` is a node of the input graph depending on an input (set on insertion);
   rules with ``assumes=`` apply their assumptions only to such terms, never to constants;
 - ``(refines a b)``: type ``a`` is type ``b`` with possibly more static lengths. The op table types
@@ -25,7 +26,9 @@ Encoding (documented in ``docs/optimizer.md``):
   refines the table's;
 - ``(unstable x op)``: a stability rule matched e-class ``x`` with a pattern rooted at ``op``;
   the extractor penalises that op's e-nodes in ``x``;
-- ``(Root k x)`` marks output ``k``.
+- ``(Root k x)`` marks output ``k``;
+- ``(Ref k)``: a handle by which a big graph, inserted in several rules (chunks), refers to an e-class
+  an earlier chunk created (unioned with it there); no rule matches it and extraction ignores it.
 
 Nothing here imports egglog: this module produces text that :mod:`.bridge` feeds to it.
 
@@ -108,7 +111,8 @@ def declarations() -> str:
     """The egglog declarations for the current op table, one command per line."""
     lines = ["(sort T)", "(sort TL)", "(sort R)", "(constructor Leaf (i64) T)", "(constructor Const (i64 i64) T)",
              "(constructor Nil () TL)",
-             "(constructor Cons (T TL) TL)", "(constructor Root (i64 T) R)"]
+             "(constructor Cons (T TL) TL)", "(constructor Root (i64 T) R)", "(constructor Ref (i64) T)",
+             "(constructor RefL (i64) TL)"]
     for name in sorted(OPS):
         d = OPS[name]
         args = (["i64"] if d.params else []) + (["TL"] if d.nin is None else ["T"] * d.nin)
@@ -120,7 +124,7 @@ def declarations() -> str:
     for k in range(1, MAX_CREATED_ARITY + 1):
         lines.append(f"(function ty{k} ({' '.join(['i64'] * (k + 2))}) i64 :no-merge)")
         lines.append(f"(relation need{k} ({' '.join(['i64'] * (k + 2))}))")
-        lines.append(f"(relation fold{k} (i64 i64 {' '.join(['T'] * (k + 1))}))")
+        lines.append(f"(relation fold{k} (i64 i64 {' '.join(['T'] * (k + 1))} i64))")
     lines.append("(ruleset facts)")
     ok = set(OPS)
     for name, body, head in FACT_RULES:
@@ -133,10 +137,66 @@ def declarations() -> str:
             continue
         kids = [f"a{i}" for i in range(d.nin)]
         p = "p" if d.params else ""
-        body = " ".join([f"(= z ({constructor_name(name)} {p} {' '.join(kids)}))"] + [f"(isconst {a})" for a in kids])
-        head = f"(fold{d.nin} {OPIDS(name)} {p or 0} {' '.join(kids)} z)"
+        body = " ".join([f"(= z ({constructor_name(name)} {p} {' '.join(kids)}))"] + [f"(isconst {a})" for a in kids]
+                        + ["(= t (ty z))"])
+        head = f"(fold{d.nin} {OPIDS(name)} {p or 0} {' '.join(kids)} z t)"
         lines.append(f'(rule ({body}) ({head}) :ruleset facts :name "fact_fold_{name}")')
-    return "\n".join(lines)
+    return "\n".join(lines + load_declarations())
+
+
+#: the fact relations of constants (:func:`const_facts`), each with a staging relation
+CONST_FACTS = ("isconst", "pos", "nonneg", "nzconst", "intconst")
+
+
+def load_relation(opname: str) -> str:
+    """The staging relation of op ``opname``'s nodes (see :func:`load_declarations`)."""
+    return f"Load_{constructor_name(opname)}"
+
+
+def load_declarations() -> list[str]:
+    """Staging relations and the ``load`` ruleset that builds a graph from them.
+
+    A graph is loaded as rows of plain integers, read from files by egglog's ``input`` command
+    (about a microsecond per row; building the same graph as the actions of a rule costs egglog
+    ~25-50 µs per action to compile). Every node and leaf has an integer id and the handle
+    ``(Ref id)``; every cons list an id and ``(RefL id)``. One iteration of ``load`` unions each
+    handle with what its row defines — ``(Leaf k)``, ``(op_add (Ref a) (Ref b))``… — and sets the
+    facts: the type, ``varies``, the outputs' ``Root``, constants' ``cval`` and sign facts. Rows
+    are deleted as they are used. Handles are not e-nodes of any op: no rule matches them and the
+    extractor ignores them.
+
+    Relations: ``(LoadLeaf id k)``, ``(LoadNil l)``, ``(LoadCons l head tail)``, ``(LoadTy id type
+    id)``, ``(LoadVaries id)``, ``(LoadRoot k id)``, ``(LoadCval id value id)``,
+    ``(LoadFact_<fact> id)``; each op's ``(Load_op_<name> id [params id] kid ids… | list id)`` is
+    declared on first use (:func:`load_op_declarations`), so the e-graph has no empty tables for
+    the ops a program never uses (every table costs each push, pop and freeze).
+    """
+    lines = ["(ruleset load)", "(relation LoadLeaf (i64 i64))", "(relation LoadNil (i64))",
+             "(relation LoadCons (i64 i64 i64))", "(relation LoadTy (i64 i64))", "(relation LoadVaries (i64))",
+             "(relation LoadRoot (i64 i64))", "(relation LoadCval (i64 i64))"]
+    rules = [("LoadLeaf z k", "(union (Ref z) (Leaf k))"), ("LoadNil l", "(union (RefL l) (Nil))"),
+             ("LoadCons l h t", "(union (RefL l) (Cons (Ref h) (RefL t)))"), ("LoadTy z t", "(set (ty (Ref z)) t)"),
+             ("LoadVaries z", "(varies (Ref z))"), ("LoadRoot k z", "(Root k (Ref z))"),
+             ("LoadCval z v", "(set (cval (Ref z)) v)")]
+    for f in CONST_FACTS:
+        lines.append(f"(relation LoadFact_{f} (i64))")
+        rules.append((f"LoadFact_{f} z", f"({f} (Ref z))"))
+    return lines + [_load_rule(row, action, f"load_{k}") for k, (row, action) in enumerate(rules)]
+
+
+def load_op_declarations(opname: str) -> str:
+    """The staging relation of op ``opname`` and its ``load`` rule (see :func:`load_declarations`)."""
+    d = OPS[opname]
+    cols = (["p"] if d.params else []) + (["l"] if d.nin is None else [f"a{i}" for i in range(d.nin)])
+    rel = load_relation(opname)
+    args = (["p"] if d.params else []) + (["(RefL l)"] if d.nin is None else [f"(Ref a{i})" for i in range(d.nin)])
+    return "\n".join([f"(relation {rel} ({' '.join(['i64'] * (1 + len(cols)))}))",
+                      _load_rule(f"{rel} z {' '.join(cols)}".rstrip(),
+                                 f"(union (Ref z) ({constructor_name(opname)} {' '.join(args)}))", f"load_{rel}")])
+
+
+def _load_rule(row: str, action: str, name: str) -> str:
+    return f'(rule (({row})) ({action} (delete ({row}))) :ruleset load :name "{name}")'
 
 
 def const_facts(value) -> list[str]:

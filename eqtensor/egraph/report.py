@@ -20,11 +20,16 @@ class Budget:
     - ``iterations``: rounds of rule application (over all phases);
     - ``enodes``: e-graph size; no new iteration starts past it, or when growing as much as the
       last one it would pass it;
-    - ``seconds``: wall time for saturation (an iteration predicted to overrun is not started);
+    - ``seconds``: wall time of the whole optimization — folding, insertion, saturation, extraction,
+      rebuilding — and, in ``function``, of the code generation after it (the C compiler's own run
+      is not counted): a phase predicted to overrun is skipped or cut short (no iteration is
+      started, extraction is greedy only, or the input graph is kept), the report's
+      ``budget_notes`` say which, and the compile overshoots by at most about half of it;
     - ``match_limit``: back-off — a rule with more new matches in one iteration than
       ``max(match_limit, e-graph size)`` (it grows the e-graph faster than linearly) is dropped for
       the rest of the run;
-    - ``max_graph_nodes``: graphs larger than this are not optimized at all (report says so).
+    - ``max_graph_nodes``: graphs larger than this are not optimized at all (report says so); below
+      it, ``seconds`` decides (a graph that cannot be inserted and extracted in time is not either).
     """
 
     iterations: int = 30
@@ -86,6 +91,16 @@ class OptimizationReport:
     #: :mod:`eqtensor.egraph.cache`): the e-graph did not run, and the rules fired, sizes and
     #: stop reason are those of the run that filled the cache
     cached: str | None = None
+    #: what the wall-time budget (``Budget.seconds``, which covers the whole compile) cut short or
+    #: skipped, e.g. ``"not optimized: …"``, ``"extraction: sharing-aware greedy pass only …"``,
+    #: ``"extraction out of time: the input graph is kept"`` (empty when nothing was)
+    budget_notes: list = field(default_factory=list)
+    #: damaged optimizer-cache entries found for this graph (bad checksum, unparsable, unknown op,
+    #: index out of range, failing type checks on replay): removed and recomputed, never replayed
+    cache_damaged: int = 0
+    #: what the optimizer cache found wrong, if anything: a damaged entry, an entry owned by another
+    #: user (not loaded), an unusable or read-only cache directory (results kept in memory)
+    cache_note: str | None = None
 
     @property
     def rules_fired(self) -> dict:
@@ -110,6 +125,7 @@ class OptimizationReport:
         lines.append(f"  stop reason: {self.stop_reason}")
         if self.dropped_rules:
             lines.append(f"  rules dropped by the back-off: {', '.join(self.dropped_rules)}")
+        lines += [f"  time budget: {note}" for note in self.budget_notes]
         lines.append(f"  graph nodes: {self.nodes_before} -> {self.nodes_after}; "
                      f"cost: {self.cost_before:.4g} -> {self.cost_after:.4g}")
         if self.folded:

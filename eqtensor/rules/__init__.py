@@ -15,17 +15,19 @@ from .language import (
     Assumption, Guard, Rule, RuleSet, Schedule, as_schedule, constant, finite, finite_nonzero, integral_const, is_float, no_overflow, nonconstant, nonneg,
     nonzero_const, positive, rewrite, same_type, var,
 )
+from .linalg import linalg
 from .stability import stability
 
 
 def default_rules() -> RuleSet:
     """Every default rule: algebraic + the cancellations assuming finite values (PyTensor's
-    default) + stability + BLAS. Leave out ``algebraic_assuming_finite()`` for IEEE semantics.
+    default) + stability + BLAS + linear algebra. Leave out ``algebraic_assuming_finite()`` for IEEE
+    semantics.
 
     >>> "sub_self_1d" in default_rules().names()
     True
     """
-    return algebraic() + algebraic_assuming_finite() + stability() + blas()
+    return algebraic() + algebraic_assuming_finite() + stability() + blas() + linalg()
 
 
 def default_schedule() -> Schedule:
@@ -35,6 +37,6 @@ def default_schedule() -> Schedule:
 
 __all__ = [
     "Assumption", "CheckResult", "RuleRejected", "constant", "Guard", "Rule", "algebraic_assuming_finite", "finite", "finite_nonzero", "RuleSet", "Schedule", "algebraic", "as_schedule", "blas", "check",
-    "default_rules", "default_schedule", "integral_const", "is_float", "no_overflow", "nonconstant", "nonneg", "nonzero_const", "positive", "rewrite",
+    "default_rules", "default_schedule", "integral_const", "linalg", "is_float", "no_overflow", "nonconstant", "nonneg", "nonzero_const", "positive", "rewrite",
     "same_type", "stability", "var",
 ]

@@ -1,4 +1,4 @@
-"""Reverse-mode differentiation: ``grad``, ``jacobian``, ``hessian``, ``Lop``, ``Rop``, ``verify_grad``.
+"""Reverse-mode differentiation: ``grad``, ``jacobian``, ``hessian``, ``Lop``, ``Rop``, ``verify_grad_with``.
 
 ``grad`` walks the graph once in reverse topological order (iteratively: deep graphs are fine),
 applies each op's VJP rule from :data:`eqtensor.rules.gradients.RULES` and sums the cotangents of
@@ -40,7 +40,7 @@ from ..core.op import as_tensor_variable
 from ..core.config import config
 from ..core.dtypes import FLOAT_DTYPES
 from ..core.errors import DisconnectedInputError
-from ..core.graph import Constant, Variable, ancestors, toposort
+from ..core.graph import Constant, Variable, ancestors, gc_paused, toposort
 from ..core.replace import clone_replace
 from ..core.op import OPS, Op
 from ..core.evaluate import evaluate
@@ -115,12 +115,24 @@ def _fit(r, x, node):
     return r if r.dtype == x.dtype else cast(r, x.dtype)
 
 
+#: more cotangent terms than this are summed as a balanced tree (depth log2 n), fewer left to right
+BALANCED_SUM_FROM = 8
+
+
 def _total(terms):
+    """The sum of cotangent ``terms`` (or the first undefined one). Many terms — a variable used
+    thousands of times — are added as a balanced tree: a left-to-right chain would be as deep as
+    the number of uses, and every later pass over the graph would walk that depth."""
     NullGrad = gradients.NullGrad
     for t in terms:
         if isinstance(t, NullGrad):
             return t
-    return functools.reduce(lambda a, b: a + b, terms)
+    if len(terms) <= BALANCED_SUM_FROM:
+        return functools.reduce(lambda a, b: a + b, terms)
+    terms = list(terms)
+    while len(terms) > 1:
+        terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
+    return terms[0]
 
 
 def backprop(seeds, wrt, consider_constant=()):
@@ -129,6 +141,11 @@ def backprop(seeds, wrt, consider_constant=()):
     Returns one entry per ``wrt``: a variable, a ``NullGrad``, ``"zero"`` (connected, zero) or
     ``"unreached"`` (disconnected).
     """
+    with gc_paused():  # a big gradient builds as many nodes as the graph has: no full collections
+        return _backprop(seeds, wrt, consider_constant)
+
+
+def _backprop(seeds, wrt, consider_constant):
     rules = gradients
     nodes = toposort([v for v, _ in seeds])
     wrt_ids = {id(w) for w in wrt}

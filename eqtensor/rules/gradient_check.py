@@ -18,7 +18,8 @@ import numpy as np
 from .autodiff import GradientError, evaluator, verify_grad_with
 from ..core.graph import Constant
 from ..core.op import OPS, Op
-from ..core.ops import blas, elemwise, linalg, nnet, reduction, shape, subtensor
+from ..core.ops import blas, elemwise, extra, linalg, nnet, reduction, shape, subtensor
+from ..core.ops import nlinalg, slinalg
 from ..core.ops.shape import make_vector
 from .checker import CheckResult
 from ..core.ops.elemwise import polygamma
@@ -68,6 +69,56 @@ def _from_domain(name) -> list:
 #: op name -> list of (fun, input specs): a spec is a :class:`U` (random) or a fixed array; an input of
 #: shape (1, n) against (m, n) exercises broadcasting. Elementwise ops with a ``grad_domain`` get
 #: their sample from it (:func:`_from_domain`) unless listed here.
+#: a matrix whose LU factorization interchanges rows
+PIVOTING = np.array([[0.1, 2.0, 0.3], [1.5, 0.2, 0.4], [0.3, 0.5, 2.5]])
+_SPD = u(-0.3, 0.3, 3, 3, diag=2.0)  # diagonally dominant: each triangle gives a positive-definite matrix
+_LINALG = {
+    "cholesky": [(lambda a: slinalg.cholesky(a), [_SPD]),
+                 (lambda a: slinalg.cholesky(a, lower=False), [u(-0.3, 0.3, 2, 3, 3, diag=2.0)])],
+    "solve_triangular": [(lambda a, b: slinalg.solve_triangular(a, b, lower=True), [_SPD, u(-1, 1, 3)]),
+                         (lambda a, b: slinalg.solve_triangular(a, b, trans=1, unit_diagonal=True),
+                          [_SPD, u(-1, 1, 3, 2)]),
+                         (lambda a, b: slinalg.solve_triangular(a, b), [u(-0.3, 0.3, 2, 3, 3, diag=2.0),
+                                                                        u(-1, 1, 3, 2)])],
+    "cho_solve": [(lambda c, b: slinalg.cho_solve((c, True), b), [_SPD, u(-1, 1, 3)]),
+                  (lambda c, b: slinalg.cho_solve((c, False), b), [_SPD, u(-1, 1, 2, 3, 2)])],
+    "blockwise_solve": [(lambda a, b: slinalg.solve(a, b), [u(-0.3, 0.3, 2, 3, 3, diag=2.0), u(-1, 1, 2, 3, 2)]),
+                        (lambda a, b: slinalg.solve(a, b, assume_a="sym", lower=True), [_SPD, u(-1, 1, 3)]),
+                        (lambda a, b: slinalg.solve(a, b, assume_a="pos", b_ndim=1), [_SPD, u(-1, 1, 2, 3)]),
+                        (lambda a, b: slinalg.solve(a, b, transposed=True, b_ndim=1), [_SPD, u(-1, 1, 2, 3)])],
+    "lu": [(lambda a: slinalg.lu(a)[1], [PIVOTING]), (lambda a: slinalg.lu(a)[2], [PIVOTING]),
+           (lambda a: slinalg.lu(a, permute_l=True)[0], [PIVOTING]),
+           (lambda a: slinalg.lu(a, p_indices=True)[2] * slinalg.lu(a, p_indices=True)[1], [u(-1, 1, 2, 3, 3)])],
+    "lu_factor": [(lambda a: slinalg.lu_factor(a)[0], [PIVOTING]),
+                  (lambda a: slinalg.lu_factor(a)[0], [u(-1, 1, 2, 3, 3)])],
+    "lu_solve": [(lambda a, b: slinalg.lu_solve(slinalg.lu_factor(a), b), [PIVOTING, u(-1, 1, 3)]),
+                 (lambda a, b: slinalg.lu_solve(slinalg.lu_factor(a), b, trans=True), [PIVOTING, u(-1, 1, 3, 2)]),
+                 (lambda lu_, b: slinalg.lu_solve((lu_, Constant(np.array([2, 1, 2], "int32"))), b),
+                  [_SPD, u(-1, 1, 3, 2)])],
+    "qr": [(lambda a: slinalg.qr(a)[1], [u(-1, 1, 3, 3)]), (lambda a: slinalg.qr(a)[0], [u(-1, 1, 2, 3)]),
+           (lambda a: slinalg.qr(a, mode="economic")[0], [u(-1, 1, 4, 3)]),
+           (lambda a: slinalg.qr(a, mode="economic")[1], [u(-1, 1, 2, 4)]),
+           (lambda a: slinalg.qr(a, mode="r"), [u(-1, 1, 2, 4, 3)])],
+    "expm": [(lambda a: slinalg.expm(a), [u(-0.5, 0.5, 3, 3)]), (lambda a: slinalg.expm(a), [u(-0.5, 0.5, 2, 2, 2)])],
+    "eigvalsh": [(lambda a: slinalg.eigvalsh(a), [u(-1, 1, 3, 3)]),
+                 (lambda a, b: slinalg.eigvalsh(a, b, lower=False), [u(-1, 1, 3, 3), _SPD])],
+    "eigh": [(lambda a: nlinalg.eigh(a)[0], [u(-1, 1, 2, 3, 3)]),
+             (lambda a: nlinalg.eigh(a, lower=False)[1] ** 2, [u(-1, 1, 3, 3)]),
+             (lambda a, b: nlinalg.eigh(a, b)[1] ** 2, [u(-1, 1, 3, 3), _SPD]),
+             (lambda a, b: nlinalg.eigh(a, b, lower=False)[0], [u(-1, 1, 3, 3), _SPD])],
+    "svd": [(lambda a: nlinalg.svd(a, compute_uv=False), [u(-1, 1, 3, 2)]),
+            (lambda a: nlinalg.svd(a, full_matrices=False)[1], [u(-1, 1, 2, 3)]),
+            (lambda a: nlinalg.svd(a, full_matrices=False)[0] ** 2, [u(-1, 1, 4, 3)]),
+            (lambda a: nlinalg.svd(a, full_matrices=False)[0] ** 2, [u(-1, 1, 3, 4)]),
+            (lambda a: nlinalg.svd(a, full_matrices=False)[2] ** 2, [u(-1, 1, 2, 4)]),
+            (lambda a: nlinalg.svd(a, full_matrices=False)[2] ** 2, [u(-1, 1, 4, 2)]),
+            (lambda a: nlinalg.svd(a)[2] ** 2, [u(-1, 1, 2, 3, 3)])],
+    "pinv": [(lambda a: nlinalg.pinv(a), [u(-1, 1, 3, 2)]), (lambda a: nlinalg.pinv(a), [u(-1, 1, 2, 2, 3)])],
+    "slogdet": [(lambda a: nlinalg.slogdet(a)[1], [_SPD]),
+                (lambda a: nlinalg.slogdet(a)[1], [u(-0.3, 0.3, 2, 3, 3, diag=-2.0)]),
+                (lambda a: nlinalg.slogdet(a)[0] * a, [_SPD]), (lambda a: Op(OPS["slogdet"], {"which": 2})(a), [_SPD])],
+}
+
 EXPLICIT = {
     "mul": [(bi("mul"), [u(-2, 2, 2, 3), u(-2, 2, 1, 3)]), (lambda x: x * x, [u(-2, 2, 4)])],
     "pow": [(bi("pow"), [u(0.5, 2, 2, 3), u(-1.5, 1.5, 2, 3)]), (lambda x: x ** 3, [u(-2, 2, 3)]),
@@ -130,6 +181,17 @@ EXPLICIT = {
                       (lambda x, y: subtensor.set_subtensor(x[[0, 2]], y), [u(-2, 2, 3, 2), u(-2, 2, 2, 2)])],
     "inc_subtensor": [(lambda x, y: subtensor.inc_subtensor(x[1:], y), [u(-2, 2, 3, 2), u(-2, 2, 1, 2)]),
                       (lambda x, y: subtensor.inc_subtensor(x[[0, 0, 2]], y), [u(-2, 2, 3, 2), u(-2, 2, 2)])],
+    "cumsum": [(lambda x: extra.cumsum(x, axis=1), [u(-2, 2, 2, 3)]), (lambda x: extra.cumsum(x), [u(-2, 2, 2, 2)])],
+    "cumprod": [(lambda x: extra.cumprod(x, axis=0), [u(0.5, 2, 3, 2)]), (lambda x: extra.cumprod(x), [u(-2, -0.5, 4)])],
+    "sort": [(lambda x: extra.sort(x, axis=0), [u(-2, 2, 3, 2)]), (lambda x: extra.sort(x, axis=None), [u(-2, 2, 2, 3)]),
+             (lambda x: extra.median(x, axis=1), [u(-2, 2, 2, 4)])],
+    "repeat": [(lambda x: extra.repeat(x, Constant(np.array([2, 0, 1])), axis=1), [u(-2, 2, 2, 3)]),
+               (lambda x: extra.repeat(x, Constant(np.array([1, 3]))), [u(-2, 2, 2)])],
+    "specify_shape": [(lambda x: shape.specify_shape(x, (2, None)) * 2, [u(-2, 2, 2, 3)])],
+    # linear algebra (core/ops/slinalg.py, nlinalg.py): well-conditioned draws (a diagonal of 2), a fixed
+    # matrix whose LU pivots rows, distinct eigen/singular values; eigenvectors and singular vectors
+    # enter squared (their sign is arbitrary)
+    **_LINALG,
 }
 SAMPLES = {**{name: _from_domain(name) for name, d in OPS.items() if d.kind == "elemwise" and d.grad_domain
               and name not in EXPLICIT}, **EXPLICIT}

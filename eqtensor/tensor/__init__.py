@@ -8,25 +8,29 @@
 array([0., 2.])
 """
 
+from numpy import e, euler_gamma, inf, nan, newaxis, pi  # noqa: F401  (as pytensor.tensor)
+
 from ..core.basic import (
-    TYPED as _TYPED, col, constant, matrix, row, scalar, shared, tensor, tensor3, tensor4, vector,
+    PLURAL as _PLURAL, TYPE_TUPLES as _TYPE_TUPLES, TYPED as _TYPED, TypedTensorType, as_tensor_variable, col,
+    constant, matrix, row, scalar, shared, tensor, tensor3, tensor4, tensor5, tensor6, tensor7, vector,
 )
 from ..core.graph import Constant, TensorType, Variable
-from ..core.op import as_tensor_variable
 from ..core.ops.creation import *  # noqa: F403  (each family's __all__)
 from ..core.ops.elemwise import *  # noqa: F403
 from ..core.ops.linalg import diag, diagonal, dot, matmul, outer, tensordot, trace
 from ..core.ops.reduction import *  # noqa: F403
 from ..core.ops.shape import *  # noqa: F403
 from ..core.ops.subtensor import *  # noqa: F403
+from ..core.ops.extra import *  # noqa: F403  (after elemwise: its checked cast and where(cond) win)
 from . import linalg, special  # noqa: E402  (pt.linalg, pt.special)
 
 globals().update(_TYPED)
+globals().update(_PLURAL)
+globals().update(_TYPE_TUPLES)
 
 TensorVariable = Variable
 TensorConstant = Constant
 as_tensor = as_tensor_variable
-where = switch
 divide = true_div
 true_divide = true_div
 int_div = floor_div
@@ -38,6 +42,8 @@ power = pow
 square = sqr
 bitwise_and, bitwise_or, bitwise_xor, bitwise_not = and_, or_, xor, invert
 expit = sigmoid
+digamma = psi
+second = fill
 round = round_half_to_even
 less, less_equal, greater, greater_equal, equal, not_equal = lt, le, gt, ge, eq, neq
 from ..gradient import grad, hessian, jacobian  # noqa: E402,F401  (as pytensor.tensor)

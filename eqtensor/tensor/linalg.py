@@ -1,4 +1,6 @@
-"""Linear algebra, mirroring ``pytensor.tensor.linalg`` / ``nlinalg`` where the concept exists.
+"""Linear algebra, mirroring ``pytensor.tensor.linalg`` (which gathers PyTensor's ``slinalg`` and
+``nlinalg``): every op, its PyTensor signature and what differs are listed in
+``docs/linear-algebra.md``.
 
 >>> import numpy as np
 >>> from eqtensor.tensor import linalg, dmatrix
@@ -7,8 +9,16 @@
 -2.0000000000000004
 """
 
-from ..core.ops.linalg import det, diagonal, dot, matmul, matrix_inverse, outer, solve, tensordot, trace
+from ..core.ops.linalg import det, diagonal, dot, matmul, matrix_inverse, outer, tensordot, trace
+from .nlinalg import eig, eigh, kron, matrix_dot, matrix_power, norm, pinv, slogdet, svd
+from .slinalg import (
+    block_diag, cho_solve, cholesky, eigvalsh, expm, lu, lu_factor, lu_solve, pivot_to_permutation, qr, solve,
+    solve_triangular,
+)
 
 inv = matrix_inverse
 
-__all__ = ["det", "diagonal", "dot", "inv", "matmul", "matrix_inverse", "outer", "solve", "tensordot", "trace"]
+__all__ = ["block_diag", "cho_solve", "cholesky", "det", "diagonal", "dot", "eig", "eigh", "eigvalsh", "expm",
+           "inv", "kron", "lu", "lu_factor", "lu_solve", "matmul", "matrix_dot", "matrix_inverse", "matrix_power",
+           "norm", "outer", "pinv", "pivot_to_permutation", "qr", "slogdet", "solve", "solve_triangular", "svd",
+           "tensordot", "trace"]

@@ -19,13 +19,16 @@ import functools
 from ...core.config import config
 from .build import CompileError, build_module, compiler_works, first_output_function, new_function
 from .codegen import generate
+from .indexing import INDEX_OPS
 from .kernels import ELEMWISE, FALLBACK, REDUCE
+from .rows import ROWS
 from .structural import STRUCTURAL
 
 
 def has_kernel(opname: str) -> bool:
-    """True when the op has a C kernel (it may still fall back for some dtypes)."""
-    return opname in ELEMWISE or opname in REDUCE or opname in STRUCTURAL
+    """True when the op has a C kernel (it may still fall back for some dtypes or, for advanced
+    indexing, some index forms)."""
+    return opname in ELEMWISE or opname in REDUCE or opname in STRUCTURAL or opname in ROWS or opname in INDEX_OPS
 
 
 def compile_schedule(schedule):

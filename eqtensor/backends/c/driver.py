@@ -249,3 +249,119 @@ static void eq_copy(const eq_arr *dst, const eq_arr *src, const npy_intp *src_st
     }}
 }}
 """
+
+#: the row driver of the row kernels (softmax, log_softmax, argmax, argmin; plain C, no ``str.format``
+#: fields): loop axes 0 .. nk-1 are kept (one row per index), nk .. nd-1 reduced (a row, flattened in
+#: C order). The kernel gets whole rows: ``kern(n, p)`` with each operand at the row's start, read
+#: contiguously when it moves along the reduced axes (gathered into a scratch row when its row is not
+#: contiguous; the written operand, the last, scattered back) or as broadcast when it does not. Rows
+#: are independent: from EQ_PAR_MIN elements on they run on the pool, handed out in items of whole
+#: rows (results do not depend on the thread count).
+ROWS_DRIVER = r"""
+typedef struct {
+    eq_kern kern;
+    int nops, nd, nk, fail;
+    npy_intp n, rows, step, next;
+    char **p;
+    npy_intp (*st)[EQ_MAXD];
+    const npy_intp *sh;
+    const int *mov, *contig;
+    const signed char *sz;
+} eq_rw;
+
+/* copy one row of operand k between its strided layout (base, strides over the reduced axes) and a
+   contiguous buffer (dir 0: gather into buf, 1: scatter from buf) */
+static void eq_row_copy(const eq_rw *w, int k, char *base, char *buf, int dir)
+{
+    npy_intp ix[EQ_MAXD], i;
+    int d, nr = w->nd - w->nk, s = w->sz[k];
+    char *q = base;
+    for (d = 0; d < nr; d++) ix[d] = 0;
+    for (i = 0; i < w->n; i++) {
+        if (dir == 0) memcpy(buf + i * s, q, (size_t)s); else memcpy(q, buf + i * s, (size_t)s);
+        for (d = nr - 1; d >= 0; d--) {
+            const npy_intp len = w->sh[w->nk + d], step = w->st[k][w->nk + d];
+            if (++ix[d] < len) { q += step; break; }
+            ix[d] = 0; q -= step * (len - 1);
+        }
+    }
+}
+
+/* rows [a, b) */
+static void eq_rows_range(eq_rw *w, npy_intp a, npy_intp b)
+{
+    npy_intp ix[EQ_MAXD], rem = a, r;
+    char *base[w->nops], *q[w->nops], *scratch = NULL;
+    int d, k, nops = w->nops, last = nops - 1, need = 0;
+    for (k = 0; k < nops; k++) { base[k] = w->p[k]; if (w->mov[k] && !w->contig[k]) need = 1; }
+    if (need) {
+        scratch = (char *)PyMem_RawMalloc((size_t)nops * (size_t)w->n * 8 + 64);
+        if (scratch == NULL) { __atomic_store_n(&w->fail, 1, __ATOMIC_RELAXED); return; }
+    }
+    for (d = w->nk - 1; d >= 0; d--) {
+        ix[d] = rem % w->sh[d]; rem /= w->sh[d];
+        for (k = 0; k < nops; k++) base[k] += ix[d] * w->st[k][d];
+    }
+    for (r = a; r < b; r++) {
+        for (k = 0; k < nops; k++) {
+            q[k] = base[k];
+            if (w->mov[k] && !w->contig[k]) {
+                q[k] = scratch + (size_t)k * (size_t)w->n * 8;
+                if (k != last) eq_row_copy(w, k, base[k], q[k], 0);
+            }
+        }
+        w->kern(w->n, q);
+        if (w->mov[last] && !w->contig[last]) eq_row_copy(w, last, base[last], q[last], 1);
+        eq_advance(w->nk, w->sh, ix, nops, base, w->st);
+    }
+    PyMem_RawFree(scratch);
+}
+
+static void eq_rows_work(void *arg, int t, int T)
+{
+    eq_rw *w = (eq_rw *)arg;
+    (void)t; (void)T;
+    for (;;) {
+        npy_intp a = __atomic_fetch_add(&w->next, w->step, __ATOMIC_RELAXED);
+        if (a >= w->rows) return;
+        eq_rows_range(w, a, w->rows - a > w->step ? a + w->step : w->rows);
+    }
+}
+
+/* run a row kernel over the loop nest sh (operands: slots sl, dimension maps dm, item sizes sz, the
+   last one written) */
+static int eq_rows(const eq_arr *V, eq_kern kern, int nd, int nk, const npy_intp *sh, int nops, const int *sl,
+                   const signed char *dm, const signed char *sz)
+{
+    npy_intp st[nops][EQ_MAXD], rows = 1, n = 1;
+    char *p[nops];
+    int mov[nops], contig[nops], d, k;
+    eq_rw w;
+    for (d = 0; d < nk; d++) rows *= sh[d];
+    for (d = nk; d < nd; d++) n *= sh[d];
+    if (rows == 0 || n == 0) return 0;
+    for (k = 0; k < nops; k++) {
+        npy_intp expect = sz[k];
+        p[k] = V[sl[k]].data;
+        mov[k] = 0; contig[k] = 1;
+        for (d = 0; d < nd; d++) {
+            st[k][d] = dm[k * nd + d] < 0 ? 0 : V[sl[k]].strides[dm[k * nd + d]];
+            if (d >= nk && dm[k * nd + d] >= 0) mov[k] = 1;
+        }
+        for (d = nd - 1; d >= nk; d--) {
+            if (sh[d] == 1) continue;
+            if (st[k][d] != expect) contig[k] = 0;
+            expect *= sh[d];
+        }
+    }
+    w.kern = kern; w.nops = nops; w.nd = nd; w.nk = nk; w.fail = 0; w.n = n; w.rows = rows; w.next = 0;
+    w.p = p; w.st = st; w.sh = sh; w.mov = mov; w.contig = contig; w.sz = sz;
+    w.step = EQ_PAR_CHUNK / n > 1 ? EQ_PAR_CHUNK / n : 1;
+    if (eq_nthreads > 1 && rows > 1 && rows * n >= EQ_PAR_MIN) {
+        npy_intp items = (rows + w.step - 1) / w.step;
+        eq_pool_run(eq_pool_threads(items > EQ_POOL_MAX ? EQ_POOL_MAX : (int)items), eq_rows_work, &w);
+    } else eq_rows_range(&w, 0, rows);
+    if (w.fail) { PyErr_NoMemory(); return -1; }
+    return 0;
+}
+"""

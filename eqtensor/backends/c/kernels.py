@@ -10,7 +10,7 @@ views, shape ops, allocation and BLAS calls have their table in :mod:`eqtensor.b
 >>> from eqtensor.backends.c.kernels import ELEMWISE, FALLBACK
 >>> ELEMWISE["exp"].templates["float"]
 'exp{f}({0})'
->>> "argmax" in FALLBACK
+>>> "erfinv" in FALLBACK
 True
 """
 
@@ -82,6 +82,7 @@ ELEMWISE: dict[str, Elem] = {
     "log10": Elem(_flt("log10{f}({0})")),
     "log1p": Elem(_flt("log1p{f}({0})")),
     "sqrt": Elem(_flt("sqrt{f}({0})")),
+    "cbrt": Elem(_flt("cbrt{f}({0})")),
     "sqr": Elem(_all("{0} * {0}")),
     "reciprocal": Elem(_flt("1 / {0}")),
     "sin": Elem(_flt("sin{f}({0})")),
@@ -136,8 +137,6 @@ REDUCE = {
 
 #: ops that always run through NumPy (their ``perform``) inside the compiled function, and why
 FALLBACK = {
-    "argmax": "index over flattened reduced axes; rare in hot loops",
-    "argmin": "index over flattened reduced axes; rare in hot loops",
     "erfinv": "no C99 libm function",
     "psi": "no C99 libm function",
     "polygamma": "no C99 libm function",
@@ -146,15 +145,33 @@ FALLBACK = {
     "det": "LAPACK through NumPy",
     "solve": "LAPACK through NumPy",
     "subtensor": "NumPy slicing (a view)",
-    "advanced_subtensor": "NumPy fancy indexing",
-    "set_subtensor": "NumPy indexed assignment into a copy",
-    "inc_subtensor": "NumPy indexed accumulation into a copy",
     "arange": "creation from scalars",
     "eye": "creation from scalars",
     "tri": "creation from scalars",
-    "softmax": "not yet a fused C kernel",
-    "log_softmax": "not yet a fused C kernel",
     "scan": "a loop over an inner function compiled for NumPy",
+    "cumsum": "a scan along one axis; NumPy's loop",
+    "cumprod": "a scan along one axis; NumPy's loop",
+    "sort": "NumPy's sort (introsort, radix for small ints)",
+    "argsort": "NumPy's argsort",
+    "repeat": "a copy whose length depends on the repeat counts",
+    "specify_shape": "a run-time shape check returning its input (a view)",
+    # linear algebra (core/ops/slinalg.py, nlinalg.py): LAPACK through NumPy/SciPy, O(n^3) per matrix
+    "cholesky": "LAPACK through NumPy",
+    "solve_triangular": "LAPACK through SciPy",
+    "cho_solve": "LAPACK through SciPy",
+    "blockwise_solve": "LAPACK through SciPy",
+    "lu": "LAPACK through SciPy",
+    "lu_factor": "LAPACK through SciPy",
+    "lu_solve": "LAPACK through SciPy",
+    "pivot_to_permutation": "a loop over the pivots; rare and O(n)",
+    "qr": "LAPACK through SciPy",
+    "expm": "Pade approximation through SciPy",
+    "eigvalsh": "LAPACK through NumPy/SciPy",
+    "pinv": "an SVD through NumPy",
+    "slogdet": "LAPACK through NumPy",
+    "eig": "LAPACK through NumPy",
+    "eigh": "LAPACK through NumPy/SciPy",
+    "svd": "LAPACK through NumPy",
 }
 
 

@@ -23,13 +23,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import kernels as K
+from .indexing import flush_bad, index_read
 from .prelude import kernel_prelude
 
 
 @dataclass
 class Operand:
     """A loop operand: its slot, dtype, the slot's axis for each loop axis (None: broadcast) and role
-    (``in``, ``out`` or ``acc``, a reduction accumulator)."""
+    (``in``, ``out`` or ``acc``, a reduction accumulator; ``table``: the vector a fused gather or
+    scatter indexes, read through its base pointer ``b<k>``; ``info``: that vector's length
+    ``n<k>``, byte stride ``s<k>`` and out-of-range counter ``bad<k>``, see
+    :mod:`eqtensor.backends.c.indexing`)."""
 
     slot: int
     dtype: str
@@ -37,13 +41,15 @@ class Operand:
     role: str
 
 
-def normalize(operands, nd) -> int | None:
+def normalize(operands, nd, movers=()) -> int | None:
     """Drop loop axes of static length 1 (no input moves along them) from every operand, in place;
-    returns the last remaining axis (the kernel's inner axis), or None."""
-    ins = [o for o in operands if o.role == "in"]
+    returns the last remaining axis (the kernel's inner axis), or None. ``movers``: the dimension
+    maps of shape-only operands (an alloc's dims), which give the loop a length where no input
+    moves."""
+    ins = [o.dims for o in operands if o.role == "in"] + list(movers)
     inner = None
     for d in range(nd):
-        if all(o.dims[d] is None for o in ins):
+        if all(dims[d] is None for dims in ins):
             for o in operands:
                 o.dims[d] = None
         else:
@@ -66,6 +72,21 @@ def scalars(operands, inner, red: bool) -> list[bool]:
     return [red if o.role == "acc" else (inner is None or o.dims[inner] is None) for o in operands]
 
 
+def infos(operands) -> list[int]:
+    """The positions of the operands holding a fused gather's or scatter's out-of-range counter."""
+    return [k for k, o in enumerate(operands) if o.role == "info"]
+
+
+def with_bad_counters(lines, operands) -> list[str]:
+    """Kernel lines counting out-of-range indices: each ``#pragma omp simd`` gets a ``+`` reduction
+    of every counter, and the counters are flushed to their info operands at the end."""
+    ks = infos(operands)
+    if not ks:
+        return lines
+    clause = " ".join(f"reduction(+:bad{k})" for k in ks)
+    return [f"{ln} {clause}" if ln.startswith("#pragma omp simd") else ln for ln in lines] + flush_bad(ks)
+
+
 #: partial accumulators of a reduction without an OpenMP reduction clause
 LANES = 8
 
@@ -81,7 +102,7 @@ def _load_input(k: int, ct: str, broadcast: bool, loads: dict, pre: list) -> Non
         loads[k] = f"q{k}[i]"
 
 
-def _declare_operands(operands, scal) -> tuple[dict, list]:
+def declare_operands(operands, scal) -> tuple[dict, list]:
     """Each operand's load expression (an lvalue for the written ones) and the declarations it
     needs."""
     loads, pre = {}, []
@@ -89,6 +110,13 @@ def _declare_operands(operands, scal) -> tuple[dict, list]:
         ct = K.c_type(o.dtype)
         if o.role == "in":
             _load_input(k, ct, sc, loads, pre)
+        elif o.role == "table":
+            pre.append(f"char *b{k} = p[{k}];")
+            loads[k] = f"b{k}"
+        elif o.role == "info":
+            pre.append(f"npy_int64 *g{k} = (npy_int64 *)p[{k}]; const npy_int64 n{k} = g{k}[0], s{k} = g{k}[1]; "
+                       f"npy_intp bad{k} = 0;")
+            loads[k] = f"g{k}"
         elif sc:
             loads[k] = f"*({ct} *)p[{k}]"
         else:
@@ -132,7 +160,7 @@ def kernel_source(kname, operands, scal, body, acc=None, comb=None, pragma="simd
     """The kernel function ``kname``. ``body(loads)`` returns (statements, result expression) from
     the operand loads; ``acc`` = (operand index, C type) and ``comb`` (of ``acc`` and ``x``) make it
     a reduction into that operand (``pragma``: its OpenMP reduction clause, or None)."""
-    loads, pre = _declare_operands(operands, scal)
+    loads, pre = declare_operands(operands, scal)
     stmts, result = body(loads)
     decl = "npy_intp i;"
     if acc is None:
@@ -147,7 +175,29 @@ def kernel_source(kname, operands, scal, body, acc=None, comb=None, pragma="simd
         else:
             decl = "npy_intp i, i0, j;"
             loop = _lanes_reduction(stmts, result, loads[ka], act, comb)
+    loop = with_bad_counters(loop, operands)
     return "\n".join([f"EQ_KFN void {kname}(npy_intp n, char **p)", "{", decl, *pre, *loop, "}"]) + "\n"
+
+
+def scatter_kernel_source(kname, operands, scal, body, node, table: int, info: int) -> str:
+    """A scatter loop kernel: ``body(loads)`` gives (statements, value expression, index
+    expression); the value is added to (``inc_subtensor``) or stored into (``set_subtensor``)
+    element ``index`` of the vector ``table``, in loop order (repeated indices accumulate; the last
+    store wins). Not vectorized: two positions may name one element."""
+    loads, pre = declare_operands(operands, scal)
+    stmts, value, index = body(loads)
+    ct = K.c_type(node.out.dtype)
+    dst = f"(({ct} *)(b{table} + w * s{info}))"
+    if node.op.name == "set_subtensor":
+        new = f"(npy_bool)(({value}) != 0)" if ct == "npy_bool" else f"({ct})({value})"
+    elif ct == "npy_bool":
+        new = f"(npy_bool)(*{dst} || ({value}) != 0)"
+    else:
+        new = f"({ct})(*{dst} + ({ct})({value}))"
+    read = index_read(node.inputs[2].dtype, index, f"n{info}", f"bad{info}", "w")
+    return "\n".join([f"EQ_KFN void {kname}(npy_intp n, char **p)", "{", "npy_intp i;", *pre,
+                      "for (i = 0; i < n; i++) {", *stmts, *read, f"*{dst} = {new};", "}",
+                      *flush_bad([info]), "}"]) + "\n"
 
 
 #: elements per block of a row logsumexp: the block's max and its sum of exp(x - max) are taken while

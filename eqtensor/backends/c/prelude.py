@@ -17,7 +17,8 @@ True
 from __future__ import annotations
 
 from .blas import BLAS
-from .driver import DRIVER
+from .driver import DRIVER, ROWS_DRIVER
+from .indexing import RUNTIME as INDEXING_RUNTIME
 from .pool import POOL
 from .scalar_math import float_helpers, int_helpers, libmvec_declarations
 from .structural import RUNTIME as STRUCTURAL_RUNTIME
@@ -58,9 +59,66 @@ static void eq_bind(eq_arr *a, PyArrayObject *o)
     for (d = 0; d < a->nd; d++) {{ a->shape[d] = PyArray_DIM(o, d); a->strides[d] = PyArray_STRIDE(o, d); }}
 }}
 
+/* the buffer cache of the running function: its slots V[0 .. nv-1], which of them hold intermediates
+   (never outputs, inputs or constants), and its cache list (in its state, nv entries). An
+   intermediate's array, released when nobody else holds it, waits in the cache (at its slot's entry,
+   or any free one) for the next allocation of an intermediate of its dtype and shape — the same slot
+   in the next call, or another (an array reused in place moves from slot to slot): no allocation, no
+   page faults, no zeroing by the kernel. At most nv arrays are kept, the last call's. */
+static __thread eq_arr *eq_V = NULL;
+static __thread int eq_nv = 0;
+static __thread const unsigned char *eq_cacheable = NULL;
+static __thread PyObject *eq_cache = NULL;
+/* arrays cached: from EQ_CACHE_MIN bytes (NumPy caches smaller ones itself) to EQ_CACHE_MAX bytes */
+#define EQ_CACHE_MIN ((npy_intp)4096)
+#define EQ_CACHE_MAX ((npy_intp)64 << 20)
+
+static int eq_cache_slot(const eq_arr *a)
+{{
+    return eq_cache != NULL && a >= eq_V && a < eq_V + eq_nv && eq_cacheable[a - eq_V] ? (int)(a - eq_V) : -1;
+}}
+
+static int eq_cache_fits(PyObject *c, int nd, const npy_intp *shape, int typenum)
+{{
+    PyArrayObject *o = (PyArrayObject *)c;
+    int d;
+    if (c == Py_None || Py_REFCNT(c) != 1 || PyArray_NDIM(o) != nd || PyArray_TYPE(o) != typenum) return 0;
+    for (d = 0; d < nd; d++) if (PyArray_DIM(o, d) != shape[d]) return 0;
+    return 1;
+}}
+
+/* take a cached array of this dtype and shape (slot k's entry first) */
+static int eq_cache_take(eq_arr *a, int k, int nd, const npy_intp *shape, int typenum)
+{{
+    npy_intp bytes;
+    int d, j = k;
+    PyObject *c;
+    switch (typenum) {{
+    case NPY_BOOL: case NPY_BYTE: case NPY_UBYTE: bytes = 1; break;
+    case NPY_SHORT: case NPY_USHORT: case NPY_HALF: bytes = 2; break;
+    case NPY_INT: case NPY_UINT: case NPY_FLOAT: bytes = 4; break;
+    default: bytes = 8;
+    }}
+    for (d = 0; d < nd; d++) bytes *= shape[d];
+    if (bytes < EQ_CACHE_MIN) return 0;
+    if (!eq_cache_fits(PyList_GET_ITEM(eq_cache, k), nd, shape, typenum)) {{
+        for (j = 0; j < eq_nv; j++) if (eq_cache_fits(PyList_GET_ITEM(eq_cache, j), nd, shape, typenum)) break;
+        if (j == eq_nv) return 0;
+    }}
+    c = PyList_GET_ITEM(eq_cache, j);
+    Py_INCREF(Py_None);
+    PyList_SET_ITEM(eq_cache, j, Py_None);
+    eq_bind(a, (PyArrayObject *)c);
+    Py_DECREF(c);
+    return 1;
+}}
+
 static int eq_new(eq_arr *a, int nd, const npy_intp *shape, int typenum)
 {{
-    PyArrayObject *o = (PyArrayObject *)PyArray_EMPTY(nd, (npy_intp *)shape, typenum, 0);
+    PyArrayObject *o;
+    int k = eq_cache_slot(a);
+    if (k >= 0 && eq_cache_take(a, k, nd, shape, typenum)) return 0;
+    o = (PyArrayObject *)PyArray_EMPTY(nd, (npy_intp *)shape, typenum, 0);
     if (o == NULL) return -1;
     eq_bind(a, o);
     Py_DECREF(o);
@@ -99,6 +157,27 @@ static int eq_reusable(const eq_arr *a)
         && PyArray_ISWRITEABLE(a->obj) && PyArray_BASE(a->obj) == NULL;
 }}
 
+/* a slot read for the last time: its array goes to the buffer cache when it is an intermediate nobody
+   else holds (see eq_cache), else the slot's reference is dropped */
+static void eq_release(eq_arr *a)
+{{
+    int k;
+    if (a->obj == NULL) return;
+    k = eq_cache_slot(a);
+    if (k >= 0 && eq_reusable(a) && PyArray_NBYTES(a->obj) >= EQ_CACHE_MIN && PyArray_NBYTES(a->obj) <= EQ_CACHE_MAX) {{
+        PyObject *old;
+        int j;
+        if (PyList_GET_ITEM(eq_cache, k) != Py_None)
+            for (j = 0; j < eq_nv; j++) if (PyList_GET_ITEM(eq_cache, j) == Py_None) {{ k = j; break; }}
+        old = PyList_GET_ITEM(eq_cache, k);
+        PyList_SET_ITEM(eq_cache, k, (PyObject *)a->obj);
+        a->obj = NULL;
+        Py_DECREF(old);
+        return;
+    }}
+    Py_CLEAR(a->obj);
+}}
+
 static int eq_is_c_contiguous(const eq_arr *a, int itemsize)
 {{
     npy_intp s = itemsize; int d;
@@ -132,6 +211,19 @@ static int eq_input(eq_arr *a, PyObject *o, int typenum, int nd, const npy_intp 
                     const char *label)
 {{
     PyArrayObject *arr; int d;
+    if (nd == 0 && !PyArray_Check(o) && PyArray_IsScalar(o, Generic)) {{
+        /* a NumPy scalar (np.float64(1.5)) for a 0-d input: a 0-d array of it, when its dtype is the input's */
+        PyArray_Descr *have = PyArray_DescrFromScalar(o);
+        int same = have != NULL && PyArray_EquivTypenums(have->type_num, typenum);
+        Py_XDECREF(have);
+        if (same) {{
+            PyObject *c = PyArray_FromScalar(o, NULL);
+            if (c == NULL) return -1;
+            eq_bind(a, (PyArrayObject *)c);
+            Py_DECREF(c);
+            return 0;
+        }}
+    }}
     if (!PyArray_Check(o)) {{
         PyErr_Format(PyExc_TypeError, "input %d (%s) must be a numpy.ndarray, got %s", pos, label,
                      Py_TYPE(o)->tp_name);
@@ -196,11 +288,16 @@ static void eq_bcast_error(const char *opname, int axis, Py_ssize_t a, Py_ssize_
 """
 
 
-def prelude(maxd: int, blas: bool) -> str:
+def prelude(maxd: int, blas: bool, rows: bool = False, index: bool = False) -> str:
     """The runtime source for a function whose largest rank is ``maxd`` (its loop kernels are in
-    translation units of their own, see :func:`kernel_prelude`)."""
+    translation units of their own, see :func:`kernel_prelude`); ``blas``, ``rows`` and ``index``
+    add the parts the function calls (BLAS, the row driver, the indexing runtime)."""
     runtime = SLOTS.format(maxd=max(1, maxd)) + DRIVER.format(pool=POOL.format()) + STRUCTURAL_RUNTIME.format()
     parts = [runtime, int_helpers(), float_helpers()]
+    if rows:
+        parts.append(ROWS_DRIVER)
+    if index:
+        parts.append(INDEXING_RUNTIME)
     if blas:
         parts.append(BLAS.format())
     return "\n".join(parts)

@@ -22,10 +22,10 @@ TensorType(float64, shape=(None, None))
 from __future__ import annotations
 
 import numpy as np
-import scipy.linalg.blas as sblas
 
 from ..config import config
-from ..op import OPS, Op, as_tensor_variable, broadcast_static_shapes, declare, dtype_by_numpy
+from ..dtypes import as_dtype
+from ..op import OPS, Op, as_tensor_variable, broadcast_static_shapes, declare
 from ..graph import Constant, TensorType
 from .shape import expand_left
 
@@ -64,7 +64,7 @@ def _scaled_product_type(op, inputs, contraction, prod_shape):
     _scalar_like(name, "beta", beta)
     _agree(name, *contraction, "contraction")
     shape = broadcast_static_shapes(name, [TensorType(a.dtype, prod_shape)(), acc])
-    return TensorType(dtype_by_numpy(op, [i.dtype for i in inputs], [i.ndim for i in inputs]), shape)
+    return TensorType(_blas_dtype(inputs), shape)
 
 
 def _gemm_infer(op, inputs):
@@ -74,9 +74,27 @@ def _gemm_infer(op, inputs):
     return _scaled_product_type(op, inputs, (a.type.shape[1], b.type.shape[0]), (a.type.shape[0], b.type.shape[1]))
 
 
+def _blas_dtype(inputs) -> str:
+    """The dtype of gemm, gemv and ger: NumPy's promotion of all their inputs, what both the BLAS
+    call and the plain formula return (a test checks it against ``dtype_by_numpy``). Running the op
+    on dummies instead would load SciPy's BLAS when a node is built, and the BLAS rules build such
+    nodes at import."""
+    return as_dtype(np.result_type(*[i.dtype for i in inputs]))
+
+
+_sblas = None
+
+
 def _blas_fn(kind, dtype):
+    global _sblas
     p = _PREFIX.get(np.dtype(dtype).name)
-    return getattr(sblas, p + kind) if p else None
+    if not p:
+        return None
+    if _sblas is None:
+        import scipy.linalg.blas  # lazy: ~50 ms of import time, needed from the first gemm/gemv/ger on
+
+        _sblas = scipy.linalg.blas
+    return getattr(_sblas, p + kind)
 
 
 def _operand(x):
@@ -148,8 +166,7 @@ def _ger_infer(op, inputs):
         _need("ger", v, nd, what)
     _scalar_like("ger", "alpha", alpha)
     shape = broadcast_static_shapes("ger", [TensorType(x.dtype, (x.type.shape[0], y.type.shape[0]))(), c])
-    dtype = dtype_by_numpy(op, [i.dtype for i in inputs], [i.ndim for i in inputs])
-    return TensorType(dtype, shape)
+    return TensorType(_blas_dtype(inputs), shape)
 
 
 def _ger(c, alpha, x, y):

@@ -1,7 +1,10 @@
-"""Elementwise ops: one row per op in :data:`TABLE` (name, arity, NumPy ufunc, cost, doc).
+"""Elementwise ops: one row per op in :data:`TABLE` (arity, NumPy implementation, cost, doc,
+mpmath reference, derivative domain, instability cost); the ops, their builders and exports are
+derived from the rows.
 
-Dtypes follow the NumPy (or SciPy) function of the row; the special functions without a NumPy
-ufunc (``sigmoid``, ``softplus``, ``log1mexp``) follow SciPy's rule (:func:`special_float`).
+Dtypes follow the NumPy function of the row; the special functions (SciPy's ``erf``, ``erfc``,
+``erfinv``, ``gammaln``, ``psi``, ``sigmoid``, and ``softplus``, ``log1mexp``) compute in
+:func:`special_float` of their input's dtype. SciPy is imported when one of them first runs.
 
 >>> from eqtensor import tensor as pt
 >>> pt.exp(pt.dvector("x")).type
@@ -15,11 +18,90 @@ from __future__ import annotations
 import builtins
 
 import numpy as np
-import scipy.special as sps
 
 from ..dtypes import as_dtype, promote
 from ..graph import TensorType
-from ..op import OPS, Op, as_tensor_variable, declare, elemwise_infer
+from ..op import OPS, Op, as_tensor_variable, broadcast_static_shapes, declare, elemwise_infer
+
+_scipy_special = None
+
+
+def _special(name):
+    """``scipy.special.<name>``. SciPy's special functions are imported on first use: the import
+    takes about 0.2 s, most of what ``import eqtensor`` would cost, and few graphs need them."""
+    global _scipy_special
+    if _scipy_special is None:
+        import scipy.special  # lazy: see the docstring
+
+        _scipy_special = scipy.special
+    return getattr(_scipy_special, name)
+
+
+def special_float(dtype) -> np.dtype:
+    """Result dtype of the special functions (SciPy's rule): float32 and complex stay, others float64."""
+    dtype = np.dtype(dtype)
+    return dtype if dtype.kind == "c" or dtype == np.float32 else np.dtype("float64")
+
+
+class _SpecialUfunc:
+    """A one-input ``scipy.special`` ufunc, loaded on its first call, computed in
+    :func:`special_float` of the input's dtype.
+
+    Its dtype rule (:meth:`dtype`) needs no SciPy, so graphs using it are built without loading
+    SciPy (the stability rules build some at import); the input is cast to that dtype before the
+    call, so every SciPy version gives it (SciPy's own loop choice for integer inputs varies: erfinv
+    of int8 was float32). ``complex_ok``: SciPy has complex loops for it. Keywords (``out=``, used
+    by the NumPy backend in place) go to the ufunc.
+    """
+
+    __slots__ = ("name", "complex_ok", "fn")
+
+    def __init__(self, name, complex_ok):
+        self.name = name
+        self.complex_ok = complex_ok
+        self.fn = None
+
+    @property
+    def __name__(self):
+        return self.name
+
+    def dtype(self, dtype) -> np.dtype | None:
+        """The result dtype for inputs of ``dtype`` (None: unsupported)."""
+        dt = special_float(dtype)
+        return None if dt.kind == "c" and not self.complex_ok else dt
+
+    def __call__(self, x, **kwargs):
+        fn = self.fn
+        if fn is None:
+            fn = self.fn = _special(self.name)
+        dt = getattr(x, "dtype", None)
+        if dt is None or (dt != np.float64 and dt != np.float32 and dt.kind != "c"):
+            x = np.asarray(x)
+            x = x.astype(special_float(x.dtype), copy=False)
+        return fn(x, **kwargs)
+
+    def __reduce__(self):
+        return (_SpecialUfunc, (self.name, self.complex_ok))
+
+    def __repr__(self):
+        return f"<scipy.special.{self.name} in special_float, loaded on first use>"
+
+
+def _special_infer(op, inputs):
+    """The dtype rule of the ops computed by a :class:`_SpecialUfunc` (no SciPy needed)."""
+    (x,) = inputs
+    fn = _SPECIAL[op.name]
+    dtype = fn.dtype(x.dtype)
+    if dtype is None:
+        raise TypeError(f"{op.name} does not support inputs of dtype {x.dtype}")
+    return TensorType(as_dtype(dtype), broadcast_static_shapes(op.name, inputs))
+
+
+#: op name -> its SciPy function (complex loops: erf, erfc and psi have them)
+_SPECIAL = {name: _SpecialUfunc(fn, complex_ok) for name, fn, complex_ok in (
+    ("sigmoid", "expit", False), ("erf", "erf", True), ("erfc", "erfc", True), ("erfinv", "erfinv", False),
+    ("gammaln", "gammaln", False), ("psi", "psi", True))}
+
 
 def _ufunc_perform(u):
     def perform(*arrays):
@@ -29,15 +111,8 @@ def _ufunc_perform(u):
     return perform
 
 
-def special_float(dtype) -> np.dtype:
-    """Result dtype of the special functions (SciPy's rule): float32 and complex stay, others float64."""
-    dtype = np.dtype(dtype)
-    return dtype if dtype.kind == "c" or dtype == np.float32 else np.dtype("float64")
-
-
 def _sigmoid(x):
-    x = np.asarray(x)
-    return sps.expit(x.astype(special_float(x.dtype), copy=False))
+    return _SPECIAL["sigmoid"](x)
 
 
 def _softplus(x):
@@ -56,7 +131,7 @@ def _log1mexp(x):
 
 
 def _polygamma_perform(x, n):
-    return sps.polygamma(n, x)
+    return _special("polygamma")(n, x)  # not a ufunc: its dtype rule runs it (SciPy loads with the first node)
 
 
 def _switch(c, a, b):
@@ -118,6 +193,8 @@ TABLE = {
     "log1p": (1, np.log1p, 12, "log(1 + x), accurate near 0", lambda mp, x: mp.log1p(x) if x >= -1 else mp.nan,
               ((-0.5, 3),), 0),
     "sqrt": (1, np.sqrt, 4, "square root", lambda mp, x: mp.sqrt(x) if x >= 0 else mp.nan, ((0.5, 3),), 0),
+    "cbrt": (1, np.cbrt, 6, "cube root (real, also of negative numbers)",
+             lambda mp, x: mp.sign(x) * mp.cbrt(mp.fabs(x)), ((0.5, 3),), 0),
     "sqr": (1, np.square, 1, "x * x", lambda mp, x: x * x, ((-2, 2),), 0),
     "reciprocal": (1, np.reciprocal, 4, "1 / x", lambda mp, x: 1 / x, ((0.5, 3),), 0),
     "sin": (1, np.sin, 10, "sine", lambda mp, x: mp.sin(x), ((-3, 3),), 0),
@@ -139,12 +216,14 @@ TABLE = {
     "sigmoid": (1, _sigmoid, 12, "1 / (1 + exp(-x))", lambda mp, x: 1 / (1 + mp.exp(-x)), ((-3, 3),), 0),
     "softplus": (1, _softplus, 14, "log(1 + exp(x)), stable", lambda mp, x: mp.log1p(mp.exp(x)), ((-3, 3),), 0),
     "log1mexp": (1, _log1mexp, 14, "log(1 - exp(x)) for x <= 0, stable", _log1mexp_ref, ((-3, -0.1),), 0),
-    "erf": (1, sps.erf, 15, "error function", lambda mp, x: mp.erf(x), ((-2, 2),), 0),
-    "erfc": (1, sps.erfc, 15, "complementary error function", lambda mp, x: mp.erfc(x), ((-2, 2),), 0),
-    "erfinv": (1, sps.erfinv, 20, "inverse error function",
+    "erf": (1, _SPECIAL["erf"], 15, "error function", lambda mp, x: mp.erf(x), ((-2, 2),), 0),
+    "erfc": (1, _SPECIAL["erfc"], 15, "complementary error function", lambda mp, x: mp.erfc(x),
+             ((-2, 2),), 0),
+    "erfinv": (1, _SPECIAL["erfinv"], 20, "inverse error function",
                lambda mp, x: mp.erfinv(x) if mp.fabs(x) <= 1 else mp.nan, ((-0.8, 0.8),), 0),
-    "gammaln": (1, sps.gammaln, 25, "log |Gamma(x)|", lambda mp, x: mp.log(mp.fabs(mp.gamma(x))), ((0.5, 4),), 0),
-    "psi": (1, sps.psi, 25, "digamma", lambda mp, x: mp.digamma(x), ((0.5, 4),), 0),
+    "gammaln": (1, _SPECIAL["gammaln"], 25, "log |Gamma(x)|", lambda mp, x: mp.log(mp.fabs(mp.gamma(x))),
+                ((0.5, 4),), 0),
+    "psi": (1, _SPECIAL["psi"], 25, "digamma", lambda mp, x: mp.digamma(x), ((0.5, 4),), 0),
     "floor": (1, np.floor, 1, "round toward -inf", lambda mp, x: mp.floor(x), None, 0),
     "ceil": (1, np.ceil, 1, "round toward +inf", lambda mp, x: mp.ceil(x), None, 0),
     "trunc": (1, np.trunc, 1, "round toward 0", _trunc, None, 0),
@@ -171,8 +250,9 @@ TABLE = {
 COMPARISONS = ("eq", "neq", "lt", "le", "gt", "ge")
 
 for _name, (_nin, _fn, _cost, _doc, _ref, _domain, _unstable) in TABLE.items():
-    _is_ufunc = isinstance(_fn, np.ufunc)
-    declare(_name, "elemwise", _nin, elemwise_infer, _ufunc_perform(_fn) if _is_ufunc else _fn, cost=_cost,
+    _is_ufunc = isinstance(_fn, (np.ufunc, _SpecialUfunc))
+    declare(_name, "elemwise", _nin, _special_infer if _name in _SPECIAL else elemwise_infer,
+            _ufunc_perform(_fn) if _is_ufunc else _fn, cost=_cost,
             ufunc=_fn if _is_ufunc else None, differentiable=_domain is not None, doc=_doc, reference=_ref,
             grad_domain=_domain, unstable=_unstable, compare=_name in COMPARISONS)
 

@@ -260,9 +260,9 @@ def _solve(a, b):
 
 
 declare("matrix_inverse", "linalg", 1, _inv_infer, np.linalg.inv, cost=2.0, doc="inverse of square matrices",
-        flops=(lambda op, types, values: 2.0 * _known(types[0].shape[-1]) ** 3))
+        flops=(lambda op, types, values: 2.0 * _size(types[0].shape[:-2]) * _known(types[0].shape[-1]) ** 3))
 declare("det", "linalg", 1, _det_infer, np.linalg.det, cost=1.0, doc="determinant of square matrices",
-        flops=(lambda op, types, values: 0.7 * _known(types[0].shape[-1]) ** 3))
+        flops=(lambda op, types, values: 0.7 * _size(types[0].shape[:-2]) * _known(types[0].shape[-1]) ** 3))
 declare("solve", "linalg", 2, _solve_infer, _solve, cost=2.0, doc="x with a @ x = b (a square)",
         flops=(lambda op, types, values: 0.7 * _known(types[0].shape[-1]) ** 3
                + 2.0 * _known(types[0].shape[-1]) ** 2 * (_known(types[1].shape[1]) if types[1].ndim == 2 else 1)))

@@ -73,9 +73,8 @@ TABLE = {
             lambda mp, vals: builtins.all(vals), True),
     "any": (_np(np.any), 1, "np.any({0}, axis={axis}, keepdims={keepdims})", "logical or",
             lambda mp, vals: builtins.any(vals), True),
-    # the C backend runs these through NumPy: a producer is materialized before them
-    "argmax": (_argreduce(np.argmax), 1, None, "index of the maximum (flattened over the axes)", _argref(builtins.max), False),
-    "argmin": (_argreduce(np.argmin), 1, None, "index of the minimum (flattened over the axes)", _argref(builtins.min), False),
+    "argmax": (_argreduce(np.argmax), 1, None, "index of the maximum (flattened over the axes)", _argref(builtins.max), True),
+    "argmin": (_argreduce(np.argmin), 1, None, "index of the minimum (flattened over the axes)", _argref(builtins.min), True),
     # its one-pass C kernel reads a materialized input
     "logsumexp": (_logsumexp, 12, None, "log(sum(exp(x))), stable",
                   lambda mp, vals: mp.log(mp.fsum(mp.exp(v) for v in vals)), False),

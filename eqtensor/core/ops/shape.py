@@ -86,7 +86,7 @@ def transpose(x, axes=None):
     x = as_tensor_variable(x)
     if axes is None:
         axes = tuple(reversed(range(x.ndim)))
-    axes = tuple(int(a) % max(x.ndim, 1) for a in axes)
+    axes = tuple(int(a) % max(x.ndim, 1) for a in as_axis(tuple(axes)))
     if sorted(axes) != list(range(x.ndim)):
         raise ValueError(f"transpose: axes {axes} are not a permutation of {x.ndim} dimensions")
     normalize_axis(axes, x.ndim, "transpose")
@@ -102,7 +102,7 @@ def swapaxes(x, axis1, axis2):
     """
 
     x = as_tensor_variable(x)
-    a1, a2 = (normalize_axis(a, x.ndim, "swapaxes")[0] for a in (axis1, axis2))
+    a1, a2 = (normalize_axis(as_axis(a), x.ndim, "swapaxes")[0] for a in (axis1, axis2))
     order = list(range(x.ndim))
     order[a1], order[a2] = a2, a1
     return dimshuffle(x, *order)
@@ -117,6 +117,7 @@ def expand_dims(x, axis):
     """
 
     x = as_tensor_variable(x)
+    axis = as_axis(axis)
     axes = normalize_axis(axis, x.ndim + (len(axis) if isinstance(axis, (tuple, list)) else 1), "expand_dims")
     order, it = [], iter(range(x.ndim))
     for d in range(x.ndim + len(axes)):
@@ -136,7 +137,7 @@ def squeeze(x, axis=None):
     if axis is None:
         axes = tuple(d for d, s in enumerate(x.type.shape) if s == 1)
     else:
-        axes = normalize_axis(axis, x.ndim, "squeeze")
+        axes = normalize_axis(as_axis(axis), x.ndim, "squeeze")
     return dimshuffle(x, *[d for d in range(x.ndim) if d not in axes])
 
 
@@ -288,17 +289,171 @@ def reshape(x, newshape, ndim=None):
 
 
 def flatten(x, ndim=1):
-    """Collapse the trailing dimensions so the result has ``ndim`` dimensions.
+    """Collapse the trailing dimensions so the result has ``ndim`` dimensions; static lengths are
+    kept, a collapsed axis of static length 1 included (PyTensor's rule).
 
     >>> from eqtensor import tensor as pt
     >>> pt.flatten(pt.tensor("t", shape=(2, 3, 4)), 2).type.shape
     (2, 12)
+    >>> pt.flatten(pt.tensor("t", shape=(None, 1, 1)), 2).type.shape
+    (None, 1)
     """
 
     x = as_tensor_variable(x)
+    ndim = 1 if ndim is None else ndim
     if not 1 <= ndim <= max(x.ndim, 1):
         raise ValueError(f"flatten: ndim must be in [1, {max(x.ndim, 1)}], got {ndim}")
-    return reshape(x, tuple(shape_i(x, d) for d in range(ndim - 1)) + (-1,))
+    if ndim == x.ndim:
+        return x
+    kept = [s if s is not None else shape_i(x, d) for d, s in enumerate(x.type.shape[:ndim - 1])]
+    rest = x.type.shape[ndim - 1:]
+    last = math.prod(rest) if None not in rest else -1
+    return reshape(x, tuple(kept) + (last,))
+
+
+def as_axis(axis):
+    """An ``axis`` argument with NumPy integers, 0-d integer arrays and integer constants made
+    Python ints (also inside a tuple or list); None and ints unchanged.
+
+    >>> import numpy as np
+    >>> as_axis(np.array(1)), as_axis((np.int32(0), -1)), as_axis(None)
+    (1, (0, -1), None)
+    """
+    if axis is None or (type(axis) is int):
+        return axis
+    if isinstance(axis, Variable):
+        value = constant_value(axis)
+        if value is None:
+            raise TypeError(f"axis must be known when the graph is built, got the symbolic {axis}")
+        axis = value
+    if isinstance(axis, (list, tuple)):
+        return tuple(as_axis(a) for a in axis)
+    arr = np.asarray(axis)
+    if arr.dtype.kind not in "iu" or isinstance(axis, (bool, np.bool_)):
+        raise TypeError(f"axis must be None, an integer or a tuple of integers, got {axis!r}")
+    if arr.ndim == 0:
+        return int(arr)
+    if arr.ndim == 1:
+        return tuple(int(a) for a in arr)
+    raise TypeError(f"axis must be None, an integer or a tuple of integers, got {axis!r}")
+
+
+def shape_padleft(t, n_ones=1):
+    """``t`` with ``n_ones`` broadcastable dimensions added on the left.
+
+    >>> from eqtensor import tensor as pt
+    >>> pt.shape_padleft(pt.dvector("v"), 2).type.shape
+    (1, 1, None)
+    """
+    t = as_tensor_variable(t)
+    return dimshuffle(t, *(["x"] * n_ones + list(range(t.ndim))))
+
+
+def shape_padright(t, n_ones=1):
+    """``t`` with ``n_ones`` broadcastable dimensions added on the right.
+
+    >>> from eqtensor import tensor as pt
+    >>> pt.shape_padright(pt.dvector("v")).type.shape
+    (None, 1)
+    """
+    t = as_tensor_variable(t)
+    return dimshuffle(t, *(list(range(t.ndim)) + ["x"] * n_ones))
+
+
+def shape_padaxis(t, axis):
+    """``t`` with a broadcastable dimension inserted at ``axis`` (IndexError when out of range).
+
+    >>> from eqtensor import tensor as pt
+    >>> pt.shape_padaxis(pt.dmatrix("m"), -1).type.shape
+    (None, None, 1)
+    """
+    t = as_tensor_variable(t)
+    axis = as_axis(axis)
+    ndim = t.ndim + 1
+    if not -ndim <= axis < ndim:
+        raise IndexError(f"shape_padaxis: axis {axis} is out of bounds [-{ndim}, {ndim})")
+    order = list(range(t.ndim))
+    order.insert(axis % ndim, "x")
+    return dimshuffle(t, *order)
+
+
+def atleast_Nd(arry, *, n=1, left=True):
+    """``arry`` with broadcastable dimensions added on the left (``left=True``) or the right until
+    it has ``n`` dimensions (PyTensor's rule: ``atleast_3d`` of a vector is ``(1, 1, N)``, not NumPy's
+    ``(1, N, 1)``).
+
+    >>> from eqtensor import tensor as pt
+    >>> pt.atleast_Nd(pt.dvector("v"), n=3, left=False).type.shape
+    (None, 1, 1)
+    """
+    arry = as_tensor_variable(arry)
+    if arry.ndim >= n:
+        return arry
+    return shape_padleft(arry, n - arry.ndim) if left else shape_padright(arry, n - arry.ndim)
+
+
+def atleast_1d(arry, n=1, left=True):
+    """``arry`` with at least 1 dimension (:func:`atleast_Nd`).
+
+    >>> from eqtensor import tensor as pt
+    >>> pt.atleast_1d(pt.dscalar("s")).type.shape
+    (1,)
+    """
+    return atleast_Nd(arry, n=n, left=left)
+
+
+def atleast_2d(arry, n=2, left=True):
+    """``arry`` with at least 2 dimensions, added on the left (:func:`atleast_Nd`).
+
+    >>> from eqtensor import tensor as pt
+    >>> pt.atleast_2d(pt.dvector("v")).type.shape
+    (1, None)
+    """
+    return atleast_Nd(arry, n=n, left=left)
+
+
+def atleast_3d(arry, n=3, left=True):
+    """``arry`` with at least 3 dimensions, added on the left (:func:`atleast_Nd`).
+
+    >>> from eqtensor import tensor as pt
+    >>> pt.atleast_3d(pt.dvector("v")).type.shape
+    (1, 1, None)
+    """
+    return atleast_Nd(arry, n=n, left=left)
+
+
+def axis_tuple(axis, ndim, opname) -> tuple[int, ...]:
+    """An int or a sequence of ints as non-negative axes, in the order given (repeats and
+    out-of-range axes refused), as NumPy's ``normalize_axis_tuple``."""
+    axis = as_axis(axis)
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    out = []
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise ValueError(f"{opname}: axis {a} is out of bounds for a tensor of {ndim} dimensions")
+        if a % ndim in out:
+            raise ValueError(f"{opname}: repeated axis {a}")
+        out.append(a % ndim)
+    return tuple(out)
+
+
+def moveaxis(a, source, destination):
+    """Move axes ``source`` to positions ``destination`` (ints or sequences), the others keeping
+    their order (``np.moveaxis``).
+
+    >>> from eqtensor import tensor as pt
+    >>> pt.moveaxis(pt.tensor("t", shape=(2, 3, 4)), 0, -1).type.shape
+    (3, 4, 2)
+    """
+    a = as_tensor_variable(a)
+    src = axis_tuple(source, a.ndim, "moveaxis source")
+    dst = axis_tuple(destination, a.ndim, "moveaxis destination")
+    if len(src) != len(dst):
+        raise ValueError("moveaxis: source and destination must have the same number of elements")
+    order = [d for d in range(a.ndim) if d not in src]
+    for d, s_ in sorted(zip(dst, src)):
+        order.insert(d, s_)
+    return dimshuffle(a, *order)
 
 
 # ----------------------------------------------------------------------------- alloc
@@ -391,7 +546,10 @@ def concatenate(tensors, axis=0):
     (3, 3)
     """
 
+    if isinstance(tensors, Variable):
+        raise TypeError("concatenate takes a list or tuple of tensors (did you forget the [] around them?)")
     tensors = [as_tensor_variable(t) for t in tensors]
+    axis = as_axis(axis)
     if not tensors:
         raise ValueError("concatenate needs at least one tensor")
     nd = tensors[0].ndim
@@ -412,7 +570,10 @@ def stack(tensors, axis=0):
     (None, 2)
     """
 
+    if isinstance(tensors, Variable):
+        raise TypeError("stack takes a list or tuple of tensors (did you forget the [] around them?)")
     tensors = [as_tensor_variable(t) for t in tensors]
+    axis = as_axis(axis)
     if not tensors:
         raise ValueError("stack needs at least one tensor")
     nd = tensors[0].ndim + 1
@@ -420,6 +581,179 @@ def stack(tensors, axis=0):
         raise ValueError(f"stack: axis {axis} out of range for {nd} dimensions")
     return concatenate([expand_dims(t, axis % nd) for t in tensors], axis=axis % nd) if len(tensors) > 1 \
         else expand_dims(tensors[0], axis % nd)
+
+
+def join(axis, *tensors_list):
+    """Concatenate tensors along ``axis`` (PyTensor's ``join``: the axis comes first); a single
+    tensor is returned as it is.
+
+    >>> from eqtensor import tensor as pt
+    >>> pt.join(1, pt.matrix("a", shape=(2, 3)), pt.matrix("b", shape=(2, 1))).type.shape
+    (2, 4)
+    """
+    if not tensors_list:
+        raise ValueError("join: cannot join an empty list of tensors")
+    if len(tensors_list) == 1:
+        return as_tensor_variable(tensors_list[0])
+    return concatenate(list(tensors_list), axis=as_axis(axis))
+
+
+def _matrices(opname, args):
+    if len(args) < 2:
+        raise ValueError(f"{opname}: needs at least two tensors")
+    out = [as_tensor_variable(a) for a in args]
+    for a in out:
+        if a.ndim != 2:
+            raise ValueError(f"{opname}: all arguments must have two dimensions, got {a.type}")
+    return out
+
+
+def horizontal_stack(*args):
+    """Join matrices side by side (along axis 1); PyTensor's, which unlike ``np.hstack`` takes only
+    matrices.
+
+    >>> from eqtensor import tensor as pt
+    >>> pt.horizontal_stack(pt.matrix("a", shape=(2, 3)), pt.matrix("b", shape=(2, 2))).type.shape
+    (2, 5)
+    """
+    return concatenate(_matrices("horizontal_stack", args), axis=1)
+
+
+def vertical_stack(*args):
+    """Join matrices one below the other (along axis 0); only matrices, as PyTensor.
+
+    >>> from eqtensor import tensor as pt
+    >>> pt.vertical_stack(pt.matrix("a", shape=(2, 3)), pt.matrix("b", shape=(1, 3))).type.shape
+    (3, 3)
+    """
+    return concatenate(_matrices("vertical_stack", args), axis=0)
+
+
+def stacklists(arg):
+    """Stack nested lists of tensors into one tensor of the same nesting (``stack`` recursively).
+
+    >>> from eqtensor import tensor as pt
+    >>> a, b, c, d = pt.scalars("abcd")
+    >>> pt.stacklists([[a, b], [c, d]]).type.shape
+    (2, 2)
+    """
+    if isinstance(arg, (tuple, list)):
+        return stack([stacklists(a) for a in arg])
+    return arg
+
+
+def get_vector_length(v) -> int:
+    """The length of the vector ``v`` when it is known while the graph is built (TypeError when
+    ``v`` is not a vector, ValueError when its length is unknown).
+
+    >>> from eqtensor import tensor as pt
+    >>> pt.get_vector_length(pt.dmatrix("m").shape), pt.get_vector_length([1, 2, 3])
+    (2, 3)
+    """
+    v = as_tensor_variable(v)
+    if v.ndim != 1:
+        raise TypeError(f"get_vector_length: the argument must be a vector, got {v.type}")
+    n = v.type.shape[0]
+    if n is None:
+        raise ValueError(f"the length of {v} cannot be determined when the graph is built (use specify_shape)")
+    return n
+
+
+# ----------------------------------------------------------------------------- specify_shape
+def _specify_shape_infer(op, inputs):
+    x, dims = inputs[0], inputs[1:]
+    spec = op.params["shape"]
+    if len(spec) != x.ndim:
+        raise ValueError(f"specify_shape: {x} has {x.ndim} dimensions (type {x.type}); it will never match a "
+                         f"shape of {len(spec)} entries")
+    it = iter(dims)
+    out = []
+    for d, (want, have) in enumerate(zip(spec, x.type.shape)):
+        if want == "?":
+            dim = next(it)
+            if dim.ndim != 0 or dim.dtype not in INT_DTYPES:
+                raise TypeError(f"specify_shape: shape entries must be integer scalars, got {dim.type}")
+            want = None
+        if want is not None and have is not None and want != have:
+            raise ValueError(f"specify_shape: {x} has static shape {x.type.shape}, which can never be {spec}")
+        out.append(have if want is None else want)
+    return TensorType(x.dtype, tuple(out))
+
+
+def _specify_shape_perform(x, *dims, shape):
+    it = iter(dims)
+    want = [int(next(it)) if s == "?" else s for s in shape]
+    if np.ndim(x) != len(want) or any(w is not None and w != n for w, n in zip(want, np.shape(x))):
+        raise AssertionError(f"specify_shape: got shape {np.shape(x)}, expected {tuple(want)}")
+    return x
+
+
+declare("specify_shape", "shape", None, _specify_shape_infer, _specify_shape_perform, params=("shape",),
+        cost=0, view_of=0, doc="x, checked at run time to have the given shape (static lengths become known)")
+
+
+def specify_shape(x, shape):
+    """``x`` with the lengths ``shape`` made part of its type and checked at run time
+    (``AssertionError``). Entries are ints, None (unknown) or integer scalars; one ``...`` stands
+    for as many None as needed; a vector of known length gives one entry per element.
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> x = pt.dmatrix("x")
+    >>> y = pt.specify_shape(x, (None, 3))
+    >>> y.type.shape, pt.specify_shape(x, (2, ...)).type.shape
+    ((None, 3), (2, None))
+    >>> y.sum().eval({x: np.ones((2, 3))})
+    array(6.)
+    """
+    x = as_tensor_variable(x)
+    if not isinstance(shape, (tuple, list)):
+        shape = (shape,)
+    shape = list(shape)
+    if len(shape) == 1 and shape[0] is not None and shape[0] is not Ellipsis:
+        vec = as_tensor_variable(shape[0])
+        if vec.ndim == 1:
+            if vec.type.shape[0] is None:
+                raise ValueError("specify_shape: a shape vector must have a known length")
+            entries = static_entries(vec)
+            shape = [e if e is not None else vec[k] for k, e in enumerate(entries)]
+    if sum(1 for s in shape if s is Ellipsis) > 1:
+        raise ValueError("specify_shape: only one ... is allowed")
+    if Ellipsis in shape:
+        k = shape.index(Ellipsis)
+        shape[k:k + 1] = [None] * (x.ndim - len(shape) + 1)
+    spec, dims = [], []
+    for s in shape:
+        if s is None:
+            spec.append(None)
+            continue
+        if isinstance(s, (int, np.integer)) and not isinstance(s, (bool, np.bool_)):
+            spec.append(int(s))
+            continue
+        v = as_tensor_variable(s)
+        c = constant_value(v)
+        if c is not None and v.ndim == 0 and v.dtype in INT_DTYPES:
+            spec.append(int(c))
+        else:
+            spec.append("?")
+            dims.append(v)
+    if not dims and len(spec) == x.ndim and all(w is None or w == h for w, h in zip(spec, x.type.shape)):
+        return x
+    return Op(OPS["specify_shape"], {"shape": tuple(spec)})(x, *dims)
+
+
+def specify_broadcastable(x, *axes):
+    """``x`` with the dimensions ``axes`` declared of length 1 (checked at run time).
+
+    >>> from eqtensor import tensor as pt
+    >>> pt.specify_broadcastable(pt.dmatrix("x"), 0).type.shape
+    (1, None)
+    """
+    x = as_tensor_variable(x)
+    if not axes:
+        return x
+    axes = normalize_axis(as_axis(axes), x.ndim, "specify_broadcastable")
+    return specify_shape(x, tuple(1 if d in axes else s for d, s in enumerate(x.type.shape)))
 
 
 def broadcast_to(x, shape):
@@ -448,7 +782,7 @@ def roll(x, shift, axis=None):
     if axis is None:
         return reshape(roll(flatten(x), shift, 0), tuple(s if s is not None else shape_i(x, d)
                                                          for d, s in enumerate(x.type.shape)))
-    (a,) = normalize_axis(axis, x.ndim, "roll")
+    (a,) = normalize_axis(as_axis(axis), x.ndim, "roll")
     n = x.type.shape[a]
     if isinstance(shift, (int, np.integer)) and n is not None:
         cut = n - int(shift) % n if n else 0
@@ -462,4 +796,7 @@ def roll(x, shift, axis=None):
     return concatenate([x[head + (slice(cut, None),)], x[head + (slice(None, cut),)]], axis=a)
 
 
-__all__ = ["alloc", "broadcast_to", "concatenate", "dimshuffle", "expand_dims", "flatten", "reshape", "roll", "shape", "shape_i", "squeeze", "stack", "swapaxes", "transpose"]
+__all__ = ["alloc", "atleast_1d", "atleast_2d", "atleast_3d", "atleast_Nd", "broadcast_to", "concatenate", "dimshuffle",
+           "expand_dims", "flatten", "get_vector_length", "horizontal_stack", "join", "moveaxis", "reshape", "roll",
+           "shape", "shape_i", "shape_padaxis", "shape_padleft", "shape_padright", "specify_broadcastable",
+           "specify_shape", "squeeze", "stack", "stacklists", "swapaxes", "transpose", "vertical_stack"]

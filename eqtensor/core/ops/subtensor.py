@@ -34,7 +34,7 @@ from ..graph import Constant, Variable
 from ..op import OPS, Op, _cast_weak, _is_weak, as_tensor_variable, declare, normalize_axis
 from ..graph import TensorType
 from .elemwise import cast
-from .shape import dimshuffle, flatten, shape_i
+from .shape import as_axis, dimshuffle, flatten, shape_i
 
 #: marks an index component given by the next symbolic input
 SYM = "?"
@@ -370,8 +370,11 @@ def _updated(opname, base, y, idx_list, idx_inputs):
     return Op(OPS[opname], {"idx_list": idx_list})(base, y, *idx_inputs)
 
 
-def set_subtensor(x, y):
-    """A copy of the tensor indexed by ``x`` (which must be ``t[idx]``) with ``t[idx] = y``.
+def set_subtensor(x, y, inplace=False, tolerate_inplace_aliasing=False):
+    """A copy of the tensor indexed by ``x`` (which must be ``t[idx]``) with ``t[idx] = y``
+    (``x.set(y)``). A ``y`` whose static shape cannot broadcast to ``t[idx]`` is refused when the
+    graph is built. ``inplace`` and ``tolerate_inplace_aliasing`` are accepted for PyTensor
+    compatibility: the backends decide what runs in place.
 
     >>> import numpy as np
     >>> from eqtensor import tensor as pt
@@ -382,25 +385,47 @@ def set_subtensor(x, y):
     return _update("set_subtensor", x, y)
 
 
-def inc_subtensor(x, y):
-    """A copy of the tensor indexed by ``x`` (``t[idx]``) with ``y`` added at ``idx``; repeated
-    advanced indices accumulate (``np.add.at``).
+def inc_subtensor(x, y, inplace=False, set_instead_of_inc=False, tolerate_inplace_aliasing=False,
+                  ignore_duplicates=False):
+    """A copy of the tensor indexed by ``x`` (``t[idx]``) with ``y`` added at ``idx`` (``x.inc(y)``);
+    repeated advanced indices accumulate (``np.add.at``) unless ``ignore_duplicates=True`` (then
+    ``t[idx] += y`` as NumPy computes it: the last write wins). ``set_instead_of_inc=True`` is
+    :func:`set_subtensor`.
 
     >>> import numpy as np
     >>> from eqtensor import tensor as pt
     >>> t = pt.dvector("t")
     >>> pt.inc_subtensor(t[[0, 0, 2]], 1.0).eval({t: np.zeros(3)})
     array([2., 0., 1.])
+    >>> pt.inc_subtensor(t[[0, 0, 2]], 1.0, ignore_duplicates=True).eval({t: np.zeros(3)})
+    array([1., 0., 1.])
     """
+    if set_instead_of_inc:
+        return _update("set_subtensor", x, y)
+    node = x.owner if isinstance(x, Variable) else None
+    if ignore_duplicates and node is not None and node.op.name == "advanced_subtensor":
+        return _update("set_subtensor", x, _add_to(x, y))  # x is t[idx]: t[idx] = t[idx] + y
     return _update("inc_subtensor", x, y)
 
 
-def take(a, indices, axis=None):
-    """Elements of ``a`` at ``indices`` along ``axis`` (of the flattened ``a`` when None), as ``np.take``.
+def _add_to(picked, y):
+    """``picked + y`` in ``picked``'s dtype (the value an increment stores)."""
+    y = as_tensor_variable(y)
+    if _is_weak(y):
+        y = _cast_weak("inc_subtensor", y, picked.dtype)
+    return cast(Op(OPS["add"])(picked, y), picked.dtype)
+
+
+def take(a, indices, axis=None, mode="raise"):
+    """Elements of ``a`` at ``indices`` along ``axis`` (of the flattened ``a`` when None), as
+    ``np.take``; ``mode`` is ``"raise"`` (out-of-range indices are an error), ``"wrap"`` or ``"clip"``.
 
     >>> from eqtensor import tensor as pt
     >>> pt.take(pt.matrix("a", shape=(3, 4)), [2, 0], axis=1).type.shape
     (3, 2)
+    >>> import numpy as np
+    >>> pt.take(np.arange(4), [5, -6], mode="wrap").eval()
+    array([1, 2])
     """
 
     a = as_tensor_variable(a)
@@ -409,9 +434,19 @@ def take(a, indices, axis=None):
         indices = cast(indices, "int64")
     elif indices.dtype not in INT_DTYPES:
         raise TypeError(f"take: indices must be integers, got dtype {indices.dtype}")
+    if mode not in ("raise", "wrap", "clip"):
+        raise ValueError(f"take: mode must be 'raise', 'wrap' or 'clip', got {mode!r}")
     if axis is None:
-        return getitem(flatten(a), indices)
-    (axis,) = normalize_axis(axis, a.ndim, "take")
+        a, axis = flatten(a), 0
+    else:
+        (axis,) = normalize_axis(as_axis(axis), a.ndim, "take")
+    if mode != "raise":
+        n = a.type.shape[axis] if a.type.shape[axis] is not None else shape_i(a, axis)
+        idx = cast(indices, "int64")
+        if mode == "wrap":
+            indices = Op(OPS["mod"])(idx, n)
+        else:
+            indices = Op(OPS["clip"])(idx, 0, Op(OPS["sub"])(n, 1) if isinstance(n, Variable) else n - 1)
     return getitem(a, (slice(None),) * axis + (indices,))
 
 
