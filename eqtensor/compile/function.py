@@ -481,6 +481,7 @@ def _check_inputs(inputs):
     if not isinstance(inputs, (list, tuple)):
         raise TypeError(f"function: inputs must be a list of variables (or In instances), got {inputs!r}")
     ins = []
+    seen: set[int] = set()
     for k, i in enumerate(inputs):
         if isinstance(i, SharedVariable) or isinstance(i, In) and isinstance(i.variable, SharedVariable):
             raise TypeError(f"function: input {k} ({i if isinstance(i, Variable) else i.variable}) is a shared "
@@ -491,8 +492,9 @@ def _check_inputs(inputs):
                 i = In(i)
             except TypeError as e:
                 raise TypeError(f"function: input {k}: {e}") from None
-        if any(j.variable is i.variable for j in ins):
+        if id(i.variable) in seen:
             raise ValueError(f"function: input {k} ({i.variable}) is listed twice")
+        seen.add(id(i.variable))
         ins.append(i)
     return ins
 
