@@ -16,6 +16,8 @@ with hand-written gradients and JAX ``value_and_grad``):
   gradient of ``sum(out * g)``;
 - ``mlp``: float32 relu MLP (256 x 784 -> 512 -> 10) cross-entropy loss + gradients of the four
   parameters;
+- ``rnn``: a tanh RNN with ``scan`` (100 steps, batch 32, 32 inputs, 64 hidden units, float64),
+  forward: the last state and the sum of all states;
 - ``scalar20``: a 20-op float64 scalar expression called with ``np.float64`` arguments.
 
 Each family runs in one process for every system (eqtensor C, NumPy eager, PyTensor C/Numba and JAX
@@ -307,6 +309,52 @@ mlp = Family(
     graph=_mlp_graph, numpy=_mlp_numpy, jax=_mlp_jax, rtol=1e-3)
 
 
+# ----------------------------------------------------------------------------- rnn
+def _rnn_data(rng):
+    steps, batch, nin, nh = 100, 32, 32, 64
+    return {"xs": rng.standard_normal((steps, batch, nin)), "h0": np.zeros((batch, nh)),
+            "W": rng.standard_normal((nin, nh)) * 0.2, "U": rng.standard_normal((nh, nh)) * 0.1,
+            "b": rng.standard_normal(nh) * 0.1}
+
+
+def _rnn_graph(T, grad, i):
+    scan = sys.modules[T.__name__.split(".")[0]].scan  # eqtensor.scan / pytensor.scan
+
+    def step(x, h, W, U, b):
+        return T.tanh(T.dot(x, W) + T.dot(h, U) + b)
+
+    hs = scan(step, sequences=[i["xs"]], outputs_info=[i["h0"]], non_sequences=[i["W"], i["U"], i["b"]],
+              return_updates=False)
+    return [hs[-1], T.sum(hs)]
+
+
+def _rnn_numpy(d):
+    h, total = d["h0"], 0.0
+    for x in d["xs"]:
+        h = np.tanh(x @ d["W"] + h @ d["U"] + d["b"])
+        total += h.sum()
+    return [h, total]
+
+
+def _rnn_jax(jax, jnp):
+    def f(xs, h0, W, U, b):
+        def step(h, x):
+            h = jnp.tanh(x @ W + h @ U + b)
+            return h, h
+
+        h, hs = jax.lax.scan(step, h0, xs)
+        return h, jnp.sum(hs)
+
+    return f
+
+
+rnn = Family(
+    "rnn", _rnn_data,
+    inputs=lambda T: {"xs": T.tensor3("xs"), "h0": T.dmatrix("h0"), "W": T.dmatrix("W"), "U": T.dmatrix("U"),
+                      "b": T.dvector("b")},
+    graph=_rnn_graph, numpy=_rnn_numpy, jax=_rnn_jax, rtol=1e-9)
+
+
 # ----------------------------------------------------------------------------- scalar20
 def _scalar20(M, a, b, c):
     u = a * b + c                      # 2
@@ -328,7 +376,7 @@ scalar20 = Family(
     numpy=lambda d: [_scalar20(np, d["a"], d["b"], d["c"])],
     jax=lambda jax, jnp: (lambda a, b, c: _scalar20(jnp, a, b, c)), rtol=1e-12, scalar_args=True)
 
-FAMILIES = [softmax_xent, hierarchical, normal_logp, rownorm, mlp, scalar20]
+FAMILIES = [softmax_xent, hierarchical, normal_logp, rownorm, mlp, rnn, scalar20]
 
 
 # ----------------------------------------------------------------------------- timing

@@ -15,16 +15,18 @@ from . import gradient, graph, tensor  # noqa: F401  (the public faces: eqtensor
 from .core.basic import shared
 from .core.config import config
 from .core.errors import DisconnectedInputError, MissingInputError, UnusedInputError
-from .compile.function import Function, In, Out, function
+from .compile.compiled_function import Function
+from .compile.function import function
+from .compile.io import In, Out
 from .compile.mode import Mode
-from .gradient import grad
+from .gradient import Lop, Rop, grad, pullback, pushforward
 from .printing import debugprint, dprint, pprint
 from .scan import scan  # the function, as ``pytensor.scan``; the module stays importable
 
 change_flags = config.change_flags
 
 __all__ = [
-    "DisconnectedInputError", "Function", "In", "MissingInputError", "Mode", "Out", "UnusedInputError",
+    "DisconnectedInputError", "Function", "In", "Lop", "MissingInputError", "Mode", "Out", "Rop", "UnusedInputError",
     "__version__", "change_flags", "config", "debugprint", "dprint", "function", "grad", "gradient", "pprint",
-    "scan", "shared", "tensor",
+    "pullback", "pushforward", "scan", "shared", "tensor",
 ]

@@ -19,18 +19,26 @@ compiles the graphs it checks.
 array([1., 1.])
 """
 
+import math
+
 from .compile.function import function
 from .core.errors import DisconnectedInputError
 from .core.fgraph import FunctionGraph
-from .core.graph import Constant, SharedVariable, Variable, ancestors, graph_inputs, toposort
+from .core.graph import Constant, SharedVariable, Variable
+from .core.traversal import ancestors, graph_inputs, toposort
 from .core.op import OPS
 from .core.replace import clone_replace
 from .egraph import optimize_graph
 from .rules import algebraic, algebraic_assuming_finite, autodiff, stability
 from .rules.autodiff import (
     DisconnectedType, GradientError, NullTypeGradError, disconnected_grad, grad_clip, grad_scale, undefined_grad,
-    verify_grad_with, zero_grad,
+    zero_grad,
 )
+from .rules.finite_differences import verify_grad_with
+from .rules import jacobian as jac, vjp
+from .core.ops.creation import arange
+from .core.ops.shape import reshape
+from .scan.basic import scan
 
 #: the rules a gradient's expression is stabilized with (BLAS ops are not differentiable)
 STABILIZE = (algebraic() + algebraic_assuming_finite() + stability()).saturate()
@@ -100,16 +108,80 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_nam
                          return_disconnected, null_gradients)
 
 
-def jacobian(expression, wrt, consider_constant=None, disconnected_inputs="raise"):
-    """:func:`eqtensor.rules.autodiff.jacobian` of the stable form of ``expression``."""
+#: ``vectorize=False``: an expression of at most this many elements, known statically, gets one
+#: vector-Jacobian product per element (a graph the e-graph optimizes whole); a bigger one, or one
+#: whose size is known only at run time, a scan over the rows (PyTensor's way)
+UNROLL_UP_TO = 16
+
+
+def _rows_by_scan(expression, wrt_list, consider_constant, disconnected_inputs):
+    """The Jacobians of ``expression`` with respect to ``wrt_list``: a scan whose step ``i`` is the
+    gradient of ``expression.ravel()[i]``."""
+    n = jac.flat_length(expression)
+    flat = reshape(expression, (n,))
+
+    def row(i, y, *ws):
+        return autodiff.grad(y[i], list(ws), consider_constant=consider_constant,
+                             disconnected_inputs=disconnected_inputs)
+
+    rows = scan(row, sequences=arange(n), non_sequences=[flat, *wrt_list], return_updates=False, return_list=True)
+    return [r if expression.ndim == 1 else reshape(r, tuple(vjp.dims(expression)) + tuple(vjp.dims(w)))
+            for r, w in zip(rows, wrt_list)]
+
+
+def _jacobian(expression, wrt, consider_constant, disconnected_inputs, vectorize, hint=None):
+    wrt_list = _listed(wrt)
+    shape = jac.static_shape(expression, hint)
+    if expression.ndim == 0 or vectorize:
+        return jac.jacobian(expression, wrt, consider_constant, disconnected_inputs, vectorize)
+    if shape is not None and math.prod(shape) <= UNROLL_UP_TO:
+        out = jac.unrolled(expression, wrt_list, shape, consider_constant, disconnected_inputs)
+    else:
+        out = _rows_by_scan(expression, wrt_list, consider_constant, disconnected_inputs)
+    return out if isinstance(wrt, (list, tuple)) else out[0]
+
+
+def jacobian(expression, wrt, consider_constant=None, disconnected_inputs="raise", vectorize=False):
+    """d expression / d wrt (of the stable form of ``expression``), of shape ``expression.shape +
+    wrt.shape``, one per ``wrt`` if a list. Shapes need not be known statically.
+
+    ``vectorize=True``: one batched vector-Jacobian product (:func:`eqtensor.rules.jacobian.batched`:
+    the gradient graph vectorized over the rows of an identity matrix). ``vectorize=False`` (as
+    PyTensor): a scan over the rows, each the gradient of one element; expressions of at most
+    :data:`UNROLL_UP_TO` elements known statically get one product per element instead, unrolled.
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> x = pt.dvector("x")
+    >>> jacobian(pt.exp(x), x).eval({x: np.zeros(2)})
+    array([[1., 0.],
+           [0., 1.]])
+    >>> jacobian(x ** 2, x, vectorize=True).eval({x: np.array([1.0, 2.0])})
+    array([[2., 0.],
+           [0., 4.]])
+    """
     [expression] = stable_form([expression], _listed(wrt) + _listed(consider_constant))
-    return autodiff.jacobian(expression, wrt, consider_constant, disconnected_inputs)
+    return _jacobian(expression, wrt, consider_constant, disconnected_inputs, vectorize)
 
 
-def hessian(cost, wrt, consider_constant=None, disconnected_inputs="raise"):
-    """:func:`eqtensor.rules.autodiff.hessian` of the stable form of ``cost``."""
+def hessian(cost, wrt, consider_constant=None, disconnected_inputs="raise", vectorize=False):
+    """Second derivatives of the stable form of the scalar ``cost``: for each ``wrt``, shape
+    ``wrt.shape + wrt.shape`` — the Jacobian of the gradient, built as :func:`jacobian` builds it
+    (``vectorize=`` is an eqtensor extension; PyTensor's hessian loops with scan).
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> x = pt.dvector("x")
+    >>> hessian((x ** 3).sum(), x).eval({x: np.array([1.0, 2.0])})
+    array([[ 6.,  0.],
+           [ 0., 12.]])
+    """
     [cost] = stable_form([cost], _listed(wrt) + _listed(consider_constant))
-    return autodiff.hessian(cost, wrt, consider_constant, disconnected_inputs)
+    out = []
+    for w in _listed(wrt):
+        g = autodiff.grad(cost, w, consider_constant=consider_constant, disconnected_inputs=disconnected_inputs)
+        out.append(_jacobian(g, w, consider_constant, "ignore", vectorize, hint=w.type.shape))
+    return out if isinstance(wrt, (list, tuple)) else out[0]
 
 
 def hessian_vector_product(cost, wrt, p, **grad_kwargs):
@@ -118,23 +190,66 @@ def hessian_vector_product(cost, wrt, p, **grad_kwargs):
     return autodiff.hessian_vector_product(cost, wrt, p, **grad_kwargs)
 
 
-def Lop(f, wrt, eval_points, consider_constant=None, disconnected_inputs="raise"):
-    """:func:`eqtensor.rules.autodiff.Lop` of the stable form of ``f``."""
+def pullback(f, wrt, cotangents, consider_constant=None, disconnected_inputs="raise", return_disconnected="zero"):
+    """The vector-Jacobian product ``cotangents^T (d f / d wrt)`` of the stable form of ``f``, shaped
+    like ``wrt`` (PyTensor's ``pullback``; ``f`` and ``cotangents`` a variable or lists of them).
+    ``return_disconnected``: ``'zero'``, ``'none'`` or ``'disconnected'`` for a ``wrt`` that ``f``
+    does not depend on (with ``disconnected_inputs`` other than ``'raise'``).
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> x, v = pt.dvector("x"), pt.dvector("v")
+    >>> pullback(x ** 2, x, v).eval({x: np.array([1.0, 2.0]), v: np.array([1.0, 10.0])})
+    array([ 2., 40.])
+    """
     fs = stable_form(_listed(f), _listed(wrt) + _listed(consider_constant))
-    return autodiff.Lop(fs if isinstance(f, (list, tuple)) else fs[0], wrt, eval_points, consider_constant,
-                        disconnected_inputs)
+    cots = _listed(cotangents)
+    if len(fs) != len(cots):
+        raise ValueError(f"pullback: {len(fs)} expressions but {len(cots)} cotangents")
+    for k, (fi, c) in enumerate(zip(_listed(f), cots)):
+        if not isinstance(fi, Variable):
+            raise TypeError(f"pullback: f[{k}] must be a symbolic variable, got {type(fi).__name__}")
+    return autodiff.grad(None, wrt, consider_constant=consider_constant, disconnected_inputs=disconnected_inputs,
+                         known_grads=dict(zip(fs, cots)), add_names=False, return_disconnected=return_disconnected)
 
 
-def Rop(f, wrt, eval_points, disconnected_outputs="raise", return_disconnected="zero"):
-    """:func:`eqtensor.rules.autodiff.Rop` of the stable form of ``f``."""
+def Lop(f, wrt, eval_points, consider_constant=None, disconnected_inputs="raise", return_disconnected="zero"):
+    """:func:`pullback` under its older name (PyTensor's ``Lop``)."""
+    return pullback(f, wrt, eval_points, consider_constant, disconnected_inputs, return_disconnected)
+
+
+def pushforward(f, wrt, tangents, disconnected_outputs="raise", return_disconnected="zero", use_op_pushforward=False):
+    """The Jacobian-vector product ``(d f / d wrt) tangents`` of the stable form of ``f``, shaped
+    like ``f`` (PyTensor's ``pushforward``), built as a double pullback (the e-graph optimizes it;
+    eqtensor has no per-op forward rules, so ``use_op_pushforward`` changes nothing).
+    ``return_disconnected``: ``'zero'``, ``'none'`` or ``'disconnected'`` for an ``f`` that does not
+    depend on ``wrt`` (with ``disconnected_outputs`` other than ``'raise'``).
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> x, W, V = pt.dvector("x"), pt.dmatrix("W"), pt.dmatrix("V")
+    >>> pushforward(pt.dot(x, W), W, V).eval({x: np.array([1.0, 2.0]), V: np.eye(2)})
+    array([1., 2.])
+    """
     fs = stable_form(_listed(f), _listed(wrt))
-    return autodiff.Rop(fs if isinstance(f, (list, tuple)) else fs[0], wrt, eval_points, disconnected_outputs,
-                        return_disconnected)
+    as_given = fs if isinstance(f, (list, tuple)) else fs[0]
+    if return_disconnected != "disconnected":
+        return autodiff.Rop(as_given, wrt, tangents, disconnected_outputs, return_disconnected)
+    out = autodiff.Rop(as_given, wrt, tangents, disconnected_outputs, "none")
+    if not isinstance(f, (list, tuple)):
+        return DisconnectedType() if out is None else out
+    return type(out)(DisconnectedType() if o is None else o for o in out)
+
+
+def Rop(f, wrt, eval_points, disconnected_outputs="raise", return_disconnected="zero",
+        use_op_rop_implementation=False):
+    """:func:`pushforward` under its older name (PyTensor's ``Rop``)."""
+    return pushforward(f, wrt, eval_points, disconnected_outputs, return_disconnected, use_op_rop_implementation)
 
 
 def verify_grad(fun, pt, n_tests=2, rng=None, eps=None, abs_tol=None, rel_tol=None, mode=None):
     """Check ``grad`` of ``fun`` at the point ``pt`` (a list of arrays) against central finite
-    differences, compiling with ``mode`` (see :func:`~eqtensor.rules.autodiff.verify_grad_with`).
+    differences, compiling with ``mode`` (see :func:`~eqtensor.rules.finite_differences.verify_grad_with`).
 
     >>> import numpy as np
     >>> from eqtensor import tensor as pt
@@ -154,5 +269,5 @@ def verify_grad(fun, pt, n_tests=2, rng=None, eps=None, abs_tol=None, rel_tol=No
 __all__ = [
     "DisconnectedInputError", "DisconnectedType", "GradientError", "Lop", "NullTypeGradError", "Rop",
     "disconnected_grad", "grad", "grad_clip", "grad_scale", "hessian", "hessian_vector_product", "jacobian",
-    "stable_form", "undefined_grad", "verify_grad", "zero_grad",
+    "pullback", "pushforward", "stable_form", "undefined_grad", "verify_grad", "zero_grad",
 ]

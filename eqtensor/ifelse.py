@@ -1,23 +1,27 @@
-"""``ifelse`` (``pytensor.ifelse``): choose between two branches on a scalar condition.
+"""``ifelse`` (``pytensor.ifelse``): choose between two branches on a scalar condition, lazily.
 
-In this version ``ifelse`` is *eager*: both branches are computed and the result is selected
-elementwise (``switch`` on the scalar condition), so both branches must be computable and have
-the same shape at run time. Types are checked when the graph is built.
+Only the chosen branch is computed: nodes needed only by the other branch do not run (in the
+reference interpreter, the NumPy backend and the C backend, where the choice is an ``if`` in the
+generated code). The branches may have different shapes; tuples of outputs may mix dtypes.
+``pt.switch`` is the elementwise (eager) choice.
 
 >>> import numpy as np
 >>> from eqtensor import function, tensor as pt
 >>> from eqtensor.ifelse import ifelse
 >>> c, x = pt.dscalar("c"), pt.dvector("x")
->>> f = function([c, x], ifelse(pt.lt(c, 0.0), -x, x * 2))
+>>> f = function([c, x], ifelse(pt.lt(c, 0.0), -x, x[:1] * 2))
 >>> f(-1.0, [1.0, 2.0]), f(1.0, [1.0, 2.0])
-(array([-1., -2.]), array([2., 4.]))
+(array([-1., -2.]), array([2.]))
 """
 
 from __future__ import annotations
 
-from .core.op import as_tensor_variable
+import numpy as np
+
+from .core.op import OPS, Op, as_tensor_variable
 from .core.graph import Constant, Variable
-from .core.ops.elemwise import neq, switch
+from .core.ops.elemwise import neq
+from .core.ops.ifelse import IFELSE
 
 __all__ = ["ifelse"]
 
@@ -27,16 +31,17 @@ def _weak(v):
 
 
 def _like(weak: Constant, other: Variable) -> Constant:
-    """A Python scalar branch with the other branch's dtype, broadcastable to its shape (NEP 50)."""
-    return as_tensor_variable(weak.data.astype(other.dtype).reshape((1,) * other.ndim))
+    """A Python scalar branch with the other branch's dtype (NEP 50)."""
+    return Constant(weak.data.astype(other.dtype))
 
 
 def ifelse(condition, then_branch, else_branch, name=None):
-    """``then_branch`` if the scalar ``condition`` is nonzero, else ``else_branch``.
+    """``then_branch`` if the scalar ``condition`` is nonzero, else ``else_branch``; only the chosen
+    branch is computed.
 
-    The branches are variables (the result is one variable) or equally long lists of variables
-    (the result is a list). Each pair must have the same dtype and number of dimensions; Python
-    scalars take the dtype of the other branch and broadcast to its shape.
+    The branches are variables (the result is one variable) or equally long lists/tuples of
+    variables (the result is a list). Each pair must have the same dtype and number of dimensions
+    (their shapes may differ); a Python scalar takes the dtype of the other branch.
 
     >>> from eqtensor import tensor as pt
     >>> from eqtensor.ifelse import ifelse
@@ -66,18 +71,15 @@ def ifelse(condition, then_branch, else_branch, name=None):
             e = _like(e, t)
         elif t_weak and not e_weak:
             t = _like(t, e)
+        elif t_weak and e_weak:  # two Python scalars: their common NumPy type
+            dtype = np.result_type(t.data, e.data)
+            t, e = Constant(t.data.astype(dtype)), Constant(e.data.astype(dtype))
         where = "" if single else f" (output {k})"
-        if not (t_weak or e_weak):
-            if t.dtype != e.dtype or t.ndim != e.ndim:
-                raise TypeError(f"ifelse: the two branches{where} must have the same dtype and number of "
-                                f"dimensions, got then={t.type} and else={e.type}; cast one of them "
-                                f"(e.g. .astype({t.dtype!r}))")
-            if any((a == 1) != (b == 1) or a is not None and b is not None and a != b
-                   for a, b in zip(t.type.shape, e.type.shape)):
-                raise ValueError(f"ifelse: the two branches{where} have static shapes {t.type.shape} and "
-                                 f"{e.type.shape}; this eager ifelse needs the same shape and the same "
-                                 f"broadcastable (length-1) dimensions")
-        out = switch(cond, t, e)
+        if t.dtype != e.dtype or t.ndim != e.ndim:
+            raise TypeError(f"ifelse: the two branches{where} must have the same dtype and number of "
+                            f"dimensions, got then={t.type} and else={e.type}; cast one of them "
+                            f"(e.g. .astype({t.dtype!r})) or give it the other's rank")
+        out = Op(OPS[IFELSE])(cond, t, e)
         if name is not None:
             out.name = name if single else f"{name}[{k}]"
         outs.append(out)

@@ -1,5 +1,6 @@
 """Views of graphs (``pytensor.printing``): ``debugprint`` (alias ``dprint``, one node per line),
-``pprint`` (infix), ``pydotprint`` (graphviz DOT), and ``egraph_to_dot`` (DOT text of a saturated
+``pprint`` (alias ``pp``, infix), ``pydotprint`` (graphviz DOT), ``Print`` (an identity that prints
+a value when the compiled function computes it), and ``egraph_to_dot`` (DOT text of a saturated
 e-graph, from a report made with ``keep_egraph=True``). Each takes a variable, a list of them, a
 :class:`~eqtensor.core.fgraph.FunctionGraph` or a compiled function.
 
@@ -22,12 +23,13 @@ from __future__ import annotations
 
 import sys
 
-from .compile.function import Function
+from .compile.compiled_function import Function
 from .core.fgraph import FunctionGraph
 from .core.graph import Constant, SharedVariable, Variable
+from .core.op import OPS, Op, as_tensor_variable
 from .egraph.render import egraph_to_dot
 
-__all__ = ["debugprint", "dprint", "egraph_to_dot", "pprint", "pydotprint"]
+__all__ = ["Print", "debugprint", "dprint", "egraph_to_dot", "pp", "pprint", "pydotprint"]
 
 _ID_TYPES = ("CHAR", "int", "")
 
@@ -113,7 +115,8 @@ def debugprint(obj, depth=-1, print_type=False, file=None, id_type="CHAR", stop_
     the text is linear in the number of distinct nodes however much the graph shares. For a compiled
     function the optimized graph is printed, each node followed by its position in the schedule,
     and update expressions are marked with the shared variable they update. ``depth=n`` prints
-    ``n`` levels below each output (``0``: the outputs alone; negative, the default: no limit); a
+    ``n`` levels, each output being level 1 (as PyTensor: ``1``, the outputs alone; ``0`` nothing;
+    negative, the default: no limit); a
     node cut off by ``depth`` (or by ``stop_on_name``) is shown without ``···`` and is expanded
     where it occurs again within the limit. ``stop_on_name`` stops at named intermediate
     variables, ``id_type`` is ``"CHAR"`` (A, B, …), ``"int"`` or ``""`` (no ids).
@@ -166,7 +169,10 @@ def debugprint(obj, depth=-1, print_type=False, file=None, id_type="CHAR", stop_
 
     for k, o in enumerate(outs):
         start = len(lines)
-        trees = [(o, depth, False)]  # (root, depth left, continues a cut branch); grows while printing
+        if depth == 0:
+            continue  # PyTensor's depth counts the output as level 1: 0 prints nothing
+        trees = [(o, depth - 1 if depth > 0 else -1, False)]  # (root, levels left below it, continues a cut
+        # branch); grows while printing
         for root, root_depth, continued in trees:
             stack = [(root, "", " ", root_depth, 0)]  # pre-order: the top of the stack prints next
             while stack:
@@ -332,7 +338,7 @@ def _dot_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def pydotprint(obj, outfile=None, format=None, print_type=True) -> str:
+def pydotprint(obj, outfile=None, format=None, print_type=True, var_with_name_simple=False) -> str:
     """The graph in Graphviz's DOT language; written to ``outfile`` if given.
 
     Nodes are op applications (boxes), inputs (green), shared variables (blue) and constants
@@ -341,7 +347,8 @@ def pydotprint(obj, outfile=None, format=None, print_type=True) -> str:
     shared variable it updates. Each distinct node is written once, inputs first, and the graph
     is walked without recursion, so the text is linear in the size of the graph, whatever its
     depth. ``format`` (default: ``outfile``'s extension) other than ``"dot"`` renders through
-    Graphviz's ``dot`` program, which must then be installed.
+    Graphviz's ``dot`` program, which must then be installed. ``var_with_name_simple=True`` labels
+    a named variable with its name alone (no type), as PyTensor's.
 
     >>> from eqtensor import tensor as pt
     >>> x = pt.dvector("x")
@@ -371,7 +378,8 @@ def pydotprint(obj, outfile=None, format=None, print_type=True) -> str:
         for v in _postorder(roots, done):
             name = names[id(v)] = f"n{len(names)}"
             ins = [names[id(i)] for i in v.owner.inputs] if v.owner is not None else []
-            label = _dot_escape(_label(v)) + (f"\\n{v.type}" if print_type else "")
+            simple = var_with_name_simple and v.name is not None
+            label = _dot_escape(_label(v)) + (f"\\n{v.type}" if print_type and not simple else "")
             if v.owner is not None:
                 attrs = "shape=box, style=rounded"
             elif isinstance(v, Constant):
@@ -406,3 +414,36 @@ def pydotprint(obj, outfile=None, format=None, print_type=True) -> str:
                                    f"installed; write the DOT text with outfile='graph.dot' instead")
             subprocess.run([exe, f"-T{fmt}", "-o", str(outfile)], input=text, text=True, check=True)
     return text
+
+
+class Print:
+    """An identity that prints its input's value each time a compiled function computes it, on every
+    backend: ``Print("x")(x)`` prints ``x __str__ = <value>`` (one line per name of ``attrs``,
+    attributes of the value, called if callable). It is an op of kind ``effect``: never folded at
+    compile time, kept by the optimizer (two identical prints of one value are one node, as with
+    PyTensor's merge); its gradient is the identity's. PyTensor's ``global_fn`` is not supported.
+
+    >>> import numpy as np, eqtensor as et
+    >>> from eqtensor import tensor as pt
+    >>> x = pt.dvector("x")
+    >>> f = et.function([x], Print("x is", attrs=("__str__", "shape"))(x) * 2)
+    >>> f(np.array([1.0, 2.0]))
+    x is __str__ = [1. 2.]
+    x is shape = (2,)
+    array([2., 4.])
+    """
+
+    def __init__(self, message="", attrs=("__str__",), global_fn=None):
+        if global_fn is not None:
+            raise NotImplementedError("Print(global_fn=...) is not supported: use attrs= (names of attributes or "
+                                      "methods of the value)")
+        if isinstance(attrs, str) or not all(isinstance(a, str) for a in attrs):
+            raise TypeError(f"Print(attrs=...) takes a tuple of attribute names, got {attrs!r}")
+        self.message = str(message)
+        self.attrs = tuple(attrs)
+
+    def __call__(self, x) -> Variable:
+        return Op(OPS["print"], {"message": self.message, "attrs": self.attrs})(as_tensor_variable(x))
+
+
+pp = pprint

@@ -17,10 +17,13 @@ import eqtensor as et
 from eqtensor import config, tensor as pt
 from eqtensor.backends import make_schedule
 from eqtensor.backends import numpy_backend
+from eqtensor.backends.c import compiler_works
+from eqtensor.backends.c.plan import plan_units
+from eqtensor.backends.fusion import MAX_GROUP_NODES
 from eqtensor.compile.mode import Mode
 from eqtensor.core.evaluate import evaluate
 from eqtensor.core.fgraph import FunctionGraph
-from eqtensor.core.graph import toposort
+from eqtensor.core.traversal import toposort
 from eqtensor.egraph import Budget, optimize_graph
 from eqtensor.gradient import grad
 from eqtensor.rules import default_rules, rewrite, var
@@ -216,7 +219,7 @@ def test_a_graph_too_big_for_the_budget_compiles_unoptimized_and_says_so():
 
 def test_extraction_out_of_time_keeps_the_input_graph():
     from eqtensor.egraph.extract import OutOfTime
-    from eqtensor.egraph.optimizer import Deadline
+    from eqtensor.egraph.deadline import Deadline
 
     class RunsOutDuringExtraction(Deadline):
         def check(self):  # called by the extraction and rebuilding loops only
@@ -245,9 +248,9 @@ def test_insertion_without_temporary_files_gives_the_same_result(monkeypatch):
     temporary directory can be made, the same rows are inserted as the actions of one rule."""
     import tempfile
 
-    from eqtensor.egraph import optimizer
+    from eqtensor.egraph import insertion
 
-    monkeypatch.setattr(optimizer, "ROWS_BY_FILE_FROM", 0)  # files even for a small graph
+    monkeypatch.setattr(insertion, "ROWS_BY_FILE_FROM", 0)  # files even for a small graph
     x, y = pt.dvector("x"), pt.dvector("y")
     outs = [pt.log(1 + pt.exp(x * y)) * 1.0, pt.concatenate([x, -(-y)]), pt.sum(pt.alloc(2.0, 3, 4))]
     fg = FunctionGraph([x, y], outs, 2, len(outs))
@@ -271,3 +274,42 @@ def test_deep_chain_and_its_gradient_on_the_c_backend():
     g = grad(e.sum(), x)
     f = et.function([x], [e, g], mode="C")
     check(f, [x], [e, g], [np.linspace(-1, 1, 7)])
+
+
+# ------------------------------------------------------------------------------------- the C backend
+needs_cc = pytest.mark.skipif(not compiler_works(), reason="no working C compiler")
+
+
+def kernel_count(f) -> int:
+    """The distinct loop kernels of a C function (its module lists them)."""
+    line = next(ln for ln in f.maker.backend_source.splitlines() if ln.startswith("/* kernels:"))
+    return len(line.split()) - 3
+
+
+@needs_cc
+@pytest.mark.slow
+def test_a_long_chain_is_cut_into_identical_kernels_compiled_once():
+    x = pt.dvector("x")
+    e = chain(x, 1500)  # 4 500 elementwise nodes: one fused group would be a kernel of 4 500 lines
+    fg = FunctionGraph([x], [e], 1, 1)
+    plan = plan_units(make_schedule(fg).nodes, fg.outputs)
+    sizes = [len(plan.members[u]) for u in plan.units]
+    assert max(sizes) <= MAX_GROUP_NODES and sum(sizes) == 4500
+    f, seconds = timed_compile([x], e, Mode(optimize=False, backend="c"))
+    check(f, [x], [e], [np.linspace(-1, 1, 7)])
+    # 18 groups of 256 nodes: they differ only in where they start in the chain's 3-op cycle
+    assert kernel_count(f) <= 5, kernel_count(f)
+
+
+@needs_cc
+def test_many_inputs_and_outputs_are_bound_from_tables():
+    n = 300
+    xs = [pt.dscalar(f"x{i}") for i in range(n)]
+    outs = [a * b + 1.0 for a, b in zip(xs, xs[1:] + xs[:1])]
+    f = et.function(xs, outs, mode=Mode(optimize=False, backend="c"))
+    assert f"for (k = 0; k < {n}; k++) if (eq_input(" in f.maker.backend_source  # not 300 statements
+    values = list(np.random.default_rng(3).random(n))
+    check(f, xs, outs, values)
+    bad = values[:250] + [np.ones(2)] + values[251:]
+    with pytest.raises(TypeError, match=r"input 250 \(x250\) must have 0 dimensions"):
+        f.maker.thunk(*bad)  # the C function itself (the Function checks arguments before)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from eqtensor import config, function, tensor as pt
-from eqtensor.backends.c.build import compiler_works
+from eqtensor.backends.c.toolchain import compiler_works
 
 pytestmark = pytest.mark.skipif(not compiler_works(), reason="no working C compiler")
 
@@ -193,3 +193,51 @@ def test_pool_after_fork_runs_loops_and_gemv():
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "ok" in out.stdout, out.stderr
+
+
+# ----------------------------------------------------------------------------- matrix-matrix products
+@pytest.mark.parametrize("dt", ["float64", "float32"])
+def test_dot_and_gemm_split_over_threads_match_numpy(rng, dt):
+    """matrix products above the split threshold (cut into one chunk a thread along C's longer
+    dimension) and below it, every operand layout, against NumPy for 1, 2 and 3 threads"""
+    from eqtensor.core.ops.blas import gemm
+
+    A, B, C = pt.matrix("A", dtype=dt), pt.matrix("B", dtype=dt), pt.matrix("C", dtype=dt)
+    a, b = pt.scalar("a", dtype=dt), pt.scalar("b", dtype=dt)
+    fs = {t: (_compile([A, B], pt.dot(A, B), t), _compile([C, a, A, B, b], gemm(C, a, A, B, b), t)) for t in THREADS}
+    rtol, atol = _tol(dt)
+    for m, k, n in ((300, 200, 100), (100, 200, 300), (7, 3, 5), (130, 40, 2000)):
+        x = rng.standard_normal((m, k)).astype(dt)
+        y = rng.standard_normal((2 * k, n + 3)).astype(dt)
+        cv = rng.standard_normal((m, n)).astype(dt)
+        for xa in (x, np.asfortranarray(x), np.ascontiguousarray(x.T).T):
+            for ya in (y[:k, :n], y[::2, :n], np.asfortranarray(y[:k, :n]), y[:k, 1:n + 1]):
+                want = xa.astype("float64") @ ya.astype("float64")
+                for t in THREADS:
+                    dot_f, gemm_f = fs[t]
+                    np.testing.assert_allclose(dot_f(xa, ya), want, rtol=rtol, atol=atol * 10)
+                    got = gemm_f(cv, np.asarray(0.5, dt), xa, ya, np.asarray(-2.0, dt))
+                    np.testing.assert_allclose(got, 0.5 * want - 2.0 * cv, rtol=rtol, atol=atol * 10)
+
+
+def test_openblas_thread_count_is_restored_after_a_call(rng):
+    """the BLAS calls run OpenBLAS on one thread and restore its (process-wide) thread count after"""
+    import ctypes
+    import glob
+    import os
+
+    libs = glob.glob(os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs", "libscipy_openblas64_*.so"))
+    if not libs:
+        pytest.skip("NumPy's bundled OpenBLAS not found")
+    lib = ctypes.CDLL(libs[0])
+    get, put = lib.scipy_openblas_get_num_threads64_, lib.scipy_openblas_set_num_threads64_
+    before = get()
+    try:
+        put(2)
+        A, B = pt.dmatrix("A"), pt.dmatrix("B")
+        f = _compile([A, B], pt.dot(A, B), 2)
+        x, y = rng.standard_normal((300, 200)), rng.standard_normal((200, 400))
+        np.testing.assert_allclose(f(x, y), x @ y, rtol=1e-12, atol=1e-10)
+        assert get() == 2
+    finally:
+        put(before)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import pwd
+import re
 import shutil
 import stat
 import subprocess
@@ -20,15 +20,13 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
+from conftest import child_env, chown_tree
 
-from eqtensor.backends.c import build, compiler_works
+from eqtensor.backends.c import build, cache_entries, compiler_works, toolchain
 
 pytestmark = pytest.mark.skipif(not compiler_works(), reason="no working C compiler")
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 #: for each cache directory in ``argv[3:]``: compile ``n`` (1 or 2) functions with mode="C" into it
 #: (as a fresh process would: nothing loaded yet) and report, as a JSON list, what happened
@@ -45,7 +43,7 @@ try:
 except AttributeError:
     pass
 if scenario.startswith("vanish"):  # the cache directory disappears during the first build
-    real_compile, done = build._compile, []
+    real_compile, done = build.compile_module, []
 
     def _compile(*args, **kwargs):
         if scenario == "vanish-after-compile":
@@ -56,7 +54,7 @@ if scenario.startswith("vanish"):  # the cache directory disappears during the f
         if scenario == "vanish-before-compile":
             real_compile(*args, **kwargs)
 
-    build._compile = _compile
+    build.compile_module = _compile
 
 
 def loaded():
@@ -112,20 +110,13 @@ __attribute__((constructor)) static void eq_loaded(void) {
 """
 
 
-def _env(**extra):
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), PYTHONDONTWRITEBYTECODE="1")
-    env.pop("EQTENSOR_CACHE_DIR", None)
-    env.update(extra)
-    return env
-
-
 def _spawn(caches, scenario="plain", n=1, user=None):
     """Start the child compiling ``n`` functions into each of ``caches`` (a path or a list of paths),
     as ``user`` (see :func:`unprivileged`) or else as the current user."""
     caches = [caches] if isinstance(caches, (str, os.PathLike)) else caches
-    prefix, kwargs, env = (), {}, _env()
+    prefix, kwargs, env = (), {}, child_env()
     if user is not None:
-        prefix, kwargs, env = user.prefix, user.popen_kwargs, _env(HOME=user.home)
+        prefix, kwargs, env = user.prefix, user.popen_kwargs, child_env(HOME=user.home)
     return subprocess.Popen([*prefix, sys.executable, "-c", CHILD, scenario, str(n), *map(str, caches)], env=env,
                             cwd=tempfile.gettempdir(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             **kwargs)
@@ -153,15 +144,16 @@ def _run_all(jobs, user=None):
         return dict(pool.map(one, jobs.items()))
 
 
-def _entries(root):
-    return sorted(n for n in os.listdir(root) if not n.endswith(".lock"))
+def _entries(root, prefix="_eqc_"):
+    """The entries of ``root`` (``<cache>/c``) whose names start with ``prefix`` (modules by
+    default; ``_eqrt_``: the runtime, ``_eqk_``: kernel libraries)."""
+    return sorted(n for n in os.listdir(root) if n.startswith(prefix) and not n.endswith(".lock"))
 
 
-def _chown_tree(path, uid, gid):
-    for d, dirs, files in os.walk(path):
-        os.chown(d, uid, gid)
-        for name in files:
-            os.lchown(os.path.join(d, name), uid, gid)
+def _leftovers(root):
+    """What ``root`` holds besides entries, their locks and the kernel index: temporary or trash
+    directories."""
+    return [n for n in os.listdir(root) if n != "kernels" and not re.fullmatch(r"_eq(c|rt|k)_[0-9a-f]{32}(\.lock)?", n)]
 
 
 @pytest.fixture(scope="module")
@@ -175,62 +167,15 @@ def golden(tmp_path_factory):
     return cache, key
 
 
-@pytest.fixture(scope="module")
-def unprivileged():
-    """How to run a child as a user to whom permission bits apply (the current user unless it is
-    root; else ``nobody``), plus a scratch directory it can reach; skips when there is none."""
-    if os.geteuid() != 0:
-        base = tempfile.mkdtemp(prefix="eqtensor-perm-")
-        yield SimpleNamespace(uid=os.geteuid(), gid=os.getegid(), prefix=(), popen_kwargs={}, base=base,
-                              home=os.environ.get("HOME", base))
-        shutil.rmtree(base, ignore_errors=True)
-        return
-    try:
-        pw = pwd.getpwnam("nobody")
-    except KeyError:
-        pytest.skip("permission checks need a non-root user: running as root and there is no user 'nobody'")
-    base = tempfile.mkdtemp(prefix="eqtensor-perm-")
-    os.chmod(base, 0o755)
-    home = os.path.join(base, "home")
-    os.mkdir(home)
-    os.chown(home, pw.pw_uid, pw.pw_gid)
-    ids = ["--reuid", str(pw.pw_uid), "--regid", str(pw.pw_gid), "--clear-groups"]
-    candidates = [((), dict(user=pw.pw_uid, group=pw.pw_gid, extra_groups=[]))]
-    if shutil.which("setpriv"):  # the interpreter may live where nobody can read (e.g. under /root)
-        read_all = ["--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search"]
-        candidates.append(((shutil.which("setpriv"), *ids, *read_all, "--"), {}))
-    probe = ("import os, sysconfig, numpy, cffi, eqtensor\n"
-             "from eqtensor.backends.c import build\n"
-             "assert build.compiler_works()\n"
-             "open(os.path.join(sysconfig.get_paths()['include'], 'Python.h')).close()\n"
-             "open(os.path.join(numpy.get_include(), 'numpy', 'arrayobject.h')).close()\n"
-             "print(os.geteuid())\n")
-    user = None
-    for prefix, kwargs in candidates:
-        try:
-            r = subprocess.run([*prefix, sys.executable, "-c", probe], env=_env(HOME=home), cwd=base,
-                               capture_output=True, text=True, timeout=60, **kwargs)
-        except OSError:
-            continue
-        if r.returncode == 0 and r.stdout.split() == [str(pw.pw_uid)]:
-            user = SimpleNamespace(uid=pw.pw_uid, gid=pw.pw_gid, prefix=prefix, popen_kwargs=kwargs, base=base,
-                                   home=home)
-            break
-    if user is None:
-        shutil.rmtree(base, ignore_errors=True)
-        pytest.skip("user 'nobody' cannot run this interpreter and compiler (and setpriv is not available)")
-    yield user
-    shutil.rmtree(base, ignore_errors=True)
-
-
 def _copy_entry(golden, cache, uid=None, gid=None, c_mode=0o700):
-    """A cache directory ``cache`` holding a copy of the golden entry; ``(entry, so, checksum)``."""
+    """A cache directory ``cache`` holding a copy of the golden cache (the module entry, the runtime,
+    the kernel library and its index); ``(entry, so, checksum)`` of the module entry."""
     src, key = golden
     root = cache / "c"
-    os.makedirs(root, mode=0o700)
-    shutil.copytree(src / "c" / key, root / key)
+    os.makedirs(cache, mode=0o700, exist_ok=True)
+    shutil.copytree(src / "c", root, ignore=shutil.ignore_patterns("*.lock"))
     if uid is not None:
-        _chown_tree(cache, uid, gid)
+        chown_tree(cache, uid, gid)
     os.chmod(root, c_mode)
     entry = root / key
     so = next(p for p in entry.iterdir() if p.name.endswith(".so"))
@@ -242,7 +187,7 @@ def _evil_so(path, marker):
     src = str(path) + ".c"
     with open(src, "w") as fh:
         fh.write(EVIL_C)
-    subprocess.run([build.compiler(), "-shared", "-fPIC", f'-DMARKER="{marker}"', src, "-o", str(path)], check=True,
+    subprocess.run([toolchain.compiler(), "-shared", "-fPIC", f'-DMARKER="{marker}"', src, "-o", str(path)], check=True,
                    capture_output=True)
     os.unlink(src)
     with open(path, "rb") as fh:
@@ -312,10 +257,10 @@ def test_entry_checks_never_raise_or_block(tmp_path, golden):
     t0 = time.monotonic()
     for kind in DAMAGE:
         entry, so, checksum = _copy_entry(golden, tmp_path / kind)
-        assert build.entry_valid(str(entry), key)
+        assert cache_entries.entry_valid(str(entry), key)
         _damage(kind, entry, so, checksum, golden[0] / "c" / key)
-        assert not build.entry_valid(str(entry), key), kind
-    assert not build.entry_valid(str(tmp_path / "missing"), key)
+        assert not cache_entries.entry_valid(str(entry), key), kind
+    assert not cache_entries.entry_valid(str(tmp_path / "missing"), key)
     assert time.monotonic() - t0 < 10
 
 
@@ -332,16 +277,19 @@ def test_damaged_entries_are_rebuilt(tmp_path, golden):
         root = tmp_path / kind / "c"
         assert r["ok"] and r["backends"] == ["c"], kind
         assert not r["cache_warnings"], (kind, r["cache_warnings"])
-        assert r["maps"] == [[str(root / key / build._so_name(key))]], (kind, r["maps"])  # the rebuilt entry
-        assert build.entry_valid(str(root / key), key), kind
-        assert _entries(root) == [key], (kind, "no temporary or trash directories left")
-    assert build.entry_valid(str(golden[0] / "c" / key), key)  # the target of "entry-symlink" untouched
+        assert r["maps"] == [[str(root / key / cache_entries.so_name(key))]], (kind, r["maps"])  # the rebuilt entry
+        assert cache_entries.entry_valid(str(root / key), key), kind
+        assert _entries(root) == [key] and not _leftovers(root), (kind, "no temporary or trash directories left")
+    assert cache_entries.entry_valid(str(golden[0] / "c" / key), key)  # the target of "entry-symlink" untouched
 
 
 def test_cache_directories_are_created_owner_only(golden):
     cache, key = golden
-    for d in (cache, cache / "c", cache / "c" / key):
+    c = cache / "c"
+    (rt,), (kl,) = _entries(c, "_eqrt_"), _entries(c, "_eqk_")  # one runtime, one kernel library
+    for d in (cache, c, c / key, c / rt, c / kl, c / "kernels"):
         assert stat.S_IMODE(os.stat(d).st_mode) == 0o700, d
+    assert not _leftovers(c)
     assert stat.S_IMODE(os.stat(cache / "c" / (key + ".lock")).st_mode) == 0o600
 
 
@@ -350,7 +298,7 @@ def test_a_group_writable_cache_of_ours_is_tightened(tmp_path, golden):
     r = _result(_spawn(tmp_path / "cache"))
     assert r["ok"] and not r["cache_warnings"]
     assert stat.S_IMODE(os.stat(tmp_path / "cache" / "c").st_mode) == 0o700
-    assert r["maps"] == [[str(entry / build._so_name(golden[1]))]]  # still loaded from the cache
+    assert r["maps"] == [[str(entry / cache_entries.so_name(golden[1]))]]  # still loaded from the cache
 
 
 # --- unwritable and vanishing cache directories -------------------------------------------------
@@ -385,7 +333,7 @@ def test_unwritable_cache_falls_back_with_one_warning(unprivileged, golden):
         assert r["maps"][1][0].startswith(r["private"] + os.sep), (name, r["maps"])
     assert os.listdir(readonly) == [] and os.listdir(others) == []
     # the valid entry of the read-only cache is still loaded from it; the others are built privately
-    assert results["populated"]["maps"][0] == [str(entry / build._so_name(key))]
+    assert results["populated"]["maps"][0] == [str(entry / cache_entries.so_name(key))]
     for name in ("readonly", "others", "below-file"):
         assert results[name]["maps"][0][0].startswith(results[name]["private"] + os.sep), name
 
@@ -398,7 +346,8 @@ def test_vanished_cache_falls_back_with_one_warning(tmp_path, scenario):
     assert len(r["cache_warnings"]) == 1, r["cache_warnings"]
     assert r["maps"][0][0].startswith(r["private"] + os.sep), r["maps"]  # the first build: private
     # the second build recreated the cache directory and went back into it
-    assert r["maps"][1] == [str(cache / "c" / _entries(cache / "c")[0] / build._so_name(_entries(cache / "c")[0]))]
+    entry = _entries(cache / "c")[0]
+    assert r["maps"][1] == [str(cache / "c" / entry / cache_entries.so_name(entry))]
     assert len(_entries(cache / "c")) == 1
 
 
@@ -429,11 +378,11 @@ def test_a_lock_held_by_a_live_process_does_not_stall(tmp_path, golden):
         assert build.LOCK_TIMEOUT <= r["seconds"][0] < build.LOCK_TIMEOUT + 8, (name, r["seconds"])
     assert elapsed < build.LOCK_TIMEOUT + 15
     # an empty slot gets the private build; a damaged entry is left to the lock holder
-    assert results["missing"]["maps"] == [[str(missing / "c" / key / build._so_name(key))]]
-    assert build.entry_valid(str(missing / "c" / key), key)
+    assert results["missing"]["maps"] == [[str(missing / "c" / key / cache_entries.so_name(key))]]
+    assert cache_entries.entry_valid(str(missing / "c" / key), key)
     (m,) = results["damaged"]["maps"][0]
     assert "(deleted)" in m and str(entry) not in m, m  # loaded from its own copy, removed since
-    assert not build.entry_valid(str(entry), key)
+    assert not cache_entries.entry_valid(str(entry), key)
     assert _entries(missing / "c") == [key] and _entries(damaged / "c") == [key]
 
 
@@ -454,8 +403,8 @@ def test_entries_of_other_users_are_not_loaded(unprivileged, golden):
         cache = Path(base) / name
         entry, so, checksum = _copy_entry(golden, cache)
         checksum.write_text(_evil_so(so, os.path.join(markers, name)))
-        _chown_tree(cache, u.uid, u.gid)
-        _chown_tree(entry, *entry_owner)
+        chown_tree(cache, u.uid, u.gid)
+        chown_tree(entry, *entry_owner)
         os.chown(cache / "c", *c_owner)
         os.chmod(cache / "c", c_mode)
         return cache, entry, so.read_bytes()
@@ -479,5 +428,163 @@ def test_entries_of_other_users_are_not_loaded(unprivileged, golden):
         assert not os.path.exists(os.path.join(markers, name)), f"{name}: the foreign shared object was loaded"
         (m,) = r["maps"][0]
         assert m.startswith(r["private"] + os.sep), (name, m)  # built privately, the planted entry not loaded
-        assert (entry / build._so_name(key)).read_bytes() == evil, f"{name}: the foreign entry was touched"
+        assert (entry / cache_entries.so_name(key)).read_bytes() == evil, f"{name}: the foreign entry was touched"
         assert len(r["cache_warnings"]) == (1 if name == "root-c" else 0), (name, r["cache_warnings"])
+
+
+# --- the runtime and the kernel libraries -----------------------------------------------------------
+
+#: compile the functions named in argv[2:] into the cache argv[1] (a fresh process); report the kernel
+#: libraries this process built or loaded, the runtimes mapped, and the threads started
+LIBS_CHILD = r"""
+import json, os, sys, threading
+import numpy as np
+import eqtensor
+from eqtensor import config, tensor as pt
+from eqtensor.backends.c import libraries, toolchain
+
+config.optimizer_cache = False
+config.cache_dir = sys.argv[1]
+config.num_threads = 2
+built = []
+real = toolchain.compile_library
+libraries.compile_library = lambda name, *a, **k: (built.append(name), real(name, *a, **k))[1]
+x = pt.dvector("x")
+GRAPHS = {"a": (lambda: pt.exp(x) * 2 + 1, lambda v: np.exp(v) * 2 + 1),
+          "b": (lambda: pt.exp(x * 2 + 1) * 2 + 1, lambda v: np.exp(v * 2 + 1) * 2 + 1),
+          "c": (lambda: pt.sin(x) - 3, lambda v: np.sin(v) - 3)}
+ok = True
+v = np.linspace(-1, 1, 1 << 19)  # big enough for the loop to run on the worker pool
+tasks = len(os.listdir("/proc/self/task"))
+for name in sys.argv[2:]:
+    build, want = GRAPHS[name]
+    f = eqtensor.function([x], build(), mode=eqtensor.Mode(optimize=False, backend="c"))
+    for _ in range(3):
+        ok = ok and bool(np.allclose(f(v), want(v)))
+with open("/proc/self/maps") as fh:
+    runtimes = sorted({line.split()[-1] for line in fh if "_eqrt_" in line})
+print(json.dumps({"ok": ok, "built": built, "runtimes": runtimes,
+                  "threads": len(os.listdir("/proc/self/task")) - tasks}))
+"""
+
+
+def _kinds(names):
+    """``_eqrt_`` or ``_eqk_`` for each library name, sorted (the kernels' library is built while
+    the module is)."""
+    return sorted(n[:n.index("_", 1) + 1] for n in names)
+
+
+def _kernel_libs(r):
+    """The kernel libraries a child built (a runtime built too only means that eqtensor's runtime
+    source changed between the children: the tree is being edited)."""
+    return [k for k in _kinds(r["built"]) if k == "_eqk_"]
+
+
+def _libs(cache, *graphs):
+    p = subprocess.run([sys.executable, "-c", LIBS_CHILD, str(cache), *graphs], env=child_env(),
+                       capture_output=True, text=True, timeout=300, cwd=tempfile.gettempdir())
+    assert p.returncode == 0, p.stderr[-4000:]
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def test_one_runtime_and_one_worker_pool_per_process(tmp_path):
+    r = _libs(tmp_path / "cache", "a", "b", "c")
+    assert r["ok"]
+    (runtime,) = r["runtimes"]  # three modules, one runtime mapped
+    assert os.path.basename(runtime).startswith("_eqrt_")
+    assert r["threads"] <= 1, r  # one pool worker (2 threads: the caller and one worker), not one per module
+
+
+def test_kernels_are_compiled_once_across_graphs_and_processes(tmp_path):
+    cache = tmp_path / "cache"
+    first = _libs(cache, "a")
+    assert first["ok"] and _kinds(first["built"]) == ["_eqk_", "_eqrt_"]
+    # a new process compiling a again builds nothing (its module and kernel are in the cache); c has
+    # a kernel of its own
+    again = _libs(cache, "a")
+    assert again["ok"] and _kernel_libs(again) == []
+    other = _libs(cache, "c")
+    assert other["ok"] and _kernel_libs(other) == ["_eqk_"]
+    index = cache / "c" / "kernels"
+    assert len(os.listdir(index)) == 2 and len(_entries(cache / "c", "_eqk_")) == 2
+    assert stat.S_IMODE(os.stat(index).st_mode) == 0o700
+
+
+def _one_kernel_library(cache):
+    (lib,) = _entries(cache / "c", "_eqk_")
+    return cache / "c" / lib
+
+
+@pytest.mark.parametrize("damage", ["runtime-checksum", "runtime-so-truncated-matching-checksum", "kernels-so-garbage",
+                                    "kernels-entry-missing", "index-garbage", "index-symlink", "index-directory",
+                                    "index-names-missing-library", "index-names-library-without-the-kernel"])
+def test_damaged_runtime_kernel_library_or_index_is_rebuilt(tmp_path, damage):
+    cache = tmp_path / "cache"
+    assert _libs(cache, "a")["ok"]
+    c = cache / "c"
+    (rt,) = _entries(c, "_eqrt_")
+    lib = _one_kernel_library(cache)
+    (kname,) = os.listdir(c / "kernels")
+    target = c / rt if damage.startswith("runtime") else lib
+    so = next(p for p in target.iterdir() if p.name.endswith(".so"))
+    if damage == "runtime-checksum":
+        (target / "checksum").write_bytes(b"\xff\xfe garbage")
+    elif damage == "runtime-so-truncated-matching-checksum":
+        cut = so.read_bytes()[: so.stat().st_size * 9 // 10]
+        so.write_bytes(cut)
+        (target / "checksum").write_text(hashlib.sha256(cut).hexdigest())
+    elif damage == "kernels-so-garbage":
+        so.write_bytes(os.urandom(so.stat().st_size))
+    elif damage == "kernels-entry-missing":
+        shutil.rmtree(lib)
+    elif damage == "index-garbage":
+        (c / "kernels" / kname).write_bytes(b"\x00\xff not a library name")
+    elif damage == "index-symlink":
+        (c / "kernels" / kname).unlink()
+        (c / "kernels" / kname).symlink_to(lib)
+    elif damage == "index-directory":
+        (c / "kernels" / kname).unlink()
+        (c / "kernels" / kname).mkdir()
+    elif damage == "index-names-missing-library":
+        (c / "kernels" / kname).write_text("_eqk_" + "0" * 32 + "\n")
+    elif damage == "index-names-library-without-the-kernel":
+        assert _libs(tmp_path / "other", "c")["ok"]  # a valid library holding another kernel
+        (other,) = _entries(tmp_path / "other" / "c", "_eqk_")
+        shutil.copytree(tmp_path / "other" / "c" / other, c / other)
+        (c / "kernels" / kname).write_text(other + "\n")
+    r = _libs(cache, "a")
+    assert r["ok"], damage
+    if damage.startswith("runtime"):
+        assert _kinds(r["built"]) == ["_eqrt_"], r["built"]  # the kernel library is intact
+        assert cache_entries.entry_valid(str(c / rt), rt)
+    elif damage != "index-directory":  # the kernel is compiled again (into the same or a new library)
+        assert _kernel_libs(r) == ["_eqk_"], (damage, r["built"])
+    assert not _leftovers(c)
+    assert _kernel_libs(_libs(cache, "a")) == [] or damage == "index-directory"  # repaired for the next process
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="creating files owned by another user needs root")
+def test_runtime_and_kernel_libraries_of_other_users_are_not_loaded(unprivileged, tmp_path):
+    """A cache of the user's whose runtime and kernel library were replaced by malicious shared objects
+    of root's (with matching checksums and an index naming them): neither is loaded."""
+    u = unprivileged
+    base = tempfile.mkdtemp(prefix="foreign-libs-", dir=u.base)
+    os.chmod(base, 0o755)
+    cache = Path(base) / "cache"
+    assert _libs(cache, "a")["ok"]
+    markers = Path(base) / "markers"
+    markers.mkdir(mode=0o777)
+    os.chmod(markers, 0o777)
+    chown_tree(cache, u.uid, u.gid)
+    c = cache / "c"
+    for prefix in ("_eqrt_", "_eqk_"):
+        (entry,) = _entries(c, prefix)
+        so = next(p for p in (c / entry).iterdir() if p.name.endswith(".so"))
+        (c / entry / "checksum").write_text(_evil_so(so, str(markers / prefix)))
+        chown_tree(c / entry, 0, 0)
+    p = subprocess.run([*u.prefix, sys.executable, "-c", LIBS_CHILD, str(cache), "a"], env=child_env(HOME=u.home),
+                       capture_output=True, text=True, timeout=300, cwd=tempfile.gettempdir(), **u.popen_kwargs)
+    assert p.returncode == 0, p.stderr[-4000:]
+    r = json.loads(p.stdout.strip().splitlines()[-1])
+    assert r["ok"] and not os.listdir(markers), "a foreign shared object was loaded"
+    assert _kinds(r["built"]) == ["_eqk_", "_eqrt_"], r["built"]  # both built privately

@@ -14,7 +14,7 @@ import scipy.special as sps
 
 import eqtensor
 from eqtensor import config, function, tensor as pt
-from eqtensor.backends.c.build import compiler_works
+from eqtensor.backends.c.toolchain import compiler_works
 
 pytestmark = pytest.mark.skipif(not compiler_works(), reason="no working C compiler")
 
@@ -206,7 +206,7 @@ def test_threaded_function_works_in_a_forked_child(tmp_path):
 
 
 def test_env_variable_sets_the_default_thread_count(monkeypatch):
-    from eqtensor.backends.c.build import threads
+    from eqtensor.backends.c.toolchain import threads
 
     monkeypatch.setenv("EQTENSOR_NUM_THREADS", "3")
     assert threads() == 3
@@ -269,3 +269,109 @@ def test_gemm_gemv_ger_ops_match_numpy(rng, dt):
         got = h(Cm, xr, zv, np.asarray(1.5, dt))
         np.testing.assert_array_equal(Cm, Cin)
         np.testing.assert_allclose(got, Cm + 1.5 * np.outer(xr, zv), rtol=tol, atol=tol * 10)
+
+
+# ----------------------------------------------------------------------------- scalar arguments
+def test_scalar_arguments_are_bound_without_conversion(monkeypatch):
+    """0-d inputs take NumPy scalars of their dtype (and floats for float64) straight, checked and
+    trusted: the Python conversion (``TensorType.filter``) is not called; values equal NumPy's; a
+    Python float is never written to (it is bound read-only)."""
+    a, b, n = pt.dscalar("a"), pt.fscalar("b"), pt.lscalar("n")
+    outs = [pt.exp(a) * b + n, a + 1, a]
+    f = _c([a, b, n], outs)
+    calls = [(0.5, np.float32(2.0), np.int64(3)), (np.float64(-1.5), np.float32(0.25), np.int64(-2))]
+    want = [[np.exp(x) * np.float32(y) + z, x + 1, x] for x, y, z in calls]
+    filter_type = type(a.type)
+    real_filter = filter_type.filter
+    monkeypatch.setattr(filter_type, "filter", lambda *args, **kw: pytest.fail("argument converted"))
+    for trust in (False, True):
+        f.trust_input = trust
+        for args, w in zip(calls, want):
+            got = f(*args)
+            for g, r in zip(got, w):
+                assert type(g) is np.ndarray and g.shape == ()
+                np.testing.assert_allclose(g, r, rtol=1e-6)
+            assert got[0].dtype == np.float64 and got[2].flags.writeable
+    monkeypatch.setattr(filter_type, "filter", real_filter)
+    f.trust_input = False
+    np.testing.assert_allclose(f(np.float32(0.5), 2, 3)[0], np.exp(0.5) * 2 + 3, rtol=1e-6)  # converted
+    f.trust_input = True
+    with pytest.raises(TypeError, match=r"input 0 \(a\) .* must be a numpy.ndarray or numpy.float64 or float"):
+        f(np.float32(0.5), np.float32(2.0), np.int64(3))
+    g = _c([a], a * 2 + 1, trust_input=True)  # the one-output call straight in C
+    x = 0.75
+    assert g(x) == 2.5 and g(np.float64(x)) == 2.5 and x == 0.75
+    with pytest.raises(TypeError, match="must be a numpy.ndarray, got int"):
+        g(1)
+
+
+# ----------------------------------------------------------------------------- max/min/all/any lanes
+@pytest.mark.parametrize("dt", ["float64", "float32", "int64", "int16"])
+def test_lane_reductions_every_length_and_nan_position(dt, rng):
+    """max/min/all/any (64 partial accumulators, blocks of 8, then one by one, the lanes folded
+    pairwise) against NumPy over rows of every length around the block sizes, with a NaN (floats)
+    or the extreme value at every kind of position: in a 64-block, in an 8-block, in the last
+    elements."""
+    X = pt.matrix("X", dtype=dt)
+    outs = [pt.max(X, axis=1), pt.min(X, axis=1), pt.max(X), pt.min(X), pt.all(X, axis=1), pt.any(X, axis=1)]
+    f = _c([X], outs)
+    flt = dt.startswith("float")
+    for n in (1, 7, 8, 9, 63, 64, 65, 71, 72, 73, 127, 128, 200):
+        x = (rng.standard_normal((6, n)) * 100).astype(dt)
+        for r, pos in enumerate((0, n // 2, n - 1, min(n - 1, 64), min(n - 1, 70))):
+            if flt:
+                x[r, pos] = np.nan
+            else:
+                x[r, pos] = np.iinfo(dt).max
+        x[5, :] = 0 if n % 2 else x[5, :]  # all-zero rows for all/any
+        want = [x.max(axis=1), x.min(axis=1), x.max(), x.min(), x.all(axis=1), x.any(axis=1)]
+        for got, w in zip(f(x), want):
+            np.testing.assert_array_equal(got, w, err_msg=f"n={n}")
+
+
+# ----------------------------------------------------------------------------- sibling reductions
+def _siblings(f):
+    from eqtensor.backends.c.plan import plan_units
+
+    s = f.maker.schedule
+    plan = plan_units(s.nodes, s.outputs)
+    return sorted(len(v) + 1 for v in plan.siblings.values())
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1, (0, 1)])
+def test_sibling_reductions_share_one_pass(axis, rng):
+    """sum/prod reductions over the same axes of values of one shape that read a common input run
+    in one loop (one accumulator each, keepdims may differ); results equal NumPy's for C-ordered,
+    transposed and strided inputs, float and integer."""
+    X, Y, N = pt.dmatrix("X"), pt.dmatrix("Y"), pt.lmatrix("N")
+    outs = [pt.sum(X * Y, axis=axis), pt.sum(X, axis=axis, keepdims=True), pt.prod(1 + X * 1e-3, axis=axis),
+            pt.sum(pt.exp(X) - Y, axis=axis), pt.sum(N * 2 + (X > 0), axis=axis)]
+    f = _c([X, Y, N], outs)
+    assert _siblings(f) == [5]
+    base = rng.standard_normal((70, 90))
+    for x in (base, base.T.copy().T, base[::2, ::3], np.asfortranarray(base)):
+        y = rng.standard_normal(x.shape)
+        n = rng.integers(-5, 5, x.shape)
+        want = [np.sum(x * y, axis=axis), np.sum(x, axis=axis, keepdims=True), np.prod(1 + x * 1e-3, axis=axis),
+                np.sum(np.exp(x) - y, axis=axis), np.sum(n * 2 + (x > 0), axis=axis)]
+        for got, w in zip(f(x, y, n), want):
+            assert got.shape == np.shape(w) and got.dtype == np.asarray(w).dtype
+            np.testing.assert_allclose(got, w, rtol=1e-12, atol=1e-10)
+
+
+def test_dependent_reductions_stay_in_order(rng):
+    """a reduction reading another's result (through an elementwise step) is not merged with it;
+    an independent one moves up into the earlier pass when everything it reads exists there"""
+    x, g = pt.dvector("x"), pt.dvector("g")
+    s1 = pt.sum(x * g)
+    s2 = pt.sum((x - s1) ** 2 * g)       # depends on s1
+    s3 = pt.sum(g * 3 - x)               # independent: joins s1's pass
+    f = _c([x, g], [s1, s2, s3, s2 + s3])
+    assert _siblings(f) == [2]
+    xv, gv = rng.standard_normal(1001), rng.standard_normal(1001)
+    a = np.sum(xv * gv)
+    b = np.sum((xv - a) ** 2 * gv)
+    c = np.sum(gv * 3 - xv)
+    np.testing.assert_allclose(f(xv, gv), [a, b, c, b + c], rtol=1e-12)
+    with pytest.raises(ValueError):
+        f(xv, gv[:-1])  # the shared loop still checks its operands' lengths

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from eqtensor import tensor as pt
-from eqtensor.backends.c import build, compiler_works
+from eqtensor.backends.c import build, cache_entries, compiler_works, libraries, toolchain
 from eqtensor.backends.c.codegen import generate
 from eqtensor.backends.schedule import make_schedule
 from eqtensor.core.fgraph import FunctionGraph
@@ -36,7 +36,7 @@ def _key():
     x = pt.dvector("x")
     fg = FunctionGraph([x], [pt.exp(x) * 3 + 1], 1, 1)
     gen = generate(make_schedule(fg))
-    return build.module_key(gen.source, parts=gen.parts)
+    return toolchain.module_key(gen.source, parts=(libraries.runtime_name(), *gen.parts))
 
 
 def _spawn(cache, timeout=120.0):
@@ -52,8 +52,11 @@ def _result(p):
 
 
 def _entries(cache):
+    """The module entries (and anything else that is neither the runtime, a kernel library, the
+    kernel index nor a lock)."""
     root = cache / "c"
-    return sorted(n for n in os.listdir(root) if not n.endswith(".lock"))
+    return sorted(n for n in os.listdir(root) if not n.endswith(".lock") and n != "kernels"
+                  and not n.startswith(("_eqrt_", "_eqk_")))
 
 
 @pytest.mark.slow
@@ -63,7 +66,9 @@ def test_concurrent_processes_share_one_valid_entry(tmp_path):
     assert all(r["ok"] and r["backend"] == "c" for r in results)
     key = _key()
     assert _entries(tmp_path) == [key], "one entry, no temporary or trash directories left"
-    assert build.entry_valid(str(tmp_path / "c" / key), key)
+    libs = sorted(n for n in os.listdir(tmp_path / "c") if n.startswith(("_eqrt_", "_eqk_")) and "." not in n)
+    assert [n[:5] for n in libs] == ["_eqk_", "_eqrt"], "one runtime, one kernel library"
+    assert cache_entries.entry_valid(str(tmp_path / "c" / key), key)
 
 
 @pytest.mark.slow
@@ -74,12 +79,12 @@ def test_truncated_or_corrupt_entry_is_rebuilt(tmp_path):
     so = next(p for p in entry.iterdir() if p.name.endswith(".so"))
     data = so.read_bytes()
     so.write_bytes(data[: len(data) // 3])  # truncated
-    assert not build.entry_valid(str(entry), key)
+    assert not cache_entries.entry_valid(str(entry), key)
     assert _result(_spawn(tmp_path))["ok"]
-    assert build.entry_valid(str(entry), key)
+    assert cache_entries.entry_valid(str(entry), key)
     (entry / "checksum").write_text("garbage")  # corrupt checksum
     assert _result(_spawn(tmp_path))["ok"]
-    assert build.entry_valid(str(entry), key)
+    assert cache_entries.entry_valid(str(entry), key)
     assert _entries(tmp_path) == [key]
 
 
@@ -95,7 +100,7 @@ def test_a_held_lock_times_out_instead_of_hanging(tmp_path):
         assert time.monotonic() - t0 < 60
     finally:
         os.close(fd)
-    assert build.entry_valid(str(tmp_path / "c" / key), key)
+    assert cache_entries.entry_valid(str(tmp_path / "c" / key), key)
 
 
 def test_warm_cache_is_reused_in_a_new_process(tmp_path):
@@ -108,8 +113,8 @@ def test_warm_cache_is_reused_in_a_new_process(tmp_path):
 
 
 def test_key_depends_on_source_and_flags():
-    a = build.module_key("int x;")
-    assert a == build.module_key("int x;")
-    assert a != build.module_key("int y;")
-    assert a != build.module_key("int x;", flags=build.CFLAGS + ("-O1",))
-    assert a != build.module_key("int x;", parts=("int z;",))
+    a = toolchain.module_key("int x;")
+    assert a == toolchain.module_key("int x;")
+    assert a != toolchain.module_key("int y;")
+    assert a != toolchain.module_key("int x;", flags=toolchain.CFLAGS + ("-O1",))
+    assert a != toolchain.module_key("int x;", parts=("int z;",))

@@ -23,7 +23,7 @@ class NoFusion(CostModel):
 
 
 def node_costs(outputs, model):
-    from eqtensor.core.graph import toposort
+    from eqtensor.core.traversal import toposort
 
     return sum(model.node_cost(n.op.name, n.op.params, n.out.type, [i.type for i in n.inputs],
                                [getattr(i, "data", None) for i in n.inputs])
@@ -31,7 +31,7 @@ def node_costs(outputs, model):
 
 
 def ops_of(outputs):
-    from eqtensor.core.graph import toposort
+    from eqtensor.core.traversal import toposort
 
     return [n.op.name for n in toposort(outputs)]
 
@@ -251,3 +251,19 @@ def test_duck_typed_cost_model_has_no_fusion_pricing():
     assert graph_cost([y], Plain()) == node_costs([y], CostModel())
     f = function([x], pt.log(1 + pt.exp(x)), mode=Mode(cost_model=Plain(), backend="numpy"))
     assert ops_of(f.maker.fgraph.outputs) == ["softplus"]
+
+
+# softmax/log_softmax take their elementwise producers into their row kernel -------------------------
+
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+def test_row_ops_absorb_their_elementwise_producers(op):
+    m = CostModel()
+    assert m.fusion_consumer(op) == "reduce"
+    x, b = pt.dmatrix("x"), pt.dvector("b")
+    z = pt.exp(x) * 2.0 + b               # exp -> mul -> add, all computed in the row kernel's loop
+    out = getattr(pt.special, op)(z, axis=1)
+    nodes = ops_of([out])
+    assert nodes[-1] == op and nodes.count("dimshuffle") == 1
+    # the three elementwise producers pay no memory pass (the broadcast view of b pays none anyway)
+    assert graph_cost([out], m) == node_costs([out], m) - 3 * m.memory_pass * N * N
+    assert graph_cost([out], NoFusion()) == node_costs([out], m)

@@ -248,3 +248,49 @@ def test_threads_compile_concurrently_without_panics():
     outs = [r for group in result["outs"] for r in group]
     assert len(outs) == 21 and all(_optimized(r) for r in outs)
     assert _optimized(result["main"]) and result["unraisable"] == []
+
+
+def test_locks_held_by_other_threads_at_fork_are_free_in_the_child():
+    """A thread of the parent sits inside the interners' lock, the optimizer cache's lock, the C
+    module cache's lock and a ``gc_paused`` block when the main thread forks: the child compiles new
+    types (interning them, in C and NumPy) with the collector back on; the parent is unaffected."""
+    (child, parent), _ = _run("""
+        import gc
+        from eqtensor.backends.c import build
+        from eqtensor.core.graph import gc_paused
+        from eqtensor.egraph import cache as opt_cache
+        from eqtensor.egraph.program import PARAMS, TYPES, VALUES
+
+        config.optimizer_cache = True
+        softplus_fn()  # the parent has loaded egglog and interned its types
+        held, release = threading.Event(), threading.Event()
+
+        def hold():
+            with TYPES._lock, PARAMS._lock, VALUES._lock, opt_cache._lock, build._STATE, gc_paused():
+                held.set()
+                release.wait()
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        held.wait()
+        pid = os.fork()
+        if pid == 0:
+            out = {"gc_at_fork": gc.isenabled()}
+            x = pt.tensor("x", dtype="float64", shape=(7, None))  # a type the parent never interned
+            for mode in (MODE, "C"):
+                f = et.function([x], pt.log(1 + pt.exp(x * 3.5)), mode=mode)
+                out[str(mode)] = bool(np.allclose(f(np.full((7, 2), 1000.0)), 3500.0))
+            with gc_paused():
+                out["gc_in_block"] = gc.isenabled()
+            out["gc_after"] = gc.isenabled()
+            emit(out)
+            os._exit(0)
+        _, st = os.waitpid(pid, 0)
+        during = gc.isenabled()
+        release.set()
+        holder.join()
+        emit({"status": os.waitstatus_to_exitcode(st), "gc_during": during, "gc_after": gc.isenabled()})
+    """, timeout=120)
+    assert child["gc_at_fork"] and child["gc_after"] and not child["gc_in_block"]
+    assert all(v for k, v in child.items() if not k.startswith("gc_")) and len(child) == 5
+    assert parent == {"status": 0, "gc_during": False, "gc_after": True}

@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 import eqtensor as et
 from eqtensor import In, Out, UnusedInputError, config, function, shared, tensor as pt
-from eqtensor.compile.function import Function
+from eqtensor.compile.compiled_function import Function
 
 # every semantic below must hold whatever the optimizer and the backend do
 MODES = ["FAST_COMPILE", "NUMPY", "C"]

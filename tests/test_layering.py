@@ -36,10 +36,11 @@ LOCAL_IMPORT_ALLOWED = {
     "egglog",  # slow to import (~0.25 s) and configured by the environment first: loaded on first optimize
     "cffi",  # needed only when a C module is built
     "scipy",  # scipy.special/linalg are ~0.25 s of import time: loaded by the first node that runs them
+    "jax",  # optional (the "jax" extra): loaded when the first mode="JAX" function is compiled
 }
 
 #: of those, the ones a plain install may lack (never imported at module level below the faces)
-OPTIONAL = {"mpmath"}
+OPTIONAL = {"mpmath", "jax"}
 
 
 def _module_name(path: pathlib.Path) -> str:

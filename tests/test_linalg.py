@@ -15,7 +15,7 @@ import eqtensor
 from eqtensor import function
 from eqtensor import tensor as pt
 from eqtensor.backends import c as cbackend
-from eqtensor.core.graph import toposort
+from eqtensor.core.traversal import toposort
 from eqtensor.core.op import OPS, Op
 from eqtensor.gradient import NullTypeGradError, grad, verify_grad
 from eqtensor.rules import check

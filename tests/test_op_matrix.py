@@ -16,10 +16,11 @@ from typing import Callable
 import mpmath
 import numpy as np
 import pytest
+import scipy.special as scipy_special
 
 from eqtensor import function
 from eqtensor import tensor as pt
-from eqtensor.core.graph import toposort
+from eqtensor.core.traversal import toposort
 from eqtensor.core.op import OPS, Op
 from eqtensor.core.ops.elemwise import TABLE as ELEMWISE
 from eqtensor.core.ops.shape import make_vector
@@ -460,6 +461,35 @@ _PG = np.array([0.5, 1.0, 2.5, 10.0, 0.1, 3.0])
 for _n in (1, 2):
     add_case("polygamma", _PG, build=lambda a, n=_n: _polygamma(n, a),
              ref=lambda a, n=_n: _mp_vec(lambda v: mpmath.psi(n, v), a, "float64"), rtol=1e-10, label=f"n={_n}")
+# print (core/ops/effects.py): the identity, printing when computed
+add_case("print", values("float32", (2, 3)), build=lambda a: Op(OPS["print"], {"message": "sample", "attrs": ("shape",)})(a),
+         ref=lambda a: a)
+# searchsorted and unique (core/ops/sorting.py)
+_sorted = np.array([1.0, 2.0, 2.0, 5.0, np.nan])
+for _side in ("left", "right"):
+    add_case("searchsorted", _sorted, np.array([[2.0, 0.0], [6.0, np.nan]]),
+             build=lambda x, v, s=_side: pt.searchsorted(x, v, side=s),
+             ref=lambda x, v, s=_side: np.searchsorted(x, v, side=s).astype("int64"), static_out=True, label=_side)
+add_case("searchsorted", np.array([3, 1, 2], "int32"), np.array(2.5, "float32"), build=pt.searchsorted,
+         ref=lambda x, v: np.asarray(np.searchsorted(x, v)), label="int32 x, float32 0-d v")
+_u = np.array([[3, 1, 3], [2, 1, 3]], "int32")
+for _k, _flags in enumerate([{}, {"return_index": True}, {"return_inverse": True}, {"return_counts": True}]):
+    add_case("unique", _u, build=lambda a, f=_flags: pt.unique(a, **f)[-1] if f else pt.unique(a),
+             ref=lambda a, k=_k, f=_flags: np.asarray(np.unique(a, **f)[-1] if f else np.unique(a)).reshape(-1)
+             .astype("int64" if k else "int32"), static_out=_k == 2, label=f"output {_k}")
+    add_case("unique", _u, build=lambda a, f=_flags: pt.unique(a, axis=1, **f)[-1] if f else pt.unique(a, axis=1),
+             ref=lambda a, k=_k, f=_flags: (np.unique(a, axis=1, **f)[-1].astype("int64") if f
+                                            else np.unique(a, axis=1)), static_out=_k == 2, label=f"axis 1, output {_k}")
+# the ternary special functions (the unary and binary ones come from the elementwise table)
+for _dt in ("float64", "float32"):
+    _ab = np.array([[0.5, 2.0, 1.0], [3.0, 0.0, 7.5]], _dt)
+    _xs = np.array([[0.0, 0.3, 1.0], [0.5, 0.9, 0.1]], _dt)
+    add_case("betainc", _ab, _ab[::-1], _xs, build=pt.betainc, ref=lambda a, b, x: scipy_special.betainc(a, b, x),
+             label=_dt)
+    add_case("betaincinv", _ab, _ab[::-1], _xs, build=pt.betaincinv,
+             ref=lambda a, b, y: scipy_special.betaincinv(a, b, y), label=_dt)
+add_case("betainc", np.array([2.0, 0.5]), build=lambda a: pt.betainc(a, 2, 0.25),
+         ref=lambda a: scipy_special.betainc(a, 2.0, 0.25), label="weak scalars")
 for _name, _build in (("zero_grad", _gr.zero_grad), ("disconnected_grad", _gr.disconnected_grad),
                       ("undefined_grad", _gr.undefined_grad), ("grad_clip", lambda a: _gr.grad_clip(a, -1, 1)),
                       ("grad_scale", lambda a: _gr.grad_scale(a, 0.5))):
@@ -485,7 +515,51 @@ add_case("scan", values("int32", (4,)), build=lambda s: _scan(lambda s_t: s_t * 
          ref=lambda s: s * 2, label="int map")
 
 
-# ============================================================================ extra ops (eqtensor/core/ops/extra.py)
+# ============================================================================ ifelse (eqtensor.ifelse)
+from eqtensor.ifelse import ifelse as _ifelse  # noqa: E402
+
+for _taken in (True, False):
+    add_case("ifelse", values("float64", (2, 3)), values("float64", (4, 3), 1),
+             build=lambda a, b, t=_taken: _ifelse(t, a * 2, b[1:]),
+             ref=lambda a, b, t=_taken: a * 2 if t else b[1:], static_out=False, label=f"taken={_taken}")
+add_case("ifelse", values("int8", (3,)), values("int8", (3,), 1), build=lambda a, b: _ifelse(False, a, b),
+         ref=lambda a, b: b, label="int8")
+
+
+# ============================================================================ random variables (eqtensor.tensor.random)
+from eqtensor.tensor import random as _ptr  # noqa: E402
+
+
+def _rng(seed=3):
+    return _ptr.shared_rng(np.random.default_rng(seed))
+
+
+def _second_draw(lam, loc):
+    """A draw from the generator ``random_next`` returns (the second draw of the stream)."""
+    nxt, first = _ptr.poisson(lam, rng=_rng(), return_next_rng=True)
+    return _ptr.normal(loc, first.astype("float64") + 1.0, rng=nxt)
+
+
+def _second_draw_ref(lam, loc):
+    g = np.random.default_rng(3)
+    first = g.poisson(lam)
+    return g.normal(loc, first + 1.0)
+
+
+add_case("random", values("float64", (2, 3)), build=lambda m: _ptr.normal(m, 2.0, rng=_rng()),
+         ref=lambda m: np.random.default_rng(3).normal(m, 2.0), label="normal, broadcast")
+add_case("random", np.array([1.5, 4.0]), np.array([2.0, 4.5]), build=lambda lo, hi: _ptr.uniform(lo, hi, rng=_rng()),
+         ref=lambda lo, hi: np.random.default_rng(3).uniform(lo, hi), label="uniform, parameters as they are")
+add_case("random", np.array([1.5, 4.0]), build=lambda lam: _ptr.poisson(lam, size=(3, 2), rng=_rng()),
+         ref=lambda lam: np.random.default_rng(3).poisson(lam, size=(3, 2)), label="poisson, size")
+add_case("random", np.array([1.0, 2.0, 3.0]), build=lambda a: _ptr.dirichlet(a, size=(4,), rng=_rng()),
+         ref=lambda a: (lambda g: np.stack([g.dirichlet(a) for _ in range(4)]))(np.random.default_rng(3)),
+         label="dirichlet, size (one draw per row, as PyTensor)")
+add_case("random_next", np.array([2.0, 5.0]), values("float64", (2,)), build=_second_draw, ref=_second_draw_ref,
+         label="the draw after another")
+
+
+# ============================================================================ extra ops (core/ops/cumulative.py, sorting.py…)
 for _dt in ("float64", "float32", "int8", "bool", "uint8"):
     _x = values(_dt, (3, 4))
     add_case("cumsum", _x, build=lambda a: pt.cumsum(a, axis=1), ref=lambda a: np.cumsum(a, axis=1), label=f"{_dt} axis 1")
@@ -523,7 +597,7 @@ add_case("specify_shape", values("float64", (3, 4)), build=lambda a: pt.specify_
          ref=lambda a: a[a > 0] * 2, static_out=False, label="data-dependent length")
 
 
-# ============================================================================ linear algebra (core/ops/slinalg.py, nlinalg.py)
+# ============================================================================ linear algebra (core/ops/solvers.py, …, nlinalg.py)
 # References call NumPy/SciPy matrix by matrix, in LAPACK's dtype (PyTensor's rule: float32 and
 # narrow types compute in float32, wider ints in float64).
 import scipy.linalg as _sl  # noqa: E402
@@ -792,7 +866,7 @@ def test_ops_without_view_of_never_alias_their_inputs(name):
         ins = _inputs(case, static=False)
         values = {id(v): np.array(a) for v, a in zip(ins, case.args)}
         for node in toposort([case.build(*ins)]):
-            args = [values.get(id(i), getattr(i, "data", None)) for i in node.inputs]
+            args = [values.get(id(i), getattr(i, "data", getattr(i, "value", None))) for i in node.inputs]  # shared: .value
             if node.op.name != name or any(a is None for a in args):
                 continue
             with np.errstate(all="ignore"):
@@ -811,7 +885,8 @@ MP_POINTS = np.concatenate([np.linspace(-6, 6, 49), [1e-300, -1e-300, 1e-8, -1e-
 #: ops with parameters: the parameter values the reference check uses
 MP_PARAMS = {"polygamma": {"n": 1}}
 #: relative tolerance of the NumPy/SciPy implementation against the exact value
-MP_RTOL = {"arccos": 1e-12, "arcsin": 1e-12, "erfinv": 1e-11, "gammaln": 1e-11, "psi": 1e-11, "polygamma": 1e-11,
+MP_RTOL = {"j0": 1e-12, "j1": 1e-12, "jv": 1e-11, "gammainc": 1e-13, "gammaincc": 1e-13, "kv": 1e-13,
+           "kve": 1e-13, "arccos": 1e-12, "arcsin": 1e-12, "erfinv": 1e-11, "gammaln": 1e-11, "psi": 1e-11, "polygamma": 1e-11,
            "tan": 1e-12, "pow": 1e-12, "arctanh": 1e-12, "arccosh": 1e-12}
 #: absolute tolerance near the zeros of a function, where relative accuracy is not defined
 MP_ATOL = {"gammaln": 1e-15}

@@ -12,7 +12,7 @@ import pytest
 
 import eqtensor as et
 from eqtensor import config, tensor as pt
-from eqtensor.egraph import Budget, cache as opt_cache
+from eqtensor.egraph import Budget, cache as opt_cache, cache_codec, cache_key
 from eqtensor.egraph.optimizer import optimize_graph
 from eqtensor.core.fgraph import FunctionGraph
 from eqtensor.compile.mode import Mode
@@ -89,7 +89,7 @@ def test_disk_entries_serve_a_new_process(fresh_cache):
 
 def _ops(data):
     payload = json.loads(data.partition(b"\n")[2])
-    return [s[:2] for s in payload["steps"]], opt_cache.decode_value(dict(payload["summary"])["rule_matches"])
+    return [s[:2] for s in payload["steps"]], cache_codec.decode_value(dict(payload["summary"])["rule_matches"])
 
 
 def test_a_corrupt_or_truncated_entry_is_optimized_again(fresh_cache):
@@ -163,7 +163,7 @@ def test_replay_rebuilds_on_new_leaves_for_random_graphs(fresh_cache, rng):
 def test_the_key_covers_rules_and_library_source(fresh_cache, monkeypatch):
     x = pt.dvector("x")
     fg = FunctionGraph([x], [pt.exp(x) + 1], 1, 1)
-    leaves, nodes, outs = opt_cache.leaves_and_nodes(fg.outputs)
+    leaves, nodes, outs = cache_key.leaves_and_nodes(fg.outputs)
     from eqtensor.egraph.extract import CostModel
     from eqtensor.rules.language import as_schedule
 
@@ -172,7 +172,7 @@ def test_the_key_covers_rules_and_library_source(fresh_cache, monkeypatch):
     assert k(default_rules()) != k(default_rules().without("neg_neg"))
     assert k(default_rules()) != k(default_rules(), Budget(iterations=3))
     before = k(default_rules())
-    monkeypatch.setattr(opt_cache, "_source_hash", "0" * 64)  # as if eqtensor's source had changed
+    monkeypatch.setattr(cache_key, "_source_hash", "0" * 64)  # as if eqtensor's source had changed
     assert k(default_rules()) != before
 
 

@@ -13,23 +13,20 @@ import base64
 import hashlib
 import json
 import os
-import pwd
 import shutil
 import stat
 import subprocess
 import sys
 import tempfile
 import warnings
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from conftest import child_env, chown_tree
 
 import eqtensor as et
 from eqtensor import config, tensor as pt
-from eqtensor.egraph import cache as opt_cache
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from eqtensor.egraph import cache as opt_cache, cache_codec, cache_key
 
 #: the graphs compiled here (also by the child process, which gets this text)
 GRAPHS_CODE = r"""
@@ -107,9 +104,9 @@ def _pack(payload, digest=None) -> bytes:
 def _valid(path) -> bool:
     k = path.name[:-5]
     try:
-        opt_cache._decode_entry(k, path.read_bytes())
+        cache_codec.decode_entry(k, path.read_bytes())
         return True
-    except opt_cache.Damaged:
+    except cache_codec.Damaged:
         return False
 
 
@@ -321,13 +318,13 @@ def test_what_is_not_json_is_not_cached_on_disk(cache):
     for v in [None, True, 3, -2**70, 0.1, float("nan"), -0.0, "s", (1, ("slice", None, 2)), [1, 2],
               frozenset({1, 2}), b"\x00\xff", slice(1, None, -1), np.int64(5), np.float32(0.5), np.bool_(True),
               np.dtype("float32"), {"a": (1,)}]:
-        back = opt_cache.decode_value(json.loads(json.dumps(opt_cache.encode_value(v))))
+        back = cache_codec.decode_value(json.loads(json.dumps(cache_codec.encode_value(v))))
         assert type(back) is type(v) and (back == v or (v != v and back != back)), v
         if isinstance(v, float):
             assert np.copysign(1, back) == np.copysign(1, v)
     for v in [object(), 1j, np.float128(1) if hasattr(np, "float128") else object(), {1, 2}]:
-        with pytest.raises(opt_cache.Uncacheable):
-            opt_cache.encode_value(v)
+        with pytest.raises(cache_codec.Uncacheable):
+            cache_codec.encode_value(v)
     k = "0" * 64
     opt_cache.store(k, (([("leaf", 0), ("op", "exp", {}, (0,))], [1]), {"stop_reason": object()}))
     assert opt_cache.lookup(k)[1] == "memory" and not _entries(cache)
@@ -336,70 +333,14 @@ def test_what_is_not_json_is_not_cached_on_disk(cache):
 # --- as an unprivileged user: read-only and foreign cache directories --------------------------------
 
 
-def _env(**extra):
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), PYTHONDONTWRITEBYTECODE="1")
-    env.pop("EQTENSOR_CACHE_DIR", None)
-    env.update(extra)
-    return env
-
-
-@pytest.fixture(scope="module")
-def unprivileged():
-    """How to run a child as a user to whom permission bits apply (the current user unless it is
-    root; else ``nobody``), plus a scratch directory it can reach; skips when there is none."""
-    if os.geteuid() != 0:
-        base = tempfile.mkdtemp(prefix="eqtensor-perm-")
-        yield SimpleNamespace(uid=os.geteuid(), gid=os.getegid(), prefix=(), kwargs={}, base=base,
-                              home=os.environ.get("HOME", base))
-        shutil.rmtree(base, ignore_errors=True)
-        return
-    try:
-        pw = pwd.getpwnam("nobody")
-    except KeyError:
-        pytest.skip("permission checks need a non-root user: running as root and there is no user 'nobody'")
-    base = tempfile.mkdtemp(prefix="eqtensor-perm-")
-    os.chmod(base, 0o755)
-    home = os.path.join(base, "home")
-    os.mkdir(home)
-    os.chown(home, pw.pw_uid, pw.pw_gid)
-    ids = ["--reuid", str(pw.pw_uid), "--regid", str(pw.pw_gid), "--clear-groups"]
-    candidates = [((), dict(user=pw.pw_uid, group=pw.pw_gid, extra_groups=[]))]
-    if shutil.which("setpriv"):  # the interpreter may live where nobody can read (e.g. under /root)
-        read_all = ["--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search"]
-        candidates.append(((shutil.which("setpriv"), *ids, *read_all, "--"), {}))
-    probe = "import os, eqtensor, egglog.bindings\nprint(os.geteuid())\n"
-    user = None
-    for prefix, kwargs in candidates:
-        try:
-            r = subprocess.run([*prefix, sys.executable, "-c", probe], env=_env(HOME=home), cwd=base,
-                               capture_output=True, text=True, timeout=60, **kwargs)
-        except OSError:
-            continue
-        if r.returncode == 0 and r.stdout.split() == [str(pw.pw_uid)]:
-            user = SimpleNamespace(uid=pw.pw_uid, gid=pw.pw_gid, prefix=prefix, kwargs=kwargs, base=base, home=home)
-            break
-    if user is None:
-        shutil.rmtree(base, ignore_errors=True)
-        pytest.skip("user 'nobody' cannot run this interpreter (and setpriv is not available)")
-    yield user
-    shutil.rmtree(base, ignore_errors=True)
-
-
 def _child(cache_dir, graphs, user=None):
-    prefix, kwargs, env = (), {}, _env()
+    prefix, kwargs, env = (), {}, child_env()
     if user is not None:
-        prefix, kwargs, env = user.prefix, user.kwargs, _env(HOME=user.home)
+        prefix, kwargs, env = user.prefix, user.popen_kwargs, child_env(HOME=user.home)
     p = subprocess.run([*prefix, sys.executable, "-c", CHILD, str(cache_dir), *graphs], env=env,
                        cwd=tempfile.gettempdir(), capture_output=True, text=True, timeout=120, **kwargs)
     assert p.returncode == 0, p.stderr[-4000:]
     return json.loads(p.stdout.strip().splitlines()[-1])
-
-
-def _chown_tree(path, uid, gid):
-    for d, _, files in os.walk(path):
-        os.chown(d, uid, gid)
-        for name in files:
-            os.lchown(os.path.join(d, name), uid, gid)
 
 
 def test_read_only_and_foreign_cache_directories(unprivileged):
@@ -413,7 +354,7 @@ def test_read_only_and_foreign_cache_directories(unprivileged):
     # read-only; others: a directory of root's the user cannot write; below-file: under a regular file
     populated = os.path.join(base, "populated")
     shutil.copytree(golden, populated)
-    _chown_tree(populated, u.uid, u.gid)
+    chown_tree(populated, u.uid, u.gid)
     readonly = os.path.join(base, "readonly")
     os.mkdir(readonly)
     os.chown(readonly, u.uid, u.gid)
@@ -452,7 +393,7 @@ def test_random_damage_never_raises_and_is_never_half_used(cache, rng):
     entry, good = _golden(cache)
     k = entry.name[:-5]
     _, payload = _parse(good)
-    leaves = opt_cache.leaves_and_nodes(graph_a()[0].maker.fgraph.outputs)[0]  # a graph of the same structure
+    leaves = cache_key.leaves_and_nodes(graph_a()[0].maker.fgraph.outputs)[0]  # a graph of the same structure
     junk = [None, True, -1, 2**64, 0.5, "", "x", [], {}, [[]], {"t": 1}, {"f": "zz"}, {"d": [[[], 1]]},
             {"n": ["int8", 300]}, {"it": [[["a"], 1]]}, {"s": [1]}, {"b": "!"}, [["axis", 1]]]
 
@@ -484,7 +425,7 @@ def test_random_damage_never_raises_and_is_never_half_used(cache, rng):
         try:
             opt_cache.replay(got, leaves)
             outcomes.add("replayed")
-        except opt_cache.Damaged:
+        except cache_codec.Damaged:
             outcomes.add("damaged on replay")
             assert opt_cache.last_lookup()[0] == 1 and not entry.exists()
     assert "damaged on read" in outcomes

@@ -14,7 +14,7 @@ import pytest
 import eqtensor
 import eqtensor.tensor as pt
 from eqtensor import function
-from eqtensor.core.graph import toposort
+from eqtensor.core.traversal import toposort
 from eqtensor.gradient import verify_grad
 from eqtensor.tensor import TensorType
 
@@ -669,3 +669,166 @@ def test_every_op_of_this_module_is_used_by_a_case():
         out = build(*ins)
         used |= {n.op.name for n in toposort(list(out) if isinstance(out, (list, tuple)) else [out])}
     assert {"cumsum", "cumprod", "sort", "argsort", "repeat", "specify_shape"} <= used
+
+
+# ============================================================================ compile API (In, shared, Mode)
+def test_in_strict_allow_downcast_and_mutable():
+    x, v = pt.dvector("x"), pt.fvector("v")
+    f = function([eqtensor.In(x, strict=True)], x * 2)
+    np.testing.assert_array_equal(f(np.ones(2)), [2.0, 2.0])
+    for bad in ([1.0, 2.0], np.ones(2, "float32")):
+        with pytest.raises(TypeError, match="strict"):
+            f(bad)
+    g = function([eqtensor.In(v, allow_downcast=True)], v * 2)
+    assert g(np.full(2, 0.1)).dtype == np.float32
+    h = function([eqtensor.In(v, allow_downcast=False)], v * 2, allow_input_downcast=True)
+    with pytest.raises(TypeError, match="lose information"):
+        h(np.full(2, 0.1))
+    m = function([eqtensor.In(x, mutable=True)], x + 1)  # allowed to overwrite: eqtensor never does
+    arg = np.zeros(2)
+    np.testing.assert_array_equal(m(arg), [1.0, 1.0])
+    np.testing.assert_array_equal(arg, [0.0, 0.0])
+
+
+def test_shared_strict_and_allow_downcast():
+    s = eqtensor.shared(np.zeros(2), strict=True)
+    with pytest.raises(TypeError, match="strict"):
+        s.set_value([1.0, 2.0])
+    with pytest.raises(TypeError, match="strict"):
+        eqtensor.shared(1.0, strict=True)
+    s.set_value(np.ones(2))
+    np.testing.assert_array_equal(s.get_value(), [1.0, 1.0])
+    d = eqtensor.shared(np.zeros(2, "float32"), allow_downcast=True)
+    d.set_value(np.full(2, 0.1))
+    assert d.get_value().dtype == np.float32
+    with pytest.raises(TypeError, match="lose information"):
+        eqtensor.shared(np.zeros(2, "float32")).set_value(np.full(2, 0.1))
+
+
+@pytest.mark.parametrize("linker, optimizer, backend, optimize", [
+    ("py", None, "numpy", False), ("c", "fast_run", "c", True), ("cvm", "o2", "c", False), ("c|py", "o4", "c", True),
+    ("vm", "None", "c", False), ("numba", "merge", "c", False), (None, "fast_compile", "numpy", False)])
+def test_mode_linker_and_optimizer_strings(linker, optimizer, backend, optimize):
+    mode = eqtensor.Mode(linker=linker, optimizer=optimizer)
+    assert (mode.backend, mode.optimize) == (backend, optimize)
+    x = pt.dvector("x")
+    np.testing.assert_allclose(function([x], pt.log(1 + pt.exp(x)), mode=mode)(np.array([0.0, 2.0])),
+                               np.log1p(np.exp([0.0, 2.0])))
+    with pytest.raises(ValueError, match="unknown or unsupported linker"):
+        eqtensor.Mode(linker="pytorch")
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        eqtensor.Mode(optimizer="fastest")
+
+
+def test_function_profile():
+    x = pt.dvector("x")
+    f = function([x], x * 2, profile=True)
+    f(np.ones(3))
+    assert f.profile is not None
+
+
+# ============================================================================ printing
+@pytest.mark.parametrize("mode", ["FAST_COMPILE", *MODES])
+def test_print_prints_at_run_time_and_survives_the_optimizer(mode, capsys):
+    from eqtensor.printing import Print
+
+    x = pt.dvector("x")
+    f = function([x], Print("x is", attrs=("__str__", "shape"))(x) * 2, mode=mode)
+    assert capsys.readouterr().out == ""  # nothing at compile time
+    np.testing.assert_array_equal(f(np.array([1.0, 2.0])), [2.0, 4.0])
+    assert capsys.readouterr().out == "x is __str__ = [1. 2.]\nx is shape = (2,)\n"
+    c = function([], Print("c")(np.ones(2)) + 1, mode=mode)  # a constant input is not folded away
+    assert capsys.readouterr().out == ""
+    c()
+    assert capsys.readouterr().out == "c __str__ = [1. 1.]\n"
+    g = eqtensor.grad(Print("y")(x).sum(), x)  # the gradient of the identity
+    np.testing.assert_array_equal(function([x], g, mode=mode)(np.ones(2)), [1.0, 1.0])
+
+
+def test_pp_pydotprint_names_and_debugprint_depth():
+    from eqtensor.printing import debugprint, pp, pprint, pydotprint
+
+    x = pt.dvector("x")
+    y = (pt.exp(x * 2) + 1).sum()
+    assert pp(y) == pprint(y)
+    dot = pydotprint(pt.exp(x), var_with_name_simple=True)
+    assert 'label="x"' in dot and 'label="exp\\nfloat64[?]"' in dot
+    assert 'label="x\\nfloat64[?]"' in pydotprint(pt.exp(x))
+    # PyTensor's depth: the output is level 1
+    assert debugprint(y, depth=0, file="str") == ""
+    assert debugprint(y, depth=1, file="str").splitlines() == ["sum{axis=(0,), keepdims=False} [id A]"]
+    assert len(debugprint(y, depth=2, file="str").splitlines()) == 2
+    assert len(debugprint(y, file="str").splitlines()) == 7  # sum, add, exp, mul, x, 2.0, 1.0
+
+
+# ============================================================================ gradients
+def test_pushforward_pullback_lop_rop_at_top_level():
+    x, W, V = pt.dvector("x"), pt.dmatrix("W"), pt.dmatrix("V")
+    xv, Vv = np.array([1.0, 2.0]), np.array([[1.0, 2.0], [3.0, 4.0]])
+    for fn in (eqtensor.pushforward, eqtensor.Rop, eqtensor.gradient.pushforward):
+        np.testing.assert_allclose(fn(pt.dot(x, W), W, V).eval({x: xv, V: Vv}), xv @ Vv)
+    # as PyTensor: the Jacobian-vector product no longer uses W, and listing it raises
+    with pytest.raises(eqtensor.UnusedInputError):
+        function([x, W, V], eqtensor.Rop(pt.dot(x, W), W, V))
+    u = pt.dvector("u")
+    for fn in (eqtensor.pullback, eqtensor.Lop, eqtensor.gradient.pullback):
+        np.testing.assert_allclose(fn(pt.dot(x, W), W, u).eval({x: xv, u: np.array([3.0, 4.0])}),
+                                   np.outer(xv, [3.0, 4.0]))
+    y = pt.dvector("y")
+    [g] = eqtensor.pullback([x * 2], [y], [u], disconnected_inputs="ignore", return_disconnected="none")
+    assert g is None
+    out = eqtensor.pushforward(y * 0 + 1, x, u, disconnected_outputs="ignore", return_disconnected="disconnected")
+    assert isinstance(out, eqtensor.gradient.DisconnectedType)
+
+
+def test_grad_with_respect_to_an_integer_input_as_pytensor():
+    i, x = pt.iscalar("i"), pt.dvector("x")
+    cases = [(i ** 2, [i], [3], 0.0), (i * 2.5, [i], [3], 2.5), (pt.cast(i, "float64") ** 2, [i], [3], 6.0),
+             (pt.sin(i), [i], [3], np.cos(3)), ((i * x).sum(), [i, x], [3, np.array([1.0, 2.0])], 0.0)]
+    for cost, ins, vals, want in cases:
+        g = eqtensor.grad(cost, i)
+        assert g.dtype == "float64"
+        assert float(function(ins, g, on_unused_input="ignore")(*vals)) == pytest.approx(want, rel=1e-12)
+
+
+# ============================================================================ axis as NumPy values, build-time checks
+@pytest.mark.parametrize("axis", [np.array(1), np.int64(1), np.int32(-1), np.array([1])])
+def test_axis_given_as_numpy_values(axis):
+    m = pt.dmatrix("m")
+    v = RNG.normal(size=(2, 3))
+    for build, ref in ((lambda a: pt.sum(m, axis=a), lambda a: v.sum(axis=1)),
+                       (lambda a: pt.max(m, axis=a), lambda a: v.max(axis=1)),
+                       (lambda a: pt.mean(m, axis=a), lambda a: v.mean(axis=1)),
+                       (lambda a: pt.argmax(m, axis=a), lambda a: v.argmax(axis=1)),
+                       (lambda a: pt.cumsum(m, axis=a), lambda a: v.cumsum(axis=1)),
+                       (lambda a: pt.special.softmax(m, axis=a), lambda a: np.exp(v) / np.exp(v).sum(1, keepdims=True)),
+                       (lambda a: pt.linalg.norm(m, axis=a), lambda a: np.linalg.norm(v, axis=1)),
+                       (lambda a: m.sum(axis=a), lambda a: v.sum(axis=1))):
+        np.testing.assert_allclose(build(axis).eval({m: v}), ref(axis), rtol=1e-12)
+
+
+def test_build_time_checks_pytensor_makes():
+    x = pt.dvector("x")
+    s = eqtensor.shared(np.zeros(3))
+    with pytest.raises(TypeError, match="not a shared variable"):
+        function([x], x, updates=[(x, x + 1)])
+    with pytest.raises(TypeError, match="dimension"):
+        function([x], x, updates=[(s, pt.dmatrix("m"))])
+    with pytest.raises(TypeError, match="lose information"):
+        function([x], x, updates=[(s, pt.cast(x, "complex128"))])
+    with pytest.raises(TypeError, match="updates must be"):
+        function([x], x, updates=[s])
+    with pytest.raises(TypeError, match="bool"):
+        pt.as_tensor_variable(True)
+    with pytest.raises(TypeError, match="complex"):
+        pt.cast(pt.zvector("z"), "int32")
+    masked = np.ma.masked_array([1.0, 2.0], mask=[0, 1])
+    with pytest.raises(NotImplementedError, match="masked"):
+        pt.as_tensor_variable(masked)
+    with pytest.raises(NotImplementedError, match="masked"):
+        eqtensor.shared(masked)
+    with pytest.raises(TypeError, match="masked array"):
+        function([x], x * 2)(masked)
+    m = pt.tensor("m", shape=(3, 4), dtype="float64")
+    with pytest.raises(ValueError, match="cannot be broadcast"):
+        pt.set_subtensor(m[0], np.ones(5))

@@ -55,7 +55,7 @@ def test_debugprint_list_depth_stop_on_name_and_ids():
         "       └─ x [id D]",
         "exp 'a' [id B] ···",
     ]
-    assert debugprint(b, depth=1, file="str").splitlines() == ["log [id A]", " └─ exp 'a' [id B]"]
+    assert debugprint(b, depth=2, file="str").splitlines() == ["log [id A]", " └─ exp 'a' [id B]"]
     assert debugprint(b, stop_on_name=True, file="str").splitlines() == ["log [id A]", " └─ exp 'a' [id B]"]
     assert debugprint(b, id_type="int", file="str").splitlines()[1] == " └─ exp 'a' [id 1]"
     assert debugprint(b, id_type="", file="str").splitlines()[:2] == ["log", " └─ exp 'a'"]

@@ -18,7 +18,7 @@ import eqtensor.core.config as config_module
 from eqtensor import config, function, shared
 from eqtensor import tensor as pt
 from eqtensor.backends import c as cbackend
-from eqtensor.compile.function import Function
+from eqtensor.compile.compiled_function import Function
 from eqtensor.compile.profile import ProfileStats
 from eqtensor.core.ops.blas import gemm
 

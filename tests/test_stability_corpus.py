@@ -15,13 +15,17 @@ import pytest
 
 import eqtensor as et
 from eqtensor import tensor as pt
-from eqtensor.core.graph import toposort
+from eqtensor.core.traversal import toposort
 from eqtensor.rules import autodiff
 from eqtensor.rules.reference import evaluate_mp
 
 BIG = np.array([-1000.0, -50.0, -1.0, 0.0, 1e-12, 2.0, 50.0, 1000.0])
 NEG = np.array([-1000.0, -50.0, -1.0, -1e-12, -1e-300])
 ERFX = np.array([-30.0, -6.0, -1.0, 0.0, 0.5, 6.0, 26.0])
+LOG_ERFC_X = np.array([-1e4, -30.0, -1.0, 0.0, 1e-10, 0.5, 0.5000001, 3.0, 26.0, 30.0, 1e4, 1e150])
+# ties (the gradient is 1/2 each), huge, tiny and opposite arguments
+TIE_A = np.array([1000.0, -1000.0, 0.0, 3.0, 800.0, -800.0, 1e-9, 710.0, -745.5, 1e300])
+TIE_B = np.array([1000.0, -1000.0, 0.0, -3.0, -800.0, 800.0, -1e-9, 709.9, -745.0, 1e300])
 
 # name -> (builder over inputs (a, b), values of a, values of b or None, ops the stable form uses)
 CORPUS = {
@@ -44,6 +48,12 @@ CORPUS = {
                      np.array([799.0, 2.0, -800.5]), {"exp"}),
     "logsubexp": (lambda a, b: pt.log(pt.exp(a) - pt.exp(b)), np.array([1000.0, -1000.0, 3.0, 1.0]),
                   np.array([999.0, -1001.0, -3.0, 1.0 - 1e-9]), {"log1mexp"}),
+    "logaddexp": (lambda a, b: pt.log(pt.exp(a) + pt.exp(b)), TIE_A, TIE_B, {"logaddexp"}),
+    "hypot": (lambda a, b: pt.sqrt(a**2 + b**2), np.array([1e200, 3.0, 1e-200, -1e300, 5.0, -2e-300]),
+              np.array([1e200, -4.0, 1e-200, 1.0, 0.0, 3e-300]), {"hypot"}),
+    "hypot_mul": (lambda a, b: pt.sqrt(a * a + b * b), np.array([1e200, 3.0, -1e-200]),
+                  np.array([-1e199, 4.0, 1e-200]), {"hypot"}),
+    "log_erfc": (lambda a, b: pt.log(pt.erfc(a)), LOG_ERFC_X, None, {"erfcx"}),
     "erfc": (lambda a, b: 1 - pt.erf(a), ERFX, None, {"erfc"}),
     "one_plus_erf": (lambda a, b: 1 + pt.erf(a), -ERFX, None, {"erfc"}),
     "erf_minus_one": (lambda a, b: pt.erf(a) - 1, ERFX, None, {"erfc"}),

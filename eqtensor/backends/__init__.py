@@ -1,7 +1,8 @@
 """Backends compile a typed, scheduled graph into a callable. They know nothing of the e-graph.
 
-``mode.backend`` picks the backend: ``"numpy"`` (generated Python over NumPy, the reference) or
-``"c"`` (:mod:`eqtensor.backends.c`). Without a working C compiler, ``"c"`` falls back to NumPy
+``mode.backend`` picks the backend: ``"numpy"`` (generated Python over NumPy, the reference),
+``"c"`` (:mod:`eqtensor.backends.c`) or ``"jax"`` (:mod:`eqtensor.backends.jax`, one ``jax.jit``
+program; JAX is imported when the first such function is compiled). Without a working C compiler, ``"c"`` falls back to NumPy
 with one warning per process.
 """
 
@@ -11,6 +12,7 @@ import warnings
 
 from .schedule import Schedule, make_schedule
 from . import c, numpy_backend
+from . import jax as jax_backend
 
 _warned_no_compiler = False
 
@@ -26,6 +28,9 @@ def compile_fgraph(fgraph, mode):
     global _warned_no_compiler
 
     schedule = make_schedule(fgraph)
+    if mode.backend == "jax":
+        thunk, src, _ = jax_backend.compile_schedule(schedule, sharding=mode.sharding)
+        return thunk, schedule, src, "jax", None
     if mode.backend == "c":
 
         if c.compiler_works():

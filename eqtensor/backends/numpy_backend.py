@@ -26,6 +26,7 @@ import re
 
 import numpy as np
 
+from .branches import walk
 from .schedule import Schedule
 
 
@@ -181,6 +182,101 @@ class _Names:
         return self.names[id(v)]
 
 
+def _input_names(node, names, ns, inputs=None) -> list[str]:
+    """The thunk's names of ``node``'s inputs (or of ``inputs``); a constant or shared value read
+    first here gets a name bound in ``ns`` to its value."""
+    ins = []
+    for i in node.inputs if inputs is None else inputs:
+        if id(i) not in names.names:
+            if i.owner is not None:
+                raise RuntimeError(f"schedule order broken at {node}")
+            cname = names.fresh("c")
+            names.names[id(i)] = cname
+            ns[cname] = i.data if hasattr(i, "data") else i.get_value(borrow=True)
+        ins.append(names.of(i))
+    return ins
+
+
+def _branch_lines(kind, b, schedule, names, ns, reuse) -> list[str]:
+    """The lines of a lazy ``ifelse`` group (:func:`eqtensor.backends.branches.walk`'s ``kind`` for
+    group ``b``): the ``if`` on its condition (naming the group's outputs), the outputs taking their
+    then/else values, ``else:``; at its end, the names of values read for the last time are freed."""
+    members = range(b.else_end, b.end)
+    nodes = schedule.nodes
+    if kind == "if":
+        for m in members:
+            names.names[id(nodes[m].out)] = names.fresh(nodes[m].out.name or "ifelse", reuse=reuse)
+        [cond] = _input_names(nodes[b.else_end], names, ns, nodes[b.else_end].inputs[:1])
+        return [f"if {cond}:"]
+    if kind == "else":
+        return ["else:"]
+    if kind == "end":
+        if reuse:
+            for m in members:
+                for i in set(nodes[m].inputs):
+                    if i.owner is not None and schedule.last_use.get(id(i)) == m:
+                        names.release(names.of(i))
+        return []
+    pos = 1 if kind == "then" else 2
+    return [f"{names.of(nodes[m].out)} = {_input_names(nodes[m], names, ns, nodes[m].inputs[pos:pos + 1])[0]}"
+            for m in members]
+
+
+def _check_lines(node, ins, checks, leaf_pos) -> list[str]:
+    """The run-time broadcast checks ``checks`` (``(axis, input positions)``) of elementwise ``node``
+    as lines of the thunk, each raising an error naming the inputs whose lengths differ."""
+    lines = []
+    for axis, idx in checks:
+        idx = [j for n, j in enumerate(idx) if ins[j] not in [ins[i] for i in idx[:n]]]
+        if len(idx) < 2:
+            continue
+        first = ins[idx[0]]
+        conds = " or ".join(f"{ins[j]}.shape[{axis}] != {first}.shape[{axis}]" for j in idx[1:])
+        args = ", ".join(ins[j] for j in idx)
+        labels = tuple(_label(node.inputs[j], leaf_pos) for j in idx)
+        lines.append(
+            f"if {conds}: raise _bcast_error({node.op.name!r}, {axis}, "
+            f"{labels!r}, list(map(np.shape, ({args},))))"  # no comprehension: see generate
+        )
+    return lines
+
+
+def _node_expr(node, k, ins, schedule, names, ns) -> str:
+    """The Python expression computing node ``k``: its ufunc (writing into the buffer the schedule
+    gives it), the op's inline NumPy template, or a call of its ``perform`` (bound in ``ns``)."""
+    defn = node.op.defn
+    if defn.ufunc is not None:
+        uname = f"_u_{defn.name}"
+        ns[uname] = defn.ufunc
+        if k in schedule.inplace:
+            return f"{uname}({', '.join(ins)}, out={ins[schedule.inplace[k]]})"
+        return f"{uname}({', '.join(ins)})"
+    if defn.numpy is not None:
+        return defn.numpy.format(*ins, **node.op.params)
+    pname = names.fresh(f"_p_{defn.name}", internal=True)
+    ns[pname] = functools.partial(defn.perform, **node.op.params) if node.op.params else defn.perform
+    return f"{pname}({', '.join(ins)})"
+
+
+def _return_line(schedule, names, ns) -> str:
+    """The thunk's ``return`` of the output tuple: outputs copied where they would alias, 0-d
+    results as arrays, constant outputs bound in ``ns``."""
+    outs = []
+    for o, copy in zip(schedule.outputs, schedule.copy_outputs):
+        if id(o) not in names.names:  # an output that is a constant or an unused leaf
+            cname = names.fresh("c")
+            names.names[id(o)] = cname
+            ns[cname] = o.data if hasattr(o, "data") else None
+        n = names.of(o)
+        if copy:
+            outs.append(f"np.array({n}, copy=True)")
+        elif o.ndim == 0:
+            outs.append(f"np.asarray({n})")
+        else:
+            outs.append(n)
+    return f"return ({', '.join(outs)}{',' if len(outs) == 1 else ''})"
+
+
 def generate(schedule: Schedule) -> tuple[str, dict]:
     """Python source of ``thunk(*inputs) -> tuple(outputs)`` and the namespace it needs."""
     ns: dict = {"np": np, "_bcast_error": _broadcast_error}
@@ -202,68 +298,25 @@ def generate(schedule: Schedule) -> tuple[str, dict]:
     reuse = len(schedule.nodes) > REUSE_NAMES_FROM
     last_use = schedule.last_use
     where: dict = {}  # line number in the source -> (node, names of its inputs)
-    consts: dict = {}
-    for k, node in enumerate(schedule.nodes):
-        ins = []
-        for i in node.inputs:
-            if id(i) not in names.names:
-                if i.owner is not None:
-                    raise RuntimeError(f"schedule order broken at {node}")
-                cname = names.fresh("c")
-                names.names[id(i)] = cname
-                ns[cname] = i.data if hasattr(i, "data") else i.get_value(borrow=True)
-                consts[cname] = i
-            ins.append(names.of(i))
-        out = node.out
-        oname = names.fresh(out.name or node.op.name, reuse=reuse)
-        names.names[id(out)] = oname
+    for kind, k, depth in walk(schedule.branches, 0, len(schedule.nodes)):
+        pad = "    " * depth
+        if kind != "node":  # a lazy ifelse group (k is the group)
+            body += [pad + line for line in _branch_lines(kind, k, schedule, names, ns, reuse)]
+            continue
+        node = schedule.nodes[k]
+        ins = _input_names(node, names, ns)
+        oname = names.fresh(node.out.name or node.op.name, reuse=reuse)
+        names.names[id(node.out)] = oname
         if reuse:  # inputs read for the last time: their names are free for later values
             for i in set(node.inputs):
                 if i.owner is not None and last_use.get(id(i)) == k:
                     names.release(names.of(i))
-        defn = node.op.defn
-        if defn.kind == "elemwise":
-            for axis, idx in checks.get(k, ()):
-                idx = [j for n, j in enumerate(idx) if ins[j] not in [ins[i] for i in idx[:n]]]
-                if len(idx) < 2:
-                    continue
-                first = ins[idx[0]]
-                conds = " or ".join(f"{ins[j]}.shape[{axis}] != {first}.shape[{axis}]" for j in idx[1:])
-                args = ", ".join(ins[j] for j in idx)
-                labels = tuple(_label(node.inputs[j], leaf_pos) for j in idx)
-                body.append(
-                    f"if {conds}: raise _bcast_error({node.op.name!r}, {axis}, "
-                    f"{labels!r}, list(map(np.shape, ({args},))))"  # no comprehension: see below
-                )
-        if defn.ufunc is not None:
-            uname = f"_u_{defn.name}"
-            ns[uname] = defn.ufunc
-            if k in schedule.inplace:
-                expr = f"{uname}({', '.join(ins)}, out={ins[schedule.inplace[k]]})"
-            else:
-                expr = f"{uname}({', '.join(ins)})"
-        elif defn.numpy is not None:
-            expr = defn.numpy.format(*ins, **node.op.params)
-        else:
-            pname = names.fresh(f"_p_{defn.name}", internal=True)
-            ns[pname] = functools.partial(defn.perform, **node.op.params) if node.op.params else defn.perform
-            expr = f"{pname}({', '.join(ins)})"
+        if node.op.defn.kind == "elemwise":
+            body += [pad + line for line in _check_lines(node, ins, checks.get(k, ()), leaf_pos)]
+        expr = _node_expr(node, k, ins, schedule, names, ns)
         where[len(lines) + len(body) + 1] = (node, ins)
-        body.append(f"{oname} = {expr}")
-    outs = []
-    for o, copy in zip(schedule.outputs, schedule.copy_outputs):
-        if id(o) not in names.names:  # an output that is a constant or an unused leaf
-            cname = names.fresh("c")
-            names.names[id(o)] = cname
-            ns[cname] = o.data if hasattr(o, "data") else None
-        n = names.of(o)
-        if copy:
-            outs.append(f"np.array({n}, copy=True)")
-        elif o.ndim == 0:
-            outs.append(f"np.asarray({n})")
-        else:
-            outs.append(n)
-    body.append(f"return ({', '.join(outs)}{',' if len(outs) == 1 else ''})")
+        body.append(f"{pad}{oname} = {expr}")
+    body.append(_return_line(schedule, names, ns))
     lines.extend("        " + b for b in body)
     # a failing node's error is rewritten to name its inputs (no cost unless something raises)
     lines.extend(["    except Exception as _e:", "        _explain(_e, locals())", "        raise"])
@@ -276,44 +329,46 @@ def generate(schedule: Schedule) -> tuple[str, dict]:
 INTERPRET_FROM = 5_000
 
 
-def interpreted(schedule: Schedule):
-    """``(thunk, listing)`` running ``schedule`` as a loop over prepared steps: building it costs a few
-    microseconds per node (nothing is compiled), running it ~0.3 µs per node more than straight-line
-    code. Same semantics as :func:`generate`'s thunk: ufunc calls writing into dead buffers where the
-    schedule says so, the run-time broadcast checks that are needed, errors naming the failing
-    node's inputs, outputs copied where they would alias."""
-    nodes = schedule.nodes
+def _leaf_slots(schedule) -> tuple[dict, list]:
+    """The slots of the leaves: the inputs first, then the other leaves (constants, shared values)
+    in the order the nodes read them, then constant outputs; ``(slot, values of the others)``."""
+    slot: dict[int, int] = {id(v): k for k, v in enumerate(schedule.inputs)}
+    n_in = len(schedule.inputs)
+    init: list = []
+    leaves = [i for node in schedule.nodes for i in node.inputs if i.owner is None]
+    for v in leaves + [o for o in schedule.outputs if o.owner is None]:
+        if id(v) not in slot:
+            slot[id(v)] = n_in + len(init)
+            init.append(v.data if hasattr(v, "data") else v.get_value(borrow=True))
+    return slot, init
+
+
+def _node_step(node, k, ins, o, schedule) -> tuple:
+    """The step computing node ``k`` from slots ``ins`` into slot ``o``: ``(kind, callable, …, k)``,
+    the kinds as :func:`_run_steps` dispatches them (1, 2: one or two inputs, 0: more; 3, 4: a
+    ufunc writing into the buffer of one of its inputs)."""
+    defn = node.op.defn
+    if defn.ufunc is not None and k in schedule.inplace:
+        buf = ins[schedule.inplace[k]]
+        return (4, defn.ufunc, ins[0], ins[1], o, buf, k) if len(ins) == 2 else (3, defn.ufunc, ins, o, buf, k)
+    fn = defn.ufunc if defn.ufunc is not None else (
+        functools.partial(defn.perform, **node.op.params) if node.op.params else defn.perform)
+    return (1, fn, ins[0], o, None, k) if len(ins) == 1 else \
+        (2, fn, ins[0], ins[1], o, k) if len(ins) == 2 else (0, fn, ins, o, None, k)
+
+
+def _prepare_steps(schedule, slot, n_slots, leaf_pos) -> tuple[list, list, int]:
+    """The steps of every node (its broadcast checks, kind 9, then its computation), each result
+    in a slot freed by a value read for the last time when there is one; ``(steps, listing,
+    number of slots)``. Fills ``slot`` with the slot of every node's output."""
     checks = schedule.broadcast_checks()
     last_use = schedule.last_use
     out_ids = {id(o) for o in schedule.outputs}
-    slot: dict[int, int] = {id(v): k for k, v in enumerate(schedule.inputs)}
-    n_in = len(schedule.inputs)
-    init: list = []  # values of the other leaves (constants), in slots after the inputs
     free: list[int] = []
-    n_slots = n_in
-    leaf_pos = {id(v): k for k, v in enumerate(schedule.inputs)}
-
-    def leaf_slot(v):
-        nonlocal n_slots
-        k = slot.get(id(v))
-        if k is None:
-            k = slot[id(v)] = n_in + len(init)
-            init.append(v.data if hasattr(v, "data") else v.get_value(borrow=True))
-        return k
-
-    for node in nodes:  # constants first: their slots follow the inputs'
-        for i in node.inputs:
-            if i.owner is None:
-                leaf_slot(i)
-    for o in schedule.outputs:
-        if o.owner is None:
-            leaf_slot(o)
-    n_slots = n_in + len(init)
     steps: list = []
-    listing = [f"# interpreted thunk: {len(nodes)} nodes over {n_in} inputs"]
-    for k, node in enumerate(nodes):
+    listing = [f"# interpreted thunk: {len(schedule.nodes)} nodes over {len(schedule.inputs)} inputs"]
+    for k, node in enumerate(schedule.nodes):
         ins = tuple(slot[id(i)] for i in node.inputs)
-        defn = node.op.defn
         for axis, idx in checks.get(k, ()):
             labels = tuple(_label(node.inputs[j], leaf_pos) for j in idx)
             steps.append((9, node.op.name, tuple(ins[j] for j in idx), axis, labels))
@@ -326,21 +381,15 @@ def interpreted(schedule: Schedule):
             o = n_slots
             n_slots += 1
         slot[id(node.out)] = o
-        if defn.ufunc is not None and k in schedule.inplace:
-            buf = ins[schedule.inplace[k]]
-            steps.append((4, defn.ufunc, ins[0], ins[1], o, buf, k) if len(ins) == 2 else
-                         (3, defn.ufunc, ins, o, buf, k))
-        else:
-            fn = defn.ufunc if defn.ufunc is not None else (
-                functools.partial(defn.perform, **node.op.params) if node.op.params else defn.perform)
-            steps.append((1, fn, ins[0], o, None, k) if len(ins) == 1 else
-                         (2, fn, ins[0], ins[1], o, k) if len(ins) == 2 else (0, fn, ins, o, None, k))
-        listing.append(f"${o} = {defn.name}(${', $'.join(map(str, ins))})")
-    outs = tuple((slot[id(o)], copy, o.ndim == 0) for o, copy in zip(schedule.outputs, schedule.copy_outputs))
-    listing.append(f"return ({', '.join(f'${s}' for s, _, _ in outs)})")
-    init_values = tuple(init)
-    slot_of = slot  # for error messages (an input's slot may be reused only after its last reader)
-    pad = (None,) * (n_slots - n_in - len(init))
+        steps.append(_node_step(node, k, ins, o, schedule))
+        listing.append(f"${o} = {node.op.defn.name}(${', $'.join(map(str, ins))})")
+    return steps, listing, n_slots
+
+
+def _run_steps(nodes, steps, outs, init_values, pad, slot_of, leaf_pos):
+    """The thunk running ``steps`` over an environment of slots: the arguments, ``init_values``
+    (the other leaves), ``pad`` (the slots of results); returns the outputs ``outs`` (``(slot,
+    copy, 0-d)``). A failing step's error names its node's inputs."""
     bcast_error = _broadcast_error
 
     @np.errstate(all="ignore")
@@ -377,12 +426,30 @@ def interpreted(schedule: Schedule):
                     raise new.with_traceback(None) from e
             raise
 
+    return thunk
+
+
+def interpreted(schedule: Schedule):
+    """``(thunk, listing)`` running ``schedule`` as a loop over prepared steps: building it costs a few
+    microseconds per node (nothing is compiled), running it ~0.3 µs per node more than straight-line
+    code. Same semantics as :func:`generate`'s thunk: ufunc calls writing into dead buffers where the
+    schedule says so, the run-time broadcast checks that are needed, errors naming the failing
+    node's inputs, outputs copied where they would alias."""
+    n_in = len(schedule.inputs)
+    leaf_pos = {id(v): k for k, v in enumerate(schedule.inputs)}
+    slot, init = _leaf_slots(schedule)
+    steps, listing, n_slots = _prepare_steps(schedule, slot, n_in + len(init), leaf_pos)
+    outs = tuple((slot[id(o)], copy, o.ndim == 0) for o, copy in zip(schedule.outputs, schedule.copy_outputs))
+    listing.append(f"return ({', '.join(f'${s}' for s, _, _ in outs)})")
+    pad = (None,) * (n_slots - n_in - len(init))
+    # slot: for error messages (an input's slot may be reused only after its last reader)
+    thunk = _run_steps(schedule.nodes, steps, outs, tuple(init), pad, slot, leaf_pos)
     return thunk, "\n".join(listing) + "\n"
 
 
 def compile_schedule(schedule: Schedule):
     """Build the Python callable for ``schedule``; returns ``(thunk, source)``."""
-    if len(schedule.nodes) > INTERPRET_FROM:
+    if len(schedule.nodes) > INTERPRET_FROM and not schedule.branches:  # the loop of steps is straight-line
         return interpreted(schedule)
     src, ns = generate(schedule)
     code = compile(src, "<eqtensor-numpy>", "exec")

@@ -7,10 +7,13 @@ shared values, constants) are roots the function does not own and must never wri
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..core.fgraph import FunctionGraph
 from ..core.graph import Apply, Variable
+from ..core.op import runtime_broadcast_checks
+from ..core.ops.ifelse import IFELSE
+from .branches import conditional_indices, order_branches
 
 
 @dataclass
@@ -21,6 +24,7 @@ class Schedule:
     last_use: dict[int, int]  # id(var) -> index of the last node reading it (len(nodes) for outputs)
     inplace: dict[int, int]  # node index -> input position whose buffer receives the output
     copy_outputs: list[bool]  # output position -> must be copied (aliases a leaf or another output)
+    branches: dict = field(default_factory=dict)  # lazy ifelse groups: eqtensor.backends.branches
 
     @property
     def inputs(self):
@@ -34,11 +38,11 @@ class Schedule:
         """The run-time broadcast checks still needed, per node index (see :func:`broadcast_checks`)."""
         checks = self.__dict__.get("_checks")
         if checks is None:
-            checks = self.__dict__["_checks"] = broadcast_checks(self.nodes)
+            checks = self.__dict__["_checks"] = broadcast_checks(self.nodes, conditional_indices(self.branches))
         return checks
 
 
-def broadcast_checks(nodes) -> dict[int, list[tuple[int, list[int]]]]:
+def broadcast_checks(nodes, conditional=frozenset()) -> dict[int, list[tuple[int, list[int]]]]:
     """For each elementwise node (by index in ``nodes``, a topological order), the run-time checks
     ``(axis, input positions)`` that must still run: those of
     :func:`~eqtensor.core.op.runtime_broadcast_checks` whose inputs are not already known to have
@@ -47,19 +51,47 @@ def broadcast_checks(nodes) -> dict[int, list[tuple[int, list[int]]]]:
     Lengths are tracked in classes: a node's output length along an axis equals its inputs' there
     once an elementwise node's check passed (or was not needed), a dimshuffle keeps its input's
     lengths, and ``alloc(v, shape_i(x, i), …)`` has ``x``'s length ``i``; a static length is its
-    own class. A check whose inputs are all in one class is dropped, so the chains a gradient builds
+    own class. Nodes of ``conditional`` (indices of nodes that run only when an ``ifelse`` branch is
+    taken) keep all their checks and teach nothing: they may not run. A check whose inputs are all in one class is dropped, so the chains a gradient builds
     (``g * (1 - sqr(tanh(x)))`` over the same run-time length) check once, not at every node.
 
     >>> from eqtensor import tensor as pt
-    >>> from eqtensor.core.graph import toposort
+    >>> from eqtensor.core.traversal import toposort
     >>> x, y = pt.dvector("x"), pt.dvector("y")
     >>> nodes = toposort([(x * y) + x])
     >>> broadcast_checks(nodes)   # the add needs no check: x * y has x's length
     {0: [(0, [0, 1])]}
     """
-    parent: dict = {}
+    lengths = _Lengths()
+    out: dict[int, list] = {}
+    for k, node in enumerate(nodes):
+        o, name = node.out, node.op.name
+        if k in conditional:
+            needed = runtime_broadcast_checks(node.inputs) if node.op.defn.kind == "elemwise" else None
+            if needed:
+                out[k] = needed
+        elif node.op.defn.kind == "elemwise":
+            needed = _elemwise_checks(node, lengths)
+            if needed:
+                out[k] = needed
+        elif name == "dimshuffle":
+            for d, src in enumerate(node.op.params["order"]):
+                if src != "x" and o.type.shape[d] is None:
+                    lengths.union((id(o), d), lengths.of(node.inputs[0], src))
+        elif name == "alloc":
+            _alloc_lengths(node, lengths)
+    return out
 
-    def find(t):
+
+class _Lengths:
+    """Classes of run-time lengths known to be equal (union-find): a length is ``(id(var), axis)``,
+    or ``("static", n)`` for a static length ``n``, which names its class."""
+
+    def __init__(self):
+        self.parent: dict = {}
+
+    def find(self, t):
+        parent = self.parent
         root = t
         while parent.get(root, root) != root:
             root = parent[root]
@@ -67,61 +99,60 @@ def broadcast_checks(nodes) -> dict[int, list[tuple[int, list[int]]]]:
             parent[t], t = root, parent.get(t, t)
         return root
 
-    def union(a, b):
-        a, b = find(a), find(b)
+    def union(self, a, b):
+        a, b = self.find(a), self.find(b)
         if a != b:
             if isinstance(b, tuple) and b[0] == "static":  # a static length stays the class's name
                 a, b = b, a
-            parent[b] = a
+            self.parent[b] = a
 
-    def length(v, axis):
+    def of(self, v, axis):
+        """The class of ``v``'s length along ``axis``."""
         s = v.type.shape[axis]
-        return ("static", s) if s is not None else find((id(v), axis))
+        return ("static", s) if s is not None else self.find((id(v), axis))
 
-    out: dict[int, list] = {}
-    for k, node in enumerate(nodes):
-        o, name = node.out, node.op.name
-        if node.op.defn.kind == "elemwise":
-            # the checks of runtime_broadcast_checks (inputs not statically broadcastable along an
-            # axis, some length unknown) whose inputs are not known to agree already
-            needed = []
-            ins = node.inputs
-            shapes = [i.type.shape for i in ins]
-            oshape = o.type.shape
-            for d in range(len(oshape)):
-                idx = [j for j, sh in enumerate(shapes) if sh[d] != 1]
-                if not idx:
-                    continue
-                first = length(ins[idx[0]], d)
-                if len(idx) > 1:
-                    classes = [length(ins[j], d) for j in idx[1:]]
-                    if any(c != first for c in classes):
-                        needed.append((d, idx))
-                        for c in classes:
-                            union(first, c)
-                        first = find(first)
-                if oshape[d] is None:
-                    union((id(o), d), first)
-            if needed:
-                out[k] = needed
-        elif name == "dimshuffle":
-            for d, src in enumerate(node.op.params["order"]):
-                if src != "x" and o.type.shape[d] is None:
-                    union((id(o), d), length(node.inputs[0], src))
-        elif name == "alloc":
-            for d, dim in enumerate(node.inputs[1:]):
-                while dim.owner is not None and dim.owner.op.name == "cast" and dim.dtype == "int64" \
-                        and dim.owner.inputs[0].dtype == "int64":
-                    dim = dim.owner.inputs[0]
-                if dim.owner is not None and dim.owner.op.name == "shape_i" and d < o.ndim \
-                        and o.type.shape[d] is None:
-                    union((id(o), d), length(dim.owner.inputs[0], dim.owner.op.params["i"]))
-    return out
+
+def _elemwise_checks(node, lengths) -> list[tuple[int, list[int]]]:
+    """The checks of :func:`~eqtensor.core.op.runtime_broadcast_checks` of elementwise ``node``
+    (inputs not statically broadcastable along an axis, some length unknown) whose inputs are not
+    known to agree already; records that they agree afterwards, and the output's lengths."""
+    o = node.out
+    needed = []
+    ins = node.inputs
+    shapes = [i.type.shape for i in ins]
+    oshape = o.type.shape
+    for d in range(len(oshape)):
+        idx = [j for j, sh in enumerate(shapes) if sh[d] != 1]
+        if not idx:
+            continue
+        first = lengths.of(ins[idx[0]], d)
+        if len(idx) > 1:
+            classes = [lengths.of(ins[j], d) for j in idx[1:]]
+            if any(c != first for c in classes):
+                needed.append((d, idx))
+                for c in classes:
+                    lengths.union(first, c)
+                first = lengths.find(first)
+        if oshape[d] is None:
+            lengths.union((id(o), d), first)
+    return needed
+
+
+def _alloc_lengths(node, lengths):
+    """``alloc(v, shape_i(x, i), …)`` (through int64 casts) has ``x``'s length ``i`` along that axis."""
+    o = node.out
+    for d, dim in enumerate(node.inputs[1:]):
+        while dim.owner is not None and dim.owner.op.name == "cast" and dim.dtype == "int64" \
+                and dim.owner.inputs[0].dtype == "int64":
+            dim = dim.owner.inputs[0]
+        if dim.owner is not None and dim.owner.op.name == "shape_i" and d < o.ndim \
+                and o.type.shape[d] is None:
+            lengths.union((id(o), d), lengths.of(dim.owner.inputs[0], dim.owner.op.params["i"]))
 
 
 def make_schedule(fgraph: FunctionGraph, allow_inplace: bool = True) -> Schedule:
     """Order ``fgraph``'s nodes and decide buffers (see the module docstring)."""
-    nodes = fgraph.toposort()
+    nodes, branches = order_branches(fgraph.toposort(), fgraph.outputs)
     end = len(nodes)
     last_use: dict[int, int] = {}
     for k, node in enumerate(nodes):
@@ -139,6 +170,9 @@ def make_schedule(fgraph: FunctionGraph, allow_inplace: bool = True) -> Schedule
     for v in fgraph.inputs:
         add(v, v)
     inplace: dict[int, int] = {}
+    # an ifelse output is the value of whichever branch was taken: like a leaf, it is never written
+    # in place, and an output rooted at it is copied
+    borrowed: set[int] = set()
     for k, node in enumerate(nodes):
         for i in node.inputs:
             if id(i) not in root:
@@ -150,6 +184,7 @@ def make_schedule(fgraph: FunctionGraph, allow_inplace: bool = True) -> Schedule
                 r = root[id(i)]
                 if (
                     r.owner is not None
+                    and id(r) not in borrowed
                     and i.dtype == out.dtype
                     and i.type.shape == out.type.shape
                     and root_last[id(r)] == k
@@ -162,12 +197,15 @@ def make_schedule(fgraph: FunctionGraph, allow_inplace: bool = True) -> Schedule
             add(out, root[id(node.inputs[chosen])])
         elif defn.view_of is not None:
             add(out, root[id(node.inputs[defn.view_of])])
+        elif node.op.name == IFELSE:
+            add(out, out)
+            borrowed.add(id(out))
         else:
             add(out, out)
     copy_outputs = []
     seen_roots: set[int] = set()
     for o in fgraph.outputs:
         r = root[id(o)] if id(o) in root else o
-        copy_outputs.append(r.owner is None or id(r) in seen_roots)
+        copy_outputs.append(r.owner is None or id(r) in seen_roots or id(r) in borrowed)
         seen_roots.add(id(r))
-    return Schedule(fgraph, nodes, root, last_use, inplace, copy_outputs)
+    return Schedule(fgraph, nodes, root, last_use, inplace, copy_outputs, branches)

@@ -8,7 +8,9 @@
 """
 
 from ..core.basic import shared
-from .function import Function, FunctionMaker, In, Out, function
+from .compiled_function import Function
+from .function import FunctionMaker, function
+from .io import In, Out
 from .mode import Mode, get_mode
 
 __all__ = ["Function", "FunctionMaker", "In", "Mode", "Out", "function", "get_mode", "shared"]

@@ -1,4 +1,5 @@
-"""``function``: compile symbolic inputs → outputs (with updates) into a callable.
+"""``function``: compile symbolic inputs → outputs (with updates) into a callable; :class:`FunctionMaker`
+holds one compilation (optimizer, scan bodies, backend).
 
 >>> import numpy as np
 >>> from eqtensor import function, tensor as pt
@@ -12,398 +13,44 @@ array(3.5)
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 import warnings
 
-import numpy as np
-
 from ..core.config import config, is_slow_compile, log_compile, logger
 from ..core.errors import MissingInputError, UnusedInputError
 from ..core.fgraph import FunctionGraph
-from ..core.graph import Constant, SharedVariable, Variable, ancestors, gc_paused, graph_inputs, toposort
+from ..core.graph import Constant, SharedVariable, Variable, gc_paused
+from ..core.traversal import ancestors, graph_inputs, toposort
 from ..core.replace import clone_replace
 from .mode import get_mode
 from ..backends import compile_fgraph
 from ..egraph import optimize_graph
-from ..egraph.optimizer import Deadline
+from ..egraph.deadline import Deadline
 from ..egraph.report import Budget
 from ..core.dtypes import promote
 from ..core.op import _cast_weak, as_tensor_variable
 from ..core.ops.elemwise import cast
+from ..core.ops.scan import specialize_scans
+from .compiled_function import Function
+from .io import In, InputSpec, Out
 from .profile import ProfileStats
 
 
-class In:
-    """An input with options: ``name`` (for keyword calls), default ``value``, ``borrow``.
-
-    ``name`` defaults to the variable's name. The default ``value`` is copied at compile time
-    unless ``borrow=True``.
-
-    >>> from eqtensor import function, In, tensor as pt
-    >>> x, y = pt.dscalar("x"), pt.dscalar("y")
-    >>> f = function([x, In(y, value=1.0)], x + y)
-    >>> float(f(2.0)), float(f(2.0, y=3.0)), float(f(y=4.0, x=1.0))
-    (3.0, 5.0, 5.0)
-    """
-
-    def __init__(self, variable, name=None, value=None, borrow=False, mutable=False, update=None):
-        if not isinstance(variable, Variable) or variable.owner is not None or isinstance(variable, Constant):
-            what = (f"the constant {variable}" if isinstance(variable, Constant) else
-                    f"the expression {variable}" if isinstance(variable, Variable) else
-                    f"{variable!r} ({type(variable).__name__})")
-            raise TypeError(f"In() wraps a symbolic input variable (e.g. pt.dvector('x')), not {what}")
-        if name is not None and not isinstance(name, str):
-            raise TypeError(f"In(name=) must be a string, got {name!r}")
-        if mutable:
-            raise NotImplementedError("In(mutable=True) is not supported: eqtensor never writes into inputs")
-        if update is not None:
-            raise NotImplementedError("In(update=) is not supported; use shared variables and updates=")
-        self.variable = variable
-        self.name = name if name is not None else variable.name
-        self.value = value
-        self.borrow = borrow
-
-
-class Out:
-    """An output with options. ``borrow=True`` would allow the result to alias internal memory;
-    eqtensor always returns arrays the caller owns, so it is accepted and changes nothing.
-
-    >>> from eqtensor import function, Out, tensor as pt
-    >>> x = pt.dvector("x")
-    >>> function([x], Out(x * 2, borrow=True))([1.0, 2.0])
-    array([2., 4.])
-    """
-
-    def __init__(self, variable, borrow=False):
-        self.variable = variable
-        self.borrow = borrow
-
-
-class _Ambiguous:
-    """Marks a keyword name shared by several inputs."""
-
-
-class Function:
-    """A compiled function. Call it with positional and keyword arguments.
-
-    Attributes: ``name``, ``trust_input`` (skip the per-value checks for the lowest overhead;
-    argument counts and keywords are still resolved, and arguments must be plain ``numpy.ndarray``),
-    ``maker`` (``.fgraph``, ``.original_fgraph``, ``.mode``, ``.schedule``, ``.backend_source``,
-    ``.report``, ``.timings``), ``profile`` (a :class:`~eqtensor.compile.profile.ProfileStats` when
-    compiled with ``profile=True``, else None).
-
-    >>> import numpy as np, eqtensor as et
-    >>> from eqtensor import tensor as pt
-    >>> x = pt.dvector("x")
-    >>> f = et.function([x], x ** 2, name="square")
-    >>> f.trust_input = True          # the caller promises float64 1-d arrays
-    >>> f(np.array([1.0, 3.0]))
-    array([1., 9.])
-    """
-
-    def __init__(self, maker, specs, single, name, output_keys=None, profile=None):
-        self.maker = maker
-        self.name = name
-        self.profile = profile
-        self._trust_input = False
-        self._specs = specs
-        self._single = single
-        self.output_keys = output_keys  # the keys when outputs were given as a dict
-        self._n_in = len(specs)
-        self._names: dict = {}
-        for k, s in enumerate(specs):
-            if s.name:
-                self._names[s.name] = _Ambiguous if s.name in self._names else k
-        self._dtypes = [np.dtype(s.variable.dtype) for s in specs]
-        self._valid = _make_validator([s.variable.type for s in specs])
-        self._exact = _make_exact_check(len(specs))
-        thunk = maker.thunk if profile is None else profile.timed_thunk()
-        self._run = _make_runner(maker, single, self._label(), thunk, [s.label for s in specs])
-        if output_keys is not None:
-            run = self._run
-            self._run = lambda args: dict(zip(output_keys, run(args)))
-        # the trusted call of a one-output function without shared variables can be C end to end
-        self._can_be_direct = (maker.first_output is not None and single and profile is None
-                               and output_keys is None and not maker.fgraph.shared_inputs)
-        self._direct_class = None
-        self._plain_class = Function if profile is None else _ProfiledFunction
-        self.__class__ = self._plain_class
-
-    @property
-    def trust_input(self) -> bool:
-        """Skip the per-value checks and conversions in Python: arguments must be ``numpy.ndarray``
-        of the declared dtype and rank (only the exact class is checked in Python: a subclass such as
-        ``np.matrix`` or a list raises ``TypeError``; the compiled code still checks what it relies
-        on). On the C backend, a one-output function without shared variables is then called
-        straight in C: ``f(x)`` runs no Python code at all."""
-        return self._trust_input
-
-    @trust_input.setter
-    def trust_input(self, value):
-        self._trust_input = bool(value)
-        cls = self._plain_class
-        if self._trust_input and self._can_be_direct:
-            if self._direct_class is None:
-                direct = self.maker.first_output(functools.partial(Function.__call__, self))
-                self._direct_class = type("Function", (Function,), {"__call__": staticmethod(direct),
-                                                                    "__doc__": Function.__doc__})
-            cls = self._direct_class
-        self.__class__ = cls
-
-    # ------------------------------------------------------------------ calling
-    def __call__(self, /, *args, **kwargs):
-        if kwargs or len(args) != self._n_in:
-            args = self._bind(args, kwargs)
-        if self._trust_input:
-            if not self._exact(args):
-                self._refuse(args)
-        elif not self._valid(args):
-            args = self._filter_all(args)
-        return self._run(args)
-
-    def _bind(self, args, kwargs):
-        """Positional and keyword arguments → one value per input (defaults filled in)."""
-        specs = self._specs
-        if len(args) > len(specs):
-            raise TypeError(f"{self._label()} takes {len(specs)} argument(s) ({self._arg_list()}), "
-                            f"got {len(args)}")
-        values = list(args) + [_MISSING] * (len(specs) - len(args))
-        for key, val in kwargs.items():
-            k = self._names.get(key)
-            if k is None:
-                raise TypeError(f"{self._label()} got an unexpected keyword argument {key!r} "
-                                f"(its inputs are {self._arg_list()})")
-            if k is _Ambiguous:
-                raise TypeError(f"{self._label()}: keyword argument {key!r} is ambiguous: several inputs "
-                                f"are named {key!r}; pass them by position")
-            if values[k] is not _MISSING:
-                raise TypeError(f"{self._label()} got multiple values for input {k} ({key})")
-            values[k] = val
-        for k, spec in enumerate(specs):
-            if values[k] is _MISSING:
-                if spec.value is None:
-                    raise TypeError(f"{self._label()} is missing a value for input {k} ({spec.label}), "
-                                    f"which has no default")
-                values[k] = spec.value
-        return values
-
-    def _filter_all(self, args):
-        """Convert every argument to its input's type, or raise an error naming the input."""
-        out = []
-        allow = self.maker.allow_input_downcast
-        for k, (v, spec) in enumerate(zip(args, self._specs)):
-            dt = self._dtypes[k]
-            v = spec.variable.type.filter(v, name=f"input {k} ({spec.label}) of {self._label()}",
-                                          allow_downcast=_downcast_ok(allow, v, dt.name))
-            if v.__class__ is not np.ndarray or v.dtype != dt:  # subclasses (np.matrix…), non-native byte order
-                v = np.asarray(v, dtype=dt)
-            out.append(v)
-        return out
-
-    def _refuse(self, args):
-        """With ``trust_input``, the ``TypeError`` for the first argument that is not exactly an ndarray."""
-        for k, (v, spec) in enumerate(zip(args, self._specs)):
-            if v.__class__ is not np.ndarray:
-                cls = type(v)
-                what = f"{cls.__module__}.{cls.__qualname__}"
-                if isinstance(v, np.ndarray):
-                    what += " (a subclass of numpy.ndarray)"
-                raise TypeError(f"input {k} ({spec.label}) of {self._label()} must be a numpy.ndarray: "
-                                f"trust_input=True passes arguments unconverted, got {what}; pass "
-                                f"np.asarray(value) or set trust_input = False")
-
-    def _label(self):
-        return f"function {self.name!r}" if self.name else "function"
-
-    def _arg_list(self):
-        return ", ".join(s.label for s in self._specs) or "no inputs"
-
-    # ------------------------------------------------------------------ helpers
-    def copy(self, share_memory=False, swap=None, delete_updates=False, name=None):
-        """A new function computing the same graph.
-
-        Without ``share_memory`` the copy gets fresh shared variables holding copies of the current
-        values, so updates of one function do not affect the other; with it both use the same
-        shared variables. ``swap`` maps shared variables to replacements of the same type;
-        ``delete_updates=True`` drops the updates.
-
-        >>> import eqtensor as et
-        >>> from eqtensor import tensor as pt
-        >>> acc = et.shared(0.0, name="acc")
-        >>> x = pt.dscalar("x")
-        >>> f = et.function([x], acc, updates={acc: acc + x})
-        >>> g = f.copy()
-        >>> _ = g(5.0); float(acc.get_value())   # g has its own accumulator
-        0.0
-        """
-        fg = self.maker.fgraph
-        swap = dict(swap or {})
-        for old, new in swap.items():
-            if not isinstance(old, SharedVariable) or old not in fg.shared_inputs:
-                raise ValueError(f"copy(swap=): {old} is not a shared variable used by {self._label()}")
-            if not isinstance(new, SharedVariable) or new.type != old.type:
-                raise TypeError(f"copy(swap=): {old} ({old.type}) must be replaced by a shared variable of the "
-                                f"same type, got {new!r}" + (f" ({new.type})" if isinstance(new, Variable) else ""))
-        maker = self.maker.without_updates() if delete_updates else self.maker
-        if not share_memory:
-            for s in maker.fgraph.shared_inputs:
-                if s not in swap:
-                    swap[s] = SharedVariable(s.type, s.get_value(), name=s.name)
-        if swap:
-            maker = maker.swapped(swap)
-        name = self.name if name is None else name
-        profile = None if self.profile is None else ProfileStats(name, maker, self.profile.compile_timings)
-        f = Function(maker, self._specs, self._single, name, self.output_keys, profile=profile)
-        f.trust_input = self.trust_input
-        return f
-
-    def get_shared(self):
-        """The shared variables this function reads or updates."""
-        return list(self.maker.fgraph.shared_inputs)
-
-    def optimization_report(self):
-        """What the optimizer did (None in modes without optimization)."""
-        return self.maker.report
-
-    def __repr__(self):
-        return f"<eqtensor.Function {self.name or ''}({self._arg_list()})>"
-
-
-class _ProfiledFunction(Function):
-    """A function compiled with ``profile=True``: each call is also timed as a whole."""
-
-    __doc__ = Function.__doc__
-
-    def __call__(self, /, *args, **kwargs):
-        t0 = time.perf_counter()
-        try:
-            return Function.__call__(self, *args, **kwargs)
-        finally:
-            self.profile.call_time += time.perf_counter() - t0
-
-
-def _downcast_ok(allow, value, dtype) -> bool:
-    """``allow_input_downcast`` semantics: True = any cast; None = also Python floats into floatX."""
-    return allow is True or (allow is None and isinstance(value, float) and dtype == config.floatX)
-
-
-def _make_validator(types):
-    """``valid(args)``: True when every argument is already a plain ndarray of its input's dtype,
-    ndim and static shape (the common case, checked without a loop by generated code)."""
-    ns = {"ndarray": np.ndarray, "_fits": _fits}
-    lines = ["def valid(args):"]
-    for k, t in enumerate(types):
-        ns[f"d{k}"] = np.dtype(t.dtype)
-        cond = f"a.__class__ is ndarray and (a.dtype is d{k} or a.dtype == d{k}) and a.ndim == {t.ndim}"
-        if any(d is not None for d in t.shape):
-            ns[f"s{k}"] = t.shape
-            cond += f" and _fits(s{k}, a.shape)"
-        lines += [f"    a = args[{k}]", f"    if not ({cond}):", "        return False"]
-    lines.append("    return True")
-    exec("\n".join(lines), ns)
-    return ns["valid"]
-
-
-def _make_exact_check(n):
-    """``exact(args)``: True when all ``n`` arguments are exactly ``numpy.ndarray`` (the one check
-    made with ``trust_input``; generated without a loop)."""
-    ns = {"ndarray": np.ndarray}
-    cond = " and ".join(f"args[{k}].__class__ is ndarray" for k in range(n)) or "True"
-    exec(f"def exact(args):\n    return {cond}\n", ns)
-    return ns["exact"]
-
-
-def _describe_args(arg_labels, args) -> str:
-    parts = []
-    for lab, a in zip(arg_labels, args):
-        shape = getattr(a, "shape", None)
-        parts.append(f"{lab}: {type(a).__name__}" if shape is None else
-                     f"{lab}: shape {tuple(shape)} {getattr(a, 'dtype', '')}".rstrip())
-    return ", ".join(parts)
-
-
-def _fits(static, shape):
-    """True when ``shape`` (run-time, or static with None = unknown) always fits ``static``."""
-    return all(s is None or s == d for s, d in zip(static, shape))
-
-
-def _make_runner(maker, single, label, thunk=None, arg_labels=()):
-    """``run(values)``: call the thunk with the shared values, store the updates, shape the result.
-    An exception gets a note naming the function and the arguments' shapes and dtypes."""
-    thunk = maker.thunk if thunk is None else thunk
-    fg = maker.fgraph
-    containers = [s.container for s in fg.shared_inputs]
-    n = fg.n_outputs
-    if not containers:
-        def run(args):
-            try:
-                outs = thunk(*args)
-            except Exception as e:
-                e.add_note(f"(raised while running {label} with {_describe_args(arg_labels, args)})"
-                           if args else f"(raised while running {label})")
-                raise
-            return outs[0] if single else list(outs)
-        return run
-    targets = [t.container for t in fg.update_targets]
-    # updates whose static shape the graph does not guarantee are checked before any is stored
-    checks = [(n + k, t) for k, t in enumerate(fg.update_targets)
-              if not _fits(t.type.shape, fg.outputs[n + k].type.shape)]
-
-    def run(args):
-        try:
-            outs = thunk(*args, *[c[0] for c in containers])
-        except Exception as e:
-            e.add_note(f"(raised while running {label} with {_describe_args(arg_labels, args)})"
-                       if args else f"(raised while running {label})")
-            raise
-        for k, t in checks:
-            problem = t.type.describe_mismatch(outs[k])
-            if problem:
-                raise ValueError(f"{label}: the update of shared variable {t} does not fit it: {problem}")
-        for c, v in zip(targets, outs[n:]):
-            c[0] = v
-        return outs[0] if single else list(outs[:n])
-    return run
-
-
-class _Missing:
-    def __repr__(self):
-        return "<missing>"
-
-
-_MISSING = _Missing()
-
-
-class _Spec:
-    """One explicit input: variable, keyword name, default value (validated), label for messages."""
-
-    __slots__ = ("variable", "name", "value", "label")
-
-    def __init__(self, i: In, pos: int, allow_downcast):
-        self.variable = i.variable
-        self.name = i.name
-        self.label = i.name or f"<{i.variable.type}>"
-        if i.value is None:
-            self.value = None
-        else:
-            v = i.variable.type.filter(i.value, name=f"the default value of input {pos} ({self.label})",
-                                       allow_downcast=_downcast_ok(allow_downcast, i.value, i.variable.dtype))
-            if v.__class__ is not np.ndarray:  # np.matrix…: defaults are passed unchecked with trust_input
-                v = np.asarray(v)
-            self.value = v if i.borrow or v is not i.value else v.copy()
-
-
-def _compile_scan_bodies(fgraph) -> None:
-    """Compile the inner graph of each scan (NumPy backend, optimized) before the backend runs it."""
+def _compile_scan_bodies(fgraph, mode):
+    """``fgraph`` with each scan's inner graph compiled for this function (with its mode; the loop
+    calls the compiled thunk) and told which outputs the function reads
+    (:func:`~eqtensor.core.ops.scan.specialize_scans`)."""
 
     def compile_inner(inputs, outputs, name):
-        return function(inputs, outputs, mode="NUMPY", on_unused_input="ignore", name=name)
+        # one thread: a step is small and runs between BLAS calls; pool workers spinning between
+        # steps took the cores from them (a tanh RNN's gradient ran 20x slower on 2 cores)
+        with config.change_flags(num_threads=1):
+            f = function(inputs, outputs, mode=mode, on_unused_input="ignore", name=name)
+        # no shared inputs: the thunk takes the step's arrays, returns its outputs
+        return f, f.maker.thunk, f.maker.backend
 
-    for node in fgraph.toposort():
-        if node.op.name == "scan":
-            node.op.params["inner"].compile_with(compile_inner)
+    return specialize_scans(fgraph, compile_inner)
 
 
 #: seconds per node the backends need after the optimizer (scheduling and code generation, on the
@@ -431,7 +78,7 @@ class FunctionMaker:
                                     per_node=_CODEGEN_SECONDS_PER_NODE.get(mode.backend, 0.0))
                 self.fgraph, self.report = optimize_graph(fgraph, rules=mode.rules, budget=budget,
                                                           cost_model=mode.cost_model, deadline=deadline)
-            _compile_scan_bodies(self.fgraph)
+            self.fgraph = _compile_scan_bodies(self.fgraph, mode)
             t1 = time.perf_counter()
             (self.thunk, self.schedule, self.backend_source, self.backend,
              self.first_output) = compile_fgraph(self.fgraph, mode)
@@ -532,6 +179,28 @@ def _check_updates(updates):
     return targets, exprs
 
 
+def _with_default_updates(outputs, pairs, no_default_updates):
+    """``pairs`` plus ``(v, v.default_update)`` for every shared variable ``v`` the graph reads that
+    has one and no explicit update, unless ``no_default_updates`` is True or lists ``v``; the
+    default updates' own shared variables are searched too (PyTensor's semantics)."""
+    if no_default_updates is True:
+        return pairs
+    skip = {id(v) for v in (no_default_updates or ())}
+    done = {id(t) for t, _ in pairs}
+    pairs = list(pairs)
+    frontier = [v for v in list(outputs) + [e for _, e in pairs] if isinstance(v, Variable)]
+    while frontier:
+        found = []
+        for v in graph_inputs(frontier):
+            upd = getattr(v, "default_update", None)
+            if upd is not None and id(v) not in done and id(v) not in skip:
+                done.add(id(v))
+                pairs.append((v, upd))
+                found.append(upd)
+        frontier = found
+    return pairs
+
+
 def _apply_givens(outs, givens):
 
     replace = {}
@@ -566,7 +235,8 @@ def _find_shared(all_outs, input_vars, targets):
 
 
 def function(inputs, outputs=None, mode=None, updates=None, givens=None, *, name=None,
-             allow_input_downcast=None, on_unused_input=None, trust_input=False, profile=False):
+             allow_input_downcast=None, on_unused_input=None, trust_input=False, profile=False,
+             no_default_updates=False):
     """Compile a function from symbolic ``inputs`` to ``outputs`` (PyTensor's ``function``).
 
     ``inputs`` is a list of input variables or :class:`In`. ``outputs`` may be one variable (the
@@ -579,6 +249,8 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None, *, name
     ``on_unused_input``: ``"raise"`` (default, ``config.on_unused_input``), ``"warn"`` or ``"ignore"``.
     ``trust_input``: see :attr:`Function.trust_input`. ``profile=True`` records the calls in
     ``f.profile`` (:mod:`eqtensor.compile.profile`; ``f.profile.summary()`` reads it).
+    Shared variables with a ``default_update`` (random generators of a ``RandomStream``) are
+    updated with it unless given an explicit update or ``no_default_updates`` is True or lists them.
 
     Each compile is logged on the ``eqtensor`` logger with its phases and their times (see
     :mod:`eqtensor.core.config`; ``config.verbose`` prints compiles slower than a second).
@@ -609,7 +281,8 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None, *, name
             out_vars.append(as_tensor_variable(o.variable if isinstance(o, Out) else o))
         except TypeError as e:
             raise TypeError(f"function: output {k} is not a tensor expression: {e}") from None
-    targets, upd_exprs = _check_updates(updates)
+    targets, upd_exprs = _check_updates(_with_default_updates(out_vars, _pairs(updates, "updates"),
+                                                              no_default_updates))
     all_outs = _apply_givens(out_vars + upd_exprs, givens)
     input_vars = [i.variable for i in ins]
     shared = _find_shared(all_outs, input_vars, targets)
@@ -628,7 +301,7 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None, *, name
     t_graph = time.perf_counter()
     maker = FunctionMaker(fgraph, get_mode(mode), allow_input_downcast)
     t_maker = time.perf_counter()
-    specs = [_Spec(i, k, allow_input_downcast) for k, i in enumerate(ins)]
+    specs = [InputSpec(i, k, allow_input_downcast) for k, i in enumerate(ins)]
     timings = {"graph": t_graph - t_start, **getattr(maker, "timings", {})}
     f = Function(maker, specs, single, name, output_keys,
                  profile=ProfileStats(name, maker, timings) if profile else None)

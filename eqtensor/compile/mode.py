@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass, field, replace
+from dataclasses import InitVar, dataclass, field, replace
 from typing import Any
 
 from ..core.config import config
@@ -20,7 +20,19 @@ from ..rules import default_rules
 from ..rules.checker import CheckResult, RuleRejected, check
 from ..rules.language import Rule, RuleSet, Schedule, as_schedule
 
-BACKENDS = ("numpy", "c")
+BACKENDS = ("numpy", "c", "jax")
+
+#: PyTensor's linker names -> the backend that plays their part: PyTensor's Python linker is the
+#: NumPy backend; its C linkers, VMs and Numba (compiled code) are the C backend
+LINKERS = {"py": "numpy", "c": "c", "c|py": "c", "c|py_nogc": "c", "vm": "c", "vm_nogc": "c", "cvm": "c",
+           "cvm_nogc": "c", "numba": "c", "auto": "c", "jax": "jax"}
+
+#: PyTensor's optimizer names -> whether the e-graph optimizer runs. eqtensor has one optimizer (the
+#: e-graph: merging, canonicalization, stabilization, specialization together), so PyTensor's
+#: partial ones (merge only, the fast_compile set, o1, o2) compile without it, as FAST_COMPILE
+OPTIMIZERS = {None: False, "None": False, "merge": False, "minimum_compile": False, "fast_compile": False,
+              "o1": False, "o2": False, "o3": True, "o4": True, "fast_run": True, "fast_run_stable": True,
+              "stabilize": True, "unsafe": True, "default": True}
 
 
 @dataclass(frozen=True)
@@ -38,9 +50,18 @@ class Mode:
     ``trusted`` (then it is used unchecked, and the optimization report lists it). Rules the checker
     cannot judge (an op without a high-precision reference) are accepted and listed as unchecked.
 
+    PyTensor's ``linker=`` and ``optimizer=`` are accepted (keywords only) and mapped by
+    :data:`LINKERS` and :data:`OPTIMIZERS` (``optimizer=`` may also be a rule, rule set or schedule:
+    the ``rules``).
+
     >>> from eqtensor.rules import algebraic
     >>> Mode(rules=algebraic()).rules is not None
     True
+    >>> m = Mode(linker="py", optimizer=None)
+    >>> m.backend, m.optimize
+    ('numpy', False)
+    >>> Mode(linker="cvm", optimizer="fast_run").backend
+    'c'
     >>> Mode(budget=5)
     Traceback (most recent call last):
     ...
@@ -53,11 +74,21 @@ class Mode:
     budget: Any = None
     cost_model: Any = None
     trusted: tuple = ()
+    #: JAX backend only: ``{input name or variable: jax.sharding.Sharding}`` (docs/jax-backend.md)
+    sharding: Any = None
     name: str = field(default="custom", compare=False)
+    linker: InitVar[Any] = None
+    optimizer: InitVar[Any] = "default"
 
-    def __post_init__(self):
+    def __post_init__(self, linker=None, optimizer="default"):
+        self._pytensor_names(linker, optimizer)
         if self.backend not in BACKENDS:
             raise ValueError(f"Mode backend must be one of {BACKENDS}, got {self.backend!r}")
+        if self.sharding is not None:
+            if self.backend != "jax":
+                raise ValueError(f"Mode(sharding=...) needs backend='jax', got backend={self.backend!r}")
+            pairs = self.sharding.items() if hasattr(self.sharding, "items") else self.sharding
+            object.__setattr__(self, "sharding", tuple(pairs))  # hashable, like the Mode
         if self.rules is not None:
 
             if not isinstance(self.rules, (Rule, RuleSet, Schedule)):
@@ -75,6 +106,22 @@ class Mode:
         if self.cost_model is not None and not callable(getattr(self.cost_model, "node_cost", None)):
             raise TypeError("Mode(cost_model=...) takes an object with a node_cost(opname, params, out_type, "
                             "in_types, in_values) method (see eqtensor.egraph.CostModel)")
+
+    def _pytensor_names(self, linker, optimizer):
+        """Set ``backend`` and ``optimize``/``rules`` from PyTensor's ``linker`` and ``optimizer``."""
+        if linker is not None:
+            if linker not in LINKERS:
+                raise ValueError(f"Mode(linker=...): unknown or unsupported linker {linker!r}; eqtensor maps "
+                                 f"{sorted(LINKERS)} (or pass backend= one of {BACKENDS})")
+            object.__setattr__(self, "backend", LINKERS[linker])
+        if isinstance(optimizer, (Rule, RuleSet, Schedule)):
+            object.__setattr__(self, "rules", optimizer)
+            object.__setattr__(self, "optimize", True)
+        elif optimizer != "default":
+            if optimizer not in OPTIMIZERS:
+                raise ValueError(f"Mode(optimizer=...): unknown optimizer {optimizer!r}; eqtensor maps "
+                                 f"{sorted(map(str, OPTIMIZERS))} or takes a rule set")
+            object.__setattr__(self, "optimize", OPTIMIZERS[optimizer])
 
     def including(self, **changes) -> "Mode":
         return replace(self, **changes)
@@ -111,6 +158,7 @@ _NAMED = {
     "NUMPY": Mode(optimize=True, backend="numpy", name="NUMPY"),
     "C": Mode(optimize=True, backend="c", name="C"),
     "FAST_RUN": Mode(optimize=True, backend="c", name="FAST_RUN"),
+    "JAX": Mode(optimize=True, backend="jax", name="JAX"),
 }
 
 

@@ -31,7 +31,7 @@ import collections
 import inspect
 import time
 
-from ..backends.c import codegen as c_codegen
+from ..backends.c.plan import plan_units
 
 _pc = time.perf_counter
 
@@ -40,7 +40,7 @@ class ProfileStats:
     """What the calls of one profiled function cost. Fields:
 
     ``calls`` (calls that ran the compiled code), ``errors`` (of those, calls that raised),
-    ``call_time`` (seconds in :class:`~eqtensor.compile.function.Function` calls, Python side
+    ``call_time`` (seconds in :class:`~eqtensor.compile.compiled_function.Function` calls, Python side
     included), ``run_time`` (seconds in the compiled code), ``node_time`` (NumPy backend: seconds
     per scheduled node, in schedule order; None on the C backend), ``input_shapes`` (a Counter of
     the tuple of explicit input shapes of each call), ``compile_timings`` (seconds per compile
@@ -185,7 +185,6 @@ class ProfileStats:
 
     def _kernels(self):
         """The C function's units in call order, each with the nodes it computes."""
-        plan_units = getattr(c_codegen, "plan_units", None)
         try:
             plan = plan_units(self.nodes, self._outputs)
         except Exception:  # noqa: BLE001  (the listing is informative only)

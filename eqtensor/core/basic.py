@@ -16,6 +16,7 @@ import numpy as np
 from .config import config
 from .graph import Constant, SharedVariable, TensorType, Variable
 from .op import as_tensor_variable as _as_tensor_variable
+from .ops.random import shared_rng
 
 def as_tensor_variable(x, name=None, ndim=None, dtype=None) -> Variable:
     """PyTensor's ``as_tensor_variable``: ``x`` if it is a variable, else a constant holding it (see
@@ -171,8 +172,12 @@ for _kind, _plural_name in _PLURAL_NAME.items():
         PLURAL[_p + _plural_name] = _plural(TYPED[_p + _kind], _p + _plural_name)
 
 
-def shared(value, name=None, borrow=False, shape=None) -> SharedVariable:
+def shared(value, name=None, strict=False, allow_downcast=None, borrow=False, shape=None) -> SharedVariable:
     """A variable whose value persists across calls and can be updated by functions.
+
+    ``strict=True``: ``value`` (and every later ``set_value``) must be a NumPy array, kept with its
+    own dtype (a Python float is not turned into ``floatX``); ``allow_downcast=True``: ``set_value``
+    accepts any cast to the variable's dtype (by default only safe casts), as PyTensor's.
 
     >>> import numpy as np, eqtensor as et
     >>> w = et.shared(np.zeros(3), name="w")
@@ -185,6 +190,10 @@ def shared(value, name=None, borrow=False, shape=None) -> SharedVariable:
         raise TypeError("shared() takes a value (NumPy array or scalar), not a symbolic variable")
     if isinstance(value, np.ma.MaskedArray):
         raise NotImplementedError("masked arrays are not supported: pass value.filled(...) or value.data")
+    if isinstance(value, (np.random.Generator, np.random.RandomState)):  # a shared random generator
+        return shared_rng(value, name=name, borrow=borrow)
+    if strict and not isinstance(value, np.ndarray):
+        raise TypeError(f"shared(strict=True) takes a numpy.ndarray, got {type(value).__name__}")
     arr = np.array(value, copy=not borrow) if not isinstance(value, float) else np.asarray(value, config.floatX)
     if arr.dtype.kind in "OUSVMm":
         raise TypeError(f"shared() cannot hold a value of dtype {arr.dtype}")
@@ -193,4 +202,4 @@ def shared(value, name=None, borrow=False, shape=None) -> SharedVariable:
     problem = t.describe_mismatch(arr)
     if problem:
         raise ValueError(f"shared variable {name}: {problem}")
-    return SharedVariable(t, arr, name=name)
+    return SharedVariable(t, arr, name=name, strict=strict, allow_downcast=allow_downcast)

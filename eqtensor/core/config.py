@@ -12,6 +12,11 @@ function with its phases and their times, at INFO when it took longer than
 :data:`VERBOSE_SECONDS`. ``config.verbose = True`` (or ``EQTENSOR_VERBOSE=1``) prints those slow
 compiles to stderr without any logging set-up: one line with the phase times when the compile
 ends (no line for compiles under a second).
+
+Every field can be set from the environment when eqtensor is imported, PyTensor's
+``PYTENSOR_FLAGS`` convention: ``EQTENSOR_FLAGS="mode=JAX,floatX=float32"`` (comma-separated
+``name=value`` pairs; booleans as ``True``/``False``/``1``/``0``; :func:`parse_flags`). An unknown
+name or a bad value stops the import with an error naming the variable.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from dataclasses import dataclass, field, fields
 _FLOATX = ("float64", "float32")
 
 #: the named modes (``eqtensor.compile.mode`` defines them; a test keeps both lists equal)
-MODE_NAMES = ("FAST_COMPILE", "NUMPY", "C", "FAST_RUN")
+MODE_NAMES = ("FAST_COMPILE", "NUMPY", "C", "FAST_RUN", "JAX")
 
 
 def _default_cache_dir() -> str:
@@ -144,5 +149,62 @@ class Config:
                 setattr(self, k, v)
 
 
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _convert(name: str, text: str):
+    kind = type(getattr(Config(), name))
+    if kind is bool:
+        low = text.lower()
+        if low not in _TRUE + _FALSE:
+            raise ValueError(f"{name} takes True or False, got {text!r}")
+        return low in _TRUE
+    if kind is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError(f"{name} takes an integer, got {text!r}") from None
+    return text
+
+
+def parse_flags(text: str, variable: str = "EQTENSOR_FLAGS") -> dict:
+    """``{field: value}`` from ``"name=value,name=value"``; a clear ValueError names ``variable``.
+
+    >>> parse_flags("mode=JAX, floatX=float32,optimizer_cache=False")
+    {'mode': 'JAX', 'floatX': 'float32', 'optimizer_cache': False}
+    >>> parse_flags("floatx=float32")
+    Traceback (most recent call last):
+    ...
+    ValueError: EQTENSOR_FLAGS: eqtensor.config has no flag 'floatx' (its flags: floatX, mode, on_unused_input, cache_dir, unknown_dim_size, num_threads, optimizer_cache, verbose)
+    """
+    names = [f.name for f in fields(Config)]
+    out = {}
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        name, eq, value = item.partition("=")
+        name, value = name.strip(), value.strip()
+        if not eq or not name:
+            raise ValueError(f"{variable}: expected name=value pairs separated by commas, got {item!r}")
+        if name not in names:
+            raise ValueError(f"{variable}: eqtensor.config has no flag {name!r} (its flags: {', '.join(names)})")
+        try:
+            out[name] = _convert(name, value)
+        except ValueError as e:
+            raise ValueError(f"{variable}: {e}") from None
+    return out
+
+
+def apply_env_flags(cfg: "Config", environ=os.environ) -> None:
+    """Set ``cfg``'s fields from ``$EQTENSOR_FLAGS`` (see the module docstring); errors name the variable."""
+    for name, value in parse_flags(environ.get("EQTENSOR_FLAGS", "")).items():
+        try:
+            setattr(cfg, name, value)
+        except (ValueError, AttributeError) as e:
+            raise ValueError(f"EQTENSOR_FLAGS: {e}") from None
+
+
 config = Config()
+apply_env_flags(config)
 change_flags = config.change_flags

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .graph import SharedVariable, Variable, toposort
+from .graph import SharedVariable, Variable
+from .traversal import toposort
 
 
 @dataclass

@@ -8,7 +8,8 @@ An ``OpDef`` says what an op *is*:
   whose work is not proportional to their output (``flops(op, input_types, input_values)``, where
   ``input_values`` holds the NumPy value of each constant input, else None); ``unstable``, an
   extra cost per element for ops whose naive compositions overflow or cancel (``exp``, ``log``);
-  ``absorbs_producers`` for reductions whose kernel computes fused producers in its input loop;
+  ``absorbs_producers`` for reductions and row ops (``nnet``) whose kernel computes fused producers in
+  its input loop;
 - how it is checked: ``reference``, a high-precision definition in mpmath (an elementwise op:
   ``reference(mp, *scalars, **params)``; a reduction: ``reference(mp, values)`` over the reduced
   values; other ops: ``reference(mp, *object_arrays, **params)``), used by the rule checker and
@@ -39,12 +40,17 @@ from .graph import Apply, Constant, TensorType, Variable
 OPS: dict[str, "OpDef"] = {}
 
 
+#: op kinds never evaluated at compile time, even on constant inputs: ``creation`` (their outputs
+#: may be large) and ``effect`` (a side effect at run time, e.g. ``printing.Print``)
+NEVER_FOLDED = ("creation", "effect")
+
+
 @dataclass(frozen=True)
 class OpDef:
     """Declaration of one op. See the module docstring."""
 
     name: str
-    kind: str  # elemwise | reduce | shape | linalg | creation | nnet | index | blas | other
+    kind: str  # elemwise | reduce | shape | linalg | creation | nnet | index | blas | effect | other
     nin: int | None  # number of inputs; None = variadic
     infer: Callable[["Op", tuple[Variable, ...]], TensorType]
     perform: Callable[..., Any]  # perform(*arrays, **params) -> ndarray
@@ -367,9 +373,12 @@ def runtime_broadcast_checks(inputs) -> list[tuple[int, list[int]]]:
 
 
 def normalize_axis(axis, ndim: int, opname: str) -> tuple[int, ...]:
-    """``None`` → all axes; ints → sorted tuple of non-negative axes; clear errors otherwise."""
+    """``None`` → all axes; ints (Python, NumPy, 0-d or 1-d integer arrays) → sorted tuple of
+    non-negative axes; clear errors otherwise."""
     if axis is None:
         return tuple(range(ndim))
+    if isinstance(axis, np.ndarray) and axis.dtype.kind in "iu" and axis.ndim <= 1:
+        axis = axis.tolist()  # a 0-d or 1-d integer array (PyTensor accepts them)
     if isinstance(axis, (int, np.integer)) and not isinstance(axis, bool):
         axis = (int(axis),)
     try:

@@ -17,8 +17,9 @@ True
 
 from __future__ import annotations
 
-from .graph import Constant, SharedVariable, Variable, iter_ancestors, iter_toposort
-from .ops.shape import specify_shape
+from .graph import Constant, SharedVariable, Variable
+from .traversal import iter_ancestors, iter_toposort
+from .ops.shape_checks import specify_shape
 
 
 def _pairs(replace) -> list[tuple[Variable, object]]:

@@ -14,7 +14,10 @@ from __future__ import annotations
 import numpy as np
 
 from .graph import Variable
-from .ops import creation, elemwise, extra, linalg, reduction, subtensor
+from .ops import (
+    broadcast, casts, creation, cumulative, elemwise, linalg, rearranging, reduction, repetition, selection, sorting,
+    statistics, subtensor,
+)
 from .ops import shape as shape_ops
 from .ops.shape import as_axis
 
@@ -106,7 +109,7 @@ class TensorMethods:
 
     @property
     def mT(self):
-        return extra.matrix_transpose(self)
+        return rearranging.matrix_transpose(self)
 
     def transpose(self, *axes):
         if len(axes) == 1 and isinstance(axes[0], (list, tuple, np.ndarray)):
@@ -137,14 +140,14 @@ class TensorMethods:
         return subtensor.take(self, indices, axis, mode)
 
     def astype(self, dtype):
-        return extra.cast(self, dtype)
+        return casts.cast(self, dtype)
 
     def repeat(self, repeats, axis=None):
-        return extra.repeat(self, repeats, axis)
+        return repetition.repeat(self, repeats, axis)
 
     def fill(self, value):
         """A tensor shaped like ``self`` filled with ``value`` (PyTensor's ``x.fill(v)``; symbolic)."""
-        return extra.fill(self, value)
+        return broadcast.fill(self, value)
 
     def zeros_like(self, dtype=None):
         return creation.zeros_like(self, dtype)
@@ -196,7 +199,7 @@ class TensorMethods:
         return reduction.any(self, as_axis(axis), keepdims)
 
     def ptp(self, axis=None):
-        return extra.ptp(self, axis)
+        return statistics.ptp(self, axis)
 
     def norm(self, L, axis=None, keepdims=False):
         """``(sum |x|**L) ** (1/L)`` over ``axis`` (PyTensor's ``x.norm(L)``; L 0 and inf are not
@@ -206,25 +209,25 @@ class TensorMethods:
         return elemwise.pow(reduction.sum(elemwise.pow(elemwise.abs(self), L), as_axis(axis), keepdims), 1.0 / L)
 
     def cumsum(self, axis=None):
-        return extra.cumsum(self, axis)
+        return cumulative.cumsum(self, axis)
 
     def cumprod(self, axis=None):
-        return extra.cumprod(self, axis)
+        return cumulative.cumprod(self, axis)
 
     def sort(self, axis=-1, kind=None, order=None):
-        return extra.sort(self, axis, kind, order)
+        return sorting.sort(self, axis, kind, order)
 
     def argsort(self, axis=-1, kind=None, order=None):
-        return extra.argsort(self, axis, kind, order)
+        return sorting.argsort(self, axis, kind, order)
 
     def nonzero(self, return_matrix=False):
-        return extra.nonzero(self, return_matrix)
+        return selection.nonzero(self, return_matrix)
 
     def nonzero_values(self):
-        return extra.nonzero_values(self)
+        return selection.nonzero_values(self)
 
     def compress(self, a, axis=None):
-        return extra.compress(a, self, axis)
+        return selection.compress(a, self, axis)
 
     # ------------------------------------------------------------------ elementwise helpers
     def diagonal(self, offset=0, axis1=0, axis2=1):
@@ -249,7 +252,7 @@ def _in_dtype(fn, x, axis, dtype, keepdims):
     """A sum/prod/mean computed in ``dtype`` when it is given (NumPy's ``dtype=``)."""
     if dtype is None:
         return fn(x, as_axis(axis), keepdims)
-    return extra.cast(fn(extra.cast(x, dtype), as_axis(axis), keepdims), dtype)
+    return casts.cast(fn(casts.cast(x, dtype), as_axis(axis), keepdims), dtype)
 
 
 def _unary(name):

@@ -28,10 +28,12 @@ import math
 
 import numpy as np
 
-from .graph import Constant, Variable, iter_toposort
+from .graph import Constant, Variable
+from .traversal import iter_toposort
 from .op import OPS, Op
 from . import ops  # noqa: F401  (declares every op family: OPS is complete when the tables are built)
-from .ops.shape import alloc, as_shape_vector, reshape, shape_i, static_entries
+from .ops.broadcast import alloc
+from .ops.shape import as_shape_vector, reshape, shape_i, static_entries
 from .ops.subtensor import SYM, getitem, index_shape
 
 #: the full slice ``:`` as an ``idx_list`` entry
@@ -446,6 +448,36 @@ def _ger(node, inputs, bdims):
     return _cast(_op("add", c, _op("mul", alpha, outer)), node.out.dtype)
 
 
+def _ifelse(node, inputs, bdims):
+    """ifelse: an unbatched condition chooses lazily between the branches brought to one batch
+    shape; a batched condition chooses per batch element (``switch``: both branches computed, so
+    their per-element shapes must agree)."""
+    cond, then, other = inputs
+    big = max(bdims)
+    t, e = _pad(then, bdims[1], big), _pad(other, bdims[2], big)
+    batch = _batch_shape([t, e], big)
+    t, e = _broadcast_batch(t, batch), _broadcast_batch(e, batch)
+    if bdims[0] == 0:
+        return node.op(cond, t, e)
+    c = _ds(_pad(cond, bdims[0], big), tuple(range(big)) + ("x",) * node.out.ndim)
+    return _op("switch", c, t, e)
+
+
+def _random(node, inputs, bdims):
+    """random, random_next: the parameters' new batch dimensions go in front, and in front of a
+    given size (PyTensor's rule), so one generator draws the whole batch; the generator and the
+    size themselves cannot be batched."""
+    if bdims[0] or bdims[1]:
+        raise NotImplementedError(f"vectorize_graph: op {node.op.name!r} cannot be batched over its generator or "
+                                  f"its size (one generator draws the whole batch)")
+    big = max(bdims)
+    params = [_pad(p, b, big) for p, b in zip(inputs[2:], bdims[2:])]
+    size = inputs[1]
+    if node.op.params["sized"]:
+        size = as_shape_vector(_batch_shape(params, big) + _shape_entries(size), "size")
+    return node.op(inputs[0], size, *params)
+
+
 #: op name -> batching rule ``rule(node, batched_inputs, batch_ranks) -> batched output``.
 #: Elementwise ops and reductions get theirs from their family.
 BATCHING: dict = {
@@ -461,8 +493,9 @@ BATCHING: dict = {
     **{name: _stacked for name in ("matrix_inverse", "det", "cholesky", "solve_triangular", "cho_solve",
                                    "blockwise_solve", "lu", "lu_factor", "lu_solve", "pivot_to_permutation", "qr",
                                    "expm", "eigvalsh", "pinv", "slogdet", "eig", "eigh", "svd")},
-    "gemm": _gemm, "gemv": _gemv, "ger": _ger,
-    **{name: _same_op for name in ("zero_grad", "disconnected_grad", "undefined_grad", "grad_clip", "grad_scale")},
+    "gemm": _gemm, "gemv": _gemv, "ger": _ger, "ifelse": _ifelse, "random": _random, "random_next": _random,
+    **{name: _same_op for name in ("zero_grad", "disconnected_grad", "undefined_grad", "grad_clip", "grad_scale",
+                                   "print")},
 }
 
 #: op name -> why it has no batching rule (a use whose inputs are not batched is kept as it is)
@@ -471,6 +504,8 @@ NOT_BATCHED: dict[str, str] = {
     "eye": "the shape of the result is the value of its inputs: a batch would be ragged",
     "tri": "the shape of the result is the value of its inputs: a batch would be ragged",
     "scan": "the inner graph would have to be vectorized (not implemented)",
+    "searchsorted": "one sorted vector per search: a batch of vectors needs a loop (not implemented)",
+    "unique": "the length of the result depends on the values: a batch would be ragged",
 }
 
 

@@ -36,158 +36,44 @@ entries are not). A cache directory that cannot be created or written, or that v
 compiling unaffected: results are kept in memory, with one ``RuntimeWarning`` per process and
 directory. Entries are written to a temporary file and renamed into place (atomic on POSIX).
 
->>> from eqtensor import tensor as pt
->>> x, y = pt.dvector("x"), pt.dvector("y")
->>> structure(*leaves_and_nodes([pt.exp(x) + 1])) == structure(*leaves_and_nodes([pt.exp(y) + 1]))
-True
->>> structure(*leaves_and_nodes([pt.exp(x) + 1])) == structure(*leaves_and_nodes([pt.exp(x) + 2]))
-False
->>> decode_value(encode_value((1, ("slice", None, -1.5), frozenset({"a"})))) == (1, ("slice", None, -1.5), frozenset({"a"}))
-True
+The key is computed in :mod:`~eqtensor.egraph.cache_key`, entries are encoded and checked in
+:mod:`~eqtensor.egraph.cache_codec`, and the directory is handled by :mod:`~eqtensor.egraph.cache_files`;
+this module holds the recipes (made, replayed), the memory and the lookups.
 """
 
 from __future__ import annotations
 
-import base64
-import errno
-import hashlib
-import hmac
-import json
-import math
 import os
-import re
-import shutil
-import stat
 import tempfile
 import threading
 import warnings
 from collections import OrderedDict
-from dataclasses import fields
-from pathlib import Path
 
-import numpy as np
-
+from ..core.cachedir import Unusable
 from ..core.config import config
-from ..core.dtypes import DTYPES
-from ..core.graph import Constant, toposort
+from ..core.graph import Constant
+from ..core.locks import ForkSafeLock
+from ..core.traversal import toposort
 from ..core.op import OPS, Op
-from .extract import CostModel
-from .report import IterationStats, OptimizationReport
+from .cache_codec import Damaged, Uncacheable, decode_entry, encode_entry
+from .cache_files import MAX_ENTRY_BYTES, Foreign, cache_root, read_entry, remove, writable
+from .cache_key import digest
 
 #: recipes kept in memory (least recently used dropped first)
 MEMORY_ENTRIES = 512
-#: format of a stored entry; part of the key
-FORMAT = 2
-#: entries larger than this are neither written nor read
-MAX_ENTRY_BYTES = 64 << 20
-
-_HEADER = re.compile(rb"eqtensor-optimizer-recipe 2 sha256=([0-9a-f]{64})")
 _EXPECTED_ENTRIES = 4096
 
 _memory: OrderedDict = OrderedDict()
 _expected: OrderedDict = OrderedDict()  # key -> output types of the graph it was computed for
-_source_hash: str | None = None
-_rule_keys: dict = {}
-_lock = threading.Lock()
+_lock = ForkSafeLock()
 _warned: set[str] = set()
 _tls = threading.local()
 
 
-class Uncacheable(Exception):
-    """The graph, rules or cost model cannot be described by a stable key."""
-
-
-class Damaged(Exception):
-    """A stored entry that must not be used."""
-
-
-_PLAIN = (int, float, bool, str, bytes, type(None), np.integer, np.floating, np.bool_)
-
-
-def _plain(v) -> bool:
-    if isinstance(v, _PLAIN):
-        return True
-    if isinstance(v, (tuple, list, frozenset)):
-        return all(_plain(x) for x in v)
-    if isinstance(v, slice):
-        return _plain((v.start, v.stop, v.step))
-    return isinstance(v, np.dtype)
-
-
-def leaves_and_nodes(outputs):
-    """The leaves (in first-use order) and apply nodes (topological order) of ``outputs``."""
-    nodes = toposort(outputs)
-    leaves, seen = [], set()
-    for v in [i for n in nodes for i in n.inputs] + list(outputs):
-        if v.owner is None and id(v) not in seen:
-            seen.add(id(v))
-            leaves.append(v)
-    return leaves, nodes, list(outputs)
-
-
-def _leaf_key(v):
-    t = (v.type.dtype, v.type.shape)
-    if isinstance(v, Constant):
-        return ("const", t, hashlib.sha1(np.ascontiguousarray(v.data).tobytes()).hexdigest(), v.weak)
-    return (type(v).__name__, t, v.tag.get("pattern"))
-
-
-def structure(leaves, nodes, outputs) -> str:
-    """A canonical text of a graph's structure (raises :class:`Uncacheable`)."""
-    ref = {id(v): f"L{k}" for k, v in enumerate(leaves)}
-    parts = [repr(_leaf_key(v)) for v in leaves]
-    for k, n in enumerate(nodes):
-        if not _plain(n.op.key):
-            raise Uncacheable(f"op {n.op.name} has parameters that are not plain data")
-        ref[id(n.out)] = f"N{k}"
-        parts.append(f"{n.op.key!r}({','.join(ref[id(i)] for i in n.inputs)})")
-    parts.append("->" + ",".join(ref[id(o)] for o in outputs))
-    return "\n".join(parts)
-
-
-def _eqtensor_source() -> str:
-    """A hash of eqtensor's own Python source (op type rules, rules, optimizer): a changed library
-    never reuses recipes of another version."""
-    global _source_hash
-    if _source_hash is None:
-        h = hashlib.sha256()
-        package = Path(__file__).resolve().parents[1]
-        for p in sorted(package.rglob("*.py")):
-            h.update(str(p.relative_to(package.parent)).encode())
-            h.update(p.read_bytes())
-        try:
-            from importlib.metadata import version
-
-            h.update(version("egglog").encode())
-        except Exception:  # noqa: BLE001  (egglog's version only refines the key)
-            pass
-        _source_hash = h.hexdigest()
-    return _source_hash
-
-
-def _rule_key(rule) -> str:
-    key = _rule_keys.get(rule)
-    if key is None:
-        pat = structure(*leaves_and_nodes([rule.pattern, rule.replacement]))
-        extra = (rule.name, tuple(g.describe() for g in rule.when), rule.assumption_text(), rule.exact,
-                 rule.stabilizes, tuple(rule.dtypes))
-        key = _rule_keys.setdefault(rule, hashlib.sha1(f"{pat}\n{extra!r}".encode()).hexdigest())
-    return key
-
-
-def _model_key(model) -> str:
-
-    if type(model) is not CostModel or not _plain(tuple(sorted(vars(model).items()))):
-        raise Uncacheable("custom cost model")
-    return repr(sorted(vars(model).items()))
-
-
 def key(leaves, nodes, outputs, schedule, budget, model) -> str:
-    """The cache key of an optimization (raises :class:`Uncacheable`)."""
-    phases = [(tuple(_rule_key(r) for r in rs.rules), n, sat) for rs, n, sat in schedule.phases]
-    text = "\n".join([f"format {FORMAT}", _eqtensor_source(), repr(phases), repr(budget), _model_key(model),
-                      f"unknown_dim_size {config.unknown_dim_size}", structure(leaves, nodes, outputs)])
-    k = hashlib.sha256(text.encode()).hexdigest()
+    """The cache key of an optimization (:func:`~.cache_key.digest`; raises :class:`Uncacheable`), remembering
+    the output types a replay under it must produce."""
+    k = digest(leaves, nodes, outputs, schedule, budget, model)
     with _lock:  # what a replay for this key must produce (checked before a recipe is used)
         _expected[k] = tuple((o.type.dtype, o.type.shape) for o in outputs)
         _expected.move_to_end(k)
@@ -264,9 +150,6 @@ def replay(entry, leaves):
         raise Damaged(why) from e
 
 
-# --- the report of a lookup ---------------------------------------------------------------------------
-
-
 def last_lookup() -> tuple[int, str | None]:
     """``(damaged entries, note)`` found by this thread's latest :func:`lookup` and the
     :func:`replay` of what it returned: the number of damaged entries removed, and what went wrong
@@ -286,263 +169,10 @@ def _discard(k: str, why: str):
         _memory.pop(k, None)
     _note(f"damaged optimizer cache entry {k[:16]}… removed and recomputed ({why})", damaged=True)
     try:
-        root = _root(create=False)
-    except (_Unusable, OSError):
+        root = cache_root(create=False)
+    except (Unusable, OSError):
         return
-    _remove(os.path.join(root, f"{k}.json"))
-
-
-# --- value encoding -----------------------------------------------------------------------------------
-
-_SCALAR_DTYPES = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16",
-                  "float32", "float64"}
-
-
-def encode_value(v):
-    """A JSON-able form of a parameter or report value keeping its exact type (raises
-    :class:`Uncacheable` for anything else)."""
-    if v is None or type(v) in (bool, int, str):
-        return v
-    if type(v) is float:
-        return {"f": v.hex()}
-    if isinstance(v, np.generic):
-        name = v.dtype.name
-        if name not in _SCALAR_DTYPES:
-            raise Uncacheable(f"a {name} scalar")
-        value = bool(v) if name == "bool" else float(v).hex() if v.dtype.kind == "f" else int(v)
-        return {"n": [name, value]}
-    if type(v) is tuple:
-        return {"t": [encode_value(x) for x in v]}
-    if type(v) is list:
-        return {"l": [encode_value(x) for x in v]}
-    if type(v) is frozenset:
-        return {"fs": sorted((encode_value(x) for x in v), key=lambda e: json.dumps(e, sort_keys=True))}
-    if type(v) is dict:
-        return {"d": [[encode_value(a), encode_value(b)] for a, b in v.items()]}
-    if type(v) is bytes:
-        return {"b": base64.b64encode(v).decode()}
-    if type(v) is slice:
-        return {"s": [encode_value(v.start), encode_value(v.stop), encode_value(v.step)]}
-    if isinstance(v, np.dtype):
-        if v.name not in DTYPES:
-            raise Uncacheable(f"dtype {v}")
-        return {"dt": v.name}
-    if type(v) is IterationStats:
-        return {"it": [[f.name, encode_value(getattr(v, f.name))] for f in fields(IterationStats)]}
-    raise Uncacheable(f"a value of type {type(v).__name__}")
-
-
-def decode_value(e, depth: int = 0):
-    """The value :func:`encode_value` encoded (raises :class:`Damaged` for anything malformed)."""
-    if depth > 64:
-        raise Damaged("values nested too deeply")
-    if e is None or isinstance(e, (bool, str)) or type(e) is int:
-        return e
-    if type(e) is not dict or len(e) != 1:
-        raise Damaged(f"malformed value {str(e)[:60]}")
-    (tag, x), = e.items()
-    d = depth + 1
-    if tag == "f" and type(x) is str:
-        return float.fromhex(x)
-    if tag == "n" and type(x) is list and len(x) == 2 and x[0] in _SCALAR_DTYPES:
-        name, value = x
-        if name == "bool" and type(value) is bool:
-            return np.bool_(value)
-        if name.startswith("float") and type(value) is str:
-            return np.dtype(name).type(float.fromhex(value))
-        if name[0] in "iu" and type(value) is int:
-            info = np.iinfo(name)
-            if info.min <= value <= info.max:
-                return np.dtype(name).type(value)
-    elif tag in ("t", "l", "fs") and type(x) is list:
-        items = [decode_value(i, d) for i in x]
-        return tuple(items) if tag == "t" else items if tag == "l" else frozenset(items)
-    elif tag == "d" and type(x) is list and all(type(p) is list and len(p) == 2 for p in x):
-        return {decode_value(a, d): decode_value(b, d) for a, b in x}
-    elif tag == "b" and type(x) is str:
-        return base64.b64decode(x, validate=True)
-    elif tag == "s" and type(x) is list and len(x) == 3:
-        return slice(*(decode_value(i, d) for i in x))
-    elif tag == "dt" and x in DTYPES:
-        return np.dtype(x)
-    elif tag == "it" and type(x) is list and all(type(p) is list and len(p) == 2 for p in x):
-        values = {name: decode_value(v, d) for name, v in x}
-        if set(values) == _ITERATION_FIELDS and len(values) == len(x):
-            return IterationStats(**values)
-    raise Damaged(f"malformed value {str(e)[:60]}")
-
-
-_ITERATION_FIELDS = {f.name for f in fields(IterationStats)}
-
-
-def _int(v, lo: int, hi: int | None = None) -> int:
-    if type(v) is not int or v < lo or (hi is not None and v >= hi):
-        raise Damaged(f"index {v!r} out of range")
-    return v
-
-
-#: report fields a stored summary may not set (they describe this compile, not the cached run)
-_NOT_SUMMARY = {"fallback", "cached", "schedule", "egraph", "times", "cost_before", "cost_after", "nodes_before",
-                "nodes_after", "cache_damaged", "cache_note"}
-_SUMMARY_FIELDS = {f.name for f in fields(OptimizationReport)} - _NOT_SUMMARY
-
-
-def _encode_entry(k: str, entry) -> bytes:
-    (steps, outs), summary = entry[0], entry[1]
-    out_steps = []
-    for s in steps:
-        if s[0] == "leaf":
-            out_steps.append(["leaf", s[1]])
-        elif s[0] == "const":
-            data = np.ascontiguousarray(s[1])
-            if data.dtype.name not in DTYPES:
-                raise Uncacheable(f"a constant of dtype {data.dtype}")
-            raw = data.astype(data.dtype.newbyteorder("<"), copy=False).tobytes()
-            out_steps.append(["const", data.dtype.name, list(data.shape), base64.b64encode(raw).decode(),
-                              bool(s[2])])
-        else:
-            out_steps.append(["op", s[1], [[name, encode_value(v)] for name, v in s[2].items()], list(s[3])])
-    payload = {"key": k, "steps": out_steps, "outputs": list(outs),
-               "summary": [[name, encode_value(v)] for name, v in summary.items()]}
-    body = json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
-    return b"eqtensor-optimizer-recipe 2 sha256=" + hashlib.sha256(body).hexdigest().encode() + b"\n" + body
-
-
-def _reject_constant(name):
-    raise ValueError(f"{name} is not JSON")
-
-
-def _decode_entry(k: str, data: bytes):
-    """The entry stored in ``data`` under key ``k`` (raises :class:`Damaged`, never anything else)."""
-    try:
-        return _decode(k, data)
-    except Damaged:
-        raise
-    except Exception as e:  # noqa: BLE001  (a malformed payload: an unhashable name, a bad number...)
-        raise Damaged(f"malformed: {type(e).__name__}: {str(e)[:80]}") from None
-
-
-def _decode(k: str, data: bytes):
-    head, sep, body = data.partition(b"\n")
-    m = _HEADER.fullmatch(head)
-    if not sep or m is None:
-        raise Damaged("not an optimizer cache entry (header)")
-    if not hmac.compare_digest(hashlib.sha256(body).hexdigest().encode(), m.group(1)):
-        raise Damaged("checksum mismatch")
-    try:
-        payload = json.loads(body, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as e:
-        raise Damaged(f"unparsable: {e}") from None
-    if type(payload) is not dict or set(payload) != {"key", "steps", "outputs", "summary"}:
-        raise Damaged("unexpected layout")
-    if payload["key"] != k:
-        raise Damaged("stored under another key")
-    raw_steps, raw_outs, raw_summary = payload["steps"], payload["outputs"], payload["summary"]
-    if type(raw_steps) is not list or type(raw_outs) is not list or type(raw_summary) is not list or not raw_outs:
-        raise Damaged("unexpected layout")
-    steps = []
-    for i, s in enumerate(raw_steps):
-        if type(s) is not list or not s:
-            raise Damaged(f"step {i} malformed")
-        if s[0] == "leaf" and len(s) == 2:
-            steps.append(("leaf", _int(s[1], 0)))
-        elif s[0] == "const" and len(s) == 5:
-            steps.append(("const", _decode_array(*s[1:4]), _bool(s[4])))
-        elif s[0] == "op" and len(s) == 4 and type(s[1]) is str and type(s[2]) is list and type(s[3]) is list:
-            defn = OPS.get(s[1])
-            if defn is None:
-                raise Damaged(f"step {i}: unknown op {s[1][:40]!r}")
-            params = {}
-            for p in s[2]:
-                if type(p) is not list or len(p) != 2 or p[0] not in defn.params or p[0] in params:
-                    raise Damaged(f"step {i}: bad parameter for op {defn.name}")
-                params[p[0]] = decode_value(p[1])
-            if set(params) != set(defn.params):
-                raise Damaged(f"step {i}: missing parameters for op {defn.name}")
-            ins = tuple(_int(j, 0, i) for j in s[3])
-            if defn.nin is not None and len(ins) != defn.nin:
-                raise Damaged(f"step {i}: op {defn.name} with {len(ins)} inputs")
-            steps.append(("op", defn.name, params, ins))
-        else:
-            raise Damaged(f"step {i} malformed")
-    outs = [_int(j, 0, len(steps)) for j in raw_outs]
-    summary = {}
-    for p in raw_summary:
-        if type(p) is not list or len(p) != 2 or p[0] not in _SUMMARY_FIELDS:
-            raise Damaged("malformed summary")
-        summary[p[0]] = decode_value(p[1])
-    return (steps, outs), summary, k
-
-
-def _bool(v) -> bool:
-    if type(v) is not bool:
-        raise Damaged("malformed flag")
-    return v
-
-
-def _decode_array(dtype, shape, b64):
-    if dtype not in DTYPES or type(shape) is not list or len(shape) > 32 or type(b64) is not str:
-        raise Damaged("malformed constant")
-    shape = tuple(_int(n, 0) for n in shape)
-    try:
-        raw = base64.b64decode(b64, validate=True)
-    except ValueError:
-        raise Damaged("malformed constant bytes") from None
-    dt = np.dtype(dtype).newbyteorder("<")
-    if len(raw) != math.prod(shape) * dt.itemsize:
-        raise Damaged("constant bytes do not match its shape")
-    return np.frombuffer(raw, dtype=dt).reshape(shape).astype(dtype)
-
-
-# --- the cache directory ------------------------------------------------------------------------------
-
-
-class _Unusable(Exception):
-    """The cache directory cannot be used (the reason is the message)."""
-
-
-def _owner_only_dirs(path: str):
-    """Create ``path`` and its missing parents with mode 0o700 (existing ones are left as they are)."""
-    missing = []
-    p = path
-    while not os.path.lexists(p):
-        missing.append(p)
-        parent = os.path.dirname(p)
-        if parent == p:
-            break
-        p = parent
-    for d in reversed(missing):
-        try:
-            os.mkdir(d, 0o700)
-        except FileExistsError:
-            pass
-
-
-def _root(create: bool) -> str:
-    """``<cache_dir>/optimizer``: a directory of this user's that nobody else can write (tightened
-    when it is ours), created owner-only with its missing parents when ``create``. Raises
-    :class:`_Unusable`, or ``FileNotFoundError`` when it is missing and not ``create``."""
-    root = os.path.join(os.path.abspath(config.cache_dir), "optimizer")
-    try:
-        if create:
-            _owner_only_dirs(root)
-        st = os.stat(root)
-    except FileNotFoundError:
-        if create:
-            raise _Unusable(f"cannot create {root}: it vanished") from None
-        raise
-    except OSError as e:
-        raise _Unusable(f"cannot {'create' if create else 'use'} {root}: {e.strerror or e}") from None
-    if not stat.S_ISDIR(st.st_mode):
-        raise _Unusable(f"{root} is not a directory")
-    if st.st_uid != os.geteuid():
-        raise _Unusable(f"{root} belongs to another user (uid {st.st_uid})")
-    if st.st_mode & 0o077:
-        try:
-            os.chmod(root, 0o700)
-        except OSError as e:
-            raise _Unusable(f"{root} is open to other users and cannot be made private: {e.strerror}") from None
-    return root
+    remove(os.path.join(root, f"{k}.json"))
 
 
 def _warn(reason: str):
@@ -553,63 +183,6 @@ def _warn(reason: str):
         _warned.add(where)
     warnings.warn(f"eqtensor: optimizer cache {where!r} unusable ({reason}); keeping optimization results "
                   "in memory only for this process", RuntimeWarning, stacklevel=4)
-
-
-def _remove(path: str, ino: int | None = None):
-    """Remove the entry at ``path`` (only if it is still the file ``ino``, when given)."""
-    try:
-        st = os.lstat(path)
-        if ino is not None and st.st_ino != ino:
-            return  # replaced meanwhile (by a process storing a good entry)
-        if stat.S_ISDIR(st.st_mode):
-            if st.st_uid == os.geteuid():
-                shutil.rmtree(path, ignore_errors=True)
-        else:
-            os.unlink(path)
-    except OSError:
-        pass
-
-
-def _read_entry(path: str):
-    """``(bytes, inode)`` of the entry file ``path``; None when absent. Raises :class:`Damaged` (not a
-    regular file, too large, unreadable) or :class:`_Foreign` (owned by another user)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            raise Damaged("a symbolic link") from None
-        raise Damaged(f"unreadable: {e.strerror}") from None
-    try:
-        st = os.fstat(fd)
-        if st.st_uid != os.geteuid():
-            raise _Foreign(st.st_uid)
-        if not stat.S_ISREG(st.st_mode):
-            raise Damaged("not a regular file")
-        if st.st_size > MAX_ENTRY_BYTES:
-            raise Damaged("too large")
-        chunks, n = [], 0
-        while n <= MAX_ENTRY_BYTES and (chunk := os.read(fd, 1 << 20)):
-            chunks.append(chunk)
-            n += len(chunk)
-        if n > MAX_ENTRY_BYTES:
-            raise Damaged("too large")
-        return b"".join(chunks), st.st_ino
-    except OSError as e:
-        raise Damaged(f"unreadable: {e.strerror}") from None
-    finally:
-        os.close(fd)
-
-
-def _writable(path: str) -> bool:
-    if os.access in os.supports_effective_ids:
-        return os.access(path, os.W_OK | os.X_OK, effective_ids=True)
-    return os.access(path, os.W_OK | os.X_OK)
-
-
-class _Foreign(Exception):
-    """An entry owned by another user (its uid is the argument)."""
 
 
 def lookup(k: str):
@@ -624,27 +197,27 @@ def lookup(k: str):
     if entry is not None:
         return entry, "memory"
     try:
-        root = _root(create=False)
+        root = cache_root(create=False)
     except FileNotFoundError:
         return None, None
-    except _Unusable as e:
+    except Unusable as e:
         _note(f"optimizer cache not used: {e}")
         return None, None
-    if not _writable(root):
+    if not writable(root):
         _note(f"optimizer cache directory {root} is not writable: results are kept in memory only")
     path = os.path.join(root, f"{k}.json")
     ino = None
     try:
-        got = _read_entry(path)
+        got = read_entry(path)
         if got is None:
             return None, None
         data, ino = got
-        entry = _decode_entry(k, data)
-    except _Foreign as e:
+        entry = decode_entry(k, data)
+    except Foreign as e:
         _note(f"optimizer cache entry {k[:16]}… belongs to another user (uid {e.args[0]}): not loaded")
         return None, None
     except Damaged as e:
-        _remove(path, ino)
+        remove(path, ino)
         _note(f"damaged optimizer cache entry {k[:16]}… removed and recomputed ({e})", damaged=True)
         return None, None
     _remember(k, entry)
@@ -666,20 +239,20 @@ def store(k: str, entry) -> None:
     entry = (entry[0], entry[1], k)
     _remember(k, entry)
     try:
-        data = _encode_entry(k, entry)
+        data = encode_entry(k, entry)
     except (Uncacheable, TypeError, ValueError):  # a parameter JSON cannot hold: memory only
         return
     if len(data) > MAX_ENTRY_BYTES:
         return
     tmp = None
     try:
-        root = _root(create=True)
+        root = cache_root(create=True)
         fd, tmp = tempfile.mkstemp(dir=root, prefix=".tmp-", suffix=".json")
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, os.path.join(root, f"{k}.json"))
         tmp = None
-    except _Unusable as e:
+    except Unusable as e:
         _warn(str(e))
     except OSError as e:
         _warn(f"cannot write to it: {e.strerror or e}")
@@ -695,12 +268,3 @@ def clear_memory() -> None:
     """Forget the recipes held in memory (the disk entries stay)."""
     with _lock:
         _memory.clear()
-
-
-def _after_fork_in_child():
-    global _lock
-    _lock = threading.Lock()  # another thread may have held it at fork
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)

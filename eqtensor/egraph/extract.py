@@ -36,7 +36,8 @@ from __future__ import annotations
 import heapq
 
 from ..core.config import config
-from ..core.graph import Constant, toposort
+from ..core.graph import Constant
+from ..core.traversal import toposort
 from ..core.op import OPS, Op
 
 
@@ -93,11 +94,12 @@ class CostModel:
     def fusion_consumer(self, opname: str) -> str | None:
         """How a node of op ``opname`` takes a fusible producer into its kernel: ``"elemwise"``
         (only a producer of the same static shape), ``"reduce"`` (a producer of any shape: the
-        reduction computes it in its input loop), or None (never)."""
+        reduction, or the row kernel of ``softmax``/``log_softmax`` (kind ``"nnet"``), computes it
+        in its input loop), or None (never)."""
         kind = OPS[opname].kind
         if kind == "elemwise":
             return "elemwise"
-        if kind == "reduce" and OPS[opname].absorbs_producers:
+        if kind in ("reduce", "nnet") and OPS[opname].absorbs_producers:
             return "reduce"
         return None
 
@@ -140,9 +142,39 @@ def graph_cost(outputs, model: CostModel, nodes=None) -> float:
     """
     fuse = _fusion_on(model)
     order = toposort(outputs) if nodes is None else nodes
+    total, value, priced, clients, many = _node_costs(order, model, fuse)
+    if fuse:
+        total = _minus_fusion_savings(total, model, outputs, value, priced, clients, many)
+    return total
+
+
+def _interned(table: dict, key) -> int:
+    sid = table.get(key)
+    if sid is None:
+        sid = table[key] = len(table)
+    return sid
+
+
+def _leaf_number(i, numbers: dict, sigs: dict, vsig: list) -> int:
+    """The value number of leaf ``i`` (equal constants share one), its signature recorded if new."""
+    const = isinstance(i, Constant)
+    key = ("c", i.signature()) if const else id(i)
+    k = numbers.get(key)
+    if k is None:
+        k = numbers[key] = len(numbers)
+        t = i.type
+        vsig.append(_interned(sigs, (t.dtype, t.shape, k if const else -1)))
+    return k
+
+
+def _node_costs(order, model, fuse):
+    """Price the apply nodes ``order`` with hash-consing: ``(total, value, priced, clients, many)``
+    with ``value`` id(variable) -> value number and, when ``fuse``, ``priced`` node value number ->
+    (node, signature, cost), ``clients`` value number -> its first consumer's, ``many`` the value
+    numbers with several consumers."""
     value: dict = {}        # id(variable) -> value number
     numbers: dict = {}      # leaf or node key -> value number (hash-consing)
-    nodes: dict = {}        # node value number -> (node, input types, node cost)
+    priced: dict = {}       # node value number -> (node, signature, node cost)
     clients: dict = {}      # value number -> its first consumer's value number
     many = set()            # value numbers with several consumers
     total = 0.0
@@ -158,37 +190,18 @@ def graph_cost(outputs, model: CostModel, nodes=None) -> float:
         for i in n.inputs:
             k = value.get(id(i))
             if k is None:
-                const = isinstance(i, Constant)
-                key = ("c", i.signature()) if const else id(i)
-                k = numbers.get(key)
-                if k is None:
-                    k = numbers[key] = len(numbers)
-                    t = i.type
-                    skey = (t.dtype, t.shape, k if const else -1)
-                    sid = sigs.get(skey)
-                    if sid is None:
-                        sid = sigs[skey] = len(sigs)
-                    vsig.append(sid)
-                value[id(i)] = k
+                k = value[id(i)] = _leaf_number(i, numbers, sigs, vsig)
             kids.append(k)
         op = n.op
-        okey = op.key
-        oid = op_ids.get(okey)
-        if oid is None:
-            oid = op_ids[okey] = len(op_ids)
-        key = (oid, *kids)
+        key = (_interned(op_ids, op.key), *kids)
         me = numbers.get(key)
         if me is not None:
             value[id(n.out)] = me
             continue
         me = value[id(n.out)] = numbers[key] = len(numbers)
         out_t = n.out.type
-        skey = (out_t.dtype, out_t.shape, -1)
-        sid = sigs.get(skey)
-        if sid is None:
-            sid = sigs[skey] = len(sigs)
-        vsig.append(sid)
-        ckey = (oid, sid, *[vsig[c] for c in kids])
+        vsig.append(_interned(sigs, (out_t.dtype, out_t.shape, -1)))
+        ckey = (key[0], vsig[-1], *[vsig[c] for c in kids])
         cost = memo.get(ckey)
         if cost is None:
             in_types = [i.type for i in n.inputs]
@@ -196,27 +209,31 @@ def graph_cost(outputs, model: CostModel, nodes=None) -> float:
             cost = memo[ckey] = float(model.node_cost(op.name, op.params, out_t, in_types, in_values))
         total += cost
         if fuse:
-            nodes[me] = (n, ckey, cost)
+            priced[me] = (n, ckey, cost)
             for c in kids:
                 if clients.setdefault(c, me) != me:
                     many.add(c)
-    if fuse:
-        mode = _consumer_modes(model)
-        savings: dict = {}
-        roots = {value.get(id(o)) for o in outputs}
-        for c, p in clients.items():
-            if c in many or c in roots or c not in nodes:
-                continue
-            n, ckey, cost = nodes[c]
-            consumer = nodes[p][0]
-            m = mode(consumer.op.name)
-            if m == 2 or (m == 1 and n.out.type.shape == consumer.out.type.shape):
-                saving = savings.get(ckey)
-                if saving is None:
-                    saving = savings[ckey] = _saving(
-                        model, n.op.name, n.op.params, n.out.type, [i.type for i in n.inputs],
-                        [i.data if isinstance(i, Constant) else None for i in n.inputs], cost)
-                total -= saving
+    return total, value, priced, clients, many
+
+
+def _minus_fusion_savings(total, model, outputs, value, priced, clients, many) -> float:
+    """``total`` less the memory pass of every node that fuses into its single consumer."""
+    mode = _consumer_modes(model)
+    savings: dict = {}
+    roots = {value.get(id(o)) for o in outputs}
+    for c, p in clients.items():
+        if c in many or c in roots or c not in priced:
+            continue
+        n, ckey, cost = priced[c]
+        consumer = priced[p][0]
+        m = mode(consumer.op.name)
+        if m == 2 or (m == 1 and n.out.type.shape == consumer.out.type.shape):
+            saving = savings.get(ckey)
+            if saving is None:
+                saving = savings[ckey] = _saving(
+                    model, n.op.name, n.op.params, n.out.type, [i.type for i in n.inputs],
+                    [i.data if isinstance(i, Constant) else None for i in n.inputs], cost)
+            total -= saving
     return total
 
 
@@ -250,6 +267,28 @@ def extract(enodes, class_type, roots, model: CostModel, types, params, unstable
     constants = constants or {}
     check = deadline.check if deadline is not None else None
     fz = _Fusion(model, enodes, types, class_type, params, roots, constants) if _fusion_on(model) else None
+    own = _own_costs(enodes, class_type, model, types, params, unstable, constants, fz, check)
+    best = _best_greedy(enodes, own, roots, fz, check, deadline, notes)
+    _, sel, choice = best
+    if original:
+        if deadline is not None and deadline.past_soft():
+            _note(notes, "extraction: not compared with the input graph")
+        else:
+            mixed = {**choice, **original}
+            cost, sel_o = _reachable(enodes, own, roots, mixed, fz)
+            if cost < best[0]:
+                sel, choice = sel_o, mixed
+    if len(sel) <= REFINE_LIMIT:
+        if deadline is not None and deadline.past_soft():
+            _note(notes, "extraction: no local search")
+        else:
+            sel = _refine(enodes, own, roots, choice, sel, fz, deadline, notes)
+    return sel
+
+
+def _own_costs(enodes, class_type, model, types, params, unstable, constants, fz, check) -> list:
+    """Each e-node's own cost (its op's ``node_cost`` plus the penalty of an unstable form); the
+    costs without penalties go to ``fz``."""
     # a cost model need only have node_cost: the penalty for unstable forms defaults to ours
     penalty = getattr(model, "unstable_penalty", CostModel.unstable_penalty)
     elements = getattr(model, "elements", None) or CostModel().elements
@@ -273,6 +312,12 @@ def extract(enodes, class_type, roots, model: CostModel, types, params, unstable
         if op is not None and (cls, op) in unstable:
             cost += penalty * elements(types[class_type[cls]])
         own.append(cost)
+    return own
+
+
+def _best_greedy(enodes, own, roots, fz, check, deadline, notes):
+    """``(DAG cost, selection, choice)`` of the better greedy pass: sharing-aware, then (on graphs
+    small enough, with time left) plain tree costs."""
     best = uses = None
     for share in (True, False):
         if not share and len(enodes) > TREE_PASS_LIMIT:
@@ -285,21 +330,7 @@ def extract(enodes, class_type, roots, model: CostModel, types, params, unstable
         cost = _dag_cost(enodes, own, sel, fz)
         if best is None or cost < best[0]:
             best = (cost, sel, choice)
-    _, sel, choice = best
-    if original:
-        if deadline is not None and deadline.past_soft():
-            _note(notes, "extraction: not compared with the input graph")
-        else:
-            mixed = {**choice, **original}
-            cost, sel_o = _reachable(enodes, own, roots, mixed, fz)
-            if cost < best[0]:
-                sel, choice = sel_o, mixed
-    if len(sel) <= REFINE_LIMIT:
-        if deadline is not None and deadline.past_soft():
-            _note(notes, "extraction: no local search")
-        else:
-            sel = _refine(enodes, own, roots, choice, sel, fz, deadline, notes)
-    return sel
+    return best
 
 
 def _note(notes, text):

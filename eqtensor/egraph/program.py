@@ -26,6 +26,8 @@ Encoding (documented in ``docs/optimizer.md``):
   refines the table's;
 - ``(unstable x op)``: a stability rule matched e-class ``x`` with a pattern rooted at ``op``;
   the extractor penalises that op's e-nodes in ``x``;
+- ``(made x r)``: rule ``r`` (an id of :data:`MADE`: its name and its replacement's root op) rewrote
+  e-class ``x``; the report's ``rules_contributed`` reads it after extraction;
 - ``(Root k x)`` marks output ``k``;
 - ``(Ref k)``: a handle by which a big graph, inserted in several rules (chunks), refers to an e-class
   an earlier chunk created (unioned with it there); no rule matches it and extraction ignores it.
@@ -40,12 +42,13 @@ from __future__ import annotations
 
 import hashlib
 import struct
-import threading
 
 import numpy as np
 
-from ..core.graph import Constant, TensorType, Variable, toposort, uniform_value
-from ..core.op import OPS, Op
+from ..core.graph import Constant, TensorType, Variable, uniform_value
+from ..core.traversal import toposort
+from ..core.locks import ForkSafeLock
+from ..core.op import NEVER_FOLDED, OPS, Op
 from ..rules.language import is_pattern_var
 
 
@@ -56,7 +59,7 @@ class Interner:
     def __init__(self, first=()):
         self.ids: dict = {}
         self.keys: list = []
-        self._lock = threading.Lock()
+        self._lock = ForkSafeLock()
         for k in first:
             self(k)
 
@@ -81,6 +84,8 @@ TYPES = Interner()
 PARAMS = Interner([()])  # id 0 = no parameters
 VALUES = Interner()
 OPIDS = Interner()
+#: the rules as the ``made`` relation names them: (rule name, its replacement's root op or None)
+MADE = Interner()
 CONST_SPECS = Interner()  # (value key, shape) of constants rules create
 
 #: rules that derive the sign facts (``pos``, ``nonneg``) guards rely on; run with every phase
@@ -119,7 +124,8 @@ def declarations() -> str:
         lines.append(f"(constructor {constructor_name(name)} ({' '.join(args)}) T)")
     lines += ["(function ty (T) i64 :no-merge)", "(function cval (T) i64 :no-merge)", "(relation pos (T))",
               "(relation nonneg (T))", "(relation nzconst (T))", "(relation float_ty (i64))",
-              "(relation unstable (T i64))", "(relation isconst (T))", "(relation varies (T))", "(relation intconst (T))",
+              "(relation unstable (T i64))", "(relation made (T i64))", "(relation isconst (T))",
+              "(relation varies (T))", "(relation intconst (T))",
               "(relation refines (i64 i64))", "(function cty (i64 i64) i64 :no-merge)"]
     for k in range(1, MAX_CREATED_ARITY + 1):
         lines.append(f"(function ty{k} ({' '.join(['i64'] * (k + 2))}) i64 :no-merge)")
@@ -133,7 +139,7 @@ def declarations() -> str:
             lines.append(f'(rule {body} {head} :ruleset facts :name "fact_{name}")')
     for name in sorted(OPS):  # constant folding: e-nodes whose inputs are all constants
         d = OPS[name]
-        if d.nin is None or not 1 <= d.nin <= MAX_CREATED_ARITY or d.kind == "creation":
+        if d.nin is None or not 1 <= d.nin <= MAX_CREATED_ARITY or d.kind in NEVER_FOLDED:
             continue
         kids = [f"a{i}" for i in range(d.nin)]
         p = "p" if d.params else ""
@@ -215,10 +221,12 @@ def const_facts(value) -> list[str]:
 def const_type(tid: int, spec: int):
     """The type of a constant a rule creates (spec: value and shape) where the matched term has type
     ``tid``: the matched term's dtype and the constant's own shape; None if the value is not exact
-    in that dtype."""
+    in that dtype (or not numeric: a random generator's type)."""
     (_, bits), shape = CONST_SPECS[spec]
     value = struct.unpack("<d", bits)[0] if bits else float("nan")
     dtype = TYPES[tid].dtype
+    if dtype == "object":
+        return None
     with np.errstate(all="ignore"):
         cast = np.asarray(value).astype(dtype)
     if not (cast == value or (value != value and cast != cast)):
@@ -277,33 +285,42 @@ _GUARD_FACTS = {
     "same_type": "(= (ty {0}) (ty {1}))",
 }
 
-def compile_rule(rule) -> CompiledRule:
-    """Translate a :class:`~eqtensor.rules.language.Rule` into one egglog ``rule`` command."""
+class _RuleCompiler:
+    """Translating one rule: the egglog variables of the pattern's and the replacement's terms, their
+    types, the facts (the match) and the actions (the replacement) written so far."""
 
-    facts: list[str] = []
-    actions: list[str] = []
-    names: dict[int, str] = {}  # id(Variable) -> egglog variable
-    counter = [0]
+    def __init__(self, rule):
+        self.rule = rule
+        self.facts: list[str] = []
+        self.actions: list[str] = []
+        self.names: dict[int, str] = {}  # id(Variable) -> egglog variable
+        self.types: dict[int, str] = {}  # id(Variable) -> egglog variable of its type
+        self.needs: list = []
+        self.requests: list = []  # (facts before the node's own type lookup, request action)
+        self.consts: list = []
+        self.counter = 0
+        repl_params = {n.op.key[1] for n in toposort([rule.replacement]) if n.op.key[1]}
+        repl_params &= {n.op.key[1] for n in toposort([rule.pattern])}  # written on both sides: generalized
+        self.repl_params = repl_params
+        self.pvars: dict = {}
 
-    def fresh(prefix):
-        counter[0] += 1
-        return f"{prefix}{counter[0]}"
+    def fresh(self, prefix):
+        self.counter += 1
+        return f"{prefix}{self.counter}"
 
-    repl_params = {n.op.key[1] for n in toposort([rule.replacement]) if n.op.key[1]}
-    repl_params &= {n.op.key[1] for n in toposort([rule.pattern])}  # written on both sides: generalized
-    pvars: dict = {}
-
-    def params_of(op):
+    def params_of(self, op):
         p = op.key[1]
         if not p:
             return []
-        if p in repl_params:
-            if p not in pvars:
-                pvars[p] = fresh("q")
-            return [pvars[p]]
+        if p in self.repl_params:
+            if p not in self.pvars:
+                self.pvars[p] = self.fresh("q")
+            return [self.pvars[p]]
         return [str(PARAMS(p))]
 
-    def match(v: Variable) -> str:
+    def match(self, v: Variable) -> str:
+        """The egglog variable of pattern term ``v``, its match facts written."""
+        rule, names, facts = self.rule, self.names, self.facts
         if id(v) in names:
             return names[id(v)]
         if is_pattern_var(v):
@@ -313,103 +330,116 @@ def compile_rule(rule) -> CompiledRule:
             val = uniform_value(v)
             if val is None:
                 raise ValueError(f"rule {rule.name}: pattern constants must be uniform scalars, got {v}")
-            name = names[id(v)] = fresh("k")
+            name = names[id(v)] = self.fresh("k")
             facts.append(f"(= (cval {name}) {VALUES(value_key(val))})")
             return name
         if v.owner is None:
             raise ValueError(f"rule {rule.name}: {v} is neither a pattern variable nor a constant")
         op = v.owner.op
-        me = names[id(v)] = "z" if v is rule.pattern else fresh("m")
-        kids = [match(i) for i in v.owner.inputs]
+        me = names[id(v)] = "z" if v is rule.pattern else self.fresh("m")
+        kids = [self.match(i) for i in v.owner.inputs]
         if op.defn.nin is None:  # variadic: a cons list of exactly these inputs
-            kids = [_cons_list(kids, fresh, facts, "(= {} {})")]
-        facts.append(f"(= {me} ({constructor_name(op.name)} {' '.join(params_of(op) + kids)}))")
+            kids = [_cons_list(kids, self.fresh, facts, "(= {} {})")]
+        facts.append(f"(= {me} ({constructor_name(op.name)} {' '.join(self.params_of(op) + kids)}))")
         return me
 
-    match(rule.pattern)
-    facts.append("(= t_root (ty z))")
-    types: dict[int, str] = {}
-    needs = []
-    requests = []  # (facts before the node's own type lookup, request action)
+    def type_of(self, v: Variable) -> str:
+        if id(v) not in self.types:
+            t = self.types[id(v)] = self.fresh("t")
+            self.facts.append(f"(= {t} (ty {self.names[id(v)]}))")
+        return self.types[id(v)]
 
-    def type_of(v: Variable) -> str:
-        if id(v) not in types:
-            t = types[id(v)] = fresh("t")
-            facts.append(f"(= {t} (ty {names[id(v)]}))")
-        return types[id(v)]
-
-    consts = []
-
-    def constant(v: Constant) -> str:
+    def constant(self, v: Constant) -> str:
+        """A constant of the replacement, created with the type ``cty`` gives it next to the root's."""
         val = uniform_value(v)
         vid = VALUES(value_key(val))
         spec = CONST_SPECS((value_key(val), (1,) * v.ndim))
-        consts.append(spec)
-        t, me = fresh("t"), fresh("c")
-        facts.append(f"(= {t} (cty t_root {spec}))")
-        actions.append(f"(let {me} (Const {vid} {t}))")
-        actions.append(f"(set (ty {me}) {t})")
-        actions.append(f"(set (cval {me}) {vid})")
-        actions.extend(f"({f} {me})" for f in const_facts(val))
-        names[id(v)] = me
-        types[id(v)] = t
+        self.consts.append(spec)
+        t, me = self.fresh("t"), self.fresh("c")
+        self.facts.append(f"(= {t} (cty t_root {spec}))")
+        self.actions.append(f"(let {me} (Const {vid} {t}))")
+        self.actions.append(f"(set (ty {me}) {t})")
+        self.actions.append(f"(set (cval {me}) {vid})")
+        self.actions.extend(f"({f} {me})" for f in const_facts(val))
+        self.names[id(v)] = me
+        self.types[id(v)] = t
         return me
 
-    def build(v: Variable, is_root: bool) -> str:
+    def build(self, v: Variable, is_root: bool) -> str:
+        """The egglog variable of replacement term ``v``, its creation actions (and the type-table
+        lookups typing it) written."""
+        rule, names, facts, actions = self.rule, self.names, self.facts, self.actions
         if id(v) in names:
             if is_root:
                 facts.append(f"(= (ty {names[id(v)]}) t_root)")
             return names[id(v)]
         if isinstance(v, Constant):
-            return constant(v)
+            return self.constant(v)
         op = v.owner.op
         nin = len(v.owner.inputs)
         if nin > MAX_CREATED_ARITY:
             raise ValueError(f"rule {rule.name}: op {op.name} cannot be created by a rule (> {MAX_CREATED_ARITY} inputs)")
-        kids = [build(i, False) for i in v.owner.inputs]
-        kid_types = [type_of(i) for i in v.owner.inputs]
-        p = params_of(op)
+        kids = [self.build(i, False) for i in v.owner.inputs]
+        kid_types = [self.type_of(i) for i in v.owner.inputs]
+        p = self.params_of(op)
         pid = p[0] if p else "0"
         shaped = _value_shaped(rule, v) if is_root else False
         loose = shaped is not False
         if loose and shaped is not True:  # alloc shaped like a pattern variable: it has the root's type
             facts.append(f"(= (ty {names[id(shaped)]}) t_root)")
-        t = "t_root" if is_root and not loose else fresh("t")
+        t = "t_root" if is_root and not loose else self.fresh("t")
         key = f"{OPIDS(op.name)} {pid} {' '.join(kid_types)}"
         if len(kids) >= 2:  # unary results are prefilled for every type of the graph
-            requests.append((list(facts), f"(need{len(kids)} {key})"))
+            self.requests.append((list(facts), f"(need{len(kids)} {key})"))
         facts.append(f"(= {t} (ty{len(kids)} {key}))")
         if loose:
             facts.append(f"(refines t_root {t})")
             t = "t_root"
-        needs.append((op.name, len(kids), None if (p and not p[0].isdigit()) else int(pid)))
+        self.needs.append((op.name, len(kids), None if (p and not p[0].isdigit()) else int(pid)))
         if op.defn.nin is None:  # variadic: the inputs as a cons list
-            kids = [_cons_list(kids, fresh, actions, "(let {} {})")]
-        me = fresh("n")
+            kids = [_cons_list(kids, self.fresh, actions, "(let {} {})")]
+        me = self.fresh("n")
         actions.append(f"(let {me} ({constructor_name(op.name)} {' '.join(p + kids)}))")
         actions.append(f"(set (ty {me}) {t})")
         names[id(v)] = me
-        types[id(v)] = t
+        self.types[id(v)] = t
         return me
 
-    out = build(rule.replacement, True)
-    guards = []
-    for g in rule.when:
-        a = [names[id(x)] for x in g.args]
-        if g.kind not in _GUARD_FACTS:
-            raise ValueError(f"rule {rule.name}: unknown guard kind {g.kind!r}")
-        guards.append(_GUARD_FACTS[g.kind].format(*a))
-    for a in rule.assumes:  # only on terms that depend on an input, never on a constant expression
-        guards += [f"(varies {names[id(x)]})" for x in a.args]
-    actions.append(f"(union z {out})")
+    def guards(self) -> list[str]:
+        """The facts of the rule's guards and assumptions."""
+        rule, guards = self.rule, []
+        for g in rule.when:
+            a = [self.names[id(x)] for x in g.args]
+            if g.kind not in _GUARD_FACTS:
+                raise ValueError(f"rule {rule.name}: unknown guard kind {g.kind!r}")
+            guards.append(_GUARD_FACTS[g.kind].format(*a))
+        for a in rule.assumes:  # only on terms that depend on an input, never on a constant expression
+            guards += [f"(varies {self.names[id(x)]})" for x in a.args]
+        return guards
+
+    def text(self, guards: list[str]) -> str:
+        """The egglog commands: the rule, and one rule per type-table request of the replacement."""
+        name = self.rule.name
+        lines = [f'(rule ({" ".join(guards + self.facts)}) ({" ".join(self.actions)}) :ruleset @RS@ :name "{name}")']
+        for k, (before, request) in enumerate(self.requests):
+            lines.append(f'(rule ({" ".join(guards + before)}) ({request}) :ruleset @RS@ '
+                         f':name "req_{name}_{k}")')
+        return "\n".join(lines)
+
+
+def compile_rule(rule) -> CompiledRule:
+    """Translate a :class:`~eqtensor.rules.language.Rule` into one egglog ``rule`` command."""
+    c = _RuleCompiler(rule)
+    c.match(rule.pattern)
+    c.facts.append("(= t_root (ty z))")
+    out = c.build(rule.replacement, True)
+    guards = c.guards()
+    c.actions.append(f"(union z {out})")
     if rule.stabilizes:  # the pattern's root op is an unstable form in this e-class
-        actions.append(f"(unstable z {OPIDS(rule.pattern.owner.op.name)})")
-    name = rule.name
-    lines = [f'(rule ({" ".join(guards + facts)}) ({" ".join(actions)}) :ruleset @RS@ :name "{name}")']
-    for k, (before, request) in enumerate(requests):
-        lines.append(f'(rule ({" ".join(guards + before)}) ({request}) :ruleset @RS@ '
-                     f':name "req_{name}_{k}")')
-    return CompiledRule(name, "\n".join(lines), needs, consts)
+        c.actions.append(f"(unstable z {OPIDS(rule.pattern.owner.op.name)})")
+    root = rule.replacement.owner
+    c.actions.append(f"(made z {MADE((rule.name, root.op.name if root is not None else None))})")
+    return CompiledRule(rule.name, c.text(guards), c.needs, c.consts)
 
 
 _ENTRIES: dict = {}

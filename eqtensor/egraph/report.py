@@ -36,7 +36,7 @@ class Budget:
     enodes: int = 100_000
     seconds: float = 2.0
     match_limit: int = 5_000
-    max_graph_nodes: int = 50_000
+    max_graph_nodes: int = 200_000
 
     def __post_init__(self):
         for name in ("iterations", "enodes", "match_limit", "max_graph_nodes"):
@@ -76,6 +76,10 @@ class OptimizationReport:
     fallback: str | None = None  # why the unoptimized graph was returned, if it was
     iterations: list = field(default_factory=list)
     rule_matches: dict = field(default_factory=dict)  # rule name -> matches summed over rounds
+    #: the fired rules whose results the extracted graph uses (see
+    #: :func:`eqtensor.egraph.rebuild.rules_in_result`): a rule that fired but lost, or rewrote only
+    #: parts the result does not use, is not here
+    rules_contributed: list = field(default_factory=list)
     times: dict = field(default_factory=dict)  # phase -> seconds
     cost_before: float = 0.0
     cost_after: float = 0.0
@@ -108,6 +112,13 @@ class OptimizationReport:
         return {k: v for k, v in sorted(self.rule_matches.items()) if v}
 
     @property
+    def time_limited(self) -> bool:
+        """True when the wall-clock safety net (``Budget.seconds``) cut this optimization short — the
+        iteration and e-node budgets are what decide where saturation stops; the result then depends
+        on the machine's load (the optimizer warns once per process, and does not cache it)."""
+        return "time budget" in self.stop_reason or bool(self.budget_notes)
+
+    @property
     def assumed(self) -> dict:
         """Rules that fired on an assumption (``rewrite(..., assumes=...)``): name -> what they assumed."""
         if self.schedule is None:
@@ -126,6 +137,8 @@ class OptimizationReport:
         if self.dropped_rules:
             lines.append(f"  rules dropped by the back-off: {', '.join(self.dropped_rules)}")
         lines += [f"  time budget: {note}" for note in self.budget_notes]
+        if self.time_limited:
+            lines.append("  WALL-CLOCK SAFETY NET FIRED: where this run stopped depends on the machine's load")
         lines.append(f"  graph nodes: {self.nodes_before} -> {self.nodes_after}; "
                      f"cost: {self.cost_before:.4g} -> {self.cost_after:.4g}")
         if self.folded:
@@ -138,8 +151,9 @@ class OptimizationReport:
         lines.append(f"  time: {times}")
         fired = self.rules_fired
         if fired:
-            lines.append("  rules fired (matches):")
-            lines += [f"    {name}: {n}" for name, n in fired.items()]
+            lines.append("  rules fired (matches; * = its result is in the extracted graph):")
+            used = set(self.rules_contributed)
+            lines += [f"    {'*' if name in used else ' '} {name}: {n}" for name, n in fired.items()]
             lines += [f"  assumed: {name} ({what})" for name, what in self.assumed.items()]
         else:
             lines.append("  rules fired: none")

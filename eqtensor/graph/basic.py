@@ -16,7 +16,8 @@ variable (``node.out``, also ``node.outputs[0]``); ops are called on variables t
 (False, True)
 """
 
-from ..core.graph import Apply, Constant, SharedVariable, TensorType, Variable, equal_computations
+from ..core.graph import Apply, Constant, SharedVariable, TensorType, Variable
+from ..core.traversal import equal_computations
 from ..core.replace import clone, clone_get_equiv
 from .traversal import (
     ancestors, applys_between, explicit_graph_inputs, general_toposort, get_var_by_name, graph_inputs, io_toposort,

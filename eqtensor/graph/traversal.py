@@ -15,14 +15,14 @@ Every walk is iterative (graphs thousands of nodes deep are fine). As in PyTenso
 ['exp', 'mul']
 """
 
-from ..core.graph import (
+from ..core.traversal import (
     apply_ancestors, apply_depends_on, explicit_graph_inputs, general_toposort, get_var_by_name, io_toposort,
     orphans_between, truncated_graph_inputs, variable_depends_on, vars_between, walk,
 )
-from ..core.graph import applys_between
-from ..core.graph import iter_ancestors as ancestors
-from ..core.graph import iter_graph_inputs as graph_inputs
-from ..core.graph import iter_toposort as toposort
+from ..core.traversal import applys_between
+from ..core.traversal import iter_ancestors as ancestors
+from ..core.traversal import iter_graph_inputs as graph_inputs
+from ..core.traversal import iter_toposort as toposort
 
 #: PyTensor's alias of :func:`ancestors`
 variable_ancestors = ancestors

@@ -17,7 +17,8 @@ from ..core.ops.creation import ones_like, zeros_like
 from ..core.ops.elemwise import add, exp, expm1, log, log1p, mul, pow, reciprocal, sqr, sqrt, sub, true_div
 from ..core.ops.linalg import dot
 from ..core.ops.reduction import max, min, sum
-from ..core.ops.shape import alloc, dimshuffle, reshape, shape
+from ..core.ops.broadcast import alloc
+from ..core.ops.shape import dimshuffle, reshape, shape
 from .language import RuleSet, finite, finite_nonzero, integral_const, no_overflow, nonzero_const, positive, rewrite, var
 
 
@@ -56,6 +57,7 @@ def _build_assuming_finite() -> RuleSet:
             ("mul_sub", a * b - a * c, a * (b - c)), ("mul_sub_r", b * a - c * a, (b - c) * a),
         ]
     ]
+    rules += _cancellations()
     c, n1, n2 = var("c", ndim=0), var("n1", ndim=0, dtype="int64"), var("n2", ndim=0, dtype="int64")
     rules += [
         rewrite("sum_alloc", sum(alloc(c, n1)), c * n1, assumes=[finite(c)], exact=False, dtypes=("float64",),
@@ -74,6 +76,35 @@ def _build_assuming_finite() -> RuleSet:
                     why="x * 0 = 0 assuming x finite (inf * 0 is nan); the type guard keeps broadcasting"),
         ]
     return RuleSet(rules)
+
+
+def _cancellations() -> list:
+    """Cancellation inside sums and products, whatever their order (``add_comm``/``mul_comm`` put
+    both orders in one e-class) and association up to depth two: ``(a*b)*c / (c*a) → b``,
+    ``(a*b + a*c) - a*c → a*b``. Associativity itself is not a rule (it explodes the e-graph);
+    these rules reach one level into a nested sum or product instead. The replacement is exact
+    where the pattern rounds or overflows (``(x + 1e20) - 1e20`` is 0), so they are checked as the
+    more accurate side (``exact=False``)."""
+    x, y, z, w = var("x"), var("y"), var("z"), var("w")
+    nz, fin = [finite_nonzero(x)], [finite(y)]
+    why_mul = "a factor in both numerator and denominator cancels (assuming it finite and non-zero)"
+    why_add = "a term added and subtracted cancels (assuming it finite)"
+    # the checker's 60-digit reference cannot resolve x + 1e300 - 1e300: it draws the terms below 1e30
+    sums = {"assumes": fin, "why": why_add, "exact": False, "domain": dict.fromkeys("xyzw", "moderate")}
+    return [
+        rewrite("div_common_factor", (x * y) / (x * z), y / z, assumes=nz, why=why_mul, exact=False),
+        rewrite("div_common_factor_num", x / (x * z), 1 / z, assumes=nz, why=why_mul, exact=False),
+        rewrite("div_common_factor_deep", ((x * y) * z) / (x * w), (y * z) / w, assumes=nz, why=why_mul,
+                exact=False),
+        rewrite("div_common_factor_deep_den", (x * w) / ((x * y) * z), w / (y * z), assumes=nz, why=why_mul,
+                exact=False),
+        rewrite("div_common_factor_deep_one", ((x * y) * z) / x, y * z, assumes=nz, why=why_mul, exact=False),
+        rewrite("add_sub_cancel", (x + y) - y, x, **sums),
+        rewrite("sub_add_cancel", (x - y) + y, x, **sums),
+        rewrite("sub_sub_cancel", y - (y - x), x, **sums),
+        rewrite("add_sub_cancel_both", (x + y) - (y + z), x - z, **sums),
+        rewrite("add_sub_cancel_deep", ((x + y) + z) - y, x + z, **sums),
+    ]
 
 
 def _dimshuffle_lifts(x, y) -> list:
@@ -96,6 +127,11 @@ def _build() -> RuleSet:
     sh, sh2 = var("sh", dtype="int64", shape=(2,)), var("sh2", dtype="int64", shape=(2,))
     rules = [
         rewrite("neg_neg", -(-x), x, why="negation is an involution"),
+        rewrite("add_comm", x + y, y + x,
+                why="+ commutes: both orders in one e-class, so equal terms meet whatever the order written "
+                    "(no associativity: it explodes the e-graph)"),
+        rewrite("mul_comm", x * y, y * x,
+                why="* commutes: both orders in one e-class (exp(a*b) + exp(b*a) computes one exp)"),
         rewrite("mul_one", x * 1, x, why="1 is the identity of *; the type guard keeps broadcasting"),
         rewrite("one_mul", 1 * x, x, why="1 is the identity of *"),
         rewrite("add_zero", x + 0, x, why="0 is the identity of + (x + 0.0 is x, also for x = -0.0 up to sign)"),

@@ -1,4 +1,4 @@
-"""Reverse-mode differentiation: ``grad``, ``jacobian``, ``hessian``, ``Lop``, ``Rop``, ``verify_grad_with``.
+"""Reverse-mode differentiation: ``grad``, ``Lop``, ``Rop``, ``hessian_vector_product``, the gradient markers.
 
 ``grad`` walks the graph once in reverse topological order (iteratively: deep graphs are fine),
 applies each op's VJP rule from :data:`eqtensor.rules.gradients.RULES` and sums the cotangents of
@@ -10,15 +10,17 @@ Conventions, as in PyTensor:
 - the cost is a scalar; ``known_grads`` seeds cotangents of other variables (the cost may then be
   ``None``);
 - cotangents are summed back over the input's statically broadcastable dimensions and have the
-  input's dtype; integer and boolean inputs get zero gradients (of dtype ``config.floatX``);
+  input's dtype; an op with an integer or boolean output passes no gradient to its inputs, and an
+  integer ``wrt`` gets the real-valued gradient (of dtype ``config.floatX``) flowing into it from
+  ops with float outputs (``grad(i * 2.5, i)`` is 2.5, ``grad(i ** 2, i)`` is 0: ``i ** 2`` is an
+  integer);
 - ``consider_constant`` variables and ``disconnected_grad(x)`` stop the gradient; ops declared
   ``differentiable=False`` give zero gradients (``shape``/``shape_i`` are disconnected);
 - a ``wrt`` the cost does not depend on raises :class:`DisconnectedInputError` (see
   ``disconnected_inputs`` and ``return_disconnected``).
 
-``jacobian`` and ``hessian`` build one vector-Jacobian product per element of the expression (seeded
-through ``known_grads`` with a one-hot constant), so the expression's size must be known
-statically; ``Rop`` uses the double-VJP trick.
+``jacobian`` and ``hessian`` are in :mod:`eqtensor.rules.jacobian` (and, with a scan over the rows,
+:mod:`eqtensor.gradient`); ``Rop`` uses the double-VJP trick.
 
 >>> import numpy as np
 >>> from eqtensor import function, tensor as pt
@@ -31,7 +33,6 @@ array([2., 4.])
 from __future__ import annotations
 
 import functools
-import math
 import warnings
 
 import numpy as np
@@ -40,15 +41,14 @@ from ..core.op import as_tensor_variable
 from ..core.config import config
 from ..core.dtypes import FLOAT_DTYPES
 from ..core.errors import DisconnectedInputError
-from ..core.graph import Constant, Variable, ancestors, gc_paused, toposort
+from ..core.graph import Constant, Variable, gc_paused
+from ..core.traversal import ancestors, toposort
 from ..core.replace import clone_replace
 from ..core.op import OPS, Op
-from ..core.evaluate import evaluate
 from ..core.graph import TensorType
 from ..core.ops.elemwise import cast
 from ..core.ops.reduction import sum as reduce_sum
-from ..core.ops.shape import reshape, stack
-from . import gradients
+from . import gradients, vjp
 
 
 class NullTypeGradError(TypeError):
@@ -112,7 +112,8 @@ def _fit(r, x, node):
     axes = tuple(d for d in range(x.ndim) if x.type.shape[d] == 1 and r.type.shape[d] != 1)
     if axes:
         r = reduce_sum(r, axis=axes, keepdims=True)
-    return r if r.dtype == x.dtype else cast(r, x.dtype)
+    dtype = _grad_dtype(x)
+    return r if r.dtype == dtype else cast(r, dtype)
 
 
 #: more cotangent terms than this are summed as a balanced tree (depth log2 n), fewer left to right
@@ -123,9 +124,8 @@ def _total(terms):
     """The sum of cotangent ``terms`` (or the first undefined one). Many terms — a variable used
     thousands of times — are added as a balanced tree: a left-to-right chain would be as deep as
     the number of uses, and every later pass over the graph would walk that depth."""
-    NullGrad = gradients.NullGrad
     for t in terms:
-        if isinstance(t, NullGrad):
+        if isinstance(t, vjp.NullGrad):
             return t
     if len(terms) <= BALANCED_SUM_FROM:
         return functools.reduce(lambda a, b: a + b, terms)
@@ -145,8 +145,8 @@ def backprop(seeds, wrt, consider_constant=()):
         return _backprop(seeds, wrt, consider_constant)
 
 
+
 def _backprop(seeds, wrt, consider_constant):
-    rules = gradients
     nodes = toposort([v for v, _ in seeds])
     wrt_ids = {id(w) for w in wrt}
     cut = {id(v) for v in consider_constant} - wrt_ids
@@ -174,23 +174,23 @@ def _backprop(seeds, wrt, consider_constant):
             continue
         g = _total(terms)
         ct[id(o)] = [g]
-        if isinstance(g, rules.NullGrad):
+        if isinstance(g, vjp.NullGrad):
             results = [g] * len(node.inputs)
         else:
-            rule = rules.RULES.get(node.op.name)
+            rule = gradients.RULES.get(node.op.name)
             if rule is None:
                 raise NotImplementedError(
                     f"op {node.op.name!r} has no VJP rule in eqtensor.rules.gradients and is not declared "
                     f"differentiable=False; cannot differentiate through {o}")
-            results = rule(node.op, node.inputs, o, g)
+            results = rule(node.op, node.inputs, o, g, backprop)  # scan's rule differentiates its step with it
             if len(results) != len(node.inputs):
                 raise RuntimeError(f"VJP rule of {node.op} returned {len(results)} cotangents for "
                                    f"{len(node.inputs)} inputs")
         for p, i in targets:
             r = results[p]
-            if r is None or r is rules.ZERO or _discrete(i):
-                continue
-            ct.setdefault(id(i), []).append(r if isinstance(r, rules.NullGrad) else _fit(r, i, node))
+            if r is None or r is vjp.ZERO or (_discrete(i) and id(i) not in wrt_ids):
+                continue  # an integer wrt gets its real-valued cotangent (PyTensor); other integers none
+            ct.setdefault(id(i), []).append(r if isinstance(r, vjp.NullGrad) else _fit(r, i, node))
     out = []
     for w in wrt:
         terms = ct.get(id(w))
@@ -250,7 +250,7 @@ def _seeds(cost, known_grads, where):
 
 def zeros_like(x, dtype=None):
     """Zeros with ``x``'s run-time shape."""
-    return gradients.zeros_like(x, dtype)
+    return vjp.zeros_like(x, dtype)
 
 
 def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_names=True, known_grads=None,
@@ -282,7 +282,6 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_nam
     cost, seeds = _seeds(cost, known_grads, "grad")
     consider_constant = list(consider_constant or [])
     results = backprop(seeds, wrt_list, consider_constant)
-    NullGrad = gradients.NullGrad
     existing = {id(v) for v in ancestors([v for s in seeds for v in s])} if add_names else set()
     out = []
     for k, (w, r) in enumerate(zip(wrt_list, results)):
@@ -298,7 +297,7 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_nam
                  "disconnected": DisconnectedType()}[return_disconnected]
         elif r is _ZERO:
             r = zeros_like(w, _grad_dtype(w))
-        elif isinstance(r, NullGrad):
+        elif isinstance(r, vjp.NullGrad):
             if null_gradients == "raise":
                 raise NullTypeGradError(f"grad: the gradient with respect to wrt[{k}] ({w}) is undefined: "
                                         f"{r.reason}")
@@ -308,80 +307,7 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_nam
     return rebuild(out)
 
 
-# --------------------------------------------------------------------------- jacobian / hessian
-def _static_size(expression, hint, where):
-    shape = tuple(a if a is not None else b for a, b in zip(expression.type.shape, hint))
-    if None in shape:
-        raise ValueError(
-            f"{where}: the shape of {expression} is not known statically (static shape "
-            f"{expression.type.shape}); eqtensor builds one vector-Jacobian product per element, so the "
-            f"number of elements must be known when the graph is built. Declare the inputs with static "
-            f"shapes, e.g. pt.vector('x', shape=(3,))")
-    return shape
-
-
-def _jacobian(expression, wrt_list, shape, consider_constant, disconnected_inputs):
-
-    n = math.prod(shape)
-    rows = [[] for _ in wrt_list]
-    dtype = _grad_dtype(expression)
-    for k in range(n):
-        seed = np.zeros(n, dtype)
-        seed[k] = 1
-        gs = grad(None, wrt_list, consider_constant=consider_constant, disconnected_inputs=disconnected_inputs,
-                  known_grads={expression: Constant(seed.reshape(shape))})
-        for row, g in zip(rows, gs):
-            row.append(g)
-    out = []
-    for row, w in zip(rows, wrt_list):
-        j = stack(row)
-        if len(shape) != 1:
-            j = reshape(j, tuple(shape) + tuple(gradients.dims(w)))
-        out.append(j)
-    return out
-
-
-def jacobian(expression, wrt, consider_constant=None, disconnected_inputs="raise"):
-    """d expression / d wrt, of shape ``expression.shape + wrt.shape`` (one per ``wrt`` if a list).
-
-    The expression's shape must be known statically (one VJP is built per element).
-
-    >>> import numpy as np
-    >>> from eqtensor import tensor as pt
-    >>> x = pt.vector("x", shape=(2,), dtype="float64")
-    >>> jacobian(x ** 2, x).eval({x: np.array([1.0, 3.0])})
-    array([[2., 0.],
-           [0., 6.]])
-    """
-    expression = as_tensor_variable(expression)
-    wrt_list, rebuild = _as_list(wrt, "jacobian: wrt")
-    if expression.ndim == 0:
-        return grad(expression, wrt, consider_constant=consider_constant, disconnected_inputs=disconnected_inputs)
-    shape = _static_size(expression, expression.type.shape, "jacobian")
-    return rebuild(_jacobian(expression, wrt_list, shape, consider_constant, disconnected_inputs))
-
-
-def hessian(cost, wrt, consider_constant=None, disconnected_inputs="raise"):
-    """Second derivatives of the scalar ``cost``: for each ``wrt``, shape ``wrt.shape + wrt.shape``.
-
-    ``wrt``'s shape must be known statically.
-
-    >>> import numpy as np
-    >>> from eqtensor import tensor as pt
-    >>> x = pt.vector("x", shape=(2,), dtype="float64")
-    >>> hessian(x[0] ** 2 * x[1], x).eval({x: np.array([1.0, 3.0])})
-    array([[6., 2.],
-           [2., 0.]])
-    """
-    wrt_list, rebuild = _as_list(wrt, "hessian: wrt")
-    out = []
-    for w in wrt_list:
-        g = grad(cost, w, consider_constant=consider_constant, disconnected_inputs=disconnected_inputs)
-        shape = _static_size(g, w.type.shape, "hessian")
-        out.extend(_jacobian(g, [w], shape, consider_constant, disconnected_inputs))
-    return rebuild(out)
-
-
+# --------------------------------------------------------------------------- hessian-vector product
 def hessian_vector_product(cost, wrt, p, **grad_kwargs):
     """``H p`` for the hessian ``H`` of ``cost`` (``wrt`` and ``p`` variables or lists), without
     building ``H``: the gradient of ``sum(grad(cost, wrt) * p)``. No static shapes needed.
@@ -469,7 +395,6 @@ def Rop(f, wrt, eval_points, disconnected_outputs="raise", return_disconnected="
 
 # --------------------------------------------------------------------------- gradient markers
 def _marker(name, x, **params):
-    gradients
     return Op(OPS[name], params)(as_tensor_variable(x))
 
 
@@ -523,97 +448,3 @@ def grad_scale(x, multiplier):
     3.0
     """
     return _marker("grad_scale", x, multiplier=float(multiplier))
-
-
-# --------------------------------------------------------------------------- verify_grad
-#: dtype -> (finite-difference step, default abs_tol and rel_tol)
-_FD = {"float16": (1e-1, 5e-2), "float32": (1e-3, 1e-2), "float64": (1e-6, 1e-4)}
-
-
-def evaluator(inputs, outputs):
-    """A callable evaluating ``outputs`` from ``inputs`` with the reference interpreter (for
-    :func:`verify_grad_with`): the graph as written, without optimizing or compiling it."""
-    many = isinstance(outputs, (list, tuple))
-    outs = list(outputs) if many else [outputs]
-
-    def run(*values):
-        res = evaluate(outs, {i: i.type.filter(v, name=str(i), allow_downcast=True) for i, v in zip(inputs, values)})
-        return res if many else res[0]
-
-    return run
-
-
-def _rel_err(a, b):
-    abs_err = np.abs(a - b)
-    denom = np.abs(a) + np.abs(b)
-    with np.errstate(all="ignore"):
-        rel = np.where(denom > 0, abs_err / np.where(denom > 0, denom, 1), 0.0)
-    return abs_err, rel
-
-
-def verify_grad_with(compile, fun, pt, n_tests=2, rng=None, eps=None, abs_tol=None, rel_tol=None):
-    """Check ``grad`` of ``fun`` at the point ``pt`` (a list of arrays) against central finite
-    differences, on ``n_tests`` random projections of ``fun``'s output. Raises :class:`GradientError`
-    naming the argument, the element, both values and the errors when they disagree (an element
-    passes when within ``abs_tol`` or within ``rel_tol``).
-
-    ``compile(inputs, outputs)`` turns graphs into callables: :func:`eqtensor.gradient.verify_grad`
-    passes ``function`` in a mode; :func:`evaluator` checks the graphs as written, unoptimized.
-
-    >>> import numpy as np
-    >>> from eqtensor import tensor as pt
-    >>> verify_grad_with(evaluator, lambda x: pt.tanh(x) * x, [np.array([0.5, -1.0])], rng=np.random.default_rng(0))
-    >>> verify_grad_with(evaluator, lambda x: zero_grad(x) * x, [np.array([0.5, 2.0])])  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    eqtensor.rules.autodiff.GradientError: verify_grad: analytic and numeric gradients differ for argument 0 (shape (2,)) at index (1,): analytic ..., numeric ...; abs. error ... (tol 0.0001), rel. error 0.333 (tol 0.0001)
-    """
-    if not isinstance(pt, (list, tuple)):
-        raise TypeError(f"verify_grad: pt must be a list of arrays (one per argument of fun), got {type(pt).__name__}")
-    values = [np.array(p) for p in pt]
-    for k, v in enumerate(values):
-        if v.dtype.name not in FLOAT_DTYPES:
-            raise TypeError(f"verify_grad: argument {k} has dtype {v.dtype}; gradients are checked at "
-                            f"floating-point points")
-    if rng is None or isinstance(rng, (int, np.integer)):
-        rng = np.random.default_rng(rng)
-    inputs = [Variable(TensorType(v.dtype, tuple(1 if s == 1 else None for s in v.shape)), name=f"input_{k}")
-              for k, v in enumerate(values)]
-    out = fun(*inputs)
-    if not isinstance(out, Variable):
-        raise TypeError(f"verify_grad: fun must return one symbolic variable, got {type(out).__name__}")
-    if _discrete(out):
-        raise TypeError(f"verify_grad: fun returned {out} of dtype {out.dtype}; it must be floating-point")
-    lowest = min([out.dtype] + [v.dtype.name for v in values], key=lambda d: np.finfo(d).bits)
-    step, tol = _FD[lowest]
-    eps = step if eps is None else eps
-    abs_tol = tol if abs_tol is None else abs_tol
-    rel_tol = tol if rel_tol is None else rel_tol
-    proj = Variable(TensorType(out.dtype, out.type.shape), name="projection")
-    cost = (out * proj).sum()
-    f_cost = compile(inputs + [proj], cost)
-    f_grad = compile(inputs + [proj], grad(cost, inputs, disconnected_inputs="ignore"))
-    out_shape = np.shape(compile(inputs, out)(*values))
-    for _ in range(n_tests):
-        p = np.asarray(rng.random(out_shape) + 0.5, dtype=out.dtype)
-        analytic = f_grad(*values, p)
-        for k, (v, a) in enumerate(zip(values, analytic)):
-            numeric = np.zeros(v.shape, dtype="float64")
-            for idx in np.ndindex(*v.shape):
-                x = [w.copy() for w in values]
-                x[k][idx] = v[idx] + eps
-                hi = float(f_cost(*x, p))
-                x[k][idx] = v[idx] - eps
-                lo = float(f_cost(*x, p))
-                numeric[idx] = (hi - lo) / (2 * eps)
-            abs_err, rel_err = _rel_err(np.asarray(a, dtype="float64"), numeric)
-            bad = (abs_err > abs_tol) & (rel_err > rel_tol)
-            if bad.any():
-                idx = np.unravel_index(int(np.argmax(np.where(bad, abs_err, -1))), v.shape)
-                raise GradientError(
-                    f"verify_grad: analytic and numeric gradients differ for argument {k} (shape {v.shape}) at "
-                    f"index {tuple(int(i) for i in idx)}: analytic {float(np.asarray(a)[idx]):.6g}, numeric "
-                    f"{numeric[idx]:.6g}; abs. error {abs_err[idx]:.3g} (tol {abs_tol:g}), rel. error "
-                    f"{rel_err[idx]:.3g} (tol {rel_tol:g})",
-                    arg=k, index=idx, analytic=np.asarray(a), numeric=numeric, abs_err=abs_err, rel_err=rel_err,
-                    abs_tol=abs_tol, rel_tol=rel_tol)

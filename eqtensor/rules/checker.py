@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..core.evaluate import evaluate
-from ..core.graph import Constant, TensorType, Variable, toposort
+from ..core.graph import Constant, TensorType, Variable
+from ..core.traversal import toposort
 from .language import Rule, RuleSet
 from .reference import NoReference, evaluate_mp
 

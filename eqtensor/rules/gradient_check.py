@@ -15,12 +15,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .autodiff import GradientError, evaluator, verify_grad_with
+from .autodiff import GradientError
+from .finite_differences import evaluator, verify_grad_with
 from ..core.graph import Constant
 from ..core.op import OPS, Op
-from ..core.ops import blas, elemwise, extra, linalg, nnet, reduction, shape, subtensor
-from ..core.ops import nlinalg, slinalg
+from ..core.ops import (
+    blas, broadcast, cumulative, elemwise, join, linalg, nnet, reduction, repetition, shape_checks, sorting, statistics,
+    subtensor,
+)
+from ..core.ops import eigen, factorizations, matrix_functions, nlinalg, solvers
+from ..core.ops.scan import Recurrent, ScanInner, apply_scan
 from ..core.ops.shape import make_vector
+from ..core.graph import TensorType, Variable
 from .checker import CheckResult
 from ..core.ops.elemwise import polygamma
 
@@ -56,6 +62,14 @@ def bi(name):
     return lambda x, y: Op(OPS[name])(x, y)
 
 
+def _scan_sample(x, init, w):
+    """A scan: ``h_t = tanh(w * h_{t-2} + x_t) + h_{t-1} / 2`` over the rows of ``x`` (taps -2, -1)."""
+    x_t, h2, h1, w_ph = (Variable(TensorType("float64", (None,))) for _ in range(4))
+    step = elemwise.tanh(w_ph * h2 + x_t) + h1 * 0.5
+    inner = ScanInner([x_t], [h2, h1], [w_ph], [step], [Recurrent(0, (-2, -1))])
+    return apply_scan(inner, [x, init, w])[0]
+
+
 MASK = np.array([[True, False, True], [False, True, True]])
 
 def _from_domain(name) -> list:
@@ -73,35 +87,35 @@ def _from_domain(name) -> list:
 PIVOTING = np.array([[0.1, 2.0, 0.3], [1.5, 0.2, 0.4], [0.3, 0.5, 2.5]])
 _SPD = u(-0.3, 0.3, 3, 3, diag=2.0)  # diagonally dominant: each triangle gives a positive-definite matrix
 _LINALG = {
-    "cholesky": [(lambda a: slinalg.cholesky(a), [_SPD]),
-                 (lambda a: slinalg.cholesky(a, lower=False), [u(-0.3, 0.3, 2, 3, 3, diag=2.0)])],
-    "solve_triangular": [(lambda a, b: slinalg.solve_triangular(a, b, lower=True), [_SPD, u(-1, 1, 3)]),
-                         (lambda a, b: slinalg.solve_triangular(a, b, trans=1, unit_diagonal=True),
+    "cholesky": [(lambda a: solvers.cholesky(a), [_SPD]),
+                 (lambda a: solvers.cholesky(a, lower=False), [u(-0.3, 0.3, 2, 3, 3, diag=2.0)])],
+    "solve_triangular": [(lambda a, b: solvers.solve_triangular(a, b, lower=True), [_SPD, u(-1, 1, 3)]),
+                         (lambda a, b: solvers.solve_triangular(a, b, trans=1, unit_diagonal=True),
                           [_SPD, u(-1, 1, 3, 2)]),
-                         (lambda a, b: slinalg.solve_triangular(a, b), [u(-0.3, 0.3, 2, 3, 3, diag=2.0),
+                         (lambda a, b: solvers.solve_triangular(a, b), [u(-0.3, 0.3, 2, 3, 3, diag=2.0),
                                                                         u(-1, 1, 3, 2)])],
-    "cho_solve": [(lambda c, b: slinalg.cho_solve((c, True), b), [_SPD, u(-1, 1, 3)]),
-                  (lambda c, b: slinalg.cho_solve((c, False), b), [_SPD, u(-1, 1, 2, 3, 2)])],
-    "blockwise_solve": [(lambda a, b: slinalg.solve(a, b), [u(-0.3, 0.3, 2, 3, 3, diag=2.0), u(-1, 1, 2, 3, 2)]),
-                        (lambda a, b: slinalg.solve(a, b, assume_a="sym", lower=True), [_SPD, u(-1, 1, 3)]),
-                        (lambda a, b: slinalg.solve(a, b, assume_a="pos", b_ndim=1), [_SPD, u(-1, 1, 2, 3)]),
-                        (lambda a, b: slinalg.solve(a, b, transposed=True, b_ndim=1), [_SPD, u(-1, 1, 2, 3)])],
-    "lu": [(lambda a: slinalg.lu(a)[1], [PIVOTING]), (lambda a: slinalg.lu(a)[2], [PIVOTING]),
-           (lambda a: slinalg.lu(a, permute_l=True)[0], [PIVOTING]),
-           (lambda a: slinalg.lu(a, p_indices=True)[2] * slinalg.lu(a, p_indices=True)[1], [u(-1, 1, 2, 3, 3)])],
-    "lu_factor": [(lambda a: slinalg.lu_factor(a)[0], [PIVOTING]),
-                  (lambda a: slinalg.lu_factor(a)[0], [u(-1, 1, 2, 3, 3)])],
-    "lu_solve": [(lambda a, b: slinalg.lu_solve(slinalg.lu_factor(a), b), [PIVOTING, u(-1, 1, 3)]),
-                 (lambda a, b: slinalg.lu_solve(slinalg.lu_factor(a), b, trans=True), [PIVOTING, u(-1, 1, 3, 2)]),
-                 (lambda lu_, b: slinalg.lu_solve((lu_, Constant(np.array([2, 1, 2], "int32"))), b),
+    "cho_solve": [(lambda c, b: solvers.cho_solve((c, True), b), [_SPD, u(-1, 1, 3)]),
+                  (lambda c, b: solvers.cho_solve((c, False), b), [_SPD, u(-1, 1, 2, 3, 2)])],
+    "blockwise_solve": [(lambda a, b: solvers.solve(a, b), [u(-0.3, 0.3, 2, 3, 3, diag=2.0), u(-1, 1, 2, 3, 2)]),
+                        (lambda a, b: solvers.solve(a, b, assume_a="sym", lower=True), [_SPD, u(-1, 1, 3)]),
+                        (lambda a, b: solvers.solve(a, b, assume_a="pos", b_ndim=1), [_SPD, u(-1, 1, 2, 3)]),
+                        (lambda a, b: solvers.solve(a, b, transposed=True, b_ndim=1), [_SPD, u(-1, 1, 2, 3)])],
+    "lu": [(lambda a: factorizations.lu(a)[1], [PIVOTING]), (lambda a: factorizations.lu(a)[2], [PIVOTING]),
+           (lambda a: factorizations.lu(a, permute_l=True)[0], [PIVOTING]),
+           (lambda a: factorizations.lu(a, p_indices=True)[2] * factorizations.lu(a, p_indices=True)[1], [u(-1, 1, 2, 3, 3)])],
+    "lu_factor": [(lambda a: factorizations.lu_factor(a)[0], [PIVOTING]),
+                  (lambda a: factorizations.lu_factor(a)[0], [u(-1, 1, 2, 3, 3)])],
+    "lu_solve": [(lambda a, b: factorizations.lu_solve(factorizations.lu_factor(a), b), [PIVOTING, u(-1, 1, 3)]),
+                 (lambda a, b: factorizations.lu_solve(factorizations.lu_factor(a), b, trans=True), [PIVOTING, u(-1, 1, 3, 2)]),
+                 (lambda lu_, b: factorizations.lu_solve((lu_, Constant(np.array([2, 1, 2], "int32"))), b),
                   [_SPD, u(-1, 1, 3, 2)])],
-    "qr": [(lambda a: slinalg.qr(a)[1], [u(-1, 1, 3, 3)]), (lambda a: slinalg.qr(a)[0], [u(-1, 1, 2, 3)]),
-           (lambda a: slinalg.qr(a, mode="economic")[0], [u(-1, 1, 4, 3)]),
-           (lambda a: slinalg.qr(a, mode="economic")[1], [u(-1, 1, 2, 4)]),
-           (lambda a: slinalg.qr(a, mode="r"), [u(-1, 1, 2, 4, 3)])],
-    "expm": [(lambda a: slinalg.expm(a), [u(-0.5, 0.5, 3, 3)]), (lambda a: slinalg.expm(a), [u(-0.5, 0.5, 2, 2, 2)])],
-    "eigvalsh": [(lambda a: slinalg.eigvalsh(a), [u(-1, 1, 3, 3)]),
-                 (lambda a, b: slinalg.eigvalsh(a, b, lower=False), [u(-1, 1, 3, 3), _SPD])],
+    "qr": [(lambda a: factorizations.qr(a)[1], [u(-1, 1, 3, 3)]), (lambda a: factorizations.qr(a)[0], [u(-1, 1, 2, 3)]),
+           (lambda a: factorizations.qr(a, mode="economic")[0], [u(-1, 1, 4, 3)]),
+           (lambda a: factorizations.qr(a, mode="economic")[1], [u(-1, 1, 2, 4)]),
+           (lambda a: factorizations.qr(a, mode="r"), [u(-1, 1, 2, 4, 3)])],
+    "expm": [(lambda a: matrix_functions.expm(a), [u(-0.5, 0.5, 3, 3)]), (lambda a: matrix_functions.expm(a), [u(-0.5, 0.5, 2, 2, 2)])],
+    "eigvalsh": [(lambda a: eigen.eigvalsh(a), [u(-1, 1, 3, 3)]),
+                 (lambda a, b: eigen.eigvalsh(a, b, lower=False), [u(-1, 1, 3, 3), _SPD])],
     "eigh": [(lambda a: nlinalg.eigh(a)[0], [u(-1, 1, 2, 3, 3)]),
              (lambda a: nlinalg.eigh(a, lower=False)[1] ** 2, [u(-1, 1, 3, 3)]),
              (lambda a, b: nlinalg.eigh(a, b)[1] ** 2, [u(-1, 1, 3, 3), _SPD]),
@@ -127,6 +141,14 @@ EXPLICIT = {
     "minimum": [(bi("minimum"), [np.array([0.3, -1.0, 2.0]), np.array([0.1, 0.5, 2.5])])],
     "abs": [(un("abs"), [np.array([-1.5, 0.7, 2.0])])],
     "polygamma": [(lambda x: polygamma(1, x), [u(0.5, 4, 3)])],
+    "print": [(lambda x: Op(OPS["print"], {"message": "x", "attrs": ("shape",)})(x) * 2, [u(-2, 2, 3)])],
+    # special functions whose derivative in a parameter (order, shape) is not written: that parameter constant
+    **{name: [(lambda x, name=name, k=k: Op(OPS[name])(Constant(np.array([[k], [k + 1.0]])), x), [u(lo, hi, 2, 3)])]
+       for name, k, lo, hi in (("gammainc", 1.5, 0.2, 3), ("gammaincc", 1.5, 0.2, 3), ("gammaincinv", 1.5, 0.1, 0.9),
+                               ("gammainccinv", 1.5, 0.1, 0.9), ("jv", 0.5, 0.5, 3), ("iv", 0.5, 0.5, 3),
+                               ("ive", 0.5, -3, -0.5), ("kv", 0.5, 0.5, 3), ("kve", 1.5, 0.5, 3))},
+    **{name: [(lambda x, name=name: Op(OPS[name])(Constant(np.array([0.5, 2.0, 3.5])), Constant(np.array(1.5)), x),
+               [u(0.1, 0.9, 2, 3)])] for name in ("betainc", "betaincinv")},
     "switch": [(lambda a, b: elemwise.switch(Constant(np.array([True, False, True])), a, b), [u(-2, 2, 3), u(-2, 2, 1)])],
     "clip": [(lambda x, lo, hi: elemwise.clip(x, lo, hi), [np.array([-2.0, 0.1, 2.0, 0.5]), np.array([-1.0]),
                                                       np.array([1.0])])],
@@ -135,10 +157,10 @@ EXPLICIT = {
     "dimshuffle": [(lambda x: x.dimshuffle(1, "x", 0), [u(-2, 2, 2, 3)]),
                    (lambda x: x.dimshuffle(1), [u(-2, 2, 1, 3)])],
     "reshape": [(lambda x: x.reshape((3, 2)), [u(-2, 2, 2, 3)]), (lambda x: x.flatten(), [u(-2, 2, 2, 1)])],
-    "alloc": [(lambda x: shape.alloc(x, 2, 3), [u(-2, 2, 3)]), (lambda x: shape.alloc(x, 4, 3), [u(-2, 2, 1, 3)]),
-              (lambda x: shape.alloc(x, 2, 3), [u(-2, 2)])],
-    "concatenate": [(lambda a, b: shape.concatenate([a, b], axis=1), [u(-2, 2, 2, 3), u(-2, 2, 2, 1)]),
-                    (lambda a, b: shape.concatenate([a, b, a]), [u(-2, 2, 2), u(-2, 2, 3)])],
+    "alloc": [(lambda x: broadcast.alloc(x, 2, 3), [u(-2, 2, 3)]), (lambda x: broadcast.alloc(x, 4, 3), [u(-2, 2, 1, 3)]),
+              (lambda x: broadcast.alloc(x, 2, 3), [u(-2, 2)])],
+    "concatenate": [(lambda a, b: join.concatenate([a, b], axis=1), [u(-2, 2, 2, 3), u(-2, 2, 2, 1)]),
+                    (lambda a, b: join.concatenate([a, b, a]), [u(-2, 2, 2), u(-2, 2, 3)])],
     "make_vector": [(lambda a, b: make_vector(a, b * 2), [u(-2, 2), u(-2, 2)])],
     "sum": [(lambda x: x.sum(), [u(-2, 2, 2, 3)]), (lambda x: x.sum(axis=0), [u(-2, 2, 2, 3)]),
             (lambda x: x.sum(axis=1, keepdims=True), [u(-2, 2, 2, 3)]), (lambda x: x.sum(axis=0), [u(-2, 2, 1, 3)])],
@@ -181,16 +203,21 @@ EXPLICIT = {
                       (lambda x, y: subtensor.set_subtensor(x[[0, 2]], y), [u(-2, 2, 3, 2), u(-2, 2, 2, 2)])],
     "inc_subtensor": [(lambda x, y: subtensor.inc_subtensor(x[1:], y), [u(-2, 2, 3, 2), u(-2, 2, 1, 2)]),
                       (lambda x, y: subtensor.inc_subtensor(x[[0, 0, 2]], y), [u(-2, 2, 3, 2), u(-2, 2, 2)])],
-    "cumsum": [(lambda x: extra.cumsum(x, axis=1), [u(-2, 2, 2, 3)]), (lambda x: extra.cumsum(x), [u(-2, 2, 2, 2)])],
-    "cumprod": [(lambda x: extra.cumprod(x, axis=0), [u(0.5, 2, 3, 2)]), (lambda x: extra.cumprod(x), [u(-2, -0.5, 4)])],
-    "sort": [(lambda x: extra.sort(x, axis=0), [u(-2, 2, 3, 2)]), (lambda x: extra.sort(x, axis=None), [u(-2, 2, 2, 3)]),
-             (lambda x: extra.median(x, axis=1), [u(-2, 2, 2, 4)])],
-    "repeat": [(lambda x: extra.repeat(x, Constant(np.array([2, 0, 1])), axis=1), [u(-2, 2, 2, 3)]),
-               (lambda x: extra.repeat(x, Constant(np.array([1, 3]))), [u(-2, 2, 2)])],
-    "specify_shape": [(lambda x: shape.specify_shape(x, (2, None)) * 2, [u(-2, 2, 2, 3)])],
-    # linear algebra (core/ops/slinalg.py, nlinalg.py): well-conditioned draws (a diagonal of 2), a fixed
-    # matrix whose LU pivots rows, distinct eigen/singular values; eigenvectors and singular vectors
-    # enter squared (their sign is arbitrary)
+    "cumsum": [(lambda x: cumulative.cumsum(x, axis=1), [u(-2, 2, 2, 3)]), (lambda x: cumulative.cumsum(x), [u(-2, 2, 2, 2)])],
+    "cumprod": [(lambda x: cumulative.cumprod(x, axis=0), [u(0.5, 2, 3, 2)]), (lambda x: cumulative.cumprod(x), [u(-2, -0.5, 4)])],
+    "sort": [(lambda x: sorting.sort(x, axis=0), [u(-2, 2, 3, 2)]), (lambda x: sorting.sort(x, axis=None), [u(-2, 2, 2, 3)]),
+             (lambda x: statistics.median(x, axis=1), [u(-2, 2, 2, 4)])],
+    "repeat": [(lambda x: repetition.repeat(x, Constant(np.array([2, 0, 1])), axis=1), [u(-2, 2, 2, 3)]),
+               (lambda x: repetition.repeat(x, Constant(np.array([1, 3]))), [u(-2, 2, 2)])],
+    "specify_shape": [(lambda x: shape_checks.specify_shape(x, (2, None)) * 2, [u(-2, 2, 2, 3)])],
+    # ifelse: each branch's cotangent with its own shape (the condition is a constant: it is not differentiable)
+    "ifelse": [(lambda x, y: Op(OPS["ifelse"])(Constant(np.bool_(taken)), x * 2, y[:2] ** 2), [u(-2, 2, 3), u(-2, 2, 4)])
+               for taken in (True, False)],
+    # scan: sequences, initial values at two taps, a non-sequence (the reverse scan of rules/vjp_scan.py)
+    "scan": [(_scan_sample, [u(-1, 1, 4, 2), u(-1, 1, 2, 2), u(-1, 1, 2)])],
+    # linear algebra (core/ops/solvers.py, factorizations.py, matrix_functions.py, eigen.py, nlinalg.py):
+    # well-conditioned draws (a diagonal of 2), a fixed matrix whose LU pivots rows, distinct
+    # eigen/singular values; eigenvectors and singular vectors enter squared (their sign is arbitrary)
     **_LINALG,
 }
 SAMPLES = {**{name: _from_domain(name) for name, d in OPS.items() if d.kind == "elemwise" and d.grad_domain
@@ -210,7 +237,7 @@ def check_vjp(names=None, trials: int = 2, seed: int = 0, compile=evaluator) -> 
     """Check the VJP rules of ``names`` (default: every op with samples) on ``trials`` random draws of
     each sample; failures name the op, the sample and the mismatch. ``compile`` turns graphs into
     callables (default: the reference interpreter, i.e. the rules as written; see
-    :func:`~eqtensor.rules.autodiff.verify_grad_with`)."""
+    :func:`~eqtensor.rules.finite_differences.verify_grad_with`)."""
     rng = np.random.default_rng(seed)
     names = sorted(SAMPLES) if names is None else list(names)
     result = CheckResult(rules=len(names))

@@ -35,7 +35,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..core.graph import Constant, Variable, toposort, uniform_value
+from ..core.graph import Constant, Variable, uniform_value
+from ..core.traversal import toposort
 from ..core.graph import TensorType
 
 
@@ -257,6 +258,18 @@ def rewrite(name: str, pattern: Variable, replacement: Variable, when=(), why: s
     if pattern.owner is None:
         raise ValueError(f"rule {name}: the pattern must be an operation, not a bare variable")
     pvars = {id(v) for v in _vars_of(pattern)}
+    _check_replacement(name, replacement, pvars)
+    when, assumes = tuple(when), tuple(assumes)
+    _check_conditions(name, when, assumes, pvars)
+    dtypes = tuple(dtypes)
+    if not dtypes or not set(dtypes) <= {"float64", "float32"}:
+        raise ValueError(f"rule {name}: dtypes must be a non-empty subset of ('float64', 'float32'), got {dtypes}")
+    return Rule(name, pattern, replacement, when, why, exact and not stabilizes, dict(domain or {}), int(ulps),
+                bool(stabilizes), assumes, dtypes)
+
+
+def _check_replacement(name, replacement, pvars):
+    """The replacement is built from the pattern's variables and uniform scalar constants."""
     for node in toposort([replacement]):
         for i in node.inputs:
             if i.owner is None and not (is_pattern_var(i) or isinstance(i, Constant)):
@@ -270,25 +283,22 @@ def rewrite(name: str, pattern: Variable, replacement: Variable, when=(), why: s
                          f"write e.g. zeros_like(x)")
     if replacement.owner is None and id(replacement) not in pvars:
         raise ValueError(f"rule {name}: the replacement {replacement} does not occur in the pattern")
-    when = tuple(when)
+
+
+def _check_conditions(name, when, assumes, pvars):
+    """Guards and assumptions are made by their constructors and refer to pattern variables."""
     for g in when:
         if not isinstance(g, Guard) or g.kind not in GUARD_KINDS:
             raise TypeError(f"rule {name}: guards are made with positive(), nonneg(), ...; got {g!r}")
         for a in g.args:
             if not (isinstance(a, Variable) and id(a) in pvars):
                 raise ValueError(f"rule {name}: guard {g.describe()} must refer to pattern variables")
-    assumes = tuple(assumes)
     for a in assumes:
         if not isinstance(a, Assumption) or a.kind not in ASSUMPTION_KINDS:
             raise TypeError(f"rule {name}: assumptions are made with finite(), finite_nonzero(), no_overflow(); "
                             f"got {a!r}")
         if not all(isinstance(v, Variable) and id(v) in pvars for v in a.args):
             raise ValueError(f"rule {name}: assumption {a!r} must refer to pattern variables")
-    dtypes = tuple(dtypes)
-    if not dtypes or not set(dtypes) <= {"float64", "float32"}:
-        raise ValueError(f"rule {name}: dtypes must be a non-empty subset of ('float64', 'float32'), got {dtypes}")
-    return Rule(name, pattern, replacement, when, why, exact and not stabilizes, dict(domain or {}), int(ulps),
-                bool(stabilizes), assumes, dtypes)
 
 
 

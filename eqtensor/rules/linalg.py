@@ -30,8 +30,9 @@ from ..core.ops import reduction as R
 from ..core.ops.creation import arange, eye
 from ..core.ops.linalg import det, dot, matmul, matrix_inverse, solve
 from ..core.ops.nlinalg import slogdet
-from ..core.ops.shape import alloc, dimshuffle, shape_i
-from ..core.ops.slinalg import cholesky
+from ..core.ops.broadcast import alloc
+from ..core.ops.shape import dimshuffle, shape_i
+from ..core.ops.solvers import cholesky
 from ..core.ops.subtensor import getitem, set_subtensor
 from .language import RuleSet, positive, rewrite, var
 

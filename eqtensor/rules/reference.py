@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.graph import Constant, SharedVariable, toposort
+from ..core.graph import Constant, SharedVariable
+from ..core.traversal import toposort
 
 #: op kinds whose NumPy implementation is exact on object arrays of mpmath numbers
 STRUCTURAL = frozenset({"shape", "creation", "index", "other"})

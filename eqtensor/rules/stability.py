@@ -14,8 +14,8 @@ from functools import partial
 import math
 
 from ..core.ops.elemwise import (
-    abs, cosh, erf, erfc, exp, expm1, log, log1mexp, log1p, lt, sigmoid, sinh, softplus, sqr, switch,
-    tanh,
+    abs, cosh, erf, erfc, erfcx, exp, expm1, gt, hypot, log, log1mexp, log1p, logaddexp, lt, maximum, minimum,
+    sigmoid, sinh, softplus, sqr, sqrt, switch, tanh,
 )
 from ..core.ops.nnet import log_softmax, softmax
 from ..core.ops.reduction import logsumexp, max, sum
@@ -92,6 +92,8 @@ def _exp_log_forms() -> list:
                 why="log of the odds of sigmoid(x) is x; the ratio overflows and underflows", exact=False),
         rewrite("exp_div", exp(a) / exp(b), exp(a - b), why="inf/inf where a and b are both large",
                 exact=False, ulps=2048, domain={"a": "finite", "b": "finite"}),
+        rewrite("logaddexp_formula", log(exp(a) + exp(b)), logaddexp(a, b),
+                why="exp overflows (and underflows to log 0) where a and b are both large (small)", exact=False),
         rewrite("logsubexp_formula", log(exp(a) - exp(b)), a + log1mexp(b - a),
                 why="exp overflows, and the difference cancels near a = b", exact=False, ulps=2048),
     ]
@@ -100,6 +102,11 @@ def _exp_log_forms() -> list:
 def _error_function_forms() -> list:
     x = var("x")
     return [
+        rewrite("log_erfc", log(erfc(x)),
+                switch(gt(x, 0.5), log(erfcx(maximum(x, 0.5))) - sqr(x), log1p(-erf(minimum(x, 0.5)))),
+                why="erfc underflows to 0 beyond x = 26.5 (log -> -inf): log(erfcx(x)) - x^2 there; below 0.5, "
+                    "log1p(-erf(x)) (each branch clamps its input, so neither is inf or nan where it is not "
+                    "taken, nor is its gradient)", exact=False),
         rewrite("erfc_formula", 1 - erf(x), erfc(x), why="1 - erf(x) cancels to 0 for x >> 0", exact=False),
         rewrite("erfc_neg_formula", 1 + erf(x), erfc(-x), why="1 + erf(x) cancels to 0 for x << 0",
                 exact=False),
@@ -111,9 +118,13 @@ def _error_function_forms() -> list:
 
 
 def _hyperbolic_forms() -> list:
-    x = var("x")
+    x, y = var("x"), var("y")
     ax = abs(x)
     return [
+        rewrite("hypot_formula", sqrt(sqr(x) + sqr(y)), hypot(x, y),
+                why="x^2 overflows beyond 1e154 (and underflows below 1e-154): hypot scales", exact=False),
+        rewrite("hypot_formula_mul", sqrt(x * x + y * y), hypot(x, y),
+                why="x*x overflows beyond 1e154 (and underflows below 1e-154): hypot scales", exact=False),
         rewrite("log_cosh", log(cosh(x)),
                 switch(lt(ax, 1.0), log1p(2.0 * sqr(sinh(x / 2.0))), ax + softplus(-2.0 * ax) - math.log(2.0)),
                 why="cosh overflows beyond 710; near 0 log(1 + (cosh x - 1)) keeps the digits", exact=False),

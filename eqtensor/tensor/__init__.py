@@ -20,9 +20,23 @@ from ..core.ops.elemwise import *  # noqa: F403
 from ..core.ops.linalg import diag, diagonal, dot, matmul, outer, tensordot, trace
 from ..core.ops.reduction import *  # noqa: F403
 from ..core.ops.shape import *  # noqa: F403
+from ..core.ops.broadcast import *  # noqa: F403
+from ..core.ops.join import *  # noqa: F403
+from ..core.ops.shape_checks import *  # noqa: F403
 from ..core.ops.subtensor import *  # noqa: F403
-from ..core.ops.extra import *  # noqa: F403  (after elemwise: its checked cast and where(cond) win)
-from . import linalg, special  # noqa: E402  (pt.linalg, pt.special)
+from ..core.ops.casts import *  # noqa: F403  (after elemwise: its checked cast wins)
+from ..core.ops.cumulative import *  # noqa: F403
+from ..core.ops.sorting import *  # noqa: F403
+from ..core.ops.repetition import *  # noqa: F403
+from ..core.ops.selection import *  # noqa: F403  (where(cond) is nonzero)
+from ..core.ops.statistics import *  # noqa: F403
+from ..core.ops.elemwise_formulas import *  # noqa: F403
+from ..core.ops.products import *  # noqa: F403
+from ..core.ops.einsum import *  # noqa: F403
+from ..core.ops.ranges import *  # noqa: F403
+from ..core.ops.diagonals import *  # noqa: F403
+from ..core.ops.rearranging import *  # noqa: F403
+from . import linalg, random, special  # noqa: E402  (pt.linalg, pt.random, pt.special)
 
 globals().update(_TYPED)
 globals().update(_PLURAL)

@@ -6,12 +6,17 @@
 array([1, 3, 6])
 """
 
-from ..core.ops.extra import (
-    bartlett, bincount, broadcast_arrays, compress, concat_with_broadcast, cumprod, cumsum, diff, fill_diagonal,
-    fill_diagonal_offset, geomspace, linspace, logspace, repeat,
-)
-from ..core.ops.shape import broadcast_to, squeeze
+from ..core.ops.broadcast import broadcast_arrays, broadcast_to
+from ..core.ops.cumulative import cumprod, cumsum, diff
+from ..core.ops.diagonals import fill_diagonal, fill_diagonal_offset
+from ..core.ops.ranges import bartlett, geomspace, linspace, logspace
+from ..core.ops.rearranging import concat_with_broadcast
+from ..core.ops.repetition import repeat
+from ..core.ops.selection import compress
+from ..core.ops.shape import squeeze
+from ..core.ops.sorting import searchsorted, unique
+from ..core.ops.statistics import bincount
 
 __all__ = ["bartlett", "bincount", "broadcast_arrays", "broadcast_to", "compress", "concat_with_broadcast", "cumprod",
            "cumsum", "diff", "fill_diagonal", "fill_diagonal_offset", "geomspace", "linspace", "logspace", "repeat",
-           "squeeze"]
+           "searchsorted", "squeeze", "unique"]

@@ -11,10 +11,10 @@ array([[2., 1.],
        [0., 2.]])
 """
 
-from ..core.ops.slinalg import (
-    block_diag, cho_solve, cholesky, eigvalsh, expm, lu, lu_factor, lu_solve, pivot_to_permutation, qr, solve,
-    solve_triangular,
-)
+from ..core.ops.eigen import eigvalsh
+from ..core.ops.factorizations import lu, lu_factor, lu_solve, pivot_to_permutation, qr
+from ..core.ops.matrix_functions import block_diag, expm
+from ..core.ops.solvers import cho_solve, cholesky, solve, solve_triangular
 
 __all__ = ["block_diag", "cho_solve", "cholesky", "eigvalsh", "expm", "lu", "lu_factor", "lu_solve",
            "pivot_to_permutation", "qr", "solve", "solve_triangular"]

@@ -1,46 +1,16 @@
-"""The runtime's BLAS calls: ``dot``/``matmul`` of float32/float64 vectors and matrices through
-SciPy's exported BLAS (``scipy.linalg.cython_blas`` capsules, no system BLAS). Part of the runtime
-text of :mod:`eqtensor.backends.c.prelude` (braces doubled for ``str.format``).
+"""The runtime's BLAS ops: ``dot``/``matmul`` of float32/float64 vectors and matrices, ``gemm``,
+``gemv`` and ``ger``, through the BLAS functions of :mod:`eqtensor.backends.c.blas_library`
+(NumPy's or SciPy's OpenBLAS, no system BLAS); large matrix products split over the function's
+threads. Part of the runtime text of :mod:`eqtensor.backends.c.prelude` (braces doubled for
+``str.format``).
 
 >>> "eq_dot" in BLAS
 True
 """
 
-BLAS = r"""
-typedef void (*eq_dgemm_t)(char *, char *, int *, int *, int *, double *, double *, int *, double *, int *,
-                           double *, double *, int *);
-typedef void (*eq_sgemm_t)(char *, char *, int *, int *, int *, float *, float *, int *, float *, int *,
-                           float *, float *, int *);
-typedef void (*eq_dgemv_t)(char *, int *, int *, double *, double *, int *, double *, int *, double *,
-                           double *, int *);
-typedef void (*eq_sgemv_t)(char *, int *, int *, float *, float *, int *, float *, int *, float *, float *,
-                           int *);
-typedef double (*eq_ddot_t)(int *, double *, int *, double *, int *);
-typedef float (*eq_sdot_t)(int *, float *, int *, float *, int *);
-typedef void (*eq_dger_t)(int *, int *, double *, double *, int *, double *, int *, double *, int *);
-typedef void (*eq_sger_t)(int *, int *, float *, float *, int *, float *, int *, float *, int *);
-static void *eq_blas[8];  /* dgemm sgemm dgemv sgemv ddot sdot dger sger */
+from .blas_library import LIBRARY
 
-static int eq_load_blas(void)
-{{
-    static const char *names[8] = {{"dgemm", "sgemm", "dgemv", "sgemv", "ddot", "sdot", "dger", "sger"}};
-    PyObject *mod, *capi; int k;
-    if (eq_blas[7] != NULL) return 0;
-    mod = PyImport_ImportModule("scipy.linalg.cython_blas");
-    if (mod == NULL) return -1;
-    capi = PyObject_GetAttrString(mod, "__pyx_capi__");
-    Py_DECREF(mod);
-    if (capi == NULL) return -1;
-    for (k = 0; k < 8; k++) {{
-        PyObject *cap = PyDict_GetItemString(capi, names[k]);
-        if (cap == NULL) {{ Py_DECREF(capi); PyErr_Format(PyExc_ImportError, "cython_blas has no %s", names[k]); return -1; }}
-        eq_blas[k] = PyCapsule_GetPointer(cap, PyCapsule_GetName(cap));
-        if (eq_blas[k] == NULL) {{ Py_DECREF(capi); return -1; }}
-    }}
-    Py_DECREF(capi);
-    return 0;
-}}
-
+BLAS = LIBRARY + r"""
 /* a BLAS view of a 2-d slot: 'N' when column-major, 'T' when row-major (as column-major), else copy */
 static int eq_blas_mat(const eq_arr *m, int itemsize, int typenum, eq_arr *tmp, char **ptr, char *trans, int *ld)
 {{
@@ -100,22 +70,17 @@ typedef struct {{
 
 static void eq_gv_block(eq_gv *g, int b)
 {{
-    int isz = g->dbl ? 8 : 4, one = 1, n;
+    int isz = g->dbl ? 8 : 4, n;
     npy_intp j0 = g->ic * b / g->nb, j1 = g->ic * (b + 1) / g->nb;
     char *a = g->a + j0 * g->ld * isz, *x = g->x, *y = g->y;
     double al = g->alpha, be = g->beta;
-    float fal = (float)al, fbe;
     n = (int)(j1 - j0);
     if (g->trans == 'T') y += j0 * isz;
     else {{
         x += j0 * g->ix * isz;
         if (b > 0) {{ y = g->scratch + (npy_intp)(b - 1) * g->ir * isz; be = 0.0; }}
     }}
-    fbe = (float)be;
-    if (g->dbl) ((eq_dgemv_t)eq_blas[2])(&g->trans, &g->ir, &n, &al, (double *)a, &g->ld, (double *)x, &g->ix, &be,
-                                         (double *)y, &one);
-    else ((eq_sgemv_t)eq_blas[3])(&g->trans, &g->ir, &n, &fal, (float *)a, &g->ld, (float *)x, &g->ix, &fbe,
-                                  (float *)y, &one);
+    eq_gemv_call(g->dbl, g->trans, g->ir, n, al, a, g->ld, x, g->ix, be, y, 1);
 }}
 
 static void eq_gv_group(void *arg, int t, int T)
@@ -158,11 +123,78 @@ static int eq_gemv_par(int dbl, char trans, int ir, int ic, char *a, int ld, cha
     return 1;
 }}
 
+/* y = alpha op(S) x + beta y (BLAS beta 0 or 1): eq_gemv_par when large, else one BLAS call; OpenBLAS on
+   one thread. Returns -1 on error */
+static int eq_gemv_blas(int dbl, char t, int ir, int ic, double alpha, char *a, int ld, char *x, int ix,
+                        double beta, char *y)
+{{
+    int nt = eq_blas_single(EQ_BLAS_BIG2(ir, ic)), res;
+    res = eq_gemv_par(dbl, t, ir, ic, a, ld, x, ix, alpha, beta, y);
+    if (res == 0) eq_gemv_call(dbl, t, ir, ic, alpha, a, ld, x, ix, beta, y, 1);
+    eq_blas_restore(nt);
+    return res < 0 ? -1 : 0;
+}}
+
+/* column-major C^T (n x m, ld n) = alpha op(B) op(A) + beta C^T, the BLAS form of the row-major
+   C = alpha A B + beta C. From EQ_GM_MIN multiply-adds on, the longer of C's two dimensions is cut
+   into one chunk a thread (at least 64 rows or columns each: each chunk packs the operand it does not
+   cut again, so no more chunks than threads), taken one at a time: a thread finding the next chunk
+   untaken (a worker not yet running on a loaded machine) computes it too. Each chunk is one one-thread
+   BLAS call; results may differ in the last bits between thread counts (as OpenBLAS's own threads'). */
+#define EQ_GM_MIN 1048576.0
+
+typedef struct {{
+    int dbl, n, m, k, lb, la, nc, split_m, next;
+    char tb, ta, *pb, *pa, *c;
+    double alpha, beta;
+}} eq_gm;
+
+static void eq_gm_chunk(eq_gm *g, int j)
+{{
+    int isz = g->dbl ? 8 : 4, n = g->n, m = g->m, ldc = g->n;
+    char *pa = g->pa, *pb = g->pb, *c = g->c;
+    if (g->split_m) {{  /* columns [m0, m1) of C^T: rows of the row-major C */
+        npy_intp m0 = (npy_intp)g->m * j / g->nc, m1 = (npy_intp)g->m * (j + 1) / g->nc;
+        m = (int)(m1 - m0);
+        pa += m0 * (g->ta == 'N' ? g->la : 1) * isz;
+        c += m0 * ldc * isz;
+    }} else {{  /* rows [n0, n1) of C^T: columns of C */
+        npy_intp n0 = (npy_intp)g->n * j / g->nc, n1 = (npy_intp)g->n * (j + 1) / g->nc;
+        n = (int)(n1 - n0);
+        pb += n0 * (g->tb == 'N' ? 1 : g->lb) * isz;
+        c += n0 * isz;
+    }}
+    eq_gemm_call(g->dbl, g->tb, g->ta, n, m, g->k, g->alpha, pb, g->lb, pa, g->la, g->beta, c, ldc);
+}}
+
+static void eq_gm_part(void *arg, int t, int T)
+{{
+    eq_gm *g = (eq_gm *)arg;
+    int j;
+    (void)t; (void)T;
+    while ((j = __atomic_fetch_add(&g->next, 1, __ATOMIC_RELAXED)) < g->nc) eq_gm_chunk(g, j);
+}}
+
+static void eq_gemm_blas(int dbl, char tb, char ta, int n, int m, int k, double alpha, char *pb, int lb, char *pa,
+                         int la, double beta, char *c)
+{{
+    eq_gm g;
+    int T = 1, nt, d;
+    g.dbl = dbl; g.tb = tb; g.ta = ta; g.n = n; g.m = m; g.k = k; g.alpha = alpha; g.pb = pb; g.lb = lb; g.pa = pa;
+    g.la = la; g.beta = beta; g.c = c; g.next = 0; g.split_m = m >= n; g.nc = 1;
+    d = g.split_m ? m : n;
+    if ((double)m * n * k >= EQ_GM_MIN) T = eq_pool_threads(d / 64);
+    nt = eq_blas_single(EQ_BLAS_BIG3(m, n, k));
+    g.nc = T;
+    if (T > 1) eq_pool_run(T, eq_gm_part, &g);
+    else eq_gm_chunk(&g, 0);
+    eq_blas_restore(nt);
+}}
+
 /* out = dot(a, b) for float32/float64 vectors and matrices, through SciPy's BLAS */
 static int eq_dot(eq_arr *out, const eq_arr *a, const eq_arr *b, int dbl, int typenum)
 {{
-    int itemsize = dbl ? 8 : 4, one = 1, ia = 0, ib = 0, la = 0, lb = 0, res = -1;
-    double d1 = 1.0, d0 = 0.0; float f1 = 1.0f, f0 = 0.0f;
+    int itemsize = dbl ? 8 : 4, ia = 0, ib = 0, la = 0, lb = 0, res = -1, nt;
     char ta = 'N', tb = 'N', *pa = NULL, *pb = NULL;
     eq_arr tA, tB;
     npy_intp osh[2];
@@ -170,7 +202,6 @@ static int eq_dot(eq_arr *out, const eq_arr *a, const eq_arr *b, int dbl, int ty
     if (eq_load_blas() < 0) return -1;
     if (a->nd == 2 && b->nd == 2) {{
         npy_intp m = a->shape[0], k = a->shape[1], n = b->shape[1];
-        int im, ik, in_;
         if (b->shape[0] != k) {{
             PyErr_Format(PyExc_ValueError, "dot: shapes (%zd,%zd) and (%zd,%zd) not aligned", (Py_ssize_t)m,
                          (Py_ssize_t)k, (Py_ssize_t)b->shape[0], (Py_ssize_t)n);
@@ -185,11 +216,7 @@ static int eq_dot(eq_arr *out, const eq_arr *a, const eq_arr *b, int dbl, int ty
         if (eq_blas_mat(b, itemsize, typenum, &tB, &pb, &tb, &lb) < 0) goto done;
         /* row-major C = A B  <=>  column-major C^T = B^T A^T */
         ta = ta == 'T' ? 'N' : 'T'; tb = tb == 'T' ? 'N' : 'T';
-        im = (int)m; ik = (int)k; in_ = (int)n;
-        if (dbl) ((eq_dgemm_t)eq_blas[0])(&tb, &ta, &in_, &im, &ik, &d1, (double *)pb, &lb, (double *)pa, &la,
-                                          &d0, (double *)out->data, &in_);
-        else ((eq_sgemm_t)eq_blas[1])(&tb, &ta, &in_, &im, &ik, &f1, (float *)pb, &lb, (float *)pa, &la,
-                                      &f0, (float *)out->data, &in_);
+        eq_gemm_blas(dbl, tb, ta, (int)n, (int)m, (int)k, 1.0, pb, lb, pa, la, 0.0, out->data);
         res = 0;
     }} else if (a->nd == 2 || b->nd == 2) {{
         const eq_arr *mat = a->nd == 2 ? a : b, *vec = a->nd == 2 ? b : a;
@@ -212,19 +239,9 @@ static int eq_dot(eq_arr *out, const eq_arr *a, const eq_arr *b, int dbl, int ty
         ir = (int)(ta == 'N' ? r : c); ic = (int)(ta == 'N' ? c : r);
         /* want M v (a is the matrix) or M^T v (b is the matrix) */
         if (a->nd == 2) t = ta == 'N' ? 'N' : 'T'; else t = ta == 'N' ? 'T' : 'N';
-        if ((res = eq_gemv_par(dbl, t, ir, ic, pa, la, pb, ib, 1.0, 0.0, out->data)) != 0) {{
-            if (res > 0) res = 0;
-            goto done;
-        }}
-        res = -1;
-        if (dbl) ((eq_dgemv_t)eq_blas[2])(&t, &ir, &ic, &d1, (double *)pa, &la, (double *)pb, &ib, &d0,
-                                          (double *)out->data, &one);
-        else ((eq_sgemv_t)eq_blas[3])(&t, &ir, &ic, &f1, (float *)pa, &la, (float *)pb, &ib, &f0,
-                                      (float *)out->data, &one);
-        res = 0;
+        res = eq_gemv_blas(dbl, t, ir, ic, 1.0, pa, la, pb, ib, 0.0, out->data);
     }} else {{
         npy_intp n = a->shape[0];
-        int in_;
         if (b->shape[0] != n) {{
             PyErr_Format(PyExc_ValueError, "dot: shapes (%zd,) and (%zd,) not aligned", (Py_ssize_t)n,
                          (Py_ssize_t)b->shape[0]);
@@ -235,9 +252,10 @@ static int eq_dot(eq_arr *out, const eq_arr *a, const eq_arr *b, int dbl, int ty
         if (n == 0) {{ memset(out->data, 0, itemsize); return 0; }}
         if (eq_blas_vec(a, itemsize, typenum, &tA, &pa, &ia) < 0) goto done;
         if (eq_blas_vec(b, itemsize, typenum, &tB, &pb, &ib) < 0) goto done;
-        in_ = (int)n;
-        if (dbl) *(double *)out->data = ((eq_ddot_t)eq_blas[4])(&in_, (double *)pa, &ia, (double *)pb, &ib);
-        else *(float *)out->data = ((eq_sdot_t)eq_blas[5])(&in_, (float *)pa, &ia, (float *)pb, &ib);
+        nt = eq_blas_single(n > 10000);
+        if (dbl) *(double *)out->data = eq_dot_call(1, (int)n, pa, ia, pb, ib);
+        else *(float *)out->data = (float)eq_dot_call(0, (int)n, pa, ia, pb, ib);
+        eq_blas_restore(nt);
         res = 0;
     }}
 done:
@@ -294,9 +312,8 @@ static void eq_blas_finish(eq_arr *out, const eq_arr *c, int nd, double alpha, d
 static int eq_gemm(eq_arr *out, const eq_arr *c, const eq_arr *al, const eq_arr *a, const eq_arr *b,
                    const eq_arr *be, int dbl, int typenum)
 {{
-    int itemsize = dbl ? 8 : 4, la = 0, lb = 0, res = -1, im, ik, in_, fast;
-    double alpha = eq_scalar_of(al, dbl), beta = eq_scalar_of(be, dbl), d1, d0 = 0.0;
-    float f1, f0 = 0.0f;
+    int itemsize = dbl ? 8 : 4, la = 0, lb = 0, res = -1, fast;
+    double alpha = eq_scalar_of(al, dbl), beta = eq_scalar_of(be, dbl);
     char ta = 'N', tb = 'N', *pa = NULL, *pb = NULL;
     eq_arr tA, tB;
     npy_intp osh[2], m = a->shape[0], k = a->shape[1], n = b->shape[1];
@@ -324,14 +341,8 @@ static int eq_gemm(eq_arr *out, const eq_arr *c, const eq_arr *al, const eq_arr 
         if (eq_blas_mat(b, itemsize, typenum, &tB, &pb, &tb, &lb) < 0) goto done;
         /* row-major out = A B  <=>  column-major out^T = B^T A^T */
         ta = ta == 'T' ? 'N' : 'T'; tb = tb == 'T' ? 'N' : 'T';
-        im = (int)m; ik = (int)k; in_ = (int)n;
-        d1 = fast ? alpha : 1.0; f1 = (float)d1;
-        if (dbl) {{ double bb = fast ? 1.0 : d0;
-            ((eq_dgemm_t)eq_blas[0])(&tb, &ta, &in_, &im, &ik, &d1, (double *)pb, &lb, (double *)pa, &la, &bb,
-                                     (double *)out->data, &in_); }}
-        else {{ float bb = fast ? 1.0f : f0;
-            ((eq_sgemm_t)eq_blas[1])(&tb, &ta, &in_, &im, &ik, &f1, (float *)pb, &lb, (float *)pa, &la, &bb,
-                                     (float *)out->data, &in_); }}
+        eq_gemm_blas(dbl, tb, ta, (int)n, (int)m, (int)k, fast ? alpha : 1.0, pb, lb, pa, la, fast ? 1.0 : 0.0,
+                     out->data);
     }}
     if (!fast) eq_blas_finish(out, c, 2, alpha, beta, dbl);
     res = 0;
@@ -345,9 +356,8 @@ done:
 static int eq_gemv(eq_arr *out, const eq_arr *y, const eq_arr *al, const eq_arr *a, const eq_arr *x,
                    const eq_arr *be, int dbl, int typenum)
 {{
-    int itemsize = dbl ? 8 : 4, la = 0, ix = 0, one = 1, res = -1, ir, ic, fast;
-    double alpha = eq_scalar_of(al, dbl), beta = eq_scalar_of(be, dbl), d1;
-    float f1;
+    int itemsize = dbl ? 8 : 4, la = 0, ix = 0, res = -1, ir, ic, fast;
+    double alpha = eq_scalar_of(al, dbl), beta = eq_scalar_of(be, dbl);
     char ta = 'N', t, *pa = NULL, *px = NULL;
     eq_arr tA, tX;
     npy_intp osh[1], r = a->shape[0], c = a->shape[1];
@@ -369,20 +379,13 @@ static int eq_gemv(eq_arr *out, const eq_arr *y, const eq_arr *al, const eq_arr 
     }}
     if (r == 0) return 0;
     if (c > 0) {{
-        double dzero = 0.0, done1 = 1.0; float fzero = 0.0f, fone = 1.0f;
         if (eq_blas_mat(a, itemsize, typenum, &tA, &pa, &ta, &la) < 0) goto done;
         if (eq_blas_vec(x, itemsize, typenum, &tX, &px, &ix) < 0) goto done;
         /* stored column-major S: ta == 'N' -> S = A (r x c), else S = A^T (c x r) */
         ir = (int)(ta == 'N' ? r : c); ic = (int)(ta == 'N' ? c : r);
         t = ta == 'N' ? 'N' : 'T';
-        d1 = fast ? alpha : 1.0; f1 = (float)d1;
-        if ((res = eq_gemv_par(dbl, t, ir, ic, pa, la, px, ix, d1, fast ? 1.0 : 0.0, out->data)) < 0) goto done;
-        if (res == 0) {{
-            if (dbl) ((eq_dgemv_t)eq_blas[2])(&t, &ir, &ic, &d1, (double *)pa, &la, (double *)px, &ix,
-                                              fast ? &done1 : &dzero, (double *)out->data, &one);
-            else ((eq_sgemv_t)eq_blas[3])(&t, &ir, &ic, &f1, (float *)pa, &la, (float *)px, &ix,
-                                          fast ? &fone : &fzero, (float *)out->data, &one);
-        }}
+        if (eq_gemv_blas(dbl, t, ir, ic, fast ? alpha : 1.0, pa, la, px, ix, fast ? 1.0 : 0.0, out->data) < 0)
+            goto done;
     }}
     if (!fast) eq_blas_finish(out, y, 1, alpha, beta, dbl);
     res = 0;
@@ -397,7 +400,7 @@ done:
 static int eq_ger(eq_arr *out, const eq_arr *c, const eq_arr *al, const eq_arr *x, const eq_arr *y, int dbl,
                   int typenum)
 {{
-    int itemsize = dbl ? 8 : 4, ix = 0, iy = 0, res = -1, im, in_;
+    int itemsize = dbl ? 8 : 4, ix = 0, iy = 0, res = -1, nt;
     double alpha = eq_scalar_of(al, dbl);
     float f1 = (float)alpha;
     char *px = NULL, *py = NULL;
@@ -422,9 +425,9 @@ static int eq_ger(eq_arr *out, const eq_arr *c, const eq_arr *al, const eq_arr *
     if (eq_blas_vec(x, itemsize, typenum, &tX, &px, &ix) < 0) goto done;
     if (eq_blas_vec(y, itemsize, typenum, &tY, &py, &iy) < 0) goto done;
     /* row-major out (m x n) is column-major out^T (n x m): out^T += alpha y x^T */
-    im = (int)m; in_ = (int)n;
-    if (dbl) ((eq_dger_t)eq_blas[6])(&in_, &im, &alpha, (double *)py, &iy, (double *)px, &ix, (double *)out->data, &in_);
-    else ((eq_sger_t)eq_blas[7])(&in_, &im, &f1, (float *)py, &iy, (float *)px, &ix, (float *)out->data, &in_);
+    nt = eq_blas_single(EQ_BLAS_BIG2(m, n));
+    eq_ger_call(dbl, (int)n, (int)m, alpha, py, iy, px, ix, out->data, (int)n);
+    eq_blas_restore(nt);
     res = 0;
 done:
     Py_XDECREF(tX.obj);

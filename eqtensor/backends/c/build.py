@@ -1,8 +1,7 @@
-"""Building generated C through cffi, with a disk cache safe across processes (and against damage).
+"""Building generated C, with a disk cache safe across processes (and against damage), and loading it.
 
-cffi (API mode, ``ffi.set_source``) turns the generated source into a CPython extension module
-exporting ``eq_entry()``; we run the system compiler ourselves (one ``cc`` call, no setuptools)
-so a cold build stays well under a second.
+The compiler and the build of one module are :mod:`eqtensor.backends.c.toolchain`; the checks of
+an entry before it is loaded, :mod:`eqtensor.backends.c.cache_entries`.
 
 Cache layout: ``<config.cache_dir>/c/<module>/`` holding the shared object, the C source and a
 ``checksum`` file (SHA-256 of the shared object, written last), where ``<module>`` is ``_eqc_`` plus
@@ -43,284 +42,28 @@ import atexit
 import ctypes
 import errno
 import fcntl
-import hashlib
 import importlib.util
 import os
-import platform
-import re
 import shutil
-import stat
-import struct
-import subprocess
-import sys
-import sysconfig
 import tempfile
-import threading
 import time
 import warnings
-from functools import lru_cache
+from dataclasses import dataclass
+from typing import Callable
 
-import numpy as np
-from ...core.config import config
+from ...core.cachedir import Unusable, private_dir
+from ...core.locks import ForkSafeLock
+from .cache_entries import entry_state, so_name
+from .toolchain import CompileError, compile_module, module_key
 
-#: compiler flags: vectorize (-O3, native ISA, OpenMP SIMD pragmas with glibc's libmvec), keep IEEE
-#: semantics (no -ffast-math: inf/nan propagate; no FMA contraction), wrap signed overflow as NumPy
-CFLAGS = ("-O3", "-march=native", "-fno-math-errno", "-ffp-contract=off", "-fwrapv", "-fno-strict-aliasing",
-          "-fopenmp-simd", "-fPIC", "-shared", "-w", "-D_CFFI_NO_LIMITED_API")
-if platform.machine().lower() in ("x86_64", "amd64"):
-    # GCC targets 256-bit vectors even on AVX-512 machines; 512 makes loops call libmvec's 8-wide
-    # variants (_ZGVeN8v_exp, ...): elemwise_chain 4.9 -> 3.2 ms, softplus 5.3 -> 4.6 ms (one thread).
-    # Without AVX-512 (-march=native) the flag changes nothing.
-    CFLAGS = CFLAGS[:2] + ("-mprefer-vector-width=512",) + CFLAGS[2:]
-LIBS = ("-lmvec", "-lm")
-#: the optimization level of a module's own translation unit instead of -O3 (argument checks, shapes,
-#: allocation, the runtime and its loop driver, which calls the kernels compiled with
-#: :data:`CFLAGS`): -O3 there costs compile time and gains nothing measurable
-GLUE_OPT = "-O1"
-
-
-def threads() -> int:
-    """The thread count of a function compiled now: ``config.num_threads``, whose default 0 means
-    ``$EQTENSOR_NUM_THREADS`` when set, else the cores this process may run on. Loops of at least
-    ``EQ_PAR_MIN`` elements then run on that many threads (see ``docs/c-backend.md``)."""
-
-    n = config.num_threads
-    if not n:
-        try:
-            n = int(os.environ.get("EQTENSOR_NUM_THREADS", "0"))
-        except ValueError:
-            n = 0
-        if n < 1:
-            n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(64, n))
-
-
-def glue_flags(flags) -> list:
-    """The flags of a module's own translation unit (and of the link) from the kernels' ``flags``."""
-    return [GLUE_OPT if f == "-O3" else f for f in flags] + ["-pthread"]
-
-
-def cflags() -> tuple:
-    """:data:`CFLAGS` plus ``$EQTENSOR_CFLAGS_EXTRA`` (e.g. ``-fsanitize=address`` for
-    ``tests/asan_run.sh``); part of the cache key."""
-    return CFLAGS + tuple(os.environ.get("EQTENSOR_CFLAGS_EXTRA", "").split())
 #: seconds a process waits for another process's lock on a cache entry before building privately
 LOCK_TIMEOUT = 3.0
 _LOADED: dict[str, object] = {}
 _WARNED: set[str] = set()  # cache directories already warned about in this process
 _PRIVATE: list[str] = []  # this process's private build directory, once made
-_STATE = threading.Lock()  # guards _WARNED and _PRIVATE
-_HEX64 = re.compile(rb"[0-9a-f]{64}")
+_STATE = ForkSafeLock()  # guards _WARNED and _PRIVATE
 #: errors of writing into the cache directory that a private build avoids
 _CACHE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
-
-
-class CompileError(RuntimeError):
-    """The C compiler failed on generated code (a bug in eqtensor: please report it)."""
-
-
-@lru_cache(maxsize=None)
-def compiler() -> str | None:
-    """The C compiler command (``$CC``, else ``gcc``/``cc`` on the PATH), or None."""
-    for cand in (os.environ.get("CC"), "gcc", "cc"):
-        if cand and shutil.which(cand):
-            return shutil.which(cand)
-    return None
-
-
-@lru_cache(maxsize=None)
-def compiler_works() -> bool:
-    """True when the compiler builds and links a trivial shared object with our flags."""
-    cc = compiler()
-    if cc is None:
-        return False
-    with tempfile.TemporaryDirectory() as tmp:
-        src = os.path.join(tmp, "t.c")
-        with open(src, "w") as fh:
-            fh.write("#include <math.h>\ndouble f(double x) { return exp(x); }\n")
-        try:
-            r = subprocess.run([cc, *CFLAGS, src, "-o", os.path.join(tmp, "t.so"), *LIBS],
-                               capture_output=True, timeout=60)
-        except (OSError, subprocess.SubprocessError):
-            return False
-        return r.returncode == 0
-
-
-@lru_cache(maxsize=None)
-def _toolchain_id() -> str:
-    cc = compiler() or ""
-    try:
-        ver = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30).stdout
-    except (OSError, subprocess.SubprocessError):
-        ver = ""
-    cpu = ""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            cpu = next((line for line in fh if line.startswith("flags")), "")
-    except OSError:
-        pass
-    return "|".join([cc, ver, platform.platform(), platform.machine(), sys.version, np.__version__,
-                     sysconfig.get_config_var("EXT_SUFFIX") or "", cpu])
-
-
-def module_key(source: str, flags=None, parts=()) -> str:
-    """The cache key (and module name) of ``source`` and its further translation units ``parts``
-    built with ``flags`` (default :func:`cflags`) by this toolchain on this platform."""
-    flags = cflags() if flags is None else flags
-    h = hashlib.sha256()
-    for part in (source, *parts, " ".join(glue_flags(flags)), " ".join(LIBS), _toolchain_id()):
-        h.update(part.encode())
-        h.update(b"\0")
-    return "_eqc_" + h.hexdigest()[:32]
-
-
-def _so_name(modname: str) -> str:
-    return modname + (sysconfig.get_config_var("EXT_SUFFIX") or ".so")
-
-
-class _Foreign(Exception):
-    """A cache entry (or part of one) owned by another user."""
-
-
-def _open_owned(path: str):
-    """``(fd, stat)`` of the regular file ``path`` owned by this user; :class:`_Foreign` when another
-    user owns it, ``OSError`` when it is missing, unreadable, a symbolic link or not a regular file
-    (a FIFO, a device, a directory: opened without blocking and refused)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    try:
-        st = os.fstat(fd)
-        if st.st_uid != os.geteuid():
-            raise _Foreign(path)
-        if not stat.S_ISREG(st.st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", path)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd, st
-
-
-def _read_owned(path: str) -> bytes:
-    """The contents of the regular file ``path`` owned by this user (see :func:`_open_owned`)."""
-    fd, _ = _open_owned(path)
-    chunks = []
-    try:
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-    finally:
-        os.close(fd)
-    return b"".join(chunks)
-
-
-def _digest(path: str) -> str:
-    """SHA-256 of the regular file ``path`` owned by this user."""
-    return hashlib.sha256(_read_owned(path)).hexdigest()
-
-
-def _elf_complete(data: bytes) -> bool:
-    """``data`` is an ELF file whose header tables and segments lie inside it (a truncated shared
-    object can crash ``dlopen`` with SIGBUS even when its checksum was rewritten to match).
-    True on platforms whose shared objects are not ELF."""
-    if not sys.platform.startswith(("linux", "freebsd")):
-        return True
-    if len(data) < 64 or data[:4] != b"\x7fELF" or data[4] not in (1, 2) or data[5] not in (1, 2):
-        return False
-    end = "<" if data[5] == 1 else ">"
-    try:
-        if data[4] == 2:
-            phoff, shoff = struct.unpack_from(end + "QQ", data, 32)
-            phentsize, phnum, shentsize, shnum = struct.unpack_from(end + "HHHH", data, 54)
-            ph, ph_off, ph_size = end + "IIQQQQQQ", 2, 5
-        else:
-            phoff, shoff = struct.unpack_from(end + "II", data, 28)
-            phentsize, phnum, shentsize, shnum = struct.unpack_from(end + "HHHH", data, 42)
-            ph, ph_off, ph_size = end + "IIIIIIII", 1, 4
-        if phoff + phnum * phentsize > len(data) or shoff + shnum * shentsize > len(data):
-            return False
-        for k in range(phnum):
-            fields = struct.unpack_from(ph, data, phoff + k * phentsize)
-            if fields[ph_off] + fields[ph_size] > len(data):
-                return False
-    except struct.error:
-        return False
-    return True
-
-
-def _checksum(path: str) -> str | None:
-    """The SHA-256 recorded in the checksum file ``path``, or None when it is not 64 hex digits."""
-    fd, _ = _open_owned(path)
-    try:
-        data = os.read(fd, 256).strip()
-    finally:
-        os.close(fd)
-    return data.decode() if _HEX64.fullmatch(data) else None
-
-
-def _entry_state(path: str, modname: str) -> str:
-    """``"ok"`` (loadable), ``"absent"``, ``"foreign"`` (owned by another user: never loaded, never
-    touched) or ``"damaged"`` (to be moved aside and rebuilt). Never raises."""
-    try:
-        st = os.lstat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        return "absent"
-    except OSError:
-        return "damaged"
-    if st.st_uid != os.geteuid():
-        return "foreign"
-    if not stat.S_ISDIR(st.st_mode) or st.st_mode & 0o022:
-        return "damaged"
-    try:
-        want = _checksum(os.path.join(path, "checksum"))
-        data = b"" if want is None else _read_owned(os.path.join(path, _so_name(modname)))
-        ok = want is not None and hashlib.sha256(data).hexdigest() == want and _elf_complete(data)
-    except _Foreign:
-        return "foreign"
-    except (OSError, ValueError):
-        return "damaged"
-    return "ok" if ok else "damaged"
-
-
-def entry_valid(path: str, modname: str) -> bool:
-    """The cache entry exists, belongs to this user, and its shared object matches its checksum."""
-    return _entry_state(path, modname) == "ok"
-
-
-def _compile(source: str, modname: str, outdir: str, parts=()):
-    import cffi
-
-    ffi = cffi.FFI()
-    ffi.cdef("void *eq_entry(void); void *eq_entry_call1(void *, void *);")
-    ffi.set_source(modname, source, py_limited_api=False, compiler_verbose=False)
-    csrc = os.path.join(outdir, modname + ".c")
-    ffi.emit_c_code(csrc)
-    so = os.path.join(outdir, _so_name(modname))
-    inc = ["-I", sysconfig.get_paths()["include"], "-I", np.get_include()]
-    flags = cflags()
-    glue = glue_flags(flags)
-    if not parts:
-        _run([[compiler(), *glue, *inc, csrc, "-o", so, *LIBS]])
-    else:  # one compiler per translation unit, in parallel, then link
-        cmds, objs = [[compiler(), *glue, *inc, "-c", csrc, "-o", csrc[:-2] + ".o"]], [csrc[:-2] + ".o"]
-        for j, text in enumerate(parts):
-            src = os.path.join(outdir, f"{modname}_k{j}.c")
-            with open(src, "w") as fh:
-                fh.write(text)
-            objs.append(src[:-2] + ".o")
-            cmds.append([compiler(), *flags, *inc, "-c", src, "-o", objs[-1]])
-        _run(cmds)
-        _run([[compiler(), *glue, *objs, "-o", so, *LIBS]])
-    with open(os.path.join(outdir, "checksum.tmp"), "w") as fh:
-        fh.write(_digest(so))
-    os.replace(os.path.join(outdir, "checksum.tmp"), os.path.join(outdir, "checksum"))
-
-
-def _run(cmds):
-    """Run compiler commands concurrently; :class:`CompileError` when one fails."""
-    procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in cmds]
-    errs = [(c, p.communicate()[1], p.returncode) for c, p in zip(cmds, procs)]
-    for cmd, err, rc in errs:
-        if rc != 0:
-            raise CompileError(f"C compilation failed ({' '.join(cmd)}):\n{err[-4000:]}")
-
 
 class _Lock:
     """An exclusive ``flock`` on ``path`` that gives up after ``timeout`` seconds (``timed_out``
@@ -355,10 +98,6 @@ class _Lock:
             self.fd = None
 
 
-class _Unusable(Exception):
-    """The cache directory cannot be written or vanished (the message says why)."""
-
-
 def _discard(path: str):
     """Move a (broken) entry aside, then delete it."""
     trash = f"{path}.trash-{os.getpid()}-{time.monotonic_ns()}"
@@ -375,50 +114,21 @@ def _discard(path: str):
             pass
 
 
-def _owner_only_dirs(path: str):
-    """Create ``path`` and its missing parents with mode 0o700 (existing ones are left as they are)."""
-    missing = []
-    p = os.path.abspath(path)
-    while not os.path.lexists(p):
-        missing.append(p)
-        parent = os.path.dirname(p)
-        if parent == p:
-            break
-        p = parent
-    for d in reversed(missing):
-        try:
-            os.mkdir(d, 0o700)
-        except FileExistsError:
-            pass
+def shared_root(cache_dir: str) -> str:
+    """``<cache_dir>/c``, created owner-only when missing; :class:`~eqtensor.core.cachedir.Unusable`
+    when it cannot be created or is not a directory of this user's that only this user can use (see
+    :func:`~eqtensor.core.cachedir.private_dir`)."""
+    return private_dir(os.path.join(os.path.abspath(cache_dir), "c"))
 
 
-def _shared_root(cache_dir: str) -> str:
-    """``<cache_dir>/c``, created owner-only when missing; :class:`_Unusable` when it cannot be
-    created or is not a directory of this user's that only this user can write."""
-    root = os.path.join(os.path.abspath(cache_dir), "c")
-    try:
-        _owner_only_dirs(root)
-        st = os.stat(root)
-    except OSError as e:
-        raise _Unusable(f"cannot create {root}: {e.strerror or e}") from None
-    if not stat.S_ISDIR(st.st_mode):
-        raise _Unusable(f"{root} is not a directory")
-    if st.st_uid != os.geteuid():
-        raise _Unusable(f"{root} belongs to another user (uid {st.st_uid})")
-    if st.st_mode & 0o022:
-        try:
-            os.chmod(root, 0o700)
-        except OSError as e:
-            raise _Unusable(f"{root} is writable by other users and cannot be made private: {e.strerror}") from None
-    return root
-
-
-def _private_root() -> str:
+def private_root(create: bool = True) -> str | None:
     """This process's private build directory (``tempfile.mkdtemp``: owner-only), made on first use
-    (again if it vanished) and removed at exit."""
+    (again if it vanished) and removed at exit; None when it was never made and not ``create``."""
     with _STATE:
         if _PRIVATE and os.path.isdir(_PRIVATE[0]):
             return _PRIVATE[0]
+        if not create:
+            return None
         path = tempfile.mkdtemp(prefix="eqtensor-c-")
         _PRIVATE[:] = [path]
         atexit.register(_remove_private, path, os.getpid())
@@ -440,28 +150,33 @@ def _warn_unusable(cache_dir: str, reason: str, private: str):
                   f"temporary directory {private!r} for this process instead", RuntimeWarning, stacklevel=3)
 
 
-def _load(path: str, modname: str):
-    """Import the compiled module of the entry ``path``; ImportError/OSError when it does not load."""
-    spec = importlib.util.spec_from_file_location(modname, os.path.join(path, _so_name(modname)))
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    if not hasattr(module, "lib") or not hasattr(module, "ffi"):
-        raise ImportError(f"{path} is not a compiled eqtensor module")
-    return module
+@dataclass(frozen=True)
+class Artifact:
+    """A shared object of the cache: its ``name`` (the entry's directory and the object's stem),
+    ``compile(outdir)`` building it (and its ``checksum``) into a directory, and ``load(path)``
+    loading it from the shared object file ``path`` (``ImportError``/``OSError`` when it does not
+    load)."""
+
+    name: str
+    compile: Callable[[str], None]
+    load: Callable[[str], object]
 
 
-def _try_load(path: str, modname: str):
-    """The module of a verified entry, or None when it does not load (damaged consistently with its
-    checksum, or removed meanwhile)."""
+def _load(path: str, art: Artifact):
+    """``art`` loaded from the entry directory ``path``."""
+    return art.load(os.path.join(path, so_name(art.name)))
+
+
+def _try_load(path: str, art: Artifact):
+    """``art`` loaded from a verified entry, or None when it does not load (damaged consistently
+    with its checksum, or removed meanwhile)."""
     try:
-        return _load(path, modname)
+        return _load(path, art)
     except (ImportError, OSError):
         return None
 
 
-def _publish(tmp: str, final: str, modname: str, replace: bool) -> bool:
+def _publish(tmp: str, final: str, name: str, replace: bool) -> bool:
     """Rename the build ``tmp`` to ``final``; True when ``final`` then holds a valid entry of this
     user (ours, or an equivalent one another process renamed first). A damaged entry in the way is
     moved aside only when ``replace`` (we hold the lock)."""
@@ -471,8 +186,8 @@ def _publish(tmp: str, final: str, modname: str, replace: bool) -> bool:
             return True
         except OSError:
             if not os.path.isdir(tmp):
-                raise _Unusable(f"{os.path.dirname(final)} vanished during a build") from None
-            state = _entry_state(final, modname)
+                raise Unusable(f"{os.path.dirname(final)} vanished during a build") from None
+            state = entry_state(final, name)
             if state == "ok":
                 return True
             if state == "foreign" or not replace or attempt:
@@ -481,101 +196,137 @@ def _publish(tmp: str, final: str, modname: str, replace: bool) -> bool:
     return False
 
 
-def _build_into(root: str, final: str, source: str, modname: str, parts, replace: bool):
-    """Build in a fresh owner-only temporary directory under ``root``, publish it as ``final`` (see
-    :func:`_publish`) and load it; ``(module, path)``. When it cannot be published the module is
-    loaded from the temporary directory, which is removed (the loaded module stays mapped).
-    :class:`_Unusable` when ``root`` cannot be written or vanished; :class:`CompileError` when the
+def _compile_into(root: str, tmp: str, art: Artifact):
+    """``art.compile(tmp)``, its failures to write ``root`` as :class:`Unusable`."""
+    try:
+        art.compile(tmp)
+    except (OSError, CompileError) as e:
+        if not os.path.isdir(tmp):
+            raise Unusable(f"{root} vanished during a build") from None
+        if isinstance(e, OSError) and e.errno in _CACHE_ERRNOS:
+            raise Unusable(f"cannot write to {root}: {e.strerror}") from None
+        if isinstance(e, CompileError) and ("No space left" in str(e) or "quota exceeded" in str(e)):
+            raise Unusable(f"cannot write to {root}: no space left") from None
+        raise
+
+
+def _build_into(root: str, final: str, art: Artifact, replace: bool):
+    """Build ``art`` in a fresh owner-only temporary directory under ``root``, publish it as
+    ``final`` (see :func:`_publish`) and load it; ``(object, path)``. When it cannot be published
+    it is loaded from the temporary directory, which is removed (the loaded object stays mapped).
+    :class:`Unusable` when ``root`` cannot be written or vanished; :class:`CompileError` when the
     compiler fails."""
     try:
-        tmp = tempfile.mkdtemp(prefix=".tmp-" + modname[:12], dir=root)
+        tmp = tempfile.mkdtemp(prefix=".tmp-" + art.name[:12], dir=root)
     except OSError as e:
-        raise _Unusable(f"cannot write to {root}: {e.strerror or e}") from None
+        raise Unusable(f"cannot write to {root}: {e.strerror or e}") from None
     try:
+        _compile_into(root, tmp, art)
+        if not _publish(tmp, final, art.name, replace):
+            return _load(tmp, art), tmp
         try:
-            _compile(source, modname, tmp, parts)
-        except (OSError, CompileError) as e:
-            if not os.path.isdir(tmp):
-                raise _Unusable(f"{root} vanished during a build") from None
-            if isinstance(e, OSError) and e.errno in _CACHE_ERRNOS:
-                raise _Unusable(f"cannot write to {root}: {e.strerror}") from None
-            if isinstance(e, CompileError) and ("No space left" in str(e) or "quota exceeded" in str(e)):
-                raise _Unusable(f"cannot write to {root}: no space left") from None
-            raise
-        if not _publish(tmp, final, modname, replace):
-            return _load(tmp, modname), tmp
-        try:
-            return _load(final, modname), final
+            return _load(final, art), final
         except (ImportError, OSError):
-            if not os.path.exists(os.path.join(final, _so_name(modname))):
-                raise _Unusable(f"{root} vanished during a build") from None
+            if not os.path.exists(os.path.join(final, so_name(art.name))):
+                raise Unusable(f"{root} vanished during a build") from None
             raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _from_cache(source: str, modname: str, cache_dir: str, timeout: float, parts):
-    """``(module, info)`` from the shared cache, built into it when missing or damaged; None to build
-    privately (an entry of another user); :class:`_Unusable` when the cache cannot be written or
-    vanished."""
-    root = _shared_root(cache_dir)
-    final = os.path.join(root, modname)
-    state = _entry_state(final, modname)
+def _from_cache(art: Artifact, cache_dir: str, timeout: float):
+    """``(object, info)`` from the shared cache, built into it when missing or damaged; None to
+    build privately (an entry of another user); :class:`Unusable` when the cache cannot be written
+    or vanished."""
+    root = shared_root(cache_dir)
+    final = os.path.join(root, art.name)
+    state = entry_state(final, art.name)
     if state == "foreign":
         return None
-    if state == "ok" and (module := _try_load(final, modname)) is not None:
-        return module, {"key": modname, "path": final, "cached": True}
+    if state == "ok" and (obj := _try_load(final, art)) is not None:
+        return obj, {"key": art.name, "path": final, "cached": True}
     with _Lock(final + ".lock", timeout) as lock:
-        # after a timeout another process still holds the lock (normally building this module)
-        state = _entry_state(final, modname)  # it may have been built or replaced meanwhile
+        # after a timeout another process still holds the lock (normally building this object)
+        state = entry_state(final, art.name)  # it may have been built or replaced meanwhile
         if state == "foreign":
             return None
-        if state == "ok" and (module := _try_load(final, modname)) is not None:
-            return module, {"key": modname, "path": final, "cached": True}
+        if state == "ok" and (obj := _try_load(final, art)) is not None:
+            return obj, {"key": art.name, "path": final, "cached": True}
         if state != "absent" and not lock.timed_out:
             _discard(final)
         # without the lock: build privately next to the entry, publish only into an empty slot
-        module, path = _build_into(root, final, source, modname, parts, replace=not lock.timed_out)
-    return module, {"key": modname, "path": path, "cached": False}
+        obj, path = _build_into(root, final, art, replace=not lock.timed_out)
+    return obj, {"key": art.name, "path": path, "cached": False}
 
 
-def _build_private(source: str, modname: str, parts):
-    """Build into this process's private directory (see :func:`_private_root`) and load."""
+def _build_private(art: Artifact):
+    """Build ``art`` into this process's private directory (see :func:`private_root`) and load."""
     for attempt in range(2):
-        root = _private_root()
+        root = private_root()
+        final = os.path.join(root, art.name)
+        if entry_state(final, art.name) == "ok" and (obj := _try_load(final, art)) is not None:
+            return obj, {"key": art.name, "path": final, "cached": True}
         try:
-            module, path = _build_into(root, os.path.join(root, modname), source, modname, parts, replace=True)
-            return module, {"key": modname, "path": path, "cached": False}
-        except _Unusable as e:
+            obj, path = _build_into(root, final, art, replace=True)
+            return obj, {"key": art.name, "path": path, "cached": False}
+        except Unusable as e:
             if attempt or os.path.isdir(root):  # not just a vanished private directory: give up
-                raise OSError(f"eqtensor: cannot build {modname} in the private directory {root}: {e}") from None
+                raise OSError(f"eqtensor: cannot build {art.name} in the private directory {root}: {e}") from None
     raise AssertionError("not reached")
 
 
-def build_module(source: str, cache_dir: str, lock_timeout: float | None = None, parts=()):
-    """The compiled, loaded cffi module for ``source`` and its further translation units ``parts``
-    (from the cache when possible; see the module docstring for what happens when the cache is
-    damaged, unwritable, locked or someone else's).
+def cached(art: Artifact, cache_dir: str, lock_timeout: float | None = None):
+    """``art`` loaded, from the cache when possible (see the module docstring for what happens
+    when the cache is damaged, unwritable, locked or someone else's); once per process.
 
-    Returns ``(module, info)`` with ``info`` a dict: ``key``, ``path`` (the directory the module was
+    Returns ``(object, info)`` with ``info`` a dict: ``key``, ``path`` (the directory it was
     loaded from: the entry under ``cache_dir``, one in this process's private directory, or a
     temporary copy removed after loading; None when already loaded in this process), ``cached``
-    (bool). Raises :class:`CompileError` when the compiler fails, and ``OSError`` only when not even
-    a private temporary directory can be written.
+    (bool). Raises :class:`CompileError` when the compiler fails, and ``OSError`` only when not
+    even a private temporary directory can be written.
     """
-    modname = module_key(source, parts=parts)
-    if modname in _LOADED:
-        return _LOADED[modname], {"key": modname, "path": None, "cached": True}
+    if art.name in _LOADED:
+        return _LOADED[art.name], {"key": art.name, "path": None, "cached": True}
     timeout = LOCK_TIMEOUT if lock_timeout is None else lock_timeout
     try:
-        got = _from_cache(source, modname, cache_dir, timeout, parts)
-    except _Unusable as e:
-        _warn_unusable(cache_dir, str(e), _private_root())
+        got = _from_cache(art, cache_dir, timeout)
+    except Unusable as e:
+        _warn_unusable(cache_dir, str(e), private_root())
         got = None
     if got is None:
-        got = _build_private(source, modname, parts)
-    _LOADED[modname] = got[0]
+        got = _build_private(art)
+    _LOADED[art.name] = got[0]
     return got
+
+
+def _load_module(path: str):
+    """Import the compiled module ``path``; ImportError/OSError when it does not load."""
+    modname = os.path.basename(path).split(".")[0]
+    spec = importlib.util.spec_from_file_location(modname, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not hasattr(module, "lib") or not hasattr(module, "ffi"):
+        raise ImportError(f"{path} is not a compiled eqtensor module")
+    return module
+
+
+def build_module(source: str, cache_dir: str, runtime, lock_timeout: float | None = None, parts=()):
+    """The compiled, loaded cffi module for ``source`` and its further translation units ``parts``,
+    linked against the ``runtime`` library (a loaded
+    :class:`~eqtensor.backends.c.libraries.Library`); see :func:`cached`."""
+    modname = module_key(source, parts=(runtime.name, *parts))
+    return cached(Artifact(modname, lambda outdir: compile_module(source, modname, outdir, runtime.name,
+                                                                  runtime.image, parts), _load_module),
+                  cache_dir, lock_timeout)
+
+
+def set_kernels(module, addresses: list[int]):
+    """Fill the kernel table of ``module`` (see :func:`~eqtensor.backends.c.codegen.kernel_names`)
+    with the kernels' addresses, in the module's order."""
+    ffi = module.ffi
+    module.lib.eq_set_kernels(ffi.new("void *[]", [ffi.cast("void *", a) for a in addresses] or [ffi.NULL]))
 
 
 def _take(module, ptr, failure: str):
@@ -589,9 +340,12 @@ def _take(module, ptr, failure: str):
 
 
 def new_function(module, state: list):
-    """A fresh compiled function object from ``module`` bound to its own ``state`` list."""
+    """A fresh compiled function object from ``module`` bound to its own ``state`` list, whose item
+    2 is set to the address of the module's C entry ``eq_c_entry`` (an ``int``; see
+    :mod:`eqtensor.backends.c.scan_loop`)."""
     fn = _take(module, module.lib.eq_entry(), "could not initialise a compiled module (NumPy C API import failed)")
     fn.__self__.extend(state)
+    fn.__self__[2] = int(module.ffi.cast("uintptr_t", module.lib.eq_c_entry_address()))
     return fn
 
 

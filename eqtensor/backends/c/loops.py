@@ -87,8 +87,11 @@ def with_bad_counters(lines, operands) -> list[str]:
     return [f"{ln} {clause}" if ln.startswith("#pragma omp simd") else ln for ln in lines] + flush_bad(ks)
 
 
-#: partial accumulators of a reduction without an OpenMP reduction clause
-LANES = 8
+#: partial accumulators of a reduction without an OpenMP reduction clause: several vectors' worth
+#: (independent dependency chains: max/min with NaN checks ran at a quarter of the memory speed with
+#: one vector), then blocks of :data:`LANES_TAIL` of them for the remainder
+LANES = 64
+LANES_TAIL = 8
 
 
 def _load_input(k: int, ct: str, broadcast: bool, loads: dict, pre: list) -> None:
@@ -138,15 +141,19 @@ def _clause_reduction(stmts, result, acc: str, act: str, comb: str, clause: str)
 
 def _lanes_reduction(stmts, result, acc: str, act: str, comb: str) -> list[str]:
     """A reduction into the broadcast accumulator ``acc`` without an OpenMP reduction (max/min
-    propagate NaN, all/any): :data:`LANES` partial accumulators updated elementwise vectorize; the
-    remainder and the lanes fold in last."""
-    return [f"{act} acc = {acc}, lane[{LANES}];", f"for (j = 0; j < {LANES}; j++) lane[j] = acc;",
-            f"for (i0 = 0; i0 + {LANES} <= n; i0 += {LANES}) {{", "#pragma omp simd",
-            f"for (j = 0; j < {LANES}; j++) {{", "const npy_intp i = i0 + j;", *stmts,
-            f"{act} x = {result}, acc = lane[j]; lane[j] = {comb};", "}", "}",
-            f"for (i = n - n % {LANES}; i < n; i++) {{", *stmts, f"{act} x = {result}; acc = {comb};",
-            "}", f"for (j = 0; j < {LANES}; j++) {{ {act} x = lane[j]; acc = {comb}; }}",
-            f"{acc} = acc;"]
+    propagate NaN, all/any): :data:`LANES` partial accumulators updated elementwise vectorize (then
+    the first :data:`LANES_TAIL` of them over the remainder); the last elements fold in one by one,
+    the lanes pairwise (vectorized: a row of a row reduction ends in a few vector steps)."""
+    def block(width):
+        return [f"for (; i0 + {width} <= n; i0 += {width}) {{", "#pragma omp simd",
+                f"for (j = 0; j < {width}; j++) {{", "const npy_intp i = i0 + j;", *stmts,
+                f"{act} x = {result}, acc = lane[j]; lane[j] = {comb};", "}", "}"]
+    return [f"{act} acc = {acc}, lane[{LANES}];", f"for (j = 0; j < {LANES}; j++) lane[j] = acc;", "i0 = 0;",
+            *block(LANES), *block(LANES_TAIL),
+            "for (i = i0; i < n; i++) {", *stmts, f"{act} x = {result}; acc = {comb};", "}",
+            f"for (w = {LANES // 2}; w > 0; w /= 2) {{", "#pragma omp simd",
+            f"for (j = 0; j < w; j++) {{ {act} x = lane[j + w], acc = lane[j]; lane[j] = {comb}; }}", "}",
+            f"{{ {act} x = lane[0]; acc = {comb}; }}", f"{acc} = acc;"]
 
 
 def _row_update(stmts, result, acc: str, act: str, comb: str) -> list[str]:
@@ -173,10 +180,31 @@ def kernel_source(kname, operands, scal, body, acc=None, comb=None, pragma="simd
         elif pragma:
             loop = _clause_reduction(stmts, result, loads[ka], act, comb, pragma)
         else:
-            decl = "npy_intp i, i0, j;"
+            decl = "npy_intp i, i0, j, w;"
             loop = _lanes_reduction(stmts, result, loads[ka], act, comb)
     loop = with_bad_counters(loop, operands)
     return "\n".join([f"EQ_KFN void {kname}(npy_intp n, char **p)", "{", decl, *pre, *loop, "}"]) + "\n"
+
+
+def accs_kernel_source(kname, operands, scal, body, first: int, accs) -> str:
+    """The kernel of several sum/prod reductions in one pass (multi-output fusion): accumulators
+    ``operands[first:]``, all of one layout, one ``(C type, operator + or *)`` each in ``accs``;
+    ``body(loads)`` returns the statements and one result per accumulator. Read as broadcast, the
+    accumulators are OpenMP reduction variables; else each element of their rows combines one value."""
+    loads, pre = declare_operands(operands, scal)
+    stmts, results = body(loads)
+    xs = [f"const {ct} x{j} = {res};" for j, ((ct, _), res) in enumerate(zip(accs, results))]
+    if scal[first]:
+        clause = " ".join(f"reduction({op}:acc{j})" for j, (_, op) in enumerate(accs))
+        loop = [*(f"{ct} acc{j} = {loads[first + j]};" for j, (ct, _) in enumerate(accs)),
+                f"#pragma omp simd {clause}", "for (i = 0; i < n; i++) {", *stmts, *xs,
+                *(f"acc{j} {op}= x{j};" for j, (_, op) in enumerate(accs)), "}",
+                *(f"{loads[first + j]} = acc{j};" for j in range(len(accs)))]
+    else:
+        loop = ["#pragma omp simd", "for (i = 0; i < n; i++) {", *stmts, *xs,
+                *(f"{loads[first + j]} {op}= x{j};" for j, (_, op) in enumerate(accs)), "}"]
+    loop = with_bad_counters(loop, operands)
+    return "\n".join([f"EQ_KFN void {kname}(npy_intp n, char **p)", "{", "npy_intp i;", *pre, *loop, "}"]) + "\n"
 
 
 def scatter_kernel_source(kname, operands, scal, body, node, table: int, info: int) -> str:

@@ -6,28 +6,33 @@ their owner). Inputs are checked (type, dtype, ndim, static shape, alignment, by
 anything is computed; every error becomes a Python exception. This module holds that part
 (:data:`SLOTS`); the runtime continues with the loop driver (:mod:`eqtensor.backends.c.driver`,
 with the worker pool of :mod:`eqtensor.backends.c.pool`), the structural ops' functions
-(:mod:`eqtensor.backends.c.structural`), the scalar helpers (:mod:`eqtensor.backends.c.scalar_math`)
-and, when the function calls BLAS, :mod:`eqtensor.backends.c.blas`.
+(:mod:`eqtensor.backends.c.structural`), the scalar helpers (:mod:`eqtensor.backends.c.scalar_math`),
+the row driver (:mod:`eqtensor.backends.c.driver`), the indexing runtime
+(:mod:`eqtensor.backends.c.indexing`) and BLAS (:mod:`eqtensor.backends.c.blas`).
 
->>> src = prelude(2, blas=False)
->>> "#define EQ_MAXD 2" in src and "eq_loop(" in src and "eq_dot(" not in src
-True
+The runtime is compiled once per cache directory into a shared library (:func:`runtime`); each
+generated module includes its header and links against it.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from .blas import BLAS
+from .declarations import split
 from .driver import DRIVER, ROWS_DRIVER
 from .indexing import RUNTIME as INDEXING_RUNTIME
 from .pool import POOL
 from .scalar_math import float_helpers, int_helpers, libmvec_declarations
+from .scan_loop import RUNTIME as SCAN_RUNTIME
 from .structural import RUNTIME as STRUCTURAL_RUNTIME
 
 #: includes, the slot type and the slot functions: binding, allocation, views, input checks,
-#: outputs and fallback results (``{maxd}``: the largest rank in the function, at least 1)
+#: outputs and fallback results (``{maxd}``: :data:`MAXD`)
 SLOTS = r"""
 #define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
 #include <numpy/arrayobject.h>
+#include <numpy/arrayscalars.h>
 #include <math.h>
 #include <string.h>
 #include <limits.h>
@@ -37,6 +42,7 @@ SLOTS = r"""
 #include <time.h>
 #include <unistd.h>
 #include <stdlib.h>
+#include <stdio.h>
 
 #define EQ_MAXD {maxd}
 
@@ -116,7 +122,7 @@ static int eq_cache_take(eq_arr *a, int k, int nd, const npy_intp *shape, int ty
 static int eq_new(eq_arr *a, int nd, const npy_intp *shape, int typenum)
 {{
     PyArrayObject *o;
-    int k = eq_cache_slot(a);
+    int k = nd == 0 ? -1 : eq_cache_slot(a);  /* a 0-d array is never cached (nor its thread-local state read) */
     if (k >= 0 && eq_cache_take(a, k, nd, shape, typenum)) return 0;
     o = (PyArrayObject *)PyArray_EMPTY(nd, (npy_intp *)shape, typenum, 0);
     if (o == NULL) return -1;
@@ -163,7 +169,7 @@ static void eq_release(eq_arr *a)
 {{
     int k;
     if (a->obj == NULL) return;
-    k = eq_cache_slot(a);
+    k = a->nd == 0 ? -1 : eq_cache_slot(a);
     if (k >= 0 && eq_reusable(a) && PyArray_NBYTES(a->obj) >= EQ_CACHE_MIN && PyArray_NBYTES(a->obj) <= EQ_CACHE_MAX) {{
         PyObject *old;
         int j;
@@ -206,11 +212,28 @@ static PyObject *eq_output(const eq_arr *a, int typenum, int copy)
     return c;
 }}
 
+/* bind a scalar argument's value in place: a read-only 0-d array over it, the scalar its base */
+static int eq_scalar_view(eq_arr *a, PyObject *o, void *value, int typenum)
+{{
+    PyArrayObject *v = (PyArrayObject *)PyArray_NewFromDescr(&PyArray_Type, PyArray_DescrFromType(typenum), 0,
+                                                             NULL, NULL, value, 0, NULL);
+    if (v == NULL) return -1;
+    Py_INCREF(o);
+    if (PyArray_SetBaseObject(v, o) < 0) {{ Py_DECREF(v); return -1; }}
+    eq_bind(a, v);
+    Py_DECREF(v);
+    return 0;
+}}
+
 /* check an argument and bind it: ndarray, dtype, ndim, static shape; copies unaligned/swapped data */
 static int eq_input(eq_arr *a, PyObject *o, int typenum, int nd, const npy_intp *stat, int pos,
                     const char *label)
 {{
     PyArrayObject *arr; int d;
+    if (nd == 0 && typenum == NPY_DOUBLE && PyFloat_Check(o))  /* a Python float or np.float64 */
+        return eq_scalar_view(a, o, &((PyFloatObject *)o)->ob_fval, NPY_DOUBLE);
+    if (nd == 0 && typenum == NPY_FLOAT && PyArray_IsScalar(o, Float))
+        return eq_scalar_view(a, o, &PyArrayScalar_VAL(o, Float32), NPY_FLOAT);
     if (nd == 0 && !PyArray_Check(o) && PyArray_IsScalar(o, Generic)) {{
         /* a NumPy scalar (np.float64(1.5)) for a 0-d input: a 0-d array of it, when its dtype is the input's */
         PyArray_Descr *have = PyArray_DescrFromScalar(o);
@@ -224,9 +247,9 @@ static int eq_input(eq_arr *a, PyObject *o, int typenum, int nd, const npy_intp 
             return 0;
         }}
     }}
-    if (!PyArray_Check(o)) {{
-        PyErr_Format(PyExc_TypeError, "input %d (%s) must be a numpy.ndarray, got %s", pos, label,
-                     Py_TYPE(o)->tp_name);
+    if (!PyArray_CheckExact(o)) {{  /* a subclass (np.matrix, a masked array) may not behave as an ndarray */
+        PyErr_Format(PyExc_TypeError, "input %d (%s) must be a numpy.ndarray, got %s%s", pos, label,
+                     Py_TYPE(o)->tp_name, PyArray_Check(o) ? " (a subclass of numpy.ndarray: pass np.asarray(x))" : "");
         return -1;
     }}
     arr = (PyArrayObject *)o;
@@ -279,6 +302,33 @@ static int eq_result(eq_arr *a, PyObject *r, int typenum, int nd, const char *op
     return 0;
 }}
 
+/* a ValueError raised while computing a unit of op ``op`` gets the unit's operands appended: the names
+   of the user's variables (or input positions) and their run-time shapes */
+static void eq_operands(const eq_arr *V, const char *op, int n, const int *sl, const char *const *lb)
+{{
+    PyObject *type, *value, *tb, *msg;
+    char buf[1024];
+    size_t used = 0;
+    int k, d;
+    if (!PyErr_ExceptionMatches(PyExc_ValueError)) return;
+    for (k = 0; k < n && used < sizeof buf - 128; k++) {{
+        const eq_arr *a = &V[sl[k]];
+        used += (size_t)snprintf(buf + used, sizeof buf - used, "%s%s (shape (", k ? ", " : "", lb[k]);
+        for (d = 0; a->obj != NULL && d < a->nd && used < sizeof buf - 64; d++)
+            used += (size_t)snprintf(buf + used, sizeof buf - used, "%s%zd", d ? ", " : "", (Py_ssize_t)a->shape[d]);
+        used += (size_t)snprintf(buf + used, sizeof buf - used, "%s))", a->obj != NULL && a->nd == 1 ? "," : "");
+    }}
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    msg = PyUnicode_FromFormat("%S [in %s of %s]", value, op, buf);
+    Py_XDECREF(tb);
+    if (msg == NULL) {{ Py_XDECREF(type); Py_XDECREF(value); return; }}
+    PyErr_SetObject(type, msg);
+    Py_DECREF(msg);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+}}
+
 static void eq_bcast_error(const char *opname, int axis, Py_ssize_t a, Py_ssize_t b)
 {{
     PyErr_Format(PyExc_ValueError, "%s: run-time lengths differ along axis %d (%zd and %zd). Only "
@@ -288,32 +338,64 @@ static void eq_bcast_error(const char *opname, int axis, Py_ssize_t a, Py_ssize_
 """
 
 
-def prelude(maxd: int, blas: bool, rows: bool = False, index: bool = False) -> str:
-    """The runtime source for a function whose largest rank is ``maxd`` (its loop kernels are in
-    translation units of their own, see :func:`kernel_prelude`); ``blas``, ``rows`` and ``index``
-    add the parts the function calls (BLAS, the row driver, the indexing runtime)."""
-    runtime = SLOTS.format(maxd=max(1, maxd)) + DRIVER.format(pool=POOL.format()) + STRUCTURAL_RUNTIME.format()
-    parts = [runtime, int_helpers(), float_helpers()]
-    if rows:
-        parts.append(ROWS_DRIVER)
-    if index:
-        parts.append(INDEXING_RUNTIME)
-    if blas:
-        parts.append(BLAS.format())
-    return "\n".join(parts)
+#: the largest rank of a value in the C backend (NumPy's ``NPY_MAXDIMS``): the slots' size, fixed
+#: so that one runtime library serves every module
+MAXD = 64
+
+#: the runtime library's initialisation, called once after it is loaded (NumPy's C API is imported
+#: per shared object)
+INIT = r"""
+int eq_rt_init(void)
+{
+    if (PyArray_API == NULL && _import_array() < 0) return -1;
+    return 0;
+}
+"""
 
 
-#: the attributes of a loop kernel compiled in its own translation unit (linked into the module)
-KERNEL_EXTERN = '__attribute__((visibility("hidden")))'
+@lru_cache(maxsize=None)
+def runtime() -> tuple[str, str]:
+    """``(header, library)``: the runtime as the source of the shared library every module links
+    against (built once per cache directory: one worker pool per process, compiled once) and the
+    header a module includes instead (see :mod:`eqtensor.backends.c.declarations`).
+
+    >>> header, library = runtime()
+    >>> "int eq_loop(" in header and "#define EQ_MAXD 64" in header and "eq_pool_run(int T" in library
+    True
+    """
+    text = "\n".join([SLOTS.format(maxd=MAXD), DRIVER.format(pool=POOL.format()), STRUCTURAL_RUNTIME.format(),
+                      int_helpers(), float_helpers(), ROWS_DRIVER, INDEXING_RUNTIME, BLAS.format(), SCAN_RUNTIME,
+                      INIT])
+    return split(text)
+
+
+#: the attributes of a loop kernel: exported by the kernel library holding it
+KERNEL_EXTERN = '__attribute__((visibility("default")))'
+
+#: NumPy's scalar types for the kernels (the kernel libraries do not parse Python's and NumPy's
+#: headers, ~0.15 s per translation unit): the same C types as ``numpy/npy_common.h``
+KERNEL_TYPES = r"""#include <stddef.h>
+#include <stdint.h>
+typedef intptr_t npy_intp;
+typedef uintptr_t npy_uintp;
+typedef unsigned char npy_bool;
+typedef int8_t npy_int8;
+typedef int16_t npy_int16;
+typedef int32_t npy_int32;
+typedef int64_t npy_int64;
+typedef uint8_t npy_uint8;
+typedef uint16_t npy_uint16;
+typedef uint32_t npy_uint32;
+typedef uint64_t npy_uint64;
+"""
 
 
 def kernel_prelude() -> str:
-    """The header of a translation unit holding only loop kernels: NumPy's scalar types, math and
-    the inline helpers the kernels call; its kernels are ``hidden`` (visible to the module only).
+    """The header of a translation unit of a kernel library: NumPy's scalar types, math and the
+    inline helpers the kernels call.
 
     >>> "eq_softplus_d" in kernel_prelude()
     True
     """
-    return "\n".join(["#include <Python.h>", "#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION",
-                      "#include <numpy/npy_common.h>", libmvec_declarations(), "#include <math.h>",
+    return "\n".join([KERNEL_TYPES, libmvec_declarations(), "#include <math.h>",
                       f"#define EQ_KFN {KERNEL_EXTERN}", int_helpers(), float_helpers()])

@@ -22,7 +22,8 @@ from ..dtypes import INT_DTYPES, as_dtype
 from ..op import OPS, Op, as_tensor_variable, constant_value, declare, dtype_by_numpy
 from ..graph import TensorType, Variable
 from .elemwise import cast, sub, switch
-from .shape import alloc, shape_i
+from .broadcast import alloc
+from .shape import shape_i
 
 
 def _int_scalar(opname, what, v):

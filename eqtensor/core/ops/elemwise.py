@@ -3,7 +3,7 @@ mpmath reference, derivative domain, instability cost); the ops, their builders 
 derived from the rows.
 
 Dtypes follow the NumPy function of the row; the special functions (SciPy's ``erf``, ``erfc``,
-``erfinv``, ``gammaln``, ``psi``, ``sigmoid``, and ``softplus``, ``log1mexp``) compute in
+``erfcx``, ``erfinv``, ``gammaln``, ``psi``, ``sigmoid``, and ``softplus``, ``log1mexp``) compute in
 :func:`special_float` of their input's dtype. SciPy is imported when one of them first runs.
 
 >>> from eqtensor import tensor as pt
@@ -44,14 +44,15 @@ def special_float(dtype) -> np.dtype:
 
 
 class _SpecialUfunc:
-    """A one-input ``scipy.special`` ufunc, loaded on its first call, computed in
-    :func:`special_float` of the input's dtype.
+    """A ``scipy.special`` ufunc, loaded on its first call, computed in :func:`special_float` of its
+    inputs' promoted dtype.
 
     Its dtype rule (:meth:`dtype`) needs no SciPy, so graphs using it are built without loading
-    SciPy (the stability rules build some at import); the input is cast to that dtype before the
+    SciPy (the stability rules build some at import); the inputs are cast to that dtype before the
     call, so every SciPy version gives it (SciPy's own loop choice for integer inputs varies: erfinv
-    of int8 was float32). ``complex_ok``: SciPy has complex loops for it. Keywords (``out=``, used
-    by the NumPy backend in place) go to the ufunc.
+    of int8 was float32). ``complex_ok``: SciPy has complex loops for it (complex inputs of the
+    others raise ``TypeError``). Keywords (``out=``, used by the NumPy backend in place) go to the
+    ufunc.
     """
 
     __slots__ = ("name", "complex_ok", "fn")
@@ -65,20 +66,22 @@ class _SpecialUfunc:
     def __name__(self):
         return self.name
 
-    def dtype(self, dtype) -> np.dtype | None:
-        """The result dtype for inputs of ``dtype`` (None: unsupported)."""
-        dt = special_float(dtype)
+    def dtype(self, *dtypes) -> np.dtype | None:
+        """The result dtype for inputs of ``dtypes`` (None: unsupported)."""
+        dt = special_float(promote(list(dtypes)) if len(dtypes) > 1 else dtypes[0])
         return None if dt.kind == "c" and not self.complex_ok else dt
 
-    def __call__(self, x, **kwargs):
+    def __call__(self, *xs, **kwargs):
         fn = self.fn
         if fn is None:
             fn = self.fn = _special(self.name)
-        dt = getattr(x, "dtype", None)
-        if dt is None or (dt != np.float64 and dt != np.float32 and dt.kind != "c"):
-            x = np.asarray(x)
-            x = x.astype(special_float(x.dtype), copy=False)
-        return fn(x, **kwargs)
+        if len(xs) == 1 and getattr(xs[0], "dtype", None) in (np.float64, np.float32):
+            return fn(xs[0], **kwargs)
+        xs = [np.asarray(x) for x in xs]
+        dt = self.dtype(*[x.dtype for x in xs])
+        if dt is None:
+            raise TypeError(f"{self.name} does not support complex inputs")
+        return fn(*[x.astype(dt, copy=False) for x in xs], **kwargs)
 
     def __reduce__(self):
         return (_SpecialUfunc, (self.name, self.complex_ok))
@@ -89,18 +92,20 @@ class _SpecialUfunc:
 
 def _special_infer(op, inputs):
     """The dtype rule of the ops computed by a :class:`_SpecialUfunc` (no SciPy needed)."""
-    (x,) = inputs
-    fn = _SPECIAL[op.name]
-    dtype = fn.dtype(x.dtype)
+    dtype = _SPECIAL[op.name].dtype(*[x.dtype for x in inputs])
     if dtype is None:
-        raise TypeError(f"{op.name} does not support inputs of dtype {x.dtype}")
+        raise TypeError(f"{op.name} does not support inputs of dtype {', '.join(x.dtype for x in inputs)}")
     return TensorType(as_dtype(dtype), broadcast_static_shapes(op.name, inputs))
 
 
-#: op name -> its SciPy function (complex loops: erf, erfc and psi have them)
+#: op name -> its SciPy function (complex loops: erf, erfc, erfcx and psi have them)
 _SPECIAL = {name: _SpecialUfunc(fn, complex_ok) for name, fn, complex_ok in (
     ("sigmoid", "expit", False), ("erf", "erf", True), ("erfc", "erfc", True), ("erfinv", "erfinv", False),
-    ("gammaln", "gammaln", False), ("psi", "psi", True))}
+    ("gammaln", "gammaln", False), ("psi", "psi", True), ("erfcx", "erfcx", True),
+    # the special functions of pytensor.tensor.math (complex loops: gamma)
+    *((name, name, name == "gamma") for name in (
+        "gamma", "erfcinv", "j0", "j1", "i0", "i1", "gammainc", "gammaincc", "gammaincinv", "gammainccinv",
+        "jv", "iv", "ive", "kv", "kve", "owens_t", "betainc", "betaincinv")))}
 
 
 def _ufunc_perform(u):
@@ -162,6 +167,71 @@ def _log1mexp_ref(mp, x):
     return mp.nan if x > 0 else mp.log(-mp.expm1(x))
 
 
+def _logaddexp_ref(mp, x, y):
+    # mpmath's exponent range is unbounded: exp(1000) neither overflows nor underflows
+    return mp.log(mp.exp(x) + mp.exp(y))
+
+
+def _hypot_ref(mp, x, y):
+    return mp.inf if mp.isinf(x) or mp.isinf(y) else mp.sqrt(x * x + y * y)
+
+
+def _erfcx_ref(mp, x):
+    return mp.mpf(0) if x == mp.inf else mp.exp(x * x) * mp.erfc(x)
+
+
+def _gamma_ref(mp, x):
+    return mp.nan if x <= 0 and x == mp.floor(x) else mp.gamma(x)  # poles: SciPy gives ±inf at ±0, nan below
+
+
+def _erfcinv_ref(mp, y):
+    if not 0 <= y <= 2:
+        return mp.nan
+    if y > 1:
+        return -_erfcinv_ref(mp, 2 - y)
+    if y == 0 or y == 1:
+        return mp.inf if y == 0 else mp.mpf(0)
+    # the root of -log erfc(x) = -log y (increasing, no underflow) in [0, 40]
+    return mp.findroot(lambda x: mp.log(y) - mp.log(mp.erfc(x)), (0, 40), solver="anderson")
+
+
+def _gammainc_ref(upper):
+    def ref(mp, a, x):
+        if a < 0 or x < 0 or (a == 0 and x == 0):
+            return mp.nan
+        if a == 0:  # the limit SciPy takes: all mass at 0
+            return mp.mpf(0 if upper else 1)
+        return mp.gammainc(a, x, mp.inf, regularized=True) if upper else mp.gammainc(a, 0, x, regularized=True)
+    return ref
+
+
+def _betainc_ref(mp, a, b, x):
+    if a < 0 or b < 0 or (a == 0 and b == 0) or not 0 <= x <= 1:
+        return mp.nan
+    if a == 0 or b == 0:  # SciPy's limits: all mass at 0 (a = 0) or at 1 (b = 0)
+        return mp.mpf(1 if a == 0 else 0) if 0 < x < 1 else mp.mpf(x)
+    return mp.betainc(a, b, 0, x, regularized=True)
+
+
+def _bessel_ref(fn, scaled=False):
+    """A Bessel function's real branch: nan where it is complex (negative x, non-integer order), by
+    symmetry for integer orders (``f_n(-x) = (-1)^n f_n(x)``); ``scaled``: times ``exp(x)`` (kve).
+    (iv, ive, owens_t and the inverse functions have no reference here: mpmath takes seconds on the
+    grid of the per-op check; tests/test_special_functions.py checks them at chosen points.)"""
+    def ref(mp, v, x):
+        integer = v == mp.floor(v)
+        if x < 0 and (fn == "besselk" or not integer):
+            return mp.nan
+        if fn == "besselk" and x == 0:
+            return mp.inf
+        if x == 0 and v < 0 and not integer:  # a pole
+            return mp.inf
+        sign = -1 if x < 0 and int(v) % 2 else 1
+        r = sign * getattr(mp, fn)(int(v) if integer else v, mp.fabs(x))
+        return r * mp.exp(x) if scaled else r
+    return ref
+
+
 #: name -> (arity, NumPy/SciPy implementation (a ufunc where possible), cost per element, doc,
 #: high-precision reference, finite-difference domain per input or None when not differentiable,
 #: extra cost per element of an unstable form). Derived from it: the op, its builder (exported
@@ -179,6 +249,10 @@ TABLE = {
                 ((-2, 2), (-2, 2)), 0),
     "minimum": (2, np.minimum, 1, "elementwise minimum (nan propagates)", lambda mp, x, y: mp.mpf(builtins.min(x, y)),
                 ((-2, 2), (-2, 2)), 0),
+    "logaddexp": (2, np.logaddexp, 16, "log(exp(x) + exp(y)), stable (max(x, y) + log1p(exp(-|x - y|)))",
+                  _logaddexp_ref, ((-2, 2), (-2, 2)), 0),
+    "hypot": (2, np.hypot, 10, "sqrt(x**2 + y**2) without overflow or underflow", _hypot_ref,
+              ((0.5, 2), (-2, 2)), 0),
     "arctan2": (2, np.arctan2, 25, "arctan(y / x) with quadrant", lambda mp, y, x: mp.atan2(y, x),
                 ((-2, 2), (0.5, 2)), 0),
     "neg": (1, np.negative, 1, "-x", lambda mp, x: -x, ((-2, 2),), 0),
@@ -219,11 +293,46 @@ TABLE = {
     "erf": (1, _SPECIAL["erf"], 15, "error function", lambda mp, x: mp.erf(x), ((-2, 2),), 0),
     "erfc": (1, _SPECIAL["erfc"], 15, "complementary error function", lambda mp, x: mp.erfc(x),
              ((-2, 2),), 0),
+    "erfcx": (1, _SPECIAL["erfcx"], 20, "scaled complementary error function exp(x**2) erfc(x)", _erfcx_ref,
+              ((-2, 2),), 0),
     "erfinv": (1, _SPECIAL["erfinv"], 20, "inverse error function",
                lambda mp, x: mp.erfinv(x) if mp.fabs(x) <= 1 else mp.nan, ((-0.8, 0.8),), 0),
     "gammaln": (1, _SPECIAL["gammaln"], 25, "log |Gamma(x)|", lambda mp, x: mp.log(mp.fabs(mp.gamma(x))),
                 ((0.5, 4),), 0),
     "psi": (1, _SPECIAL["psi"], 25, "digamma", lambda mp, x: mp.digamma(x), ((0.5, 4),), 0),
+    "gamma": (1, _SPECIAL["gamma"], 25, "the gamma function", _gamma_ref, ((0.5, 4),), 0),
+    "erfcinv": (1, _SPECIAL["erfcinv"], 20, "inverse complementary error function", _erfcinv_ref, ((0.2, 1.8),), 0),
+    "j0": (1, _SPECIAL["j0"], 25, "Bessel function of the first kind of order 0",
+           lambda mp, x: mp.besselj(0, x), ((-3, 3),), 0),
+    "j1": (1, _SPECIAL["j1"], 25, "Bessel function of the first kind of order 1",
+           lambda mp, x: mp.besselj(1, x), ((-3, 3),), 0),
+    "i0": (1, _SPECIAL["i0"], 25, "modified Bessel function of the first kind of order 0",
+           lambda mp, x: mp.besseli(0, x), ((-3, 3),), 0),
+    "i1": (1, _SPECIAL["i1"], 25, "modified Bessel function of the first kind of order 1",
+           lambda mp, x: mp.besseli(1, x), ((-3, 3),), 0),
+    "gammainc": (2, _SPECIAL["gammainc"], 60, "regularized lower incomplete gamma function P(k, x)",
+                 _gammainc_ref(False), ((0.5, 3), (0.2, 3)), 0),
+    "gammaincc": (2, _SPECIAL["gammaincc"], 60, "regularized upper incomplete gamma function Q(k, x)",
+                  _gammainc_ref(True), ((0.5, 3), (0.2, 3)), 0),
+    "gammaincinv": (2, _SPECIAL["gammaincinv"], 120, "x such that gammainc(k, x) = y",
+                    None, ((0.5, 3), (0.1, 0.9)), 0),
+    "gammainccinv": (2, _SPECIAL["gammainccinv"], 120, "x such that gammaincc(k, x) = y",
+                     None, ((0.5, 3), (0.1, 0.9)), 0),
+    "jv": (2, _SPECIAL["jv"], 60, "Bessel function of the first kind of real order v", _bessel_ref("besselj"),
+           ((0.5, 2), (0.5, 3)), 0),
+    "iv": (2, _SPECIAL["iv"], 60, "modified Bessel function of the first kind of real order v",
+           None, ((0.5, 2), (0.5, 3)), 0),
+    "ive": (2, _SPECIAL["ive"], 60, "exponentially scaled iv: iv(v, x) exp(-|x|)", None,
+            ((0.5, 2), (0.5, 3)), 0),
+    "kv": (2, _SPECIAL["kv"], 60, "modified Bessel function of the second kind of real order v",
+           _bessel_ref("besselk"), ((0.5, 2), (0.5, 3)), 0),
+    "kve": (2, _SPECIAL["kve"], 60, "exponentially scaled kv: kv(v, x) exp(x)", _bessel_ref("besselk", scaled=True),
+            ((0.5, 2), (0.5, 3)), 0),
+    "owens_t": (2, _SPECIAL["owens_t"], 60, "Owen's T function T(h, a)", None, ((-2, 2), (-2, 2)), 0),
+    "betainc": (3, _SPECIAL["betainc"], 80, "regularized incomplete beta function I_x(a, b)", _betainc_ref,
+                ((0.5, 3), (0.5, 3), (0.1, 0.9)), 0),
+    "betaincinv": (3, _SPECIAL["betaincinv"], 160, "x such that betainc(a, b, x) = y", None,
+                   ((0.5, 3), (0.5, 3), (0.1, 0.9)), 0),
     "floor": (1, np.floor, 1, "round toward -inf", lambda mp, x: mp.floor(x), None, 0),
     "ceil": (1, np.ceil, 1, "round toward +inf", lambda mp, x: mp.ceil(x), None, 0),
     "trunc": (1, np.trunc, 1, "round toward 0", _trunc, None, 0),

@@ -30,7 +30,8 @@ from ..graph import Constant, TensorType
 from . import reduction
 from .creation import arange
 from .elemwise import add, maximum, minimum, mul
-from .shape import alloc, dimshuffle, flatten, reshape, shape_i, transpose
+from .broadcast import alloc
+from .shape import dimshuffle, flatten, reshape, shape_i, transpose
 from .subtensor import set_subtensor
 
 

@@ -16,8 +16,8 @@ Ops, each batched over leading dimensions:
 - ``svd{which, full_matrices, compute_uv}`` — ``U``, ``s``, ``Vh`` (``s`` only without ``compute_uv``).
 
 Several results are several nodes selected by ``which``; the decomposition runs once per distinct
-input (:func:`eqtensor.core.ops.slinalg.decomposition`). Dtypes are LAPACK's (see
-:mod:`eqtensor.core.ops.slinalg`).
+input (:func:`eqtensor.core.ops.lapack.decomposition`). Dtypes are LAPACK's (see
+:mod:`eqtensor.core.ops.lapack`).
 
 >>> from eqtensor import tensor as pt
 >>> A = pt.matrix("A", shape=(4, 3))
@@ -36,11 +36,11 @@ from ..op import OPS, Op, as_tensor_variable, declare
 from . import reduction
 from .elemwise import abs as abs_, cast, neq, pow as pow_, sqr, sqrt
 from .linalg import _known, dot, matmul
-from .shape import dimshuffle, expand_dims, reshape, shape_i, transpose
+from .shape import as_axis, dimshuffle, expand_dims, reshape, shape_i, transpose
 from .creation import eye, zeros
-from .slinalg import (
-    _bool, _eig_sym_infer, _which, batch_size, cast as cast_array, check_square, decomposition, eigh_all,
-    matrix_dims, real_dtype, work_dtype,
+from .eigen import _eig_sym_infer, eigh_all
+from .lapack import (
+    _bool, _which, batch_size, cast as cast_array, check_square, decomposition, matrix_dims, real_dtype, work_dtype,
 )
 
 
@@ -359,7 +359,8 @@ def norm(x, ord=None, axis=None, keepdims=False):
     if axis is None:
         axes = (x.ndim - 1,) if x.ndim == 1 else (x.ndim - 2, x.ndim - 1)
     else:
-        axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+        axis = as_axis(axis)
+        axes = (axis,) if isinstance(axis, int) else tuple(axis)
         try:
             axes = tuple(int(a) for a in axes)
         except TypeError as e:

@@ -15,7 +15,7 @@ x
 
 from ...core.fgraph import FunctionGraph
 from ...core.graph import Constant, SharedVariable, Variable
-from ...core.graph import iter_graph_inputs as graph_inputs
+from ...core.traversal import iter_graph_inputs as graph_inputs
 from ...egraph import optimize_graph
 from ...rules import algebraic, algebraic_assuming_finite, blas, stability
 from ...rules.language import RuleSet

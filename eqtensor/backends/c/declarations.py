@@ -1,0 +1,136 @@
+"""One C text as a shared library and the header of its users.
+
+The runtime (:mod:`eqtensor.backends.c.prelude`) is written as one C text of ``static`` functions
+and variables, as if each generated module held its own copy. :func:`split` turns it into the source
+of a shared library exporting them and the header a generated module includes instead:
+
+- preprocessor lines, type definitions and ``static inline`` functions go to both;
+- every other ``static`` function is exported by the library, the header declares its prototype;
+- a ``static`` variable (``static __thread int eq_nthreads = 1;``, ``static void *eq_blas[8];``)
+  is exported by the library and declared ``extern`` in the header, unless its type is an unnamed
+  ``struct``: it then stays private to the library.
+
+Items are found at the top level of the text (outside braces, comments, strings and character
+literals); a function definition is an item whose body follows a closing parenthesis.
+
+>>> header, library = split(
+...     "#include <math.h>\\n"
+...     "static __thread int eq_n = 1;\\n"
+...     "static inline int eq_twice(int x) { return 2 * x; }\\n"
+...     "static int eq_f(int x) /* { */\\n{\\n    return eq_twice(x) + eq_n;\\n}\\n")
+>>> print(header, end="")
+#include <math.h>
+extern __thread int eq_n;
+static inline int eq_twice(int x) { return 2 * x; }
+int eq_f(int x) /* { */;
+>>> "int eq_f(int x) /* { */\\n{" in library and "__thread int eq_n = 1;" in library
+True
+"""
+
+from __future__ import annotations
+
+import re
+
+_UNNAMED_TYPE = re.compile(r"static\s+(?:struct|union|enum)\s*\{")
+
+
+def _skip_literal(text: str, i: int) -> int:
+    """The index after the comment, string or character literal starting at ``i`` (``i`` itself
+    when none starts there)."""
+    two = text[i:i + 2]
+    if two == "/*":
+        return text.index("*/", i + 2) + 2
+    if two == "//":
+        end = text.find("\n", i)
+        return len(text) if end < 0 else end
+    if text[i] in "\"'":
+        q, j = text[i], i + 1
+        while text[j] != q:
+            j += 2 if text[j] == "\\" else 1
+        return j + 1
+    return i
+
+
+def _preprocessor_end(text: str, i: int) -> int:
+    """The end of the preprocessor line starting at ``i`` (with its continuation lines)."""
+    while True:
+        end = text.find("\n", i)
+        if end < 0:
+            return len(text)
+        if text[end - 1] != "\\":
+            return end + 1
+        i = end + 1
+
+
+def items(text: str):
+    """The top-level items of C ``text``: ``(kind, text)`` with kind ``pre`` (a preprocessor line),
+    ``function`` (a definition: its text up to the body, and the body) or ``declaration``."""
+    i, start, depth, head_end = 0, 0, 0, None
+    while i < len(text):
+        c = text[i]
+        if depth == 0 and c == "#" and not text[start:i].strip():
+            end = _preprocessor_end(text, i)
+            yield "pre", text[i:end].rstrip("\n")
+            i = start = end
+            continue
+        j = _skip_literal(text, i)
+        if j != i:
+            if depth == 0 and not text[start:i].strip():  # a comment between items: dropped
+                start = j
+            i = j
+            continue
+        if c == "{":
+            if depth == 0 and re.search(r"\)\s*(?:/\*.*?\*/\s*)*$", text[start:i], re.S):
+                head_end = i
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0 and head_end is not None:
+                yield "function", (text[start:head_end].strip(), text[head_end:i + 1])
+                start, head_end = i + 1, None
+        elif c == ";" and depth == 0:
+            yield "declaration", text[start:i + 1].strip()
+            start = i + 1
+        i += 1
+    if text[start:].strip():
+        raise ValueError(f"unterminated C item: {text[start:start + 80]!r}")
+
+
+def _without_initializer(declaration: str) -> str:
+    """``declaration`` (one declarator, ending with ``;``) without its ``= initializer``."""
+    depth = 0
+    for k, c in enumerate(declaration):
+        depth += c in "([{"
+        depth -= c in ")]}"
+        if c == "=" and depth == 0:
+            return declaration[:k].rstrip() + ";"
+    return declaration
+
+
+def _unstatic(head: str) -> str:
+    return re.sub(r"^static\s+", "", head)
+
+
+def split(text: str) -> tuple[str, str]:
+    """``(header, library)`` of the runtime ``text`` (see the module docstring)."""
+    header, library = [], []
+    for kind, item in items(text):
+        if kind == "pre":
+            header.append(item)
+            library.append(item)
+        elif kind == "function":
+            head, body = item
+            if re.match(r"static\s+inline\b", head):
+                header.append(f"{head} {body}" if "\n" not in body else f"{head}\n{body}")
+                library.append(f"{head}\n{body}")
+            else:
+                header.append(_unstatic(head) + ";")
+                library.append(f"{_unstatic(head)}\n{body}")
+        elif item.startswith("static") and not _UNNAMED_TYPE.match(item):
+            header.append("extern " + _unstatic(_without_initializer(item)))
+            library.append(_unstatic(item))
+        else:  # typedefs, prototypes, variables of unnamed types (private to the library)
+            if not item.startswith("static"):
+                header.append(item)
+            library.append(item)
+    return "\n".join(header) + "\n", "\n".join(library) + "\n"

@@ -1,0 +1,144 @@
+"""The JAX backend: the scheduled graph traced into one ``jax.jit`` function (``mode="JAX"``).
+
+Each op is lowered by the table of :mod:`~eqtensor.backends.jax.trace` (``LOWERINGS``; the ops it
+does not lower are in ``NOT_LOWERED`` with the reason). The compiled thunk takes the explicit
+inputs then the shared values and returns the outputs then the update values, as the other
+backends do, but as ``jax.Array``s: they stay on their devices (and keep their sharding) until
+the caller converts them (``np.asarray``).
+
+- **64-bit**: a graph with a 64-bit value is traced and called inside ``jax.enable_x64(True)``;
+  the process-wide ``jax_enable_x64`` flag is never changed (:mod:`.runtime`).
+- **Static inputs**: JAX traces with static shapes. Function inputs that decide a shape (a reshape
+  target, slice bounds, a mask, repeat counts) are passed as static arguments: each new value of
+  them traces and compiles again.
+- **Shared state**: shared values come in as arguments and their updates go out as results; the
+  buffers of updated shared variables are donated to the call (XLA may write the new value in
+  place), except when the same buffer is also passed as another argument.
+- **Sharding**: ``compile_schedule(..., sharding={input name or variable: jax.sharding.Sharding})``
+  places those inputs (explicit or shared) with ``jax.device_put`` before each call; ``jax.Array``
+  inputs that are already sharded keep their sharding, and XLA propagates it to the outputs.
+
+>>> import numpy as np
+>>> from eqtensor import function, tensor as pt
+>>> x = pt.dvector("x")
+>>> f = function([x], pt.log(1 + pt.exp(x)), mode="JAX")   # doctest: +SKIP
+>>> np.asarray(f(np.array([-1000.0, 0.0, 1000.0])))         # doctest: +SKIP
+array([0.        , 0.69314718, 1000.        ])
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..schedule import Schedule
+from . import runtime
+from .runtime import EXTRA, JaxUnavailable, available
+from .trace import LOWERINGS, NOT_LOWERED, LoweringError, leaf_value, run_nodes, static_leaves
+
+
+class _Static:
+    """A value passed to the jitted function as a static argument (hashable by content)."""
+
+    __slots__ = ("value", "_key")
+
+    def __init__(self, value):
+        self.value = np.asarray(value)
+        self._key = (self.value.dtype.str, self.value.shape, self.value.tobytes())
+
+    def __hash__(self):
+        return hash(self._key)
+
+    def __eq__(self, other):
+        return isinstance(other, _Static) and self._key == other._key
+
+
+def resolve_sharding(sharding, inputs) -> dict:
+    """``{input position: jax.sharding.Sharding}`` from a mapping keyed by input names or variables."""
+    if not sharding:
+        return {}
+    out = {}
+    items = sharding.items() if hasattr(sharding, "items") else sharding
+    for key, value in items:
+        hits = [k for k, v in enumerate(inputs) if v is key or (isinstance(key, str) and v.name == key)]
+        if not hits:
+            names = [v.name or str(v) for v in inputs]
+            raise ValueError(f"sharding: {key!r} is not an input of the function (its inputs, shared ones "
+                             f"included: {names})")
+        if not isinstance(value, runtime.jax.sharding.Sharding):
+            raise TypeError(f"sharding: the value for {key!r} must be a jax.sharding.Sharding (e.g. "
+                            f"NamedSharding(mesh, PartitionSpec('batch'))), got {type(value).__name__}")
+        for k in hits:
+            out[k] = value
+    return out
+
+
+def _traced(schedule: Schedule, static: tuple):
+    inputs, outputs = list(schedule.inputs), list(schedule.outputs)
+    static_set = set(static)
+
+    def traced(*args):
+        env = {id(v): (a.value if k in static_set else a) for k, (v, a) in enumerate(zip(inputs, args))}
+        run_nodes(schedule.nodes, env)
+        return tuple(env[id(o)] if id(o) in env else leaf_value(o) for o in outputs)
+
+    return traced
+
+
+def _listing(schedule: Schedule, static, donate, x64) -> str:
+    names = {id(v): v.name or f"in{k}" for k, v in enumerate(schedule.inputs)}
+    lines = [f"# jax.jit of {len(schedule.nodes)} nodes; static arguments {list(static)}, donated {list(donate)}, "
+             f"x64 {'on' if x64 else 'off'}",
+             f"def traced({', '.join(names[id(v)] for v in schedule.inputs)}):"]
+    for k, node in enumerate(schedule.nodes):
+        names[id(node.out)] = f"v{k}"
+        args = ", ".join(names.get(id(i), repr(i)) for i in node.inputs)
+        lines.append(f"    v{k} = {node.op!r}({args})")
+    lines.append(f"    return ({', '.join(names.get(id(o), repr(o)) for o in schedule.outputs)},)")
+    return "\n".join(lines) + "\n"
+
+
+def compile_schedule(schedule: Schedule, sharding=None):
+    """``(thunk, source, info)`` for ``schedule``; ``sharding`` as in the module docstring."""
+    jax = runtime.load()
+    fg = schedule.fgraph
+    static = tuple(sorted(k for k, v in enumerate(fg.inputs) if id(v) in static_leaves(schedule.nodes)))
+    targets = {id(t) for t in fg.update_targets}
+    donate = tuple(k for k, v in enumerate(fg.inputs) if k >= fg.n_explicit and id(v) in targets and k not in static)
+    variables = list(fg.inputs) + [n.out for n in schedule.nodes] + list(fg.outputs)
+    variables += [i for n in schedule.nodes for i in n.inputs if i.owner is None]  # constants
+    x64 = runtime.needs_x64(variables)
+    placements = tuple(resolve_sharding(sharding, fg.inputs).items())
+    traced = _traced(schedule, static)
+    jitted = jax.jit(traced, static_argnums=static, donate_argnums=donate)
+    plain = jax.jit(traced, static_argnums=static) if donate else jitted
+    device_put, Array = jax.device_put, jax.Array
+
+    def thunk(*args):
+        fn = jitted
+        if donate and len({id(a) for a in args}) != len(args):
+            fn = plain  # one buffer passed twice: donating it would delete it under the other argument
+        with jax.enable_x64(x64):  # placing a float64 value outside it would make it float32
+            if static or placements:
+                args = list(args)
+                for k in static:
+                    args[k] = _Static(args[k])
+                for k, where in placements:
+                    a = args[k]
+                    if not (isinstance(a, Array) and a.sharding == where):
+                        args[k] = device_put(a, where)
+            return fn(*args)
+
+    thunk.accepts = accepts
+    return thunk, _listing(schedule, static, donate, x64), {"static": static, "donated": donate, "x64": x64}
+
+
+def accepts(value, type) -> bool:
+    """True when ``value`` is a ``jax.Array`` the thunk takes as it is for an input of ``type``
+    (same dtype and rank, static lengths respected): it is not copied to NumPy, and keeps its devices."""
+    Array = runtime.jax.Array
+    return (isinstance(value, Array) and value.dtype == type.dtype and value.ndim == type.ndim
+            and all(s is None or s == d for s, d in zip(type.shape, value.shape)))
+
+
+__all__ = ["EXTRA", "JaxUnavailable", "LOWERINGS", "LoweringError", "NOT_LOWERED", "accepts", "available",
+           "compile_schedule", "resolve_sharding"]
