@@ -61,6 +61,8 @@ CORPUS = {
                  {"softplus", "log1p"}),
     "tanh_formula": (lambda a, b: (pt.exp(a) - pt.exp(-a)) / (pt.exp(a) + pt.exp(-a)),
                      np.array([-1000.0, -1.0, 1e-10, 0.3, 800.0]), None, {"tanh"}),
+    "log_mean_exp": (lambda a, b: pt.log(pt.mean(pt.exp(a))), np.array([800.0, 801.0, -1000.0, 3.0]), None,
+                     {"logsumexp"}),
 }
 
 ROWS = np.array([[1000.0, 999.0, -5.0], [-800.0, -801.0, -1000.0]])
@@ -71,6 +73,7 @@ REDUCTIONS = {
                                           / pt.exp(m - m.max(axis=1, keepdims=True)).sum(axis=1, keepdims=True)),
                          {"log_softmax"}),
     "softmax_formula": (lambda m: pt.exp(m) / pt.exp(m).sum(axis=1, keepdims=True), {"softmax"}),
+    "log_mean_exp": (lambda m: pt.log(pt.mean(pt.exp(m), axis=1)), {"logsumexp"}),
 }
 
 

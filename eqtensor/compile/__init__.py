@@ -1,4 +1,5 @@
-"""Public compilation face (``pytensor.compile``): ``function``, ``In``, ``Out``, ``shared``, ``Mode``.
+"""Public compilation face (``pytensor.compile``): ``function``, ``In``, ``Out``, ``shared``, ``SharedVariable``,
+``Mode``.
 
 >>> from eqtensor.compile import function, In
 >>> from eqtensor import tensor as pt
@@ -8,9 +9,10 @@
 """
 
 from ..core.basic import shared
+from ..core.graph import SharedVariable
 from .compiled_function import Function
 from .function import FunctionMaker, function
 from .io import In, Out
 from .mode import Mode, get_mode
 
-__all__ = ["Function", "FunctionMaker", "In", "Mode", "Out", "function", "get_mode", "shared"]
+__all__ = ["Function", "FunctionMaker", "In", "Mode", "Out", "SharedVariable", "function", "get_mode", "shared"]

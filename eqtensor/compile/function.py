@@ -236,7 +236,7 @@ def _find_shared(all_outs, input_vars, targets):
 
 def function(inputs, outputs=None, mode=None, updates=None, givens=None, *, name=None,
              allow_input_downcast=None, on_unused_input=None, trust_input=False, profile=False,
-             no_default_updates=False):
+             no_default_updates=False, accept_inplace=False):
     """Compile a function from symbolic ``inputs`` to ``outputs`` (PyTensor's ``function``).
 
     ``inputs`` is a list of input variables or :class:`In`. ``outputs`` may be one variable (the
@@ -249,6 +249,9 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None, *, name
     ``on_unused_input``: ``"raise"`` (default, ``config.on_unused_input``), ``"warn"`` or ``"ignore"``.
     ``trust_input``: see :attr:`Function.trust_input`. ``profile=True`` records the calls in
     ``f.profile`` (:mod:`eqtensor.compile.profile`; ``f.profile.summary()`` reads it).
+    ``accept_inplace`` is accepted and changes nothing: PyTensor needs it to compile graphs that
+    already hold in-place ops, which may overwrite their inputs; eqtensor graphs have none and a
+    compiled function never writes into its arguments.
     Shared variables with a ``default_update`` (random generators of a ``RandomStream``) are
     updated with it unless given an explicit update or ``no_default_updates`` is True or lists them.
 

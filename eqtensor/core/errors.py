@@ -21,3 +21,7 @@ class UnusedInputError(ValueError):
 
 class DisconnectedInputError(ValueError):
     """``grad`` was asked for the gradient with respect to a variable the cost does not depend on."""
+
+
+class NotScalarConstantError(ValueError):
+    """``get_scalar_constant_value``: the variable's value is not one scalar known when the graph is built."""

@@ -72,6 +72,17 @@ class TensorType:
     def broadcastable(self) -> tuple[bool, ...]:
         return tuple(d == 1 for d in self.shape)
 
+    @property
+    def numpy_dtype(self) -> np.dtype:
+        """The dtype as a ``numpy.dtype`` (``dtype`` is its name)."""
+        return np.dtype(self.dtype)
+
+    def is_super(self, otype) -> bool:
+        """True when every value of type ``otype`` is a value of this type: same dtype and number of
+        dimensions, and each static length of this type is also ``otype``'s."""
+        return (isinstance(otype, TensorType) and otype.dtype == self.dtype and otype.ndim == self.ndim
+                and all(s is None or s == o for s, o in zip(self.shape, otype.shape)))
+
     def clone(self, dtype=None, shape=None) -> "TensorType":
         return TensorType(self.dtype if dtype is None else dtype, self.shape if shape is None else shape)
 
@@ -234,6 +245,11 @@ class Constant(Variable):
         self.weak = weak
         self._key = None
 
+    @property
+    def value(self) -> np.ndarray:
+        """The constant's (read-only) array, ``data`` (PyTensor's ``Constant.value``)."""
+        return self.data
+
     def signature(self):
         """A hashable key equal for constants with equal dtype, shape and bits."""
         if self._key is None:
@@ -281,8 +297,9 @@ class SharedVariable(Variable):
         self.strict = strict  # set_value takes only ndarrays of the dtype (PyTensor's shared(strict=True))
         self.allow_downcast = allow_downcast  # set_value may downcast (True: any cast)
 
-    def get_value(self, borrow: bool = False):
-        """The current value (a copy unless ``borrow=True``)."""
+    def get_value(self, borrow: bool = False, return_internal_type: bool = False):
+        """The current value (a copy unless ``borrow=True``). ``return_internal_type`` changes
+        nothing: the value is stored as a NumPy array, the type it is returned as."""
         v = self.container[0]
         return v if borrow else v.copy()
 

@@ -175,10 +175,10 @@ class TensorMethods:
         return _in_dtype(reduction.mean, self, axis, dtype, keepdims)
 
     def var(self, axis=None, ddof=0, keepdims=False, corrected=False):
-        return reduction.var(self, as_axis(axis), keepdims, ddof)
+        return reduction.var(self, as_axis(axis), ddof, keepdims, corrected)
 
     def std(self, axis=None, ddof=0, keepdims=False, corrected=False):
-        return reduction.std(self, as_axis(axis), keepdims, ddof)
+        return reduction.std(self, as_axis(axis), ddof, keepdims, corrected)
 
     def max(self, axis=None, keepdims=False):
         return reduction.max(self, as_axis(axis), keepdims)

@@ -34,8 +34,8 @@ def algebraic_assuming_finite() -> RuleSet:
     PyTensor's canonicalizer does). Part of ``default_rules()``; a mode without this group keeps IEEE
     semantics (``inf - inf`` is nan).
 
-    >>> sorted(algebraic_assuming_finite().names())[:2]
-    ['div_self_0d', 'div_self_1d']
+    >>> {"div_self_0d", "add_sub_cancel", "div_common_factor"} <= set(algebraic_assuming_finite().names())
+    True
     """
     return _ASSUMING_FINITE
 

@@ -226,7 +226,7 @@ def _compare(pattern, values, pv, rv, dtype, ulps):
     if np.all(close) and not np.any(lost):
         return None
     (ref,) = evaluate_mp([pattern], values, digits=60)
-    for idx in zip(*np.nonzero(~np.asarray(close) | lost)):
+    for idx in np.argwhere(~np.asarray(close) | lost):  # argwhere: 0-d outputs too
         idx = tuple(int(i) for i in idx)
         truth = ref[idx]
         if truth is None:

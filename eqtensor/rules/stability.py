@@ -14,13 +14,14 @@ from functools import partial
 import math
 
 from ..core.ops.elemwise import (
-    abs, cosh, erf, erfc, erfcx, exp, expm1, gt, hypot, log, log1mexp, log1p, logaddexp, lt, maximum, minimum,
+    abs, cast, cosh, erf, erfc, erfcx, exp, expm1, gt, hypot, log, log1mexp, log1p, logaddexp, lt, maximum, minimum,
     sigmoid, sinh, softplus, sqr, sqrt, switch, tanh,
 )
 from ..core.ops.nnet import log_softmax, softmax
 from ..core.ops.reduction import logsumexp, max, sum
+from ..core.ops.shape import shape_i
 
-from .language import RuleSet, rewrite as _rewrite, var
+from .language import RuleSet, positive, rewrite as _rewrite, var
 
 #: the checker draws x finite for rules whose pattern is nan at ±inf (inf/inf, inf*0) where the stable
 #: replacement gives the limit
@@ -62,7 +63,7 @@ def _build() -> RuleSet:
                 exact=False),
         rewrite("logsumexp", log(sum(exp(m), axis=1)), logsumexp(m, axis=1),
                 why="exp overflows; logsumexp shifts by the max (any axis, keepdims)", exact=False),
-    ]
+    ] + _log_mean_exp_forms(m)
     e = exp(m)
     shifted = exp(m - max(m, axis=1, keepdims=True))
     rules += [
@@ -75,6 +76,24 @@ def _build() -> RuleSet:
                 domain={"m": "finite"}),
     ]
     return RuleSet(rules + _exp_log_forms() + _error_function_forms() + _hyperbolic_forms())
+
+
+def _log_mean_exp_forms(m) -> list:
+    """log(mean(exp(m))): ``mean`` divides the sum by its count, a positive constant for static
+    lengths, else the run-time length ``shape_i`` of the one reduced axis (>= 0, so never -0.0,
+    where ``log(a / n) = log(a) - log(n)`` would fail), taken on ``m`` in the replacement so that
+    ``exp(m)`` is not kept for its length. A mean over every axis of a vector divides by the
+    scalar, a mean over one axis of a matrix by it broadcast (``s / count`` broadcasts it)."""
+    n, v = var("n"), var("v", ndim=1)
+    why = "exp overflows: log(sum(exp(m)) / n) is logsumexp(m) - log(n) (any axis, keepdims)"
+    rules = [rewrite("log_mean_exp", log(sum(exp(m), axis=1) / n), logsumexp(m, axis=1) - log(n),
+                     when=[positive(n)], domain={"n": "positive"}, why=why, exact=False)]
+    for name, x, axis in (("log_mean_exp_length", v, 0), ("log_mean_exp_length_axis", m, 1)):
+        count, length = cast(shape_i(exp(x), axis), "float64"), cast(shape_i(x, axis), "float64")
+        rules.append(rewrite(name, log(sum(exp(x), axis=axis) / count), logsumexp(x, axis=axis) - log(length),
+                             exact=False, why=f"{why}; n the run-time length of the reduced axis"
+                                              f"{'' if axis == 0 else ', broadcast'}"))
+    return rules
 
 
 def _exp_log_forms() -> list:

@@ -55,16 +55,22 @@ def _pow(op, inputs, out, g):
     return gx, gy
 
 
-@vjp("maximum", "the gradient goes to the larger input (to both on ties, as PyTensor)")
+def _tie_split(x, y, out, g):
+    """The cotangents of ``maximum``/``minimum``: all of ``g`` to the selected input, half to each
+    at a tie, so the chain rule stays exact when both inputs are one function (``maximum(x, x)``
+    has derivative 1) and the result does not depend on the order of the inputs."""
+    gs = E.switch(E.eq(x, y), g * 0.5, g)
+    return gs * E.eq(out, x), gs * E.eq(out, y)
+
+
+@vjp("maximum", "the gradient goes to the larger input (half to each at ties, as JAX)")
 def _maximum(op, inputs, out, g):
-    x, y = inputs
-    return g * E.eq(out, x), g * E.eq(out, y)
+    return _tie_split(*inputs, out, g)
 
 
-@vjp("minimum", "the gradient goes to the smaller input (to both on ties, as PyTensor)")
+@vjp("minimum", "the gradient goes to the smaller input (half to each at ties, as JAX)")
 def _minimum(op, inputs, out, g):
-    x, y = inputs
-    return g * E.eq(out, x), g * E.eq(out, y)
+    return _tie_split(*inputs, out, g)
 
 
 @vjp("logaddexp", "d log(e^x + e^y) = sigmoid(x - y) dx + sigmoid(y - x) dy (half each at ties)")

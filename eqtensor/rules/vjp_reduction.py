@@ -25,16 +25,24 @@ def _sum(op, inputs, out, g):
     return (broadcast_like(ge, x, axes),)
 
 
-@vjp("max", "the cotangent goes to every maximal element (ties all receive it, as PyTensor)")
+def _to_extrema(x, axes, ge, oe):
+    """The cotangent of ``max``/``min``: shared equally by the elements equal to the result, so it
+    is counted once however many there are (``max(stack([x, x]), axis=0)`` has derivative 1)."""
+    hit = E.eq(x, oe)
+    n = E.cast(R.sum(hit, axis=axes, keepdims=True), ge.dtype)
+    return E.switch(hit, ge / n, 0)
+
+
+@vjp("max", "the cotangent goes to the maximal element, shared equally by ties (as JAX)")
 def _max(op, inputs, out, g):
     x, axes, ge, oe = _reduce_parts(op, inputs, out, g)
-    return (ge * E.eq(x, oe),)
+    return (_to_extrema(x, axes, ge, oe),)
 
 
-@vjp("min", "the cotangent goes to every minimal element (ties all receive it, as PyTensor)")
+@vjp("min", "the cotangent goes to the minimal element, shared equally by ties (as JAX)")
 def _min(op, inputs, out, g):
     x, axes, ge, oe = _reduce_parts(op, inputs, out, g)
-    return (ge * E.eq(x, oe),)
+    return (_to_extrema(x, axes, ge, oe),)
 
 
 @vjp("logsumexp", "d logsumexp(x) = softmax(x) dx = exp(x - logsumexp(x)) dx")

@@ -36,6 +36,8 @@ from ..core.ops.einsum import *  # noqa: F403
 from ..core.ops.ranges import *  # noqa: F403
 from ..core.ops.diagonals import *  # noqa: F403
 from ..core.ops.rearranging import *  # noqa: F403
+from ..core.ops.flat_indices import *  # noqa: F403
+from ..core.ops.static_values import *  # noqa: F403
 from . import linalg, random, special  # noqa: E402  (pt.linalg, pt.random, pt.special)
 
 globals().update(_TYPED)

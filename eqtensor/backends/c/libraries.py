@@ -25,6 +25,7 @@ from __future__ import annotations
 import ctypes
 import os
 import re
+import shutil
 import stat
 from dataclasses import dataclass
 from functools import lru_cache
@@ -156,7 +157,10 @@ def _index(path: str, knames) -> None:
             tmp = os.path.join(index, f".{kname}.{os.getpid()}")
             with open(tmp, "w") as fh:
                 fh.write(os.path.basename(path) + "\n")
-            os.replace(tmp, os.path.join(index, kname))
+            target = os.path.join(index, kname)
+            if os.path.isdir(target) and not os.path.islink(target):  # damage in the way
+                shutil.rmtree(target, ignore_errors=True)
+            os.replace(tmp, target)
     except (OSError, Unusable):
         pass
 

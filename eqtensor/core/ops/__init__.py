@@ -8,5 +8,6 @@ from . import elemwise, shape, broadcast, join, shape_checks, subtensor, reducti
 from . import solvers, factorizations, matrix_functions, eigen, nlinalg  # noqa: F401  (linear algebra)
 from . import casts, cumulative, sorting, repetition, selection, statistics, elemwise_formulas  # noqa: F401
 from . import products, einsum, ranges, diagonals, rearranging  # noqa: F401  (formulas of pytensor.tensor)
+from . import flat_indices, static_values  # noqa: F401  (index arithmetic, values known when building)
 from . import nnet, blas, markers, effects, scan, ifelse  # noqa: F401
 from . import random, distributions  # noqa: F401  (random variables)

@@ -14,7 +14,7 @@ import numpy as np
 from ..dtypes import INT_DTYPES, promote
 from ..graph import Constant, TensorType
 from ..op import OPS, Op, _is_weak, as_tensor_variable, broadcast_static_shapes, constant_value, declare
-from .elemwise import cast
+from .elemwise import cast, maximum
 from .shape import shape_i, shape_padleft
 
 
@@ -122,4 +122,58 @@ def broadcast_arrays(*args):
     return out
 
 
-__all__ = ["alloc", "broadcast_arrays", "broadcast_to", "fill"]
+def _shape_entries(x, arrays_are_shapes):
+    """A shape as a list of ints (known lengths) and int64 scalars."""
+    if not arrays_are_shapes:
+        x = as_tensor_variable(x)
+        return [s if s is not None else shape_i(x, d) for d, s in enumerate(x.type.shape)]
+    out = []
+    for d in x:
+        if isinstance(d, (int, np.integer)) and not isinstance(d, (bool, np.bool_)):
+            out.append(int(d))
+            continue
+        v = as_tensor_variable(d)
+        if v.ndim != 0 or v.dtype not in INT_DTYPES:
+            raise TypeError(f"broadcast_shape: shape entries must be integer scalars, got {v} of type {v.type}")
+        c = constant_value(v)
+        out.append(int(c) if c is not None else cast(v, "int64"))
+    return out
+
+
+def broadcast_shape(*arrays, arrays_are_shapes=False, allow_runtime_broadcast=False):
+    """The shape the ``arrays`` broadcast to, as a tuple of int64 scalars (constants where the
+    length is known). With ``arrays_are_shapes=True`` the arguments are shapes (sequences of ints
+    and integer scalars). A length known to be 1 broadcasts; two different known lengths raise
+    ``ValueError``. Where only symbolic lengths remain, the result is their maximum: the length
+    when they agree, and with ``allow_runtime_broadcast`` also when some of them are 1 at run
+    time (they are not checked against each other).
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> [int(d.eval()) for d in pt.broadcast_shape(np.ones((3, 1)), np.ones(4))]
+    [3, 4]
+    >>> n = pt.lscalar("n")
+    >>> pt.broadcast_shape((n, 2), (1, 1), arrays_are_shapes=True)
+    (n, 2)
+    """
+    shapes = [_shape_entries(a, arrays_are_shapes) for a in arrays]
+    ndim = max((len(s) for s in shapes), default=0)
+    out = []
+    for d in range(ndim):
+        entries = [s[d - ndim + len(s)] for s in shapes if d - ndim + len(s) >= 0]
+        known = {e for e in entries if isinstance(e, int) and e != 1}
+        if len(known) > 1:
+            raise ValueError(f"broadcast_shape: shapes {[tuple(s) for s in shapes]} cannot be broadcast: lengths "
+                             f"{sorted(known)} along axis {d} (of {ndim})")
+        symbolic = [e for e in entries if not isinstance(e, int)]
+        if known or not symbolic:
+            out.append(Constant(np.int64(known.pop() if known else 1)))
+            continue
+        m = symbolic[0]
+        for e in symbolic[1:]:
+            m = maximum(m, e)
+        out.append(m)
+    return tuple(out)
+
+
+__all__ = ["alloc", "broadcast_arrays", "broadcast_shape", "broadcast_to", "fill"]

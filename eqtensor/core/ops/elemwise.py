@@ -21,7 +21,7 @@ import numpy as np
 
 from ..dtypes import as_dtype, promote
 from ..graph import TensorType
-from ..op import OPS, Op, as_tensor_variable, broadcast_static_shapes, declare, elemwise_infer
+from ..op import OPS, Op, as_tensor_variable, broadcast_static_shapes, constant_value, declare, elemwise_infer
 
 _scipy_special = None
 
@@ -375,7 +375,16 @@ def _cast_infer(op, inputs):
     return TensorType(op.params["dtype"], inputs[0].type.shape)
 
 
-declare("cast", "elemwise", 1, _cast_infer, _cast_perform, params=("dtype",), cost=1,
+def _cast_ref(mp, x, dtype):
+    """The exact cast: the value itself into a float or complex dtype, truncated toward 0 into an
+    integer one (in range), nonzero-ness into bool."""
+    kind = np.dtype(dtype).kind
+    if kind in "fc":
+        return x
+    return mp.mpf(x != 0) if kind == "b" else mp.mpf(int(x))
+
+
+declare("cast", "elemwise", 1, _cast_infer, _cast_perform, params=("dtype",), cost=1, reference=_cast_ref,
         numpy="{0}.astype({dtype!r})", doc="convert to another dtype (C casting rules, as NumPy astype)")
 
 
@@ -421,7 +430,19 @@ def polygamma(n: int, x):
     >>> from eqtensor import tensor as pt
     >>> round(float(pt.polygamma(1, 1.0).eval()), 12)  # pi**2 / 6
     1.644934066848
+
+    The order ``n`` is a parameter of the op: an int or an integer constant, not a symbolic
+    variable (``TypeError``).
     """
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
+        v = as_tensor_variable(n)
+        c = constant_value(v)
+        if c is None or v.ndim != 0 or v.dtype[0] not in "iu":
+            raise TypeError(f"polygamma: the order n must be an int known when the graph is built (eqtensor's "
+                            f"polygamma takes it as a parameter); got {n!r} of type {v.type}")
+        n = int(c)
+    if n < 0:
+        raise ValueError(f"polygamma: the order n must be non-negative, got {n}")
     return Op(OPS["polygamma"], {"n": int(n)})(x)
 
 

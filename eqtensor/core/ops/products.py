@@ -1,5 +1,5 @@
 """Vector and matrix products of NumPy 2 and PyTensor built on ``matmul``/``dot``: ``vecdot``,
-``matvec``, ``vecmat``, ``dense_dot``.
+``matvec``, ``vecmat``, ``dense_dot``, ``batched_dot``.
 
 >>> from eqtensor import tensor as pt
 >>> pt.matvec(pt.dmatrix("a", shape=(2, 3)), pt.dvector("v", shape=(3,))).type.shape
@@ -7,6 +7,8 @@
 """
 
 from __future__ import annotations
+
+import warnings
 
 from ..dtypes import as_dtype
 from ..op import as_tensor_variable
@@ -72,4 +74,37 @@ def vecmat(x1, x2, dtype=None):
     return out if dtype is None else E.cast(out, as_dtype(dtype))
 
 
-__all__ = ["dense_dot", "matvec", "vecdot", "vecmat"]
+def batched_dot(a, b):
+    """``dot(a[i], b[i])`` for each ``i`` along the first axis, stacked (PyTensor's deprecated
+    ``batched_dot``: it warns with ``FutureWarning`` as PyTensor does; ``matmul`` broadcasts over
+    leading axes). ``a[i]`` and ``b[i]`` may be scalars, vectors or matrices.
+
+    >>> import numpy as np, warnings
+    >>> from eqtensor import tensor as pt
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", FutureWarning)
+    ...     pt.batched_dot(np.ones((2, 3)), np.arange(6.0).reshape(2, 3)).eval()
+    array([ 3., 12.])
+    """
+    warnings.warn("batched_dot is deprecated (as in PyTensor): use matmul, which broadcasts over leading axes, "
+                  "or vecdot/matvec/vecmat", FutureWarning, stacklevel=2)
+    a, b = as_tensor_variable(a), as_tensor_variable(b)
+    for name, v in (("a", a), ("b", b)):
+        if v.ndim == 0:
+            raise TypeError(f"batched_dot: {name} must have at least one (batch) axis, got {v.type}")
+        if v.ndim > 3:
+            raise NotImplementedError(f"batched_dot: {name} has {v.ndim} dimensions; at most 3 (a batch of matrices) "
+                                      f"are supported: use matmul or tensordot")
+    if a.ndim == 1 or b.ndim == 1:  # a batch of scalars: scale the other operand's entries
+        pad = max(a.ndim, b.ndim)
+        return E.mul(expand_dims(a, tuple(range(a.ndim, pad))), expand_dims(b, tuple(range(b.ndim, pad))))
+    if a.ndim == 2 and b.ndim == 2:
+        return vecdot(a, b)
+    if a.ndim == 3 and b.ndim == 2:
+        return matvec(a, b)
+    if a.ndim == 2:
+        return vecmat(a, b)
+    return matmul(a, b)
+
+
+__all__ = ["batched_dot", "dense_dot", "matvec", "vecdot", "vecmat"]

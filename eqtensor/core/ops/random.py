@@ -184,7 +184,7 @@ class RandomGeneratorSharedVariable(SharedVariable, RandomGeneratorVariable):
 
     __slots__ = ()
 
-    def get_value(self, borrow: bool = False):
+    def get_value(self, borrow: bool = False, return_internal_type: bool = False):
         gen = unbox(self.container[0])
         return gen if borrow else copy.deepcopy(gen)
 

@@ -239,8 +239,10 @@ def mean(x, axis=None, keepdims=False):
     return true_div(cast(s, out_dtype), _count(x, axes, out_dtype))
 
 
-def var(x, axis=None, keepdims=False, ddof=0):
-    """Variance over ``axis`` with ``ddof`` (``mean(|x - mean(x)|**2)``).
+def var(x, axis=None, ddof=0, keepdims=False, corrected=False):
+    """Variance over ``axis`` with ``ddof`` (``mean(|x - mean(x)|**2)``; PyTensor's argument
+    order). ``corrected=True``: the corrected two-pass algorithm, which subtracts
+    ``|sum(x - mean(x))|**2 / n``, the rounding error of the mean, from the sum of squares.
 
     >>> import numpy as np
     >>> from eqtensor import tensor as pt
@@ -252,16 +254,19 @@ def var(x, axis=None, keepdims=False, ddof=0):
     axes = normalize_axis(axis, x.ndim, "var")
     m = mean(x, axes, keepdims=True)
     d = sub(x, m)
-    sq = sqr(elemwise.abs(d) if d.dtype.startswith("complex") else d)
-    if sq.dtype in WIDENED:
-        ss = sum(cast(sq, "float64"), axes, keepdims)
-        return cast(true_div(ss, _count(x, axes, "float64", ddof)), sq.dtype)
-    ss = sum(sq, axes, keepdims)
-    return true_div(ss, _count(x, axes, ss.dtype, ddof))
+    is_complex = d.dtype.startswith("complex")
+    sq = sqr(elemwise.abs(d) if is_complex else d)
+    wide = sq.dtype in WIDENED
+    ss = sum(cast(sq, "float64") if wide else sq, axes, keepdims)
+    if corrected:
+        sd = sum(cast(d, "float64") if wide else d, axes, keepdims)
+        ss = sub(ss, true_div(sqr(elemwise.abs(sd) if is_complex else sd), _count(x, axes, ss.dtype, 0)))
+    out = true_div(ss, _count(x, axes, ss.dtype, ddof))
+    return cast(out, sq.dtype) if wide else out
 
 
-def std(x, axis=None, keepdims=False, ddof=0):
-    """Standard deviation over ``axis``.
+def std(x, axis=None, ddof=0, keepdims=False, corrected=False):
+    """Standard deviation over ``axis`` (the square root of :func:`var`).
 
     >>> import numpy as np
     >>> from eqtensor import tensor as pt
@@ -269,7 +274,7 @@ def std(x, axis=None, keepdims=False, ddof=0):
     1.0
     """
 
-    return sqrt(var(x, axis, keepdims, ddof))
+    return sqrt(var(x, axis, ddof, keepdims, corrected))
 
 
 def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):

@@ -30,7 +30,8 @@ def _specify_shape_infer(op, inputs):
             dim = next(it)
             if dim.ndim != 0 or dim.dtype not in INT_DTYPES:
                 raise TypeError(f"specify_shape: shape entries must be integer scalars, got {dim.type}")
-            want = None
+            c = constant_value(dim)  # a constant entry's value is a static length
+            want = None if c is None else int(c)
         if want is not None and have is not None and want != have:
             raise ValueError(f"specify_shape: {x} has static shape {x.type.shape}, which can never be {spec}")
         out.append(have if want is None else want)
@@ -79,22 +80,23 @@ def specify_shape(x, shape):
     if Ellipsis in shape:
         k = shape.index(Ellipsis)
         shape[k:k + 1] = [None] * (x.ndim - len(shape) + 1)
-    spec, dims = [], []
+    spec, dims, stated = [], [], []  # stated: the static lengths, variable entries' constant values included
     for s in shape:
         if s is None:
             spec.append(None)
+            stated.append(None)
             continue
         if isinstance(s, (int, np.integer)) and not isinstance(s, (bool, np.bool_)):
             spec.append(int(s))
+            stated.append(int(s))
             continue
         v = as_tensor_variable(s)
-        c = constant_value(v)
-        if c is not None and v.ndim == 0 and v.dtype in INT_DTYPES:
-            spec.append(int(c))
-        else:
-            spec.append("?")
-            dims.append(v)
-    if not dims and len(spec) == x.ndim and all(w is None or w == h for w, h in zip(spec, x.type.shape)):
+        c = constant_value(v) if v.ndim == 0 and v.dtype in INT_DTYPES else None
+        spec.append("?")  # a variable entry stays an input, so clone_replace can replace it
+        dims.append(v)
+        stated.append(None if c is None else int(c))
+    if len(spec) == x.ndim and all(e is None or (w is not None and w == h)
+                                   for e, w, h in zip(spec, stated, x.type.shape)):
         return x
     return Op(OPS["specify_shape"], {"shape": tuple(spec)})(x, *dims)
 

@@ -29,6 +29,7 @@ import numpy as np
 from ..graph import TensorType
 from ..op import OPS, Op, as_tensor_variable, declare
 from . import linalg
+from .creation import tril, triu
 from .elemwise import true_div
 from .lapack import (
     _bool, _check_solve_params, _nan_like, batch_shape, batch_size, cast, check_aligned, check_square, core_b,
@@ -233,8 +234,10 @@ def solve(a, b, lower=False, overwrite_a=False, overwrite_b=False, check_finite=
 
     ``assume_a`` chooses the solver: ``"gen"``/``"general"``, ``"sym"``/``"symmetric"``,
     ``"her"``/``"hermitian"``, ``"pos"``/``"positive definite"`` (these read only the ``lower`` or
-    upper triangle of ``a``), ``"lower triangular"``/``"upper triangular"`` (:func:`solve_triangular`)
-    or ``"diagonal"`` (a division by the diagonal). ``transposed`` solves ``a.mT @ x = b``; ``b_ndim``
+    upper triangle of ``a``), ``"lower triangular"``/``"upper triangular"`` (:func:`solve_triangular`),
+    ``"diagonal"`` (a division by the diagonal), ``"tridiagonal"`` (reads only the three central
+    diagonals of ``a``, as SciPy; solved as a general system of that band, without SciPy's O(n)
+    tridiagonal solver) or ``"banded"`` (a general solve, as PyTensor; SciPy finds the band itself). ``transposed`` solves ``a.mT @ x = b``; ``b_ndim``
     says whether the core of ``b`` is a vector or a matrix (default: a matrix when ``b`` has 2 or more
     dimensions). ``overwrite_*`` and ``check_finite`` are accepted and ignored.
 
@@ -261,9 +264,14 @@ def solve(a, b, lower=False, overwrite_a=False, overwrite_b=False, check_finite=
     if kind == "diagonal":
         d = diagonal(a, axis1=a.ndim - 2, axis2=a.ndim - 1)
         return true_div(b, d) if b_ndim == 1 else true_div(b, expand_dims(d, d.ndim))
+    if kind == "tridiagonal":
+        a, kind = tril(triu(a, -1), 1), "gen"
+    elif kind == "banded":
+        kind = "gen"
     if kind not in ASSUME_A:
         raise ValueError(f"solve: invalid assume_a {assume_a!r}; use one of {list(ASSUME_A)}, "
-                         f"{list(_LONG_NAMES)}, 'lower triangular', 'upper triangular' or 'diagonal'")
+                         f"{list(_LONG_NAMES)}, 'lower triangular', 'upper triangular', 'diagonal', 'tridiagonal' "
+                         f"or 'banded'")
     lower = _bool("solve", "lower", lower)
     if transposed:
         a, lower = swap_last(a), not lower

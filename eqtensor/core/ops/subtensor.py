@@ -450,4 +450,17 @@ def take(a, indices, axis=None, mode="raise"):
     return getitem(a, (slice(None),) * axis + (indices,))
 
 
-__all__ = ["inc_subtensor", "set_subtensor", "take"]
+def slice_at_axis(sl, axis: int) -> tuple:
+    """An index applying ``sl`` along ``axis`` and ``:`` along the others (PyTensor's and NumPy's
+    helper): ``x[slice_at_axis(sl, 1)]`` is ``x[:, sl]``, ``x[slice_at_axis(sl, -1)]`` is ``x[..., sl]``.
+
+    >>> slice_at_axis(slice(None, 3, 2), 1)
+    (slice(None, None, None), slice(None, 3, 2), Ellipsis)
+    """
+    axis = int(axis)
+    if axis >= 0:
+        return (slice(None),) * axis + (sl,) + (...,)
+    return (..., sl) + (slice(None),) * (-axis - 1)
+
+
+__all__ = ["inc_subtensor", "set_subtensor", "slice_at_axis", "take"]
