@@ -310,8 +310,13 @@ def _make_runner(maker, single, label, thunk=None, arg_labels=()):
     # updates whose static shape the graph does not guarantee are checked before any is stored
     checks = [(n + k, t) for k, t in enumerate(fg.update_targets)
               if not _fits(t.type.shape, fg.outputs[n + k].type.shape)]
+    host = maker.backend != "jax"  # C/NumPy thunks take ndarrays: a value a JAX function stored is converted once
 
     def run(args):
+        if host:
+            for c in containers:
+                if not isinstance(c[0], np.ndarray):
+                    c[0] = np.asarray(c[0])
         try:
             outs = thunk(*args, *[c[0] for c in containers])
         except Exception as e:

@@ -13,6 +13,7 @@ array(3.5)
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import warnings
@@ -42,11 +43,13 @@ def _compile_scan_bodies(fgraph, mode):
     calls the compiled thunk) and told which outputs the function reads
     (:func:`~eqtensor.core.ops.scan.specialize_scans`)."""
 
+    step_mode = dataclasses.replace(mode, sharding=None) if mode.sharding else mode  # it names outer inputs
+
     def compile_inner(inputs, outputs, name):
         # one thread: a step is small and runs between BLAS calls; pool workers spinning between
         # steps took the cores from them (a tanh RNN's gradient ran 20x slower on 2 cores)
         with config.change_flags(num_threads=1):
-            f = function(inputs, outputs, mode=mode, on_unused_input="ignore", name=name)
+            f = function(inputs, outputs, mode=step_mode, on_unused_input="ignore", name=name)
         # no shared inputs: the thunk takes the step's arrays, returns its outputs
         return f, f.maker.thunk, f.maker.backend
 

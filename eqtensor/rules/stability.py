@@ -14,7 +14,7 @@ from functools import partial
 import math
 
 from ..core.ops.elemwise import (
-    abs, cast, cosh, erf, erfc, erfcx, exp, expm1, gt, hypot, log, log1mexp, log1p, logaddexp, lt, maximum, minimum,
+    abs, cast, cosh, erf, erfc, erfcx, exp, expm1, gt, hypot, log, log1mexp, log1p, logaddexp, lt,
     sigmoid, sinh, softplus, sqr, sqrt, switch, tanh,
 )
 from ..core.ops.nnet import log_softmax, softmax
@@ -120,9 +120,10 @@ def _exp_log_forms() -> list:
 
 def _error_function_forms() -> list:
     x = var("x")
+    big = gt(x, 0.5)  # the branches clamp with switch, which gives x the whole gradient at x = 0.5
     return [
         rewrite("log_erfc", log(erfc(x)),
-                switch(gt(x, 0.5), log(erfcx(maximum(x, 0.5))) - sqr(x), log1p(-erf(minimum(x, 0.5)))),
+                switch(big, log(erfcx(switch(big, x, 0.5))) - sqr(x), log1p(-erf(switch(big, 0.5, x)))),
                 why="erfc underflows to 0 beyond x = 26.5 (log -> -inf): log(erfcx(x)) - x^2 there; below 0.5, "
                     "log1p(-erf(x)) (each branch clamps its input, so neither is inf or nan where it is not "
                     "taken, nor is its gradient)", exact=False),

@@ -33,7 +33,12 @@ import numpy as np
 from ..schedule import Schedule
 from . import runtime
 from .runtime import EXTRA, JaxUnavailable, available
-from .trace import LOWERINGS, NOT_LOWERED, LoweringError, leaf_value, run_nodes, static_leaves
+from ...core.ops.random import is_generator
+from .errors import LoweringError
+from .random import generator_from, key_data
+from .scan import CountNeeded, inner_schedule, needs_count
+from .static import static_leaves
+from .trace import CONTROL, LOWERINGS, NOT_LOWERED, Trace, run_schedule, value
 
 
 class _Static:
@@ -58,28 +63,34 @@ def resolve_sharding(sharding, inputs) -> dict:
         return {}
     out = {}
     items = sharding.items() if hasattr(sharding, "items") else sharding
-    for key, value in items:
+    for key, where in items:
         hits = [k for k, v in enumerate(inputs) if v is key or (isinstance(key, str) and v.name == key)]
         if not hits:
             names = [v.name or str(v) for v in inputs]
             raise ValueError(f"sharding: {key!r} is not an input of the function (its inputs, shared ones "
                              f"included: {names})")
-        if not isinstance(value, runtime.jax.sharding.Sharding):
+        if not isinstance(where, runtime.jax.sharding.Sharding):
             raise TypeError(f"sharding: the value for {key!r} must be a jax.sharding.Sharding (e.g. "
-                            f"NamedSharding(mesh, PartitionSpec('batch'))), got {type(value).__name__}")
+                            f"NamedSharding(mesh, PartitionSpec('batch'))), got {type(where).__name__}")
         for k in hits:
-            out[k] = value
+            out[k] = where
     return out
 
 
 def _traced(schedule: Schedule, static: tuple):
+    """The function JAX traces: ``traced(*inputs, counts)`` (``counts``: steps of the ``until``
+    scans found by probes, :mod:`.scan`) returns the outputs, or ``{"steps": n}`` from a probe."""
     inputs, outputs = list(schedule.inputs), list(schedule.outputs)
     static_set = set(static)
 
     def traced(*args):
+        *args, counts = args
         env = {id(v): (a.value if k in static_set else a) for k, (v, a) in enumerate(zip(inputs, args))}
-        run_nodes(schedule.nodes, env)
-        return tuple(env[id(o)] if id(o) in env else leaf_value(o) for o in outputs)
+        try:
+            run_schedule(schedule, env, Trace(counts))
+        except CountNeeded as probe:
+            return {"steps": probe.count}
+        return tuple(value(env, o) for o in outputs)
 
     return traced
 
@@ -97,6 +108,23 @@ def _listing(schedule: Schedule, static, donate, x64) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _graph_variables(schedule):
+    """Every variable of the schedule and of its scans' steps (they decide whether x64 is on)."""
+    out = list(schedule.inputs) + list(schedule.outputs)
+    for node in schedule.nodes:
+        out += [node.out, *node.inputs]
+        if node.op.name == "scan":
+            inner = node.op.params["inner"]
+            out += _graph_variables(inner_schedule(inner))
+    return out
+
+
+def _probes(schedule) -> int:
+    """How many ``until`` scan calls need their number of steps before the program runs."""
+    return len({(id(n.op.params["inner"]), tuple(map(id, n.inputs))) for n in schedule.nodes
+                if n.op.name == "scan" and needs_count(n.op.params["inner"])})
+
+
 def compile_schedule(schedule: Schedule, sharding=None):
     """``(thunk, source, info)`` for ``schedule``; ``sharding`` as in the module docstring."""
     jax = runtime.load()
@@ -104,32 +132,59 @@ def compile_schedule(schedule: Schedule, sharding=None):
     static = tuple(sorted(k for k, v in enumerate(fg.inputs) if id(v) in static_leaves(schedule.nodes)))
     targets = {id(t) for t in fg.update_targets}
     donate = tuple(k for k, v in enumerate(fg.inputs) if k >= fg.n_explicit and id(v) in targets and k not in static)
-    variables = list(fg.inputs) + [n.out for n in schedule.nodes] + list(fg.outputs)
-    variables += [i for n in schedule.nodes for i in n.inputs if i.owner is None]  # constants
-    x64 = runtime.needs_x64(variables)
-    placements = tuple(resolve_sharding(sharding, fg.inputs).items())
+    x64 = runtime.needs_x64(_graph_variables(schedule))
     traced = _traced(schedule, static)
-    jitted = jax.jit(traced, static_argnums=static, donate_argnums=donate)
-    plain = jax.jit(traced, static_argnums=static) if donate else jitted
-    device_put, Array = jax.device_put, jax.Array
+    counts_arg = (len(fg.inputs),)
+    jitted = jax.jit(traced, static_argnums=static + counts_arg, donate_argnums=donate)
+    plain = jax.jit(traced, static_argnums=static + counts_arg) if donate else jitted
+    thunk = _Thunk(jitted, plain, static, tuple(resolve_sharding(sharding, fg.inputs).items()), x64,
+                   [k for k, v in enumerate(fg.inputs) if is_generator(v)],
+                   [k for k, v in enumerate(fg.outputs) if is_generator(v)], _probes(schedule))
+    info = {"static": static, "donated": donate, "x64": x64, "probes": thunk.probes}
+    return thunk, _listing(schedule, static, donate, x64), info
 
-    def thunk(*args):
-        fn = jitted
-        if donate and len({id(a) for a in args}) != len(args):
-            fn = plain  # one buffer passed twice: donating it would delete it under the other argument
-        with jax.enable_x64(x64):  # placing a float64 value outside it would make it float32
-            if static or placements:
-                args = list(args)
-                for k in static:
-                    args[k] = _Static(args[k])
-                for k, where in placements:
-                    a = args[k]
-                    if not (isinstance(a, Array) and a.sharding == where):
-                        args[k] = device_put(a, where)
-            return fn(*args)
 
-    thunk.accepts = accepts
-    return thunk, _listing(schedule, static, donate, x64), {"static": static, "donated": donate, "x64": x64}
+class _Thunk:
+    """The compiled function: arguments made static, placed or turned into keys, probes run,
+    then one call of the jitted program; generator results made NumPy generators again."""
+
+    def __init__(self, jitted, plain, static, placements, x64, rng_in, rng_out, probes):
+        self.jitted, self.plain, self.static, self.placements = jitted, plain, static, placements
+        self.x64, self.rng_in, self.rng_out, self.probes = x64, rng_in, rng_out, probes
+        self.prepare = bool(static or placements or rng_in)
+        self.Array, self.device_put = runtime.jax.Array, runtime.jax.device_put
+
+    def _arguments(self, args):
+        args = list(args)
+        for k in self.static:
+            args[k] = _Static(args[k])
+        for k in self.rng_in:
+            args[k] = key_data(args[k])
+        for k, where in self.placements:
+            a = args[k]
+            if not (isinstance(a, self.Array) and a.sharding == where):
+                args[k] = self.device_put(a, where)
+        return args
+
+    def __call__(self, *args):
+        fn = self.jitted
+        if fn is not self.plain and len({id(a) for a in args}) != len(args):
+            fn = self.plain  # one buffer passed twice: donating it would delete it under the other argument
+        with runtime.jax.enable_x64(self.x64):  # placing a float64 value outside it would make it float32
+            if self.prepare:
+                args = self._arguments(args)
+            counts = ()
+            for _ in range(self.probes):
+                counts += (int(self.plain(*args, counts)["steps"]),)
+            out = fn(*args, counts)
+        if self.rng_out:
+            out = list(out)
+            for k in self.rng_out:
+                out[k] = generator_from(out[k])
+        return out
+
+    def accepts(self, value, type) -> bool:
+        return accepts(value, type)
 
 
 def accepts(value, type) -> bool:
@@ -140,5 +195,5 @@ def accepts(value, type) -> bool:
             and all(s is None or s == d for s, d in zip(type.shape, value.shape)))
 
 
-__all__ = ["EXTRA", "JaxUnavailable", "LOWERINGS", "LoweringError", "NOT_LOWERED", "accepts", "available",
+__all__ = ["CONTROL", "EXTRA", "JaxUnavailable", "LOWERINGS", "LoweringError", "NOT_LOWERED", "accepts", "available",
            "compile_schedule", "resolve_sharding"]

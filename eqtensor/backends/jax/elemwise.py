@@ -17,18 +17,8 @@ import math
 import numpy as np
 
 from . import runtime as rt
-
-
-def cast(x, dtype):
-    """``x`` as ``dtype``: NumPy values stay NumPy (known while tracing), others become JAX arrays."""
-    if rt.is_concrete(x):
-        return np.asarray(x).astype(dtype, copy=False)
-    dtype = np.dtype(dtype)
-    if x.dtype == dtype:
-        return x
-    if dtype.kind in "iu" and np.dtype(x.dtype).kind == "f" and dtype.itemsize < 8:
-        x = rt.lax.convert_element_type(x, np.dtype("int64"))  # wrap out-of-range values, as NumPy
-    return rt.lax.convert_element_type(x, dtype)
+from .casts import cast
+from .special import SPECIAL
 
 
 def _fn(name):
@@ -108,6 +98,7 @@ ELEMWISE = {
     "gammaln": _gammaln,
     "erfcx": _special("erfcx"),
     "psi": _psi,
+    **SPECIAL,
 }
 
 def lower_elemwise(node, *args):

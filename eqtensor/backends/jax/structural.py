@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import runtime as rt
-from .elemwise import cast
+from .casts import cast
 
 
 def _ints(values):
@@ -110,6 +110,17 @@ def _concatenate(node, *xs):
     return rt.jnp.concatenate([cast(x, node.out.dtype) for x in xs], axis=node.op.params["axis"])
 
 
+def _searchsorted(node, x, v):
+    common = np.result_type(np.dtype(node.inputs[0].dtype), np.dtype(node.inputs[1].dtype))
+    return rt.jnp.searchsorted(cast(x, common), cast(v, common), side=node.op.params["side"]).astype("int64")
+
+
+def _print(node, x):
+    """The value, printed by the op's ``perform`` on the host each time the program computes it."""
+    rt.jax.debug.callback(lambda v: node.op.perform(np.asarray(v)), x)
+    return x
+
+
 def _creation(fn):
     return lambda node, *args: fn(*_ints(args), dtype=node.op.params["dtype"])
 
@@ -136,11 +147,13 @@ STRUCTURAL = {
     "cumsum": lambda node, x: rt.jnp.cumsum(x, axis=node.op.params["axis"], dtype=node.out.dtype),
     "cumprod": lambda node, x: rt.jnp.cumprod(x, axis=node.op.params["axis"], dtype=node.out.dtype),
     "repeat": _repeat,
+    "searchsorted": _searchsorted,
+    "print": _print,
     **{name: _identity for name in ("disconnected_grad", "grad_clip", "grad_scale", "undefined_grad", "zero_grad")},
 }
 
 #: op name -> positions of the inputs that must be known while tracing (they decide shapes)
-STATIC = {
+STRUCTURAL_STATIC = {
     "reshape": lambda node: (1,),
     "specify_shape": lambda node: range(1, len(node.inputs)),
     "alloc": lambda node: range(1, len(node.inputs)),

@@ -1,35 +1,49 @@
 """The graph traced into JAX: each node's lowering applied in schedule order.
 
-:data:`LOWERINGS` maps every op name the backend lowers to ``lower(node, *values)``;
-:data:`NOT_LOWERED` names the ops it does not lower, each with the reason (a test fails when an op of
-the op table is in neither). While tracing, a value is either a JAX tracer or a NumPy value known
-at trace time (constants, static shapes, static arguments): a node whose inputs are all known is
-computed with the op's NumPy ``perform`` (the reference semantics), so shape arithmetic stays
-exact and static; creation ops are always lowered (their outputs may be large).
+:data:`LOWERINGS` maps the op names the backend lowers node by node to ``lower(node, *values)``;
+:data:`CONTROL` the two control-flow ops the tracer lowers with their context (an ``ifelse``
+group becomes one ``lax.cond`` whose branches trace the nodes needed only by their side; a
+``scan`` becomes ``lax.scan`` or ``lax.while_loop``, :mod:`.scan`); :data:`NOT_LOWERED` names the
+ops it does not lower, each with the reason (a test fails when an op of the op table is in none).
+While tracing, a value is either a JAX tracer or a NumPy value known at trace time (constants,
+static shapes, static arguments): a node whose inputs are all known is computed with the op's
+NumPy ``perform`` (the reference semantics), so shape arithmetic stays exact and static; creation
+ops are always lowered (their outputs may be large).
 """
 
 from __future__ import annotations
+
+from collections import ChainMap
 
 import numpy as np
 
 from ...core.graph import Constant
 from ...core.op import runtime_broadcast_checks
+from ..branches import branch_at
 from . import runtime as rt
+from .casts import cast
 from .elemwise import ELEMWISE, REDUCE, lower_elemwise, lower_reduce, lower_softmax
+from .errors import LoweringError
 from .linalg import LINALG
-from .structural import STATIC, STRUCTURAL
+from .random import RANDOM
+from .scan import lower_scan
+from .special import HOST, lower_host
+from .static import STATIC
+from .structural import STRUCTURAL
 
 
-class LoweringError(NotImplementedError):
-    """A graph the JAX backend cannot trace (an op it does not lower, a shape JAX cannot make static)."""
+class Trace:
+    """What one trace knows besides the values: ``counts``, the steps run by the ``until`` scans
+    whose history is used, in the order the trace meets them (found by probe calls, :mod:`.scan`);
+    ``nested``: inside a ``lax.cond`` branch or a loop body (no probe can stop there)."""
 
+    __slots__ = ("counts", "met", "nested")
 
-def _ifelse(node, cond, then, other):
-    if tuple(then.shape) != tuple(other.shape):
-        raise LoweringError(f"ifelse: on the JAX backend both branches must have one shape (JAX traces static "
-                            f"shapes), got {tuple(then.shape)} and {tuple(other.shape)}")
-    jnp = rt.jnp
-    return rt.lax.cond(jnp.asarray(cond, bool), lambda a, b: a, lambda a, b: b, jnp.asarray(then), jnp.asarray(other))
+    def __init__(self, counts=(), nested=False):
+        self.counts, self.met, self.nested = tuple(counts), 0, nested
+
+    def inside(self) -> "Trace":
+        return Trace(nested=True)
 
 
 #: op name -> lowering(node, *values)
@@ -42,29 +56,26 @@ LOWERINGS = {
     "log_softmax": lower_softmax,
     **STRUCTURAL,
     **LINALG,
-    "ifelse": _ifelse,
+    **{name: lower_host for name in HOST},
+    **RANDOM,
 }
 
 #: op name -> why the JAX backend does not lower it (tracing a graph that uses it raises LoweringError)
 NOT_LOWERED = {
-    "random": "draws come from NumPy generators (same values as NumPy for a seed), not from JAX PRNG keys",
-    "random_next": "the state of a NumPy generator after a draw is not a JAX value",
-    "scan": "the scan op is being rebuilt (taps, until); its lowering to lax.scan follows the new inner-graph API",
-    **{name: "special function: jax.scipy.special lacks it or its edge values are not checked against SciPy's yet"
-       for name in ("gamma", "erfcinv", "j0", "j1", "i0", "i1", "gammainc", "gammaincc", "gammaincinv", "gammainccinv",
-                    "jv", "iv", "ive", "kv", "kve", "owens_t", "betainc", "betaincinv")},
-    "searchsorted": "not lowered yet (jnp.searchsorted exists; its dtype rules are not checked)",
     "unique": "its length depends on the values: JAX traces static shapes",
-    "print": "a Python print at run time; jax.debug.print is not wired yet",
 }
 
-_NEVER_FOLDED = {"alloc", "arange", "eye", "tri", "ifelse"}
+_NEVER_FOLDED = {"alloc", "arange", "eye", "tri", "print"}
 
 
 def leaf_value(v):
     if isinstance(v, Constant):
         return v.data
     raise LoweringError(f"the traced graph reads {v}, which is neither an input nor a constant")
+
+
+def value(env, v):
+    return env[id(v)] if id(v) in env else leaf_value(v)
 
 
 def _check_broadcast(node, values):
@@ -76,7 +87,8 @@ def _check_broadcast(node, values):
                              f"declared with static length 1 broadcast (PyTensor semantics)")
 
 
-def _static_inputs(node, values):
+def check_static_inputs(node, values):
+    """LoweringError when an input that decides a shape (:data:`STATIC`) is a traced value."""
     static = STATIC.get(node.op.name)
     if static is None:
         return
@@ -95,38 +107,73 @@ def apply_node(node, values):
         raise LoweringError(f"op {name!r} is not lowered to JAX: {NOT_LOWERED.get(name, 'no lowering')}")
     if node.op.defn.kind == "elemwise":
         _check_broadcast(node, values)
-    _static_inputs(node, values)
-    if name not in _NEVER_FOLDED and all(rt.is_concrete(v) for v in values):
+    check_static_inputs(node, values)
+    if name not in _NEVER_FOLDED and node.op.defn.kind != "random" and all(rt.is_concrete(v) for v in values):
         with np.errstate(all="ignore"):
             return np.asarray(node.op.perform(*values))
     return lower(node, *values)
 
 
-def run_nodes(nodes, env: dict) -> dict:
-    """Trace ``nodes`` (in order); ``env`` maps ``id(variable)`` to its value and is filled."""
-    for node in nodes:
-        values = [env[id(i)] if id(i) in env else leaf_value(i) for i in node.inputs]
-        env[id(node.out)] = apply_node(node, values)
+def _scan(node, env, trace):
+    values = [value(env, i) for i in node.inputs]
+    check_static_inputs(node, values)
+    return lower_scan(node, values, env, trace, run_schedule)
+
+
+def run_range(nodes, branches, start, stop, env, trace):
+    """Trace ``nodes[start:stop]`` (with their ``ifelse`` groups); ``env`` maps ``id(variable)``
+    to its value and is filled."""
+    k = start
+    while k < stop:
+        group = branch_at(branches, k, stop)
+        if group is not None:
+            _ifelse_group(nodes, branches, group, env, trace)
+            k = group.end
+            continue
+        node = nodes[k]
+        if node.op.name == "scan":
+            env[id(node.out)] = _scan(node, env, trace)
+        else:
+            env[id(node.out)] = apply_node(node, [value(env, i) for i in node.inputs])
+        k += 1
     return env
 
 
-def static_leaves(nodes) -> set:
-    """ids of the leaves whose values decide shapes (see :data:`STATIC`): they must be known while tracing.
-    The walk stops at ``shape``/``shape_i`` (static under tracing) and at constants."""
-    todo = []
-    for node in nodes:
-        static = STATIC.get(node.op.name)
-        if static is not None:
-            todo.extend(node.inputs[k] for k in static(node))
-    seen, leaves = set(), set()
-    while todo:
-        v = todo.pop()
-        if id(v) in seen:
-            continue
-        seen.add(id(v))
-        if v.owner is None:
-            if not isinstance(v, Constant):
-                leaves.add(id(v))
-        elif v.owner.op.name not in ("shape", "shape_i"):
-            todo.extend(v.owner.inputs)
-    return leaves
+def run_schedule(schedule, env, trace) -> dict:
+    """Trace every node of ``schedule`` (see :func:`run_range`)."""
+    return run_range(schedule.nodes, schedule.branches, 0, len(schedule.nodes), env, trace)
+
+
+def _ifelse_group(nodes, branches, group, env, trace):
+    """The ``ifelse`` nodes of one group as one ``lax.cond``: each branch function traces the nodes
+    only its side needs (so only the branch taken runs); a condition known while tracing traces
+    the chosen side alone."""
+    members = nodes[group.else_end:group.end]
+    cond = value(env, members[0].inputs[0])
+
+    def side(lo, hi, pick):
+        def branch():
+            local = run_range(nodes, branches, lo, hi, ChainMap({}, env), trace.inside())
+            return tuple(cast(value(local, m.inputs[pick]), m.out.dtype) for m in members)
+        return branch
+
+    then_fn, else_fn = side(group.start, group.then_end, 1), side(group.then_end, group.else_end, 2)
+    if rt.is_concrete(cond):
+        results = (then_fn if bool(cond) else else_fn)()
+    else:
+        try:
+            results = rt.lax.cond(rt.jnp.asarray(cond, bool), then_fn, else_fn)
+        except TypeError:
+            shapes = [tuple(tuple(s.shape) for s in rt.jax.eval_shape(f)) for f in (then_fn, else_fn)]
+            if shapes[0] == shapes[1]:
+                raise
+            raise LoweringError(
+                f"ifelse ({', '.join(str(m.out) for m in members)}): the branches have shapes {shapes[0]} (then) "
+                f"and {shapes[1]} (else); JAX's lax.cond returns one shape whichever branch runs. Make the "
+                f"branches' shapes equal (pad, or select after the ifelse), or use another backend") from None
+    for m, r in zip(members, results):
+        env[id(m.out)] = r
+
+
+#: op name -> the tracer's lowering of a control-flow op (with the schedule's context)
+CONTROL = {"ifelse": _ifelse_group, "scan": _scan}

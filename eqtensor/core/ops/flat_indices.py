@@ -69,8 +69,8 @@ def unravel_index(indices, dims, order="C"):
 
     >>> import numpy as np
     >>> from eqtensor import tensor as pt
-    >>> tuple(int(r.eval()) for r in pt.unravel_index(22, (3, 4, 5), order="F"))
-    (1, 2, 1)
+    >>> tuple(int(r.eval()) for r in pt.unravel_index(22, (3, 4, 5), order="F"))  # 22 = 1 + 3 * (3 + 4 * 1)
+    (1, 3, 1)
     """
     indices = as_tensor_variable(indices)
     if indices.dtype not in INT_DTYPES:
