@@ -38,7 +38,7 @@ from .errors import LoweringError
 from .random import generator_from, key_data
 from .scan import CountNeeded, inner_schedule, needs_count
 from .static import static_leaves
-from .trace import CONTROL, LOWERINGS, NOT_LOWERED, Trace, run_schedule, value
+from .trace import CONTROL, LOWERINGS, NOT_LOWERED, Trace, lowers, run_schedule, value
 
 
 class _Static:
@@ -195,5 +195,5 @@ def accepts(value, type) -> bool:
             and all(s is None or s == d for s, d in zip(type.shape, value.shape)))
 
 
-__all__ = ["CONTROL", "EXTRA", "JaxUnavailable", "LOWERINGS", "LoweringError", "NOT_LOWERED", "accepts", "available",
+__all__ = ["CONTROL", "EXTRA", "JaxUnavailable", "LOWERINGS", "LoweringError", "NOT_LOWERED", "accepts", "available", "lowers",
            "compile_schedule", "resolve_sharding"]

@@ -70,21 +70,14 @@ def _square(x):
     return rt.jnp.logical_and(x, x) if x.dtype == np.bool_ else rt.jnp.square(x)
 
 
-#: op name -> lowering of the op on inputs cast to its computing dtype
+#: op name -> lowering of the op on inputs cast to its computing dtype; an elementwise op named as
+#: its ``jax.numpy`` function (``exp``, ``cbrt``, ``hypot``, ...) needs no entry (:func:`by_name`)
 ELEMWISE = {
     **{name: _fn(jname) for name, jname in (
-        ("add", "add"), ("sub", "subtract"), ("mul", "multiply"), ("true_div", "true_divide"),
-        ("pow", "power"), ("maximum", "maximum"), ("minimum", "minimum"), ("arctan2", "arctan2"),
-        ("neg", "negative"), ("abs", "abs"), ("sign", "sign"), ("exp", "exp"), ("exp2", "exp2"),
-        ("expm1", "expm1"), ("log", "log"), ("log2", "log2"), ("log10", "log10"), ("log1p", "log1p"),
-        ("sqrt", "sqrt"), ("cbrt", "cbrt"), ("sin", "sin"), ("hypot", "hypot"), ("logaddexp", "logaddexp"),
-        ("cos", "cos"), ("tan", "tan"), ("arcsin", "arcsin"), ("arccos", "arccos"), ("arctan", "arctan"),
-        ("sinh", "sinh"), ("cosh", "cosh"), ("tanh", "tanh"), ("arcsinh", "arcsinh"),
-        ("arccosh", "arccosh"), ("arctanh", "arctanh"), ("floor", "floor"), ("ceil", "ceil"),
-        ("trunc", "trunc"), ("round_half_to_even", "round"), ("isnan", "isnan"), ("isinf", "isinf"),
-        ("eq", "equal"), ("neq", "not_equal"), ("lt", "less"), ("le", "less_equal"), ("gt", "greater"),
-        ("ge", "greater_equal"), ("and_", "bitwise_and"), ("or_", "bitwise_or"), ("xor", "bitwise_xor"),
-        ("invert", "invert"), ("switch", "where"), ("clip", "clip"))},
+        ("sub", "subtract"), ("mul", "multiply"), ("true_div", "true_divide"), ("pow", "power"),
+        ("neg", "negative"), ("round_half_to_even", "round"), ("eq", "equal"), ("neq", "not_equal"),
+        ("lt", "less"), ("le", "less_equal"), ("gt", "greater"), ("ge", "greater_equal"),
+        ("and_", "bitwise_and"), ("or_", "bitwise_or"), ("xor", "bitwise_xor"), ("switch", "where"))},
     "floor_div": _int_safe("floor_divide"),
     "mod": _int_safe("remainder"),
     "sqr": _square,
@@ -101,6 +94,12 @@ ELEMWISE = {
     **SPECIAL,
 }
 
+def by_name(name):
+    """The lowering of an elementwise op that has no :data:`ELEMWISE` entry: the ``jax.numpy``
+    function of the same name (elementwise ops follow NumPy's names and semantics), or None."""
+    return _fn(name) if callable(getattr(rt.jnp, name, None)) else None
+
+
 def lower_elemwise(node, *args):
     """The elementwise ``node`` on JAX values ``args`` (casts as NumPy, then the table's entry)."""
     name, out = node.op.name, node.out.dtype
@@ -112,7 +111,8 @@ def lower_elemwise(node, *args):
     if name == "switch":
         return rt.jnp.where(cast(args[0], "bool"), cast(args[1], out), cast(args[2], out))
     common = np.result_type(*[np.dtype(i.dtype) for i in node.inputs], np.dtype(out))
-    return cast(ELEMWISE[name](*[cast(a, common) for a in args]), out)
+    fn = ELEMWISE.get(name) or by_name(name)
+    return cast(fn(*[cast(a, common) for a in args]), out)
 
 
 # ---------------------------------------------------------------------------------------------

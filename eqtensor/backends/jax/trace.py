@@ -18,11 +18,11 @@ from collections import ChainMap
 import numpy as np
 
 from ...core.graph import Constant
-from ...core.op import runtime_broadcast_checks
+from ...core.op import OPS, runtime_broadcast_checks
 from ..branches import branch_at
 from . import runtime as rt
 from .casts import cast
-from .elemwise import ELEMWISE, REDUCE, lower_elemwise, lower_reduce, lower_softmax
+from .elemwise import ELEMWISE, REDUCE, by_name, lower_elemwise, lower_reduce, lower_softmax
 from .errors import LoweringError
 from .linalg import LINALG
 from .random import RANDOM
@@ -102,7 +102,7 @@ def check_static_inputs(node, values):
 def apply_node(node, values):
     """The value of ``node`` on ``values`` (NumPy when all are known while tracing, else JAX)."""
     name = node.op.name
-    lower = LOWERINGS.get(name)
+    lower = LOWERINGS.get(name) or (lower_elemwise if node.op.defn.kind == "elemwise" and by_name(name) else None)
     if lower is None:
         raise LoweringError(f"op {name!r} is not lowered to JAX: {NOT_LOWERED.get(name, 'no lowering')}")
     if node.op.defn.kind == "elemwise":
@@ -177,3 +177,10 @@ def _ifelse_group(nodes, branches, group, env, trace):
 
 #: op name -> the tracer's lowering of a control-flow op (with the schedule's context)
 CONTROL = {"ifelse": _ifelse_group, "scan": _scan}
+
+
+def lowers(name: str) -> bool:
+    """Whether op ``name`` is lowered: by :data:`LOWERINGS`, :data:`CONTROL`, or (an elementwise op
+    named as its ``jax.numpy`` function) by name. Loads JAX."""
+    rt.load()
+    return name in LOWERINGS or name in CONTROL or (OPS[name].kind == "elemwise" and by_name(name) is not None)
