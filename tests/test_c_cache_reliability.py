@@ -16,6 +16,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -508,6 +509,47 @@ def test_kernels_are_compiled_once_across_graphs_and_processes(tmp_path):
     index = cache / "c" / "kernels"
     assert len(os.listdir(index)) == 2 and len(_entries(cache / "c", "_eqk_")) == 2
     assert stat.S_IMODE(os.stat(index).st_mode) == 0o700
+
+
+#: the names of the runtime, a kernel library and a module's shared object, as a JSON list, in a process
+#: that first (``argv[2]``) compiled a graph (its kernels' library in a thread while the module is, as
+#: in :func:`eqtensor.backends.c.compile_schedule`), or did nothing, or sees ``sysconfig``'s variables
+#: empty: what a thread reading them sees while another thread's first read fills them (Python 3.11)
+NAMES_CHILD = r"""
+import json, sys, sysconfig
+import numpy as np
+import eqtensor
+from eqtensor import config, tensor as pt
+from eqtensor.backends.c import cache_entries, libraries, toolchain
+
+config.optimizer_cache = False
+config.cache_dir = sys.argv[1]
+if sys.argv[2] == "compiled":
+    x = pt.dvector("x")
+    f = eqtensor.function([x], pt.exp(x) * 2 + 1, mode=eqtensor.Mode(optimize=False, backend="c"))
+    assert np.allclose(f(np.arange(3.0)), np.exp(np.arange(3.0)) * 2 + 1)
+elif sys.argv[2] == "sysconfig-empty":
+    sysconfig._CONFIG_VARS = {}
+print(json.dumps([libraries.runtime_name(), toolchain.key("_eqk_", ["void k(void) {}"], toolchain.cflags()),
+                  cache_entries.so_name("_eqc_0")]))
+"""
+
+
+def test_library_names_do_not_depend_on_the_process_state(tmp_path):
+    """The runtime's and a kernel library's names are a function of what is compiled: equal in a
+    process that compiled a graph before, one that did nothing and one whose ``sysconfig`` variables
+    look unset (a fresh process builds the runtime and the kernels' library in two threads that both
+    read them first; a name taking ``EXT_SUFFIX`` from a half-filled table missed the cache)."""
+    names = {}
+    for state in ("fresh", "compiled", "sysconfig-empty"):
+        p = subprocess.run([sys.executable, "-c", NAMES_CHILD, str(tmp_path / state), state], env=child_env(),
+                           capture_output=True, text=True, timeout=300, cwd=tempfile.gettempdir())
+        assert p.returncode == 0, p.stderr[-4000:]
+        names[state] = json.loads(p.stdout.strip().splitlines()[-1])
+    assert names["fresh"][2].endswith(sysconfig.get_config_var("EXT_SUFFIX")), names
+    assert names["fresh"] == names["compiled"] == names["sysconfig-empty"], names
+    (runtime,) = _entries(tmp_path / "compiled" / "c", "_eqrt_")
+    assert runtime == names["fresh"][0]
 
 
 def _one_kernel_library(cache):

@@ -21,6 +21,11 @@ import sys
 import sysconfig
 
 _HEX64 = re.compile(rb"[0-9a-f]{64}")
+#: the file name suffix of a Python extension module, read once, at import. ``sysconfig`` fills its
+#: variables on first use and, before Python 3.12, without a lock: a thread reading one while another
+#: thread's first read is filling them gets None (the kernels' library is compiled in a thread while
+#: the module is), and every name derived from it would then differ between processes
+EXT_SUFFIX = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
 
 
 def so_name(modname: str) -> str:
@@ -28,7 +33,7 @@ def so_name(modname: str) -> str:
     library (the runtime ``_eqrt_…``, kernels ``_eqk_…``)."""
     if not modname.startswith("_eqc_"):
         return modname + ".so"
-    return modname + (sysconfig.get_config_var("EXT_SUFFIX") or ".so")
+    return modname + EXT_SUFFIX
 
 
 class Foreign(Exception):

@@ -25,7 +25,7 @@ from functools import lru_cache
 import numpy as np
 
 from ...core.config import config
-from .cache_entries import digest, so_name
+from .cache_entries import EXT_SUFFIX, digest, so_name
 
 #: compiler flags: vectorize (-O3, native ISA, OpenMP SIMD pragmas with glibc's libmvec), keep IEEE
 #: semantics (no -ffast-math: inf/nan propagate; no FMA contraction), wrap signed overflow as NumPy
@@ -115,7 +115,7 @@ def _toolchain_id() -> str:
     except OSError:
         pass
     return "|".join([cc, ver, platform.platform(), platform.machine(), sys.version, np.__version__,
-                     sysconfig.get_config_var("EXT_SUFFIX") or "", cpu])
+                     EXT_SUFFIX, cpu])
 
 
 def key(prefix: str, texts, flags) -> str:
@@ -145,8 +145,9 @@ def _unoptimized(flags) -> list:
     return ["-O0" if f == GLUE_OPT else f for f in flags]
 
 
-def _includes() -> list:
-    return ["-I", sysconfig.get_paths()["include"], "-I", np.get_include()]
+#: the include directories of a translation unit using Python's and NumPy's C API, read at import
+#: (``sysconfig`` is not thread-safe before its first use completes, see ``cache_entries.EXT_SUFFIX``)
+INCLUDES = ("-I", sysconfig.get_paths()["include"], "-I", np.get_include())
 
 
 def _write_checksum(outdir: str, so: str):
@@ -180,7 +181,7 @@ def compile_module(source: str, modname: str, outdir: str, runtime_name: str, ru
             with open(src, "w") as fh:
                 fh.write(text)
         objs.append(src[:-2] + ".o")
-        cmds.append([compiler(), *(glue if text is None else _unoptimized(glue)), *_includes(), "-c", src, "-o",
+        cmds.append([compiler(), *(glue if text is None else _unoptimized(glue)), *INCLUDES, "-c", src, "-o",
                      objs[-1]])
     try:
         run_compilers(cmds)
@@ -201,7 +202,7 @@ def compile_library(name: str, texts, outdir: str, flags, python: bool = False):
         with open(src, "w") as fh:
             fh.write(text)
         objs.append(src[:-2] + ".o")
-        cmds.append([compiler(), *flags, *(_includes() if python else ()), "-c", src, "-o", objs[-1]])
+        cmds.append([compiler(), *flags, *(INCLUDES if python else ()), "-c", src, "-o", objs[-1]])
     run_compilers(cmds)
     so = os.path.join(outdir, so_name(name))
     run_compilers([[compiler(), *flags, *objs, "-o", so, f"-Wl,-soname,{so_name(name)}", *LIBS]])
