@@ -51,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 
 import eqtensor as et  # noqa: E402
 from eqtensor import tensor as ept  # noqa: E402
+from timing import fmt_time, summary  # noqa: E402
 
 ONE_THREAD_ENV = {
     "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "EQTENSOR_NUM_THREADS": "1",
@@ -396,21 +397,6 @@ def timed(call, repeats, min_time=0.05):
         wall.append((time.perf_counter() - t0) / number)
         cpu.append((time.process_time() - c0) / number)
     return wall, cpu
-
-
-def summary(times):
-    q = statistics.quantiles(times, n=4) if len(times) > 1 else [times[0]] * 3
-    return statistics.median(times), q[2] - q[0]
-
-
-def fmt_time(t):
-    if t is None:
-        return "—"
-    if t < 1e-3:
-        return f"{t * 1e6:.2f} µs"
-    if t < 1:
-        return f"{t * 1e3:.2f} ms"
-    return f"{t:.2f} s"
 
 
 def check(fam, got, ref):

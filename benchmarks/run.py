@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -34,6 +33,7 @@ from eqtensor import tensor as ept  # noqa: E402
 from eqtensor.backends.c import build as cbuild  # noqa: E402
 from eqtensor.egraph import cache as opt_cache  # noqa: E402
 
+from timing import fmt_time, summary  # noqa: E402
 from workloads import WORKLOADS, eq_grad  # noqa: E402
 
 try:
@@ -58,21 +58,6 @@ def timed(call, repeats, min_time=0.05):
     one = max(time.perf_counter() - t0, 1e-7)
     number = max(1, int(min_time / one))
     return [t / number for t in timeit.Timer(call).repeat(repeat=repeats, number=number)]
-
-
-def summary(times):
-    q = statistics.quantiles(times, n=4) if len(times) > 1 else [times[0]] * 3
-    return statistics.median(times), q[2] - q[0]
-
-
-def fmt_time(t):
-    if t is None:
-        return "—"
-    if t < 1e-3:
-        return f"{t * 1e6:.2f} µs"
-    if t < 1:
-        return f"{t * 1e3:.2f} ms"
-    return f"{t:.2f} s"
 
 
 # ----------------------------------------------------------------------------- systems

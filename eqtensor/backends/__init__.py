@@ -32,7 +32,6 @@ def compile_fgraph(fgraph, mode):
         thunk, src, _ = jax_backend.compile_schedule(schedule, sharding=mode.sharding)
         return thunk, schedule, src, "jax", None
     if mode.backend == "c":
-
         if c.compiler_works():
             thunk, src, info = c.compile_schedule(schedule)
             return thunk, schedule, src, "c", info["first_output"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...core.ops.subtensor import build_index
 from . import runtime as rt
 from .casts import cast
 
@@ -46,32 +47,12 @@ def _specify_shape(node, x, *dims):
     return x
 
 
-def _index(entries, values):
-    """The index tuple of ``entries`` (see :mod:`eqtensor.core.ops.subtensor`) with ``values``."""
-    it = iter(values)
-    out = []
-    for e in entries:
-        kind = e[0]
-        if kind == "new":
-            out.append(None)
-        elif kind == "ellipsis":
-            out.append(Ellipsis)
-        elif kind == "int":
-            out.append(next(it) if e[1] == "?" else e[1])
-        elif kind == "slice":
-            out.append(slice(*(int(next(it)) if p == "?" else p for p in e[1:])))
-        else:
-            v = next(it)
-            out.append(np.asarray(v) if kind == "mask" else v)
-    return tuple(out)
-
-
 def _subtensor(node, x, *idx):
-    return rt.jnp.asarray(x)[_index(node.op.params["idx_list"], idx)]
+    return rt.jnp.asarray(x)[build_index(node.op.params["idx_list"], idx, traced=True)]
 
 
 def _update(node, x, y, *idx):
-    at = rt.jnp.asarray(x).at[_index(node.op.params["idx_list"], idx)]
+    at = rt.jnp.asarray(x).at[build_index(node.op.params["idx_list"], idx, traced=True)]
     y = cast(y, node.out.dtype)
     return at.set(y) if node.op.name == "set_subtensor" else at.add(y)
 

@@ -201,8 +201,11 @@ def index_shape(x_type: TensorType, entries, idx_inputs) -> tuple:
     return bshape + tuple(s for p in parts for s in p)
 
 
-def build_index(entries, values) -> tuple:
-    """The NumPy index tuple for ``entries`` with the run-time values of the index inputs."""
+def build_index(entries, values, traced: bool = False) -> tuple:
+    """The NumPy index tuple for ``entries`` with the run-time values of the index inputs.
+
+    ``traced``: the values may be traced arrays (the JAX backend): integer and integer-array
+    indices are used as they are; slice bounds and boolean masks must be known values."""
     it = iter(values)
     out = []
     for e in entries:
@@ -212,11 +215,12 @@ def build_index(entries, values) -> tuple:
         elif kind == "ellipsis":
             out.append(Ellipsis)
         elif kind == "int":
-            out.append(int(next(it)) if e[1] == SYM else e[1])
+            out.append((next(it) if traced else int(next(it))) if e[1] == SYM else e[1])
         elif kind == "slice":
             out.append(slice(*(int(next(it)) if p == SYM else p for p in e[1:])))
         else:
-            out.append(np.asarray(next(it)))
+            v = next(it)
+            out.append(v if traced and kind != "mask" else np.asarray(v))
     return tuple(out)
 
 
