@@ -76,15 +76,18 @@ def test_gemv_op_matches_numpy_and_is_thread_count_independent(rng, dt):
 
     A, x, y = pt.matrix("A", dtype=dt), pt.vector("x", dtype=dt), pt.vector("y", dtype=dt)
     a, b = pt.scalar("a", dtype=dt), pt.scalar("b", dtype=dt)
+    y1 = pt.vector("y1", dtype=dt, shape=(1,))  # broadcast: static length 1 (PyTensor's static broadcasting)
     fs = {t: _compile([A, x, y, a, b], gemv(y, a, A, x, b), t) for t in THREADS}
+    fs1 = {t: _compile([A, x, y1, a, b], gemv(y1, a, A, x, b), t) for t in THREADS}
     rtol, atol = _tol(dt)
     for name, M in _mats(rng, dt, True) + _mats(rng, dt, False)[:2]:
         xv = rng.standard_normal(M.shape[1]).astype(dt)
         for yv in (rng.standard_normal(M.shape[0]).astype(dt), np.ones(1, dt)):
+            fy = fs if len(yv) == M.shape[0] else fs1
             for al, be in ((0.5, 2.0), (1.0, 0.0), (-1.5, 1.0), (0.0, 1.0)):
                 al_, be_ = np.asarray(al, dt), np.asarray(be, dt)
                 want = al * (M.astype("float64") @ xv.astype("float64")) + be * yv.astype("float64")
-                got = {t: fs[t](M, xv, yv, al_, be_) for t in THREADS}
+                got = {t: fy[t](M, xv, yv, al_, be_) for t in THREADS}
                 for t in THREADS:
                     np.testing.assert_allclose(got[t], want, rtol=rtol, atol=atol * 100, err_msg=f"{name} {al} {be}")
                     np.testing.assert_array_equal(got[t], got[1])
@@ -241,3 +244,31 @@ def test_openblas_thread_count_is_restored_after_a_call(rng):
         assert get() == 2
     finally:
         put(before)
+
+
+def test_idle_core_count_reads_the_runnable_threads(tmp_path):
+    """the pool's idle-core cap (``eq_pool_free``, used by the split matrix products) parses the
+    instantaneous runnable count of /proc/loadavg and never returns more threads than asked or fewer
+    than one; built standalone from the pool's C text"""
+    import os
+
+    from eqtensor.backends.c.pool import POOL
+    from eqtensor.backends.c.toolchain import compiler
+
+    if not os.path.exists("/proc/loadavg"):
+        pytest.skip("no /proc/loadavg")
+    src = tmp_path / "pool.c"
+    src.write_text("#include <pthread.h>\n#include <signal.h>\n#include <sched.h>\n#include <time.h>\n"
+                   "#include <unistd.h>\n#include <stdlib.h>\n#include <stdio.h>\n" + POOL.format()
+                   + "int main(void) { int T; printf(\"%d\", eq_runnable_now());"
+                   " for (T = 1; T <= 4; T++) printf(\" %d\", eq_pool_free(T)); return 0; }\n")
+    exe = tmp_path / "pool"
+    subprocess.run([compiler(), "-O1", "-pthread", str(src), "-o", str(exe)], check=True, timeout=120)
+    with open("/proc/loadavg") as fh:
+        total = int(fh.read().split()[3].split("/")[1])  # threads on the machine
+    out = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60, check=True).stdout.split()
+    runnable, free = int(out[0]), [int(v) for v in out[1:]]
+    assert 1 <= runnable <= total + 1000  # the caller itself runs; a count, not a load average
+    # one reading serves the four calls (re-read at most once a millisecond): free = min(T, 1 + idle)
+    idle = free[-1] - 1
+    assert free == [min(T, 1 + idle) for T in range(1, 5)] and 0 <= idle <= os.cpu_count()

@@ -241,6 +241,23 @@ def _check_lines(node, ins, checks, leaf_pos) -> list[str]:
     return lines
 
 
+def _accumulator_checks(node) -> list[tuple[int, list[int]]]:
+    """The run-time broadcast checks of a gemm/gemv/ger node (``(axis, input positions)``, as
+    :func:`_check_lines` takes them): its accumulator (input 0) broadcasts only along axes of static
+    length 1, as the elementwise sum it replaces; elsewhere its length must equal the product's,
+    read from the operand of the same axis (ger's second axis is axis -1 of both ``C`` and ``y``)."""
+    shape = node.inputs[0].type.shape
+    pairs = {"gemm": ((0, 2), (1, 3)), "gemv": ((0, 2),), "ger": ((0, 2), (-1, 3))}[node.op.name]
+    return [(axis, [0, j]) for axis, j in pairs if shape[axis] != 1]
+
+
+def _checks_of(node, k, checks) -> list:
+    """The run-time broadcast checks of node ``k`` (``checks``: the schedule's, of elementwise nodes)."""
+    if node.op.name in ("gemm", "gemv", "ger"):
+        return _accumulator_checks(node)
+    return checks.get(k, ()) if node.op.defn.kind == "elemwise" else ()
+
+
 def _node_expr(node, k, ins, schedule, names, ns) -> str:
     """The Python expression computing node ``k``: its ufunc (writing into the buffer the schedule
     gives it), the op's inline NumPy template, or a call of its ``perform`` (bound in ``ns``)."""
@@ -311,8 +328,7 @@ def generate(schedule: Schedule) -> tuple[str, dict]:
             for i in set(node.inputs):
                 if i.owner is not None and last_use.get(id(i)) == k:
                     names.release(names.of(i))
-        if node.op.defn.kind == "elemwise":
-            body += [pad + line for line in _check_lines(node, ins, checks.get(k, ()), leaf_pos)]
+        body += [pad + line for line in _check_lines(node, ins, _checks_of(node, k, checks), leaf_pos)]
         expr = _node_expr(node, k, ins, schedule, names, ns)
         where[len(lines) + len(body) + 1] = (node, ins)
         body.append(f"{pad}{oname} = {expr}")
@@ -369,7 +385,7 @@ def _prepare_steps(schedule, slot, n_slots, leaf_pos) -> tuple[list, list, int]:
     listing = [f"# interpreted thunk: {len(schedule.nodes)} nodes over {len(schedule.inputs)} inputs"]
     for k, node in enumerate(schedule.nodes):
         ins = tuple(slot[id(i)] for i in node.inputs)
-        for axis, idx in checks.get(k, ()):
+        for axis, idx in _checks_of(node, k, checks):
             labels = tuple(_label(node.inputs[j], leaf_pos) for j in idx)
             steps.append((9, node.op.name, tuple(ins[j] for j in idx), axis, labels))
         for i in set(node.inputs):  # slots of values read for the last time are free again

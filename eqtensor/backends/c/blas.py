@@ -109,8 +109,8 @@ static int eq_gemv_par(int dbl, char trans, int ir, int ic, char *a, int ld, cha
         g.scratch = (char *)PyMem_Malloc((size_t)(nb - 1) * (size_t)ir * isz);
         if (g.scratch == NULL) {{ PyErr_NoMemory(); return -1; }}
     }}
-    /* threads: the function's count, at most one a block and one a core */
-    eq_pool_run(eq_pool_threads((int)nb), eq_gv_group, &g);
+    /* threads: the function's count, at most one a block and one a core idle now */
+    eq_pool_run(eq_pool_free(eq_pool_threads((int)nb)), eq_gv_group, &g);
     if (trans == 'N') {{
         for (b = 1; b < nb; b++) {{
             if (dbl) {{ double *o = (double *)y; const double *s = (const double *)g.scratch + (npy_intp)(b - 1) * ir;
@@ -135,35 +135,66 @@ static int eq_gemv_blas(int dbl, char t, int ir, int ic, double alpha, char *a, 
     return res < 0 ? -1 : 0;
 }}
 
+/* rows [r0, r1) x columns [c0, c1) of the row-major out (rows of cc elements) = scale * c, c broadcast
+   along its length-1 axes (nd 1: c a vector along out's rows); scale applied elementwise, as the
+   formula does (0 * inf = nan) */
+static void eq_blas_fill(char *out, npy_intp cc, npy_intp r0, npy_intp r1, npy_intp c0, npy_intp c1,
+                         const eq_arr *c, int nd, double scale, int dbl)
+{{
+    npy_intp i, j, s0 = c->shape[0] == 1 ? 0 : c->strides[0], s1 = nd == 2 && c->shape[1] != 1 ? c->strides[1] : 0;
+    for (i = r0; i < r1; i++) {{
+        const char *src = c->data + i * s0;
+        if (dbl) {{
+            double *o = (double *)out + i * cc;
+            for (j = c0; j < c1; j++) o[j] = scale * *(const double *)(src + j * s1);
+        }} else {{
+            float *o = (float *)out + i * cc;
+            for (j = c0; j < c1; j++) o[j] = (float)scale * *(const float *)(src + j * s1);
+        }}
+    }}
+}}
+
 /* column-major C^T (n x m, ld n) = alpha op(B) op(A) + beta C^T, the BLAS form of the row-major
-   C = alpha A B + beta C. From EQ_GM_MIN multiply-adds on, the longer of C's two dimensions is cut
-   into one chunk a thread (at least 64 rows or columns each: each chunk packs the operand it does not
-   cut again, so no more chunks than threads), taken one at a time: a thread finding the next chunk
-   untaken (a worker not yet running on a loaded machine) computes it too. Each chunk is one one-thread
-   BLAS call; results may differ in the last bits between thread counts (as OpenBLAS's own threads'). */
+   C = alpha A B + beta C; with acc, C's part is first set to scale * acc (broadcast; beta is then 1),
+   right before its product, while it is in cache. From EQ_GM_MIN multiply-adds on, the longer of C's
+   two dimensions is cut into one chunk per thread of the function's count (eq_pool_threads: capped at
+   the online cores, and at EQ_GM_WIDTH rows or columns a chunk; more chunks would each pack the operand
+   they do not cut again), so the BLAS calls, and the results, depend on the shape and that count only,
+   not on the load. The chunks are handed out one at a time from a shared counter to the caller and the
+   workers (eq_gm_part): a worker that is not scheduled takes none, the caller computes what is left.
+   They run on the cores idle at call time only (eq_pool_free): on a busy machine the caller computes
+   them all (one pass of a few chunks costs ~2% more than one BLAS call), as a worker would wait for a
+   core and the caller for it. */
 #define EQ_GM_MIN 1048576.0
+#define EQ_GM_WIDTH 64
 
 typedef struct {{
     int dbl, n, m, k, lb, la, nc, split_m, next;
     char tb, ta, *pb, *pa, *c;
-    double alpha, beta;
+    double alpha, beta, scale;
+    const eq_arr *acc;
+    int acc_nd;
 }} eq_gm;
 
 static void eq_gm_chunk(eq_gm *g, int j)
 {{
     int isz = g->dbl ? 8 : 4, n = g->n, m = g->m, ldc = g->n;
+    npy_intp m0 = 0, n0 = 0;
     char *pa = g->pa, *pb = g->pb, *c = g->c;
     if (g->split_m) {{  /* columns [m0, m1) of C^T: rows of the row-major C */
-        npy_intp m0 = (npy_intp)g->m * j / g->nc, m1 = (npy_intp)g->m * (j + 1) / g->nc;
+        npy_intp m1 = (npy_intp)g->m * (j + 1) / g->nc;
+        m0 = (npy_intp)g->m * j / g->nc;
         m = (int)(m1 - m0);
         pa += m0 * (g->ta == 'N' ? g->la : 1) * isz;
         c += m0 * ldc * isz;
     }} else {{  /* rows [n0, n1) of C^T: columns of C */
-        npy_intp n0 = (npy_intp)g->n * j / g->nc, n1 = (npy_intp)g->n * (j + 1) / g->nc;
+        npy_intp n1 = (npy_intp)g->n * (j + 1) / g->nc;
+        n0 = (npy_intp)g->n * j / g->nc;
         n = (int)(n1 - n0);
         pb += n0 * (g->tb == 'N' ? 1 : g->lb) * isz;
         c += n0 * isz;
     }}
+    if (g->acc != NULL) eq_blas_fill(g->c, ldc, m0, m0 + m, n0, n0 + n, g->acc, g->acc_nd, g->scale, g->dbl);
     eq_gemm_call(g->dbl, g->tb, g->ta, n, m, g->k, g->alpha, pb, g->lb, pa, g->la, g->beta, c, ldc);
 }}
 
@@ -175,19 +206,25 @@ static void eq_gm_part(void *arg, int t, int T)
     while ((j = __atomic_fetch_add(&g->next, 1, __ATOMIC_RELAXED)) < g->nc) eq_gm_chunk(g, j);
 }}
 
+/* column-major c (n x m) = alpha op(B) op(A) + beta c; acc (row-major m x n, broadcast along its
+   length-1 axes, vector when acc_nd is 1) scaled by scale is written into c chunk by chunk first (beta
+   is then 1), or acc NULL */
 static void eq_gemm_blas(int dbl, char tb, char ta, int n, int m, int k, double alpha, char *pb, int lb, char *pa,
-                         int la, double beta, char *c)
+                         int la, double beta, char *c, const eq_arr *acc, int acc_nd, double scale)
 {{
     eq_gm g;
-    int T = 1, nt, d;
+    int T = 1, nt, nc = 1;
     g.dbl = dbl; g.tb = tb; g.ta = ta; g.n = n; g.m = m; g.k = k; g.alpha = alpha; g.pb = pb; g.lb = lb; g.pa = pa;
-    g.la = la; g.beta = beta; g.c = c; g.next = 0; g.split_m = m >= n; g.nc = 1;
-    d = g.split_m ? m : n;
-    if ((double)m * n * k >= EQ_GM_MIN) T = eq_pool_threads(d / 64);
+    g.la = la; g.beta = acc != NULL ? 1.0 : beta; g.c = c; g.next = 0; g.split_m = m >= n;
+    g.acc = acc; g.acc_nd = acc_nd; g.scale = scale;
+    if ((double)m * n * k >= EQ_GM_MIN) {{
+        nc = eq_pool_threads((g.split_m ? m : n) / EQ_GM_WIDTH);
+        T = eq_pool_free(nc);
+    }}
+    g.nc = nc;
     nt = eq_blas_single(EQ_BLAS_BIG3(m, n, k));
-    g.nc = T;
     if (T > 1) eq_pool_run(T, eq_gm_part, &g);
-    else eq_gm_chunk(&g, 0);
+    else eq_gm_part(&g, 0, 1);
     eq_blas_restore(nt);
 }}
 
@@ -216,7 +253,7 @@ static int eq_dot(eq_arr *out, const eq_arr *a, const eq_arr *b, int dbl, int ty
         if (eq_blas_mat(b, itemsize, typenum, &tB, &pb, &tb, &lb) < 0) goto done;
         /* row-major C = A B  <=>  column-major C^T = B^T A^T */
         ta = ta == 'T' ? 'N' : 'T'; tb = tb == 'T' ? 'N' : 'T';
-        eq_gemm_blas(dbl, tb, ta, (int)n, (int)m, (int)k, 1.0, pb, lb, pa, la, 0.0, out->data);
+        eq_gemm_blas(dbl, tb, ta, (int)n, (int)m, (int)k, 1.0, pb, lb, pa, la, 0.0, out->data, NULL, 0, 0.0);
         res = 0;
     }} else if (a->nd == 2 || b->nd == 2) {{
         const eq_arr *mat = a->nd == 2 ? a : b, *vec = a->nd == 2 ? b : a;
@@ -264,28 +301,24 @@ done:
     return res;
 }}
 
-/* out = fresh array of shape (osh) holding scale * c, c broadcast along its length-1 axes (PyTensor:
-   other lengths must agree); scale is applied elementwise as the formula does (0 * inf = nan) */
-static int eq_blas_init(eq_arr *out, const eq_arr *c, int nd, const npy_intp *osh, double scale, int dbl,
-                        int typenum, const char *opname)
+/* c's lengths against the output's osh: PyTensor's static broadcasting, c broadcasts only along the
+   axes d whose static length is 1 (bit d of bc); elsewhere the lengths must agree */
+static int eq_blas_shape(const eq_arr *c, int nd, const npy_intp *osh, int bc, const char *opname)
 {{
-    npy_intp i, j, r = osh[0], cc = nd == 2 ? osh[1] : 1, s0, s1;
     int d;
     for (d = 0; d < nd; d++)
-        if (c->shape[d] != osh[d] && c->shape[d] != 1) {{ eq_bcast_error(opname, d, osh[d], c->shape[d]); return -1; }}
+        if (c->shape[d] != osh[d] && !(bc >> d & 1)) {{ eq_bcast_error(opname, d, osh[d], c->shape[d]); return -1; }}
+    return 0;
+}}
+
+/* out = fresh array of shape (osh) holding scale * c, c broadcast along the axes of bc (eq_blas_shape) */
+static int eq_blas_init(eq_arr *out, const eq_arr *c, int nd, const npy_intp *osh, int bc, double scale, int dbl,
+                        int typenum, const char *opname)
+{{
+    npy_intp cc = nd == 2 ? osh[1] : 1;
+    if (eq_blas_shape(c, nd, osh, bc, opname) < 0) return -1;
     if (eq_new(out, nd, osh, typenum) < 0) return -1;
-    s0 = c->shape[0] == 1 ? 0 : c->strides[0];
-    s1 = nd == 2 && c->shape[1] != 1 ? c->strides[1] : 0;
-    for (i = 0; i < r; i++) {{
-        const char *src = c->data + i * s0;
-        if (dbl) {{
-            double *o = (double *)out->data + i * cc;
-            for (j = 0; j < cc; j++) o[j] = scale * *(const double *)(src + j * s1);
-        }} else {{
-            float *o = (float *)out->data + i * cc;
-            for (j = 0; j < cc; j++) o[j] = (float)scale * *(const float *)(src + j * s1);
-        }}
-    }}
+    eq_blas_fill(out->data, cc, 0, osh[0], 0, cc, c, nd, scale, dbl);
     return 0;
 }}
 
@@ -306,11 +339,11 @@ static void eq_blas_finish(eq_arr *out, const eq_arr *c, int nd, double alpha, d
     }}
 }}
 
-/* gemm op: out = alpha * dot(A, B) + beta * C in one BLAS call writing a fresh array (C is only read):
-   out = beta * C, then out += alpha * A B (BLAS beta = 1). alpha zero or not finite: out = A B, then
-   alpha * out + beta * C elementwise (the formula's 0 * inf = nan) */
+/* gemm op: out = alpha * dot(A, B) + beta * C writing a fresh array (C is only read): each chunk of
+   out (eq_gemm_blas) set to beta * C, then out += alpha * A B (BLAS beta = 1). alpha zero or not
+   finite: out = A B, then alpha * out + beta * C elementwise (the formula's 0 * inf = nan) */
 static int eq_gemm(eq_arr *out, const eq_arr *c, const eq_arr *al, const eq_arr *a, const eq_arr *b,
-                   const eq_arr *be, int dbl, int typenum)
+                   const eq_arr *be, int bc, int dbl, int typenum)
 {{
     int itemsize = dbl ? 8 : 4, la = 0, lb = 0, res = -1, fast;
     double alpha = eq_scalar_of(al, dbl), beta = eq_scalar_of(be, dbl);
@@ -327,22 +360,18 @@ static int eq_gemm(eq_arr *out, const eq_arr *c, const eq_arr *al, const eq_arr 
     if (eq_load_blas() < 0) return -1;
     osh[0] = m; osh[1] = n;
     fast = alpha != 0 && isfinite(alpha);
-    if (fast) {{ if (eq_blas_init(out, c, 2, osh, beta, dbl, typenum, "gemm") < 0) return -1; }}
-    else {{
-        int dd;
-        for (dd = 0; dd < 2; dd++)
-            if (c->shape[dd] != osh[dd] && c->shape[dd] != 1) {{ eq_bcast_error("gemm", dd, osh[dd], c->shape[dd]); return -1; }}
-        if (eq_new(out, 2, osh, typenum) < 0) return -1;
-        if (m * n > 0) memset(out->data, 0, (size_t)(m * n * itemsize));
-    }}
+    if (eq_blas_shape(c, 2, osh, bc, "gemm") < 0 || eq_new(out, 2, osh, typenum) < 0) return -1;
     if (m == 0 || n == 0) return 0;
-    if (k > 0) {{
+    if (k == 0) {{
+        if (fast) eq_blas_fill(out->data, n, 0, m, 0, n, c, 2, beta, dbl);
+        else memset(out->data, 0, (size_t)(m * n * itemsize));
+    }} else {{
         if (eq_blas_mat(a, itemsize, typenum, &tA, &pa, &ta, &la) < 0) goto done;
         if (eq_blas_mat(b, itemsize, typenum, &tB, &pb, &tb, &lb) < 0) goto done;
         /* row-major out = A B  <=>  column-major out^T = B^T A^T */
         ta = ta == 'T' ? 'N' : 'T'; tb = tb == 'T' ? 'N' : 'T';
-        eq_gemm_blas(dbl, tb, ta, (int)n, (int)m, (int)k, fast ? alpha : 1.0, pb, lb, pa, la, fast ? 1.0 : 0.0,
-                     out->data);
+        eq_gemm_blas(dbl, tb, ta, (int)n, (int)m, (int)k, fast ? alpha : 1.0, pb, lb, pa, la, 0.0, out->data,
+                     fast ? c : NULL, 2, beta);
     }}
     if (!fast) eq_blas_finish(out, c, 2, alpha, beta, dbl);
     res = 0;
@@ -354,7 +383,7 @@ done:
 
 /* gemv op: out = alpha * dot(A, x) + beta * y, as eq_gemm */
 static int eq_gemv(eq_arr *out, const eq_arr *y, const eq_arr *al, const eq_arr *a, const eq_arr *x,
-                   const eq_arr *be, int dbl, int typenum)
+                   const eq_arr *be, int bc, int dbl, int typenum)
 {{
     int itemsize = dbl ? 8 : 4, la = 0, ix = 0, res = -1, ir, ic, fast;
     double alpha = eq_scalar_of(al, dbl), beta = eq_scalar_of(be, dbl);
@@ -371,9 +400,9 @@ static int eq_gemv(eq_arr *out, const eq_arr *y, const eq_arr *al, const eq_arr 
     if (eq_load_blas() < 0) return -1;
     osh[0] = r;
     fast = alpha != 0 && isfinite(alpha);
-    if (fast) {{ if (eq_blas_init(out, y, 1, osh, beta, dbl, typenum, "gemv") < 0) return -1; }}
+    if (fast) {{ if (eq_blas_init(out, y, 1, osh, bc, beta, dbl, typenum, "gemv") < 0) return -1; }}
     else {{
-        if (y->shape[0] != r && y->shape[0] != 1) {{ eq_bcast_error("gemv", 0, r, y->shape[0]); return -1; }}
+        if (eq_blas_shape(y, 1, osh, bc, "gemv") < 0) return -1;
         if (eq_new(out, 1, osh, typenum) < 0) return -1;
         if (r > 0) memset(out->data, 0, (size_t)(r * itemsize));
     }}
@@ -397,8 +426,8 @@ done:
 
 /* ger op: out = C + alpha * outer(x, y) into a fresh array (alpha zero or not finite: elementwise, as
    the formula) */
-static int eq_ger(eq_arr *out, const eq_arr *c, const eq_arr *al, const eq_arr *x, const eq_arr *y, int dbl,
-                  int typenum)
+static int eq_ger(eq_arr *out, const eq_arr *c, const eq_arr *al, const eq_arr *x, const eq_arr *y, int bc,
+                  int dbl, int typenum)
 {{
     int itemsize = dbl ? 8 : 4, ix = 0, iy = 0, res = -1, nt;
     double alpha = eq_scalar_of(al, dbl);
@@ -409,7 +438,7 @@ static int eq_ger(eq_arr *out, const eq_arr *c, const eq_arr *al, const eq_arr *
     tX.obj = NULL; tY.obj = NULL;
     if (eq_too_big(m, n, 1)) return -1;
     osh[0] = m; osh[1] = n;
-    if (eq_blas_init(out, c, 2, osh, 1.0, dbl, typenum, "ger") < 0) return -1;
+    if (eq_blas_init(out, c, 2, osh, bc, 1.0, dbl, typenum, "ger") < 0) return -1;
     if (m == 0 || n == 0) return 0;
     if (!(alpha != 0 && isfinite(alpha))) {{
         for (i = 0; i < m; i++)

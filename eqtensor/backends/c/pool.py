@@ -1,14 +1,16 @@
 """The runtime's worker pool: persistent threads shared by every threaded part of a compiled
-module (the loop driver's large loops, the large matrix-vector products of
-:mod:`eqtensor.backends.c.blas`). Part of the runtime text of :mod:`eqtensor.backends.c.prelude`
-(braces doubled for ``str.format``).
+module (the loop driver's large loops, the large matrix products of
+:mod:`eqtensor.backends.c.blas`), and ``eq_pool_free``, the cores idle at call time (the BLAS part
+runs on those only). Part of the runtime text of :mod:`eqtensor.backends.c.prelude` (braces doubled
+for ``str.format``).
 
 >>> "eq_pool_run" in POOL
 True
 """
 
-POOL = r"""/* the worker pool: one per module, shared by every threaded part of the runtime (the loop driver's
-   large loops, the BLAS part's large matrix-vector products). eq_pool_run(T, fn, arg) calls
+POOL = r"""#include <fcntl.h>
+/* the worker pool: one per module, shared by every threaded part of the runtime (the loop driver's
+   large loops, the BLAS part's large matrix and matrix-vector products). eq_pool_run(T, fn, arg) calls
    fn(arg, t, T) for t = 0 .. T-1, t = 0 on the caller and t >= 1 on worker t, and returns when all
    have finished; T comes from eq_pool_threads (capped at the online cores; fn partitions by the T
    it is given). Workers are persistent (created on first use, all signals blocked, 1 MiB stacks);
@@ -28,12 +30,12 @@ typedef void (*eq_pool_fn)(void *arg, int t, int T);
 static struct {{
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int nw, pending, busy, T;
+    int nw, pending, busy, T, awake;  /* awake: workers not asleep on the condition variable */
     unsigned gen;
     pid_t pid;
     eq_pool_fn fn;
     void *arg;
-}} eq_pool = {{PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, NULL, NULL}};
+}} eq_pool = {{PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, 0, NULL, NULL}};
 
 static inline void eq_cpu_relax(void)
 {{
@@ -65,8 +67,10 @@ static void *eq_pool_worker(void *arg)
             sched_yield();
             if (eq_now_ns() - t0 > EQ_POOL_SPIN_NS) {{
                 pthread_mutex_lock(&eq_pool.mu);
+                __atomic_fetch_sub(&eq_pool.awake, 1, __ATOMIC_RELAXED);
                 while ((g = __atomic_load_n(&eq_pool.gen, __ATOMIC_ACQUIRE)) == seen)
                     pthread_cond_wait(&eq_pool.cv, &eq_pool.mu);
+                __atomic_fetch_add(&eq_pool.awake, 1, __ATOMIC_RELAXED);
                 pthread_mutex_unlock(&eq_pool.mu);
                 break;
             }}
@@ -85,7 +89,7 @@ static int eq_pool_workers(int T)
     if (eq_pool.pid != getpid()) {{  /* first use, or a forked child: the parent's workers are gone */
         pthread_mutex_init(&eq_pool.mu, NULL);
         pthread_cond_init(&eq_pool.cv, NULL);
-        eq_pool.nw = 0; eq_pool.pending = 0; eq_pool.pid = getpid();
+        eq_pool.nw = 0; eq_pool.pending = 0; eq_pool.awake = 0; eq_pool.pid = getpid();
     }}
     if (eq_pool.nw >= T - 1) return eq_pool.nw;
     sigfillset(&all);
@@ -104,6 +108,7 @@ static int eq_pool_workers(int T)
         pthread_attr_destroy(&at);
         if (!ok) {{ free(st); break; }}
         eq_pool.nw++;
+        __atomic_fetch_add(&eq_pool.awake, 1, __ATOMIC_RELAXED);
     }}
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return eq_pool.nw;
@@ -120,6 +125,48 @@ static int eq_pool_threads(int maxT)
     if (T > ncpu) T = (int)ncpu;
     if (T > EQ_POOL_MAX) T = EQ_POOL_MAX;
     return T < 1 ? 1 : T;
+}}
+
+/* the threads running or ready to run on the machine now (the 4th field of /proc/loadavg, an
+   instantaneous count unlike the load averages; ~4 us to read), -1 when unknown */
+static int eq_runnable_now(void)
+{{
+    char b[128], *p = b;
+    int fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC), f = 0;
+    ssize_t n;
+    if (fd < 0) return -1;
+    n = read(fd, b, sizeof b - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    b[n] = 0;
+    while (*p && f < 3) if (*p++ == ' ') f++;
+    return *p >= '1' && *p <= '9' ? atoi(p) : -1;
+}}
+
+#define EQ_IDLE_EVERY_NS 1000000
+
+/* T capped at the caller plus the cores idle now: the online cores minus the runnable threads other
+   than the caller and this pool's awake workers (read at most once a millisecond). On a machine whose
+   cores are all busy a job runs on the caller alone: a part handed to a worker would wait for a core,
+   and the caller for it. T unchanged when /proc/loadavg cannot be read. */
+static int eq_pool_free(int T)
+{{
+    static long long when = 0;
+    static int idle = 0;
+    static long ncpu = 0;
+    long long now;
+    int r;
+    if (T <= 1) return T;
+    now = eq_now_ns();
+    if (now - __atomic_load_n(&when, __ATOMIC_RELAXED) > EQ_IDLE_EVERY_NS) {{
+        if (ncpu == 0) {{ ncpu = sysconf(_SC_NPROCESSORS_ONLN); if (ncpu < 1) ncpu = 1; }}
+        r = eq_runnable_now();
+        r = r < 0 ? EQ_POOL_MAX : (int)ncpu - (r - 1 - __atomic_load_n(&eq_pool.awake, __ATOMIC_RELAXED));
+        __atomic_store_n(&idle, r < 0 ? 0 : r, __ATOMIC_RELAXED);
+        __atomic_store_n(&when, now, __ATOMIC_RELAXED);
+    }}
+    r = 1 + __atomic_load_n(&idle, __ATOMIC_RELAXED);
+    return r < T ? r : T;
 }}
 
 /* call fn(arg, t, T) for t = 0 .. T-1 (T from eq_pool_threads), t = 0 here, the others on the workers */

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import kernels as K
+from .lapack_calls import LAPACK_OPS
 
 
 def _always(node) -> bool:
@@ -149,17 +150,23 @@ def _dot(node, o, ins):
     return [_fail(f"eq_dot(&V[{o}], &V[{ins[0]}], &V[{ins[1]}], {_dbl(node)}, {K.typenum(node.out.dtype)}) < 0")]
 
 
+def _static_ones(v) -> int:
+    """The axes of ``v`` of static length 1 as a bit mask (bit d: axis d): the only axes along which
+    the accumulator of gemm/gemv/ger may broadcast (PyTensor's static broadcasting)."""
+    return sum(1 << d for d, n in enumerate(v.type.shape) if n == 1)
+
+
 def _gemm_gemv(node, o, ins):
     """``eq_gemm``/``eq_gemv`` (the op's name) of c, alpha, a, b, beta."""
     c, al, a, b, be = ins
     return [_fail(f"eq_{node.op.name}(&V[{o}], &V[{c}], &V[{al}], &V[{a}], &V[{b}], &V[{be}], "
-                  f"{_dbl(node)}, {K.typenum(node.out.dtype)}) < 0")]
+                  f"{_static_ones(node.inputs[0])}, {_dbl(node)}, {K.typenum(node.out.dtype)}) < 0")]
 
 
 def _ger(node, o, ins):
     c, al, x, y = ins
-    return [_fail(f"eq_ger(&V[{o}], &V[{c}], &V[{al}], &V[{x}], &V[{y}], {_dbl(node)}, "
-                  f"{K.typenum(node.out.dtype)}) < 0")]
+    return [_fail(f"eq_ger(&V[{o}], &V[{c}], &V[{al}], &V[{x}], &V[{y}], {_static_ones(node.inputs[0])}, "
+                  f"{_dbl(node)}, {K.typenum(node.out.dtype)}) < 0")]
 
 
 #: a gradient marker (the identity in the forward graph): a view of its input
@@ -183,6 +190,7 @@ STRUCTURAL: dict[str, Structural] = {
     "gemm": Structural(_gemm_gemv, ok=_blas_operands, blas=True),
     "gemv": Structural(_gemm_gemv, ok=_blas_operands, blas=True),
     "ger": Structural(_ger, ok=_blas_operands, blas=True),
+    **{name: Structural(code, ok=ok, blas=True) for name, (code, ok) in LAPACK_OPS.items()},
 }
 
 

@@ -2,7 +2,9 @@
 
 Users rarely write them: the BLAS rules rewrite ``α·dot(A,B) + β·C``, ``α·dot(A,x) + β·y`` and
 ``C + α·outer(x,y)`` into them. ``alpha``/``beta`` are size-1 tensors of any rank whose static
-dimensions are all 1 (a broadcast scalar, as elementwise graphs hold them). The NumPy
+dimensions are all 1 (a broadcast scalar, as elementwise graphs hold them). The accumulator
+(``C``, ``y``) broadcasts only along its axes of static length 1, as the elementwise sum the op
+replaces (PyTensor's static broadcasting; the backends check run-time lengths). The NumPy
 implementation calls SciPy's BLAS (on the transposed problem, so C-ordered operands need no copy)
 when dtypes agree, no broadcasting is involved and the scale factors are non-zero (BLAS skips a
 term whose factor is 0, which would turn ``0 * inf = nan`` into 0), and the plain formula otherwise.
