@@ -28,7 +28,8 @@ runtime library is built by the warm-up compile), ``mk-other`` (the rest of ``Fu
 ``Function``), ``total`` (``function()`` wall time), ``cpu`` (its CPU time in this process: without
 the compiler processes, and less sensitive to a loaded machine), ``run`` (one call), ``ok`` (result
 agrees with the reference interpreter), ``MB`` (peak RSS of the process), ``stop`` (the optimizer's
-stop reason or fallback).
+stop reason or fallback; then the target and the machine's load average over the last minute when the
+case ended: the machine may be shared).
 """
 
 from __future__ import annotations
@@ -240,7 +241,7 @@ def worker(case: str, mode: str, n: int, budget: float) -> dict:
     info = {"nodes": rep.nodes_before if rep else None, "after": rep.nodes_after if rep else None,
             "budget": m.budget.seconds if (m.budget is not None) else 2.0}
     return {"case": case, "mode": mode, "n": n, "t": timings, "ok": ok, "stop": stop, "info": info,
-            "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "load": os.getloadavg()[0]}
 
 
 # -------------------------------------------------------------------------------------------- main
@@ -305,6 +306,8 @@ def main():
                 note += f" | total/budget {t.get('total', 0) / budget:.1f}x"
             elif target and not a.quick:
                 note += f" | target {target:g} s"
+            if "load" in r:
+                note += f" | load {r['load']:.1f}"
             print(f"{case:11} {mode:5} {n:>6} " + " ".join(f"{fmt(t.get(c)):>8}" for c in COLUMNS)
                   + f" {ok:>3} {r['rss']:>5.0f}  {note}", flush=True)
     if a.json:

@@ -18,6 +18,8 @@ with hand-written gradients and JAX ``value_and_grad``):
   parameters;
 - ``rnn``: a tanh RNN with ``scan`` (100 steps, batch 32, 32 inputs, 64 hidden units, float64),
   forward: the last state and the sum of all states;
+- ``gp``: Gaussian-process log marginal likelihood with a squared-exponential kernel (300 points in 3
+  dimensions; ``cholesky``, ``solve_triangular``) + gradient of the 3 log-hyperparameters;
 - ``scalar20``: a 20-op float64 scalar expression called with ``np.float64`` arguments.
 
 Each family runs in one process for every system (eqtensor C, NumPy eager, PyTensor C/Numba and JAX
@@ -51,6 +53,7 @@ sys.path.insert(0, str(ROOT))
 
 import eqtensor as et  # noqa: E402
 from eqtensor import tensor as ept  # noqa: E402
+import gp_family  # noqa: E402
 from timing import fmt_time, summary  # noqa: E402
 
 ONE_THREAD_ENV = {
@@ -356,6 +359,12 @@ rnn = Family(
     graph=_rnn_graph, numpy=_rnn_numpy, jax=_rnn_jax, rtol=1e-9)
 
 
+# ----------------------------------------------------------------------------- gp (benchmarks/gp_family.py)
+gp = Family(
+    "gp", gp_family.data, inputs=lambda T: {"Z": T.dmatrix("Z"), "t": T.dvector("t"), "th": T.dvector("th")},
+    graph=gp_family.graph, numpy=gp_family.numpy_eager, jax=gp_family.jax_fn, rtol=1e-7)
+
+
 # ----------------------------------------------------------------------------- scalar20
 def _scalar20(M, a, b, c):
     u = a * b + c                      # 2
@@ -377,7 +386,7 @@ scalar20 = Family(
     numpy=lambda d: [_scalar20(np, d["a"], d["b"], d["c"])],
     jax=lambda jax, jnp: (lambda a, b, c: _scalar20(jnp, a, b, c)), rtol=1e-12, scalar_args=True)
 
-FAMILIES = [softmax_xent, hierarchical, normal_logp, rownorm, mlp, rnn, scalar20]
+FAMILIES = [softmax_xent, hierarchical, normal_logp, rownorm, mlp, rnn, gp, scalar20]
 
 
 # ----------------------------------------------------------------------------- timing

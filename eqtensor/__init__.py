@@ -15,6 +15,7 @@ from . import gradient, graph, tensor  # noqa: F401  (the public faces: eqtensor
 from .core.basic import shared
 from .core.config import config
 from .core.errors import DisconnectedInputError, MissingInputError, UnusedInputError
+from .compile.builders import OpFromGraph
 from .compile.compiled_function import Function
 from .compile.function import function
 from .compile.io import In, Out
@@ -26,7 +27,8 @@ from .scan import scan  # the function, as ``pytensor.scan``; the module stays i
 change_flags = config.change_flags
 
 __all__ = [
-    "DisconnectedInputError", "Function", "In", "Lop", "MissingInputError", "Mode", "Out", "Rop", "UnusedInputError",
+    "DisconnectedInputError", "Function", "In", "Lop", "MissingInputError", "Mode", "OpFromGraph", "Out", "Rop",
+    "UnusedInputError",
     "__version__", "change_flags", "config", "debugprint", "dprint", "function", "grad", "gradient", "pprint",
     "pullback", "pushforward", "scan", "shared", "tensor",
 ]

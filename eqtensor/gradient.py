@@ -37,6 +37,7 @@ from .rules.autodiff import (
 from .rules.finite_differences import verify_grad_with
 from .rules import jacobian as jac, vjp
 from .core.ops.creation import arange
+from .core.ops.second import second
 from .core.ops.shape import reshape
 from .scan.basic import scan
 
@@ -106,6 +107,40 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_nam
         [cost] = stable_form([cost], keep)
     return autodiff.grad(cost, wrt, consider_constant, disconnected_inputs, add_names, known_grads,
                          return_disconnected, null_gradients)
+
+
+def subgraph_grad(wrt, end, start=None, cost=None, details=False):
+    """Gradients of ``cost`` and of the known gradients ``start`` (``{variable: gradient}``) with
+    respect to the lists ``wrt`` and ``end``, not propagated past the variables of ``end``
+    (PyTensor's ``subgraph_grad``: backpropagation one part of a graph at a time). Disconnected
+    variables get zeros. Returns ``(wrt_grads, end_grads)``, and with ``details=True`` also the
+    gradients from ``start`` and from ``cost`` alone (each a list over ``wrt + end`` minus
+    repeats, or None when that source was not given).
+
+    >>> import numpy as np
+    >>> from eqtensor import tensor as pt
+    >>> x = pt.dscalar("x")
+    >>> h = pt.tanh(x)
+    >>> [gx], [gh] = subgraph_grad([x], [h], cost=h ** 2)   # stops at h: gx is 0
+    >>> [gx2], _ = subgraph_grad([x], [], start={h: gh})       # continues from h
+    >>> float(gx.eval({x: 0.5})), bool(np.isclose(gx2.eval({x: 0.5}), 2 * np.tanh(0.5) / np.cosh(0.5) ** 2))
+    (0.0, True)
+    """
+    if cost is None and start is None:
+        raise ValueError("subgraph_grad: give a cost or start (known gradients)")
+    for what, v, kind in (("wrt", wrt, list), ("end", end, list), ("start", start, (dict, type(None)))):
+        if not isinstance(v, kind):
+            raise TypeError(f"subgraph_grad: {what} must be a {'dict' if what == 'start' else 'list'}, got "
+                            f"{type(v).__name__}")
+    params = list({id(v): v for v in wrt + end}.values())
+    common = {"consider_constant": end, "disconnected_inputs": "ignore"}
+    start_grads = None if start is None else list(grad(None, params, known_grads=start, **common))
+    cost_grads = None if cost is None else list(grad(cost, params, **common))
+    grads = start_grads if cost_grads is None else cost_grads if start_grads is None else [
+        a + b for a, b in zip(start_grads, cost_grads)]
+    by_id = {id(p): g for p, g in zip(params, grads)}
+    out = [by_id[id(v)] for v in wrt], [by_id[id(v)] for v in end]
+    return (*out, start_grads, cost_grads) if details else out
 
 
 #: ``vectorize=False``: an expression of at most this many elements, known statically, gets one
@@ -220,8 +255,11 @@ def Lop(f, wrt, eval_points, consider_constant=None, disconnected_inputs="raise"
 
 def pushforward(f, wrt, tangents, disconnected_outputs="raise", return_disconnected="zero", use_op_pushforward=False):
     """The Jacobian-vector product ``(d f / d wrt) tangents`` of the stable form of ``f``, shaped
-    like ``f`` (PyTensor's ``pushforward``), built as a double pullback (the e-graph optimizes it;
-    eqtensor has no per-op forward rules, so ``use_op_pushforward`` changes nothing).
+    like ``f`` (PyTensor's ``pushforward``), built as a double pullback (the e-graph optimizes it).
+    eqtensor has no per-op forward rules; ``use_op_pushforward=True`` keeps ``f`` (hence its inputs)
+    in the result's graph, as PyTensor's per-op rules do (``second(f, jvp)``, dropped by the optimizer),
+    so a function of it takes ``f``'s inputs even where the product does not read them; by default,
+    as PyTensor's double pullback, the result depends only on what it reads.
     ``return_disconnected``: ``'zero'``, ``'none'`` or ``'disconnected'`` for an ``f`` that does not
     depend on ``wrt`` (with ``disconnected_outputs`` other than ``'raise'``).
 
@@ -232,13 +270,13 @@ def pushforward(f, wrt, tangents, disconnected_outputs="raise", return_disconnec
     array([1., 2.])
     """
     fs = stable_form(_listed(f), _listed(wrt))
-    as_given = fs if isinstance(f, (list, tuple)) else fs[0]
-    if return_disconnected != "disconnected":
-        return autodiff.Rop(as_given, wrt, tangents, disconnected_outputs, return_disconnected)
-    out = autodiff.Rop(as_given, wrt, tangents, disconnected_outputs, "none")
-    if not isinstance(f, (list, tuple)):
-        return DisconnectedType() if out is None else out
-    return type(out)(DisconnectedType() if o is None else o for o in out)
+    out = autodiff.Rop(fs, wrt, tangents, disconnected_outputs,
+                       "none" if return_disconnected == "disconnected" else return_disconnected)
+    if use_op_pushforward:
+        out = [o if o is None else second(fi, o) for fi, o in zip(fs, out)]
+    if return_disconnected == "disconnected":
+        out = [DisconnectedType() if o is None else o for o in out]
+    return type(f)(out) if isinstance(f, (list, tuple)) else out[0]
 
 
 def Rop(f, wrt, eval_points, disconnected_outputs="raise", return_disconnected="zero",
@@ -269,5 +307,5 @@ def verify_grad(fun, pt, n_tests=2, rng=None, eps=None, abs_tol=None, rel_tol=No
 __all__ = [
     "DisconnectedInputError", "DisconnectedType", "GradientError", "Lop", "NullTypeGradError", "Rop",
     "disconnected_grad", "grad", "grad_clip", "grad_scale", "hessian", "hessian_vector_product", "jacobian",
-    "pullback", "pushforward", "stable_form", "undefined_grad", "verify_grad", "zero_grad",
+    "pullback", "pushforward", "stable_form", "subgraph_grad", "undefined_grad", "verify_grad", "zero_grad",
 ]

@@ -27,6 +27,7 @@ from .compile.compiled_function import Function
 from .core.fgraph import FunctionGraph
 from .core.graph import Constant, SharedVariable, Variable
 from .core.op import OPS, Op, as_tensor_variable
+from .core.ops.subtensor import SYM
 from .egraph.render import egraph_to_dot
 
 __all__ = ["Print", "debugprint", "dprint", "egraph_to_dot", "pp", "pprint", "pydotprint"]
@@ -208,6 +209,16 @@ def debugprint(obj, depth=-1, print_type=False, file=None, id_type="CHAR", stop_
 
 dprint = debugprint
 
+
+def _function_dprint(self, **kwargs):
+    """``debugprint`` of this compiled function (PyTensor's ``Function.dprint``; keywords as
+    :func:`debugprint`'s)."""
+    return debugprint(self, **kwargs)
+
+
+#: PyTensor's ``Function.dprint``: the compile layer cannot import the printers, so they give it
+Function.dprint = _function_dprint
+
 # infix rendering: op name -> (symbol, precedence); higher binds tighter (Python's table)
 _BINARY = {
     "pow": ("**", 7), "mul": ("*", 5), "true_div": ("/", 5), "floor_div": ("//", 5), "mod": ("%", 5),
@@ -264,16 +275,66 @@ def _infix(root: Variable, names: dict, define: bool = False) -> str:
             else:
                 stack.extend([")", arg, _UNARY[node.op.name] + "("])
         else:
-            items = [f"{node.op}("]
-            for k, i in enumerate(node.inputs):
-                items += [", ", i] if k else [i]
-            items.append(")")
+            items = _notation(node, names)
+            if items is None:
+                items = [f"{node.op}("]
+                for k, i in enumerate(node.inputs):
+                    items += [", ", i] if k else [i]
+                items.append(")")
             stack.extend(reversed(items))
     return "".join(out)
 
 
+def _operand(v: Variable, names: dict) -> list:
+    """``v`` as the operand of a subscript or an attribute: parenthesized unless an atom."""
+    return [v] if _precedence(v, names) >= _ATOM else ["(", v, ")"]
+
+
+def _notation(node, names: dict) -> list | None:
+    """PyTensor's notation of indexing (``x[0, 1:]``, ``set_subtensor(x[i], y)``), transposes
+    (``x.T``) and reductions (``sum(x, axis=(0,))``) as text and variables, or None."""
+    name, params = node.op.name, node.op.params
+    if name in ("subtensor", "advanced_subtensor"):
+        return _subscript(node.inputs[0], params["idx_list"], node.inputs[1:], names)
+    if name in ("set_subtensor", "inc_subtensor"):
+        return [f"{name}("] + _subscript(node.inputs[0], params["idx_list"], node.inputs[2:], names) + [
+            ", ", node.inputs[1], ")"]
+    if name == "dimshuffle" and len(params["order"]) > 1 and params["order"] == tuple(
+            reversed(range(node.inputs[0].ndim))):
+        return _operand(node.inputs[0], names) + [".T"]
+    if node.op.defn.kind == "reduce" and set(params) == {"axis", "keepdims"}:
+        return [f"{name}(", node.inputs[0], f", axis={params['axis']}",
+                ", keepdims=True)" if params["keepdims"] else ")"]
+    return None
+
+
+def _subscript(base: Variable, entries, idx_inputs, names: dict) -> list:
+    """``base[entries]``, symbolic parts taken from ``idx_inputs`` in order; trailing full slices
+    are left out (``x[0]`` of a matrix, as written)."""
+    it = iter(idx_inputs)
+    parts = []
+    for e in entries:
+        if e[0] == "int":
+            parts.append([next(it) if e[1] == SYM else str(e[1])])
+        elif e[0] == "slice":
+            start, stop, step = ([] if p is None else [next(it)] if p == SYM else [str(p)] for p in e[1:])
+            parts.append(start + [":"] + stop + ([":"] + step if step else []))
+        elif e[0] in ("array", "mask"):
+            parts.append([next(it)])
+        else:
+            parts.append(["None" if e[0] == "new" else "..."])
+    while len(parts) > 1 and parts[-1] == [":"]:
+        parts.pop()
+    items = _operand(base, names) + ["["]
+    for k, p in enumerate(parts):
+        items += ([", "] if k else []) + p
+    return items + ["]"]
+
+
 def pprint(obj) -> str:
-    """A readable infix rendering of an expression.
+    """A readable infix rendering of an expression, in PyTensor's notation for indexing
+    (``x[0, 1:]``, ``set_subtensor(x[i], y)``), transposes (``x.T``) and reductions
+    (``sum(x, axis=(0,))``), with Python's operator precedence (no redundant parentheses).
 
     Lists give one line per output; compiled functions and ``FunctionGraph`` s show the optimized
     outputs followed by ``shared ← expression`` lines for the updates.

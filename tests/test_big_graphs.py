@@ -8,6 +8,7 @@ generation): a compile may overshoot it by at most half.
 
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
@@ -109,8 +110,8 @@ def test_cotangents_of_a_variable_used_many_times_are_summed_as_a_balanced_tree(
     for k in range(1, uses):
         cost = cost + pt.sin(x * float(k))  # every term reads x: 1024 cotangents for x
     g = grad(cost, x)
-    sum_depth = depth(g)
-    assert sum_depth < 40, sum_depth  # a left-to-right sum of the cotangents would be > 1024 deep
+    sum_depth = depth(g) - depth(cost)  # the seed second(cost, 1) holds the forward chain, unread
+    assert sum_depth < 40, sum_depth  # a left-to-right sum of the cotangents would be > 1024 deeper
     ref = 1.0 + sum(k * np.cos(0.3 * k) for k in range(1, uses))
     np.testing.assert_allclose(et.function([x], g, mode="FAST_COMPILE")(0.3), ref, rtol=1e-9)
 
@@ -313,3 +314,74 @@ def test_many_inputs_and_outputs_are_bound_from_tables():
     bad = values[:250] + [np.ones(2)] + values[251:]
     with pytest.raises(TypeError, match=r"input 250 \(x250\) must have 0 dimensions"):
         f.maker.thunk(*bad)  # the C function itself (the Function checks arguments before)
+
+
+def unit_functions(f) -> int:
+    """The unit functions a C function's module defines (the other units are rows of its program)."""
+    return len(re.findall(r"^(?:static|EQ_UNIT) (?:__attribute__\(\(noinline\)\) )?int eq_u\d+\(PyObject \*state, "
+                          r"eq_arr \*V\)$", f.maker.backend_source, re.M))
+
+
+@needs_cc
+def test_elementwise_units_of_a_big_module_are_rows_of_a_table():
+    x = pt.dvector("x")
+    mode = Mode(optimize=False, backend="c")
+    sources = {}
+    for n in (40, 80):
+        e = chain(x, n)
+        g = grad(e.sum(), x)  # the forward values are read twice: one unit per step
+        f = et.function([x], [e, g], mode=mode)
+        check(f, [x], [e, g], [np.linspace(-1, 1, 7)])
+        assert "static const int eq_prog[]" in f.maker.backend_source
+        sources[n] = f
+    # twice the units, not more unit functions (only the reduction's and the like are functions)
+    assert unit_functions(sources[40]) == unit_functions(sources[80]) < 10
+    # a ValueError raised in a row names the unit's operands
+    xs = [pt.dvector(f"x{i}") for i in range(20)]
+    outs = [a * b + 1.0 for a, b in zip(xs, xs[1:])]
+    f = et.function(xs, outs, mode=mode)
+    assert unit_functions(f) == 0
+    args = [np.arange(3.0)] * 20
+    np.testing.assert_array_equal(f(*args)[4], np.arange(3.0) ** 2 + 1)
+    args[5] = np.ones(4)
+    with pytest.raises(ValueError, match=re.escape("[in add of x4 (shape (3,)), x5 (shape (4,))]")):
+        f.maker.thunk(*args)
+
+
+@needs_cc
+def test_rows_and_unit_functions_inside_ifelse_branches():
+    from eqtensor.ifelse import ifelse
+
+    c, x = pt.bscalar("c"), pt.dvector("x")
+    a = x
+    for k in range(12):  # each value read twice: twelve units per branch
+        a = a * pt.exp(a * 0.01) + float(k)
+    b = pt.sum(x) * x  # a reduction: a unit function
+    for k in range(12):
+        b = pt.tanh(b) * b - float(k)
+    out = ifelse(c, a, b) + x
+    f = et.function([c, x], out, mode=Mode(optimize=False, backend="c"))
+    src = f.maker.backend_source
+    assert "static const int eq_prog[]" in src and src.count("if (eq_units(state, V, eq_prog + ") >= 3
+    v = np.linspace(-1, 1, 5)
+    for cond in (1, 0):
+        np.testing.assert_allclose(f(cond, v), evaluate([out], {c: np.int8(cond), x: v})[0], rtol=1e-12)
+
+
+@needs_cc
+def test_many_distinct_kernels_compile_at_a_lower_level():
+    from eqtensor.backends.c import loops
+
+    x = pt.dvector("x")
+    many = [pt.exp(x * float(k)) for k in range(1, 41)]  # 40 distinct kernels
+    f = et.function([x], many, mode=Mode(optimize=False, backend="c"))
+    few = et.function([x], many[:3], mode=Mode(optimize=False, backend="c"))
+    many_level, few_level = loops.opt_level(40), loops.opt_level(3)
+    assert few_level == "-O3" and many_level != "-O3"
+    assert kernel_count(f) == 40 and f.maker.backend_source.count(loops.opt_marker(many_level)) == 40
+    assert loops.opt_marker(few_level) in few.maker.backend_source
+    v = np.linspace(-1, 1, 9)
+    for got, k in zip(f(v), range(1, 41)):
+        np.testing.assert_allclose(got, np.exp(v * k), rtol=1e-15)
+    assert loops.kernel_flags(["-O3", "-march=native"], [loops.opt_marker(many_level) + "void k(void);"]) \
+        == [many_level, "-march=native"]

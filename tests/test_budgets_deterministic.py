@@ -53,3 +53,39 @@ def test_the_wall_clock_safety_net_is_reported_and_warned_once(monkeypatch):
     assert len(mine) == 1 and issubclass(mine[0].category, RuntimeWarning)
     _, calm = optimize_graph(fg)
     assert not calm.time_limited and "SAFETY NET" not in str(calm)
+
+
+def test_the_default_safety_net_scales_with_the_graph():
+    from eqtensor.egraph.deadline import Deadline, safety_net_seconds
+
+    assert Budget().seconds is None  # automatic
+    clock = Deadline(None)
+    clock.plan(5000)
+    assert clock.seconds == safety_net_seconds(5000) == 10
+    small = Deadline(None)
+    small.plan(500)
+    assert small.seconds == safety_net_seconds(500) == 7
+    explicit = Deadline(0.5)
+    explicit.plan(5000)
+    assert explicit.seconds == 0.5  # an explicit budget is the bound itself
+
+
+def test_same_program_same_graph_on_a_loaded_machine():
+    """Two busy loops load both cores: the default budget still lets the iteration and e-node budgets
+    decide, so the optimized graph is the one of an unloaded run."""
+    import subprocess
+
+    fg = random_graph(500, seed=3)
+    with config.change_flags(optimizer_cache=False):
+        calm, calm_report = optimize_graph(fg)
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        with config.change_flags(optimizer_cache=False):
+            loaded, report = optimize_graph(fg)
+    finally:
+        for p in busy:
+            p.kill()
+            p.wait()
+    assert not report.time_limited and report.stop_reason == "saturated", str(report)
+    assert [pprint(o) for o in loaded.outputs] == [pprint(o) for o in calm.outputs]
+    assert [s.enodes for s in report.iterations] == [s.enodes for s in calm_report.iterations]

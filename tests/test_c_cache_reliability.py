@@ -152,9 +152,10 @@ def _entries(root, prefix="_eqc_"):
 
 
 def _leftovers(root):
-    """What ``root`` holds besides entries, their locks and the kernel index: temporary or trash
-    directories."""
-    return [n for n in os.listdir(root) if n != "kernels" and not re.fullmatch(r"_eq(c|rt|k)_[0-9a-f]{32}(\.lock)?", n)]
+    """What ``root`` holds besides entries, their locks, the kernel index and the toolchain records:
+    temporary or trash directories."""
+    return [n for n in os.listdir(root) if n not in ("kernels", "toolchain")
+            and not re.fullmatch(r"_eq(c|rt|k)_[0-9a-f]{32}(\.lock)?", n)]
 
 
 @pytest.fixture(scope="module")

@@ -53,9 +53,9 @@ def _result(p):
 
 def _entries(cache):
     """The module entries (and anything else that is neither the runtime, a kernel library, the
-    kernel index nor a lock)."""
+    kernel index, the toolchain records nor a lock)."""
     root = cache / "c"
-    return sorted(n for n in os.listdir(root) if not n.endswith(".lock") and n != "kernels"
+    return sorted(n for n in os.listdir(root) if not n.endswith(".lock") and n not in ("kernels", "toolchain")
                   and not n.startswith(("_eqrt_", "_eqk_")))
 
 

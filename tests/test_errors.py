@@ -283,5 +283,5 @@ def test_in_misuse():
     x = pt.dvector("x")
     with pytest.raises(TypeError, match="In\\(name=\\) must be a string"):
         In(x, name=3)
-    with pytest.raises(NotImplementedError, match="In\\(update=\\) is not supported"):
-        In(x, value=np.zeros(2), update=x + 1)
+    with pytest.raises(TypeError, match="the update must have the input's number of dimensions"):
+        In(x, value=np.zeros(2), update=pt.dmatrix("m"))

@@ -461,9 +461,19 @@ _PG = np.array([0.5, 1.0, 2.5, 10.0, 0.1, 3.0])
 for _n in (1, 2):
     add_case("polygamma", _PG, build=lambda a, n=_n: _polygamma(n, a),
              ref=lambda a, n=_n: _mp_vec(lambda v: mpmath.psi(n, v), a, "float64"), rtol=1e-10, label=f"n={_n}")
+# second (core/ops/second.py): b broadcast against a, whose values are not read (the gradient's seed)
+from eqtensor.core.ops.second import second as _second  # noqa: E402
+
+add_case("second", values("float64", (2, 3)), values("float32", (1, 3)), build=_second,
+         ref=lambda a, b: np.array(np.broadcast_to(b, (2, 3))), label="broadcast, b's dtype")
+add_case("second", values("int64", (3,)), values("int8", ()), build=_second,
+         ref=lambda a, b: np.full(3, b, dtype=np.int8), label="scalar b")
 # print (core/ops/effects.py): the identity, printing when computed
 add_case("print", values("float32", (2, 3)), build=lambda a: Op(OPS["print"], {"message": "sample", "attrs": ("shape",)})(a),
          ref=lambda a: a)
+# check (core/ops/effects.py): the identity when the condition holds (its failure: tests/test_port_surface.py)
+add_case("check", values("float64", (2, 3)), np.array([True, True]),
+         build=lambda a, c: Op(OPS["check"], {"message": "sample"})(a, c), ref=lambda a, c: a)
 # searchsorted and unique (core/ops/sorting.py)
 _sorted = np.array([1.0, 2.0, 2.0, 5.0, np.nan])
 for _side in ("left", "right"):
@@ -490,6 +500,48 @@ for _dt in ("float64", "float32"):
              ref=lambda a, b, y: scipy_special.betaincinv(a, b, y), label=_dt)
 add_case("betainc", np.array([2.0, 0.5]), build=lambda a: pt.betainc(a, 2, 0.25),
          ref=lambda a: scipy_special.betainc(a, 2.0, 0.25), label="weak scalars")
+# hyp2f1, polygamma of a tensor order and the parameter derivatives (core/ops/special_functions.py);
+# the derivatives against mpmath's numerical derivative of the function (tests/test_special_gradients.py: grids)
+from eqtensor.core.ops import special_functions as _sf  # noqa: E402
+
+
+def _mp_diff(fn, wrt):
+    def ref(*args):
+        def one(*v):
+            with mpmath.workdps(30):
+                p = [mpmath.mpf(float(t)) for t in v]
+                return float(mpmath.diff(lambda t: fn(*p[:wrt], t, *p[wrt + 1:]), p[wrt]))
+        return np.vectorize(one, otypes=[np.float64])(*args).astype(_float_of(args[0]))
+    return ref
+
+
+def _mp_p(k, x):  # the smaller of P and Q differentiates without cancellation (dQ = -dP)
+    up = x > k
+    return (-1 if up else 1) * mpmath.gammainc(k, x, mpmath.inf, regularized=True) if up else \
+        mpmath.gammainc(k, 0, x, regularized=True)
+
+
+for _dt in ("float64", "float32"):
+    _a4 = np.array([[0.5, 2.0, -1.5]], _dt)
+    _z4 = np.array([[0.0], [0.4], [-2.0]], _dt)
+    add_case("hyp2f1", _a4, np.array([[1.5]], _dt), np.array([[3.0, 2.5, 4.0]], _dt), _z4, build=pt.hyp2f1,
+             ref=lambda a, b, c, z: scipy_special.hyp2f1(a, b, c, z).astype(_float_of(a)), label=_dt)
+    add_case("gammainc_dk", np.array([[0.5, 3.0, 20.0]], _dt), np.array([[0.3], [4.0]], _dt), build=_sf.gammainc_dk,
+             ref=_mp_diff(_mp_p, 0), rtol=1e-10 if _dt == "float64" else None, label=_dt)
+    for _w in (0, 1):
+        add_case("betainc_der", np.array([[0.5, 3.0, 20.0]], _dt), np.array([[2.0], [0.7]], _dt),
+                 np.array([[0.2, 0.6, 0.9]], _dt), build=lambda a, b, x, w=_w: _sf.betainc_der(a, b, x, w),
+                 ref=_mp_diff(lambda a, b, x: mpmath.betainc(a, b, 0, x, regularized=True), _w),
+                 rtol=1e-10 if _dt == "float64" else None, label=f"{_dt} wrt {_w}")
+    for _w in (0, 1, 2):
+        add_case("hyp2f1_der", np.array([[0.5, -2.0, 1.5]], _dt), np.array([[0.7]], _dt), np.array([[2.5], [1.2]], _dt),
+                 np.array([[-3.0, 0.3, 0.9]], _dt), build=lambda a, b, c, z, w=_w: _sf.hyp2f1_der(a, b, c, z, w),
+                 ref=_mp_diff(mpmath.hyp2f1, _w), rtol=1e-10 if _dt == "float64" else None, label=f"{_dt} wrt {_w}")
+    add_case("polygamma_n", np.array([[0, 1, 3]], "int32"), np.array([[0.5], [2.5]], _dt), build=pt.polygamma,
+             ref=lambda n, x: scipy_special.polygamma(n, x.astype("float64")).astype(_float_of(x)), rtol=1e-12
+             if _dt == "float64" else None, label=_dt)
+add_case("polygamma_n", np.array([-1, 2], "int64"), np.array([1.5, 1.5]), build=pt.polygamma,
+         ref=lambda n, x: np.where(n < 0, np.nan, scipy_special.polygamma(np.maximum(n, 0), x)), label="n < 0: nan")
 for _name, _build in (("zero_grad", _gr.zero_grad), ("disconnected_grad", _gr.disconnected_grad),
                       ("undefined_grad", _gr.undefined_grad), ("grad_clip", lambda a: _gr.grad_clip(a, -1, 1)),
                       ("grad_scale", lambda a: _gr.grad_scale(a, 0.5))):
@@ -623,6 +675,20 @@ def _each(fn, *arrays, core=2):
     return np.stack(res).reshape(batch + res[0].shape)
 
 
+def _cholesky_grad_ref(ell, g):
+    """fold(L^-T Phi(L^T G) L^-1) with explicit inverses (the op: two triangular solves)."""
+    li = np.linalg.inv(np.tril(ell))
+    p = np.tril(np.tril(ell).T @ g)
+    s = li.T @ (p - np.diag(np.diag(p)) / 2) @ li
+    return np.tril(s + s.T) - np.diag(np.diag(s))
+
+
+for _dt, _tol in (("float64", 1e-10), ("float32", 1e-4)):
+    add_case("cholesky_grad", np.linalg.cholesky(_spd(4, _dt)), _gen((4, 4), _dt),
+             build=lambda ell, g: Op(OPS["cholesky_grad"])(ell, g), ref=_cholesky_grad_ref, rtol=_tol, label=_dt)
+add_case("cholesky_grad", np.linalg.cholesky(_spd(3, batch=(2,))), _gen((2, 3, 3)),
+         build=lambda ell, g: Op(OPS["cholesky_grad"])(ell, g), ref=lambda ell, g: _each(_cholesky_grad_ref, ell, g),
+         rtol=1e-10, label="stack")
 _NPD = np.array([[1.0, 2.0], [2.0, 1.0]])  # symmetric, not positive definite
 _SING = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]])
 _PIV = np.array([[0.1, 2.0, 0.3], [1.5, 0.2, 0.4], [0.3, 0.5, 2.5]])

@@ -26,7 +26,7 @@ from conftest import child_env, chown_tree
 
 import eqtensor as et
 from eqtensor import config, tensor as pt
-from eqtensor.egraph import cache as opt_cache, cache_codec, cache_key
+from eqtensor.egraph import cache as opt_cache, cache_codec, cache_files, cache_key
 
 #: the graphs compiled here (also by the child process, which gets this text)
 GRAPHS_CODE = r"""
@@ -304,7 +304,7 @@ def test_a_vanished_cache_directory(cache, monkeypatch, recwarn):
         shutil.rmtree(cache)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(opt_cache.tempfile, "mkstemp", vanish)
+    monkeypatch.setattr(cache_files.tempfile, "mkstemp", vanish)
     opt_cache.clear_memory()
     runs = [run("a"), run("b")]
     assert all(r["ok"] and r["cached"] is None for r in runs)

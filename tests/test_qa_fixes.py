@@ -236,10 +236,14 @@ def test_slice_at_axis_indexes_like_numpy():
         np.testing.assert_array_equal(pt.as_tensor_variable(x)[idx].eval(), x[idx])
 
 
-def test_polygamma_order_must_be_known():
-    x = pt.dvector("x")
-    with pytest.raises(TypeError, match="order n must be an int known"):
-        pt.polygamma(pt.lscalar("n"), x)
+def test_polygamma_order_may_be_symbolic_but_not_fractional():
+    x, n = pt.dvector("x"), pt.lscalar("n")
+    f = et.function([n, x], pt.polygamma(n, x))
+    v = np.array([0.5, 2.0, 7.5])
+    for k in (0, 1, 3):
+        np.testing.assert_allclose(f(k, v), polygamma(k, v), rtol=1e-12)
+    with pytest.raises(TypeError):
+        pt.polygamma(1.5, x)
     with pytest.raises(ValueError, match="non-negative"):
         pt.polygamma(-1, x)
     v = np.array([0.5, 2.0])

@@ -284,9 +284,9 @@ def test_printing_of_indexing_ops():
 
     x = pt.dmatrix("x")
     i = pt.lscalar("i")
-    assert pprint(x[1:, ::-1]) == "subtensor[1:, ::-1](x)"
-    assert pprint(x[i, [0, 1]]) == "advanced_subtensor[?, [?]](x, i, [0, 1])"
-    assert pprint(pt.set_subtensor(x[:i], 0.0)) == "set_subtensor[:?, :](x, 0.0, i)"
+    assert pprint(x[1:, ::-1]) == "x[1:, ::-1]"
+    assert pprint(x[i, [0, 1]]) == "x[i, [0, 1]]"
+    assert pprint(pt.set_subtensor(x[:i], 0.0)) == "set_subtensor(x[:i], 0.0)"
 
 
 @given(shape=st.lists(st.integers(0, 4), max_size=3), dtype=st.sampled_from(["float64", "float32", "int16", "uint8", "bool"]),

@@ -14,5 +14,6 @@ from .compiled_function import Function
 from .function import FunctionMaker, function
 from .io import In, Out
 from .mode import Mode, get_mode
+from . import builders, debug  # noqa: E402  (compile.builders; compile.debug registers "DebugMode", "NanGuardMode")
 
 __all__ = ["Function", "FunctionMaker", "In", "Mode", "Out", "SharedVariable", "function", "get_mode", "shared"]

@@ -46,7 +46,8 @@ class Function:
         self._specs = specs
         self._single = single
         self.output_keys = output_keys  # the keys when outputs were given as a dict
-        self._n_in = len(specs)
+        # -1: every call binds its arguments (where passing an implicit input is refused)
+        self._n_in = -1 if any(sp.implicit for sp in specs) else len(specs)
         self._names: dict = {}
         for k, s in enumerate(specs):
             if s.name:
@@ -58,14 +59,18 @@ class Function:
         self._valid = _make_validator(types, scalars)
         self._exact = _make_exact_check(types, scalars)
         thunk = maker.thunk if profile is None else profile.timed_thunk()
-        self._run = _make_runner(maker, single, self._label(), thunk, [s.label for s in specs])
-        self._run = _generators_returned(self._run, maker.fgraph.outputs[:maker.fgraph.n_outputs], single)
+        states = [sp.storage for sp in specs if sp.stateful]  # In(update=): their updates follow the outputs
+        inner_single = single and not states
+        self._run = _make_runner(maker, inner_single, self._label(), thunk, [s.label for s in specs])
+        self._run = _generators_returned(self._run, maker.fgraph.outputs[:maker.fgraph.n_outputs], inner_single)
+        if states:
+            self._run = _states_stored(self._run, states, single)
         if output_keys is not None:
             run = self._run
             self._run = lambda args: dict(zip(output_keys, run(args)))
         # the trusted call of a one-output function without shared variables can be C end to end
-        self._can_be_direct = (maker.first_output is not None and single and profile is None
-                               and output_keys is None and not maker.fgraph.shared_inputs)
+        self._can_be_direct = (maker.first_output is not None and inner_single and profile is None
+                               and output_keys is None and not maker.fgraph.shared_inputs and self._n_in >= 0)
         self._direct_class = None
         self._plain_class = Function if profile is None else _ProfiledFunction
         self.__class__ = self._plain_class
@@ -122,8 +127,11 @@ class Function:
                 raise TypeError(f"{self._label()} got multiple values for input {k} ({key})")
             values[k] = val
         for k, spec in enumerate(specs):
+            if spec.implicit and values[k] is not _MISSING:
+                raise TypeError(f"{self._label()}: input {k} ({spec.label}) is implicit (In(implicit=True) or a "
+                                f"shared variable as its value): it takes no argument")
             if values[k] is _MISSING:
-                if spec.value is None:
+                if spec.required:
                     raise TypeError(f"{self._label()} is missing a value for input {k} ({spec.label}), "
                                     f"which has no default")
                 values[k] = spec.value
@@ -199,9 +207,36 @@ class Function:
             maker = maker.swapped(swap)
         name = self.name if name is None else name
         profile = None if self.profile is None else ProfileStats(name, maker, self.profile.compile_timings)
-        f = Function(maker, self._specs, self._single, name, self.output_keys, profile=profile)
+        specs = self._specs if share_memory else [sp.copied() for sp in self._specs]
+        f = Function(maker, specs, self._single, name, self.output_keys, profile=profile)
         f.trust_input = self.trust_input
         return f
+
+    def _spec_of(self, key):
+        """The input named ``key`` (a variable, its keyword name or its position)."""
+        if isinstance(key, str):
+            k = self._names.get(key)
+            if k is _Ambiguous:
+                raise KeyError(f"{self._label()}: several inputs are named {key!r}; use the variable")
+        elif isinstance(key, Variable):
+            k = next((j for j, sp in enumerate(self._specs) if sp.variable is key), None)
+        else:
+            k = key if isinstance(key, int) and 0 <= key < len(self._specs) else None
+        if k is None:
+            raise KeyError(f"{self._label()} has no input {key!r} (its inputs are {self._arg_list()})")
+        return self._specs[k], k
+
+    def __getitem__(self, key):
+        """The default of input ``key`` (variable, name or position), or the state of an
+        ``In(..., update=)`` input (None if it has neither)."""
+        return self._spec_of(key)[0].value
+
+    def __setitem__(self, key, value):
+        """Set the value input ``key`` takes when a call does not pass it (a stateful input's state)."""
+        spec, k = self._spec_of(key)
+        v = spec.filter(value, f"the value of input {k} ({spec.label})")
+        spec.storage[0] = v if v.__class__ is np.ndarray else np.asarray(v)
+        spec.required = False
 
     def get_shared(self):
         """The shared variables this function reads or updates."""
@@ -348,6 +383,19 @@ def _generators_returned(run, outputs, single):
             outs[k] = copy.deepcopy(unbox(outs[k]))
         return outs
     return returns_generators
+
+
+def _states_stored(run, states, single):
+    """``run`` storing the values of the stateful inputs' updates (the last ``len(states)`` of its
+    outputs) in their storage, returning the other outputs."""
+    n = len(states)
+
+    def stores_states(args):
+        outs = run(args)
+        for storage, v in zip(states, outs[-n:]):
+            storage[0] = v
+        return outs[0] if single else outs[:-n]
+    return stores_states
 
 
 class _Missing:

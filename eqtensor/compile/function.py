@@ -13,7 +13,6 @@ array(3.5)
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 import warnings
@@ -43,7 +42,7 @@ def _compile_scan_bodies(fgraph, mode):
     calls the compiled thunk) and told which outputs the function reads
     (:func:`~eqtensor.core.ops.scan.specialize_scans`)."""
 
-    step_mode = dataclasses.replace(mode, sharding=None) if mode.sharding else mode  # it names outer inputs
+    step_mode = mode.for_inner_graphs()
 
     def compile_inner(inputs, outputs, name):
         # one thread: a step is small and runs between BLAS calls; pool workers spinning between
@@ -85,6 +84,9 @@ class FunctionMaker:
             t1 = time.perf_counter()
             (self.thunk, self.schedule, self.backend_source, self.backend,
              self.first_output) = compile_fgraph(self.fgraph, mode)
+            checked = mode.wrap_thunk(self, self.thunk)
+            if checked is not self.thunk:  # a checking mode (NanGuardMode, DebugMode): every call goes through it
+                self.thunk, self.first_output = checked, None
         self.timings = {"optimize": t1 - t0, "backend": time.perf_counter() - t1}
 
     def swapped(self, swap) -> "FunctionMaker":
@@ -289,7 +291,8 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None, *, name
             raise TypeError(f"function: output {k} is not a tensor expression: {e}") from None
     targets, upd_exprs = _check_updates(_with_default_updates(out_vars, _pairs(updates, "updates"),
                                                               no_default_updates))
-    all_outs = _apply_givens(out_vars + upd_exprs, givens)
+    state_exprs = [i.update for i in ins if i.update is not None]  # In(update=): after the outputs
+    all_outs = _apply_givens(out_vars + state_exprs + upd_exprs, givens)
     input_vars = [i.variable for i in ins]
     shared = _find_shared(all_outs, input_vars, targets)
     on_unused = on_unused_input or config.on_unused_input
@@ -297,13 +300,13 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None, *, name
         raise ValueError(f"function: on_unused_input must be 'raise', 'warn' or 'ignore', got {on_unused!r}")
     used = {id(v) for v in ancestors(all_outs)}
     for k, v in enumerate(input_vars):
-        if id(v) not in used and on_unused != "ignore":
+        if id(v) not in used and on_unused != "ignore" and ins[k].update is None:
             msg = (f"function{f' {name!r}' if name else ''}: input {k} ({v}) is not used to compute any output "
                    f"or update; pass on_unused_input='warn' or 'ignore' to allow it")
             if on_unused == "raise":
                 raise UnusedInputError(msg)
             warnings.warn(msg, stacklevel=2)
-    fgraph = FunctionGraph(input_vars + shared, all_outs, len(input_vars), len(out_vars), targets)
+    fgraph = FunctionGraph(input_vars + shared, all_outs, len(input_vars), len(out_vars) + len(state_exprs), targets)
     t_graph = time.perf_counter()
     maker = FunctionMaker(fgraph, get_mode(mode), allow_input_downcast)
     t_maker = time.perf_counter()
@@ -337,17 +340,32 @@ def _log_compile(f, timings, total):
 
 
 def _eval(self, inputs_to_values: dict | None = None, **kwargs):
-    """Compile (unoptimised, NumPy backend) and evaluate this variable (``kwargs`` go to ``function``).
+    """Compile (unoptimised, NumPy backend, unless ``kwargs`` say otherwise: they go to
+    ``function``) and evaluate this variable. Values are keyed by variable (an intermediate one
+    replaces its expression) or by input name.
 
     >>> from eqtensor import tensor as pt
     >>> x = pt.dscalar("x")
-    >>> float((x * 2).eval({x: 3.0}))
-    6.0
+    >>> y = x * 2
+    >>> float(y.eval({x: 3.0})), float(y.eval({"x": 4.0})), float((y + 1).eval({y: 5.0}))
+    (6.0, 8.0, 6.0)
     """
-    inputs_to_values = dict(inputs_to_values or {})
-    inputs = list(inputs_to_values)
-    f = function(inputs, self, mode="FAST_COMPILE", on_unused_input="ignore", **kwargs)
-    return f(*[inputs_to_values[i] for i in inputs])
+    named = {}
+    for v in graph_inputs([self]):
+        named.setdefault(v.name, []).append(v)
+    values = {}
+    for k, value in (inputs_to_values or {}).items():
+        if isinstance(k, str):
+            if len(named.get(k, ())) != 1:
+                raise ValueError(f"eval: {len(named.get(k, ()))} inputs of {self} are named {k!r}; key the value "
+                                 f"by the variable")
+            k = named[k][0]
+        values[k] = value
+    leaves = [k if k.owner is None else k.type(k.name) for k in values]
+    kwargs = {"mode": "FAST_COMPILE", "on_unused_input": "ignore", **kwargs}
+    givens = [(k, leaf) for k, leaf in zip(values, leaves) if leaf is not k] or None
+    f = function(leaves, self, givens=givens, **kwargs)
+    return f(*values.values())
 
 
 #: ``Variable.eval`` compiles, so the compile layer gives it to the IR's variables

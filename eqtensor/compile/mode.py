@@ -2,6 +2,8 @@
 
 ``"FAST_COMPILE"`` skips optimization and runs on NumPy; ``"NUMPY"`` optimizes and runs on NumPy;
 ``"FAST_RUN"`` (the default, ``config.mode``) optimizes and runs on the best available backend.
+PyTensor's ``"NUMBA"`` is ``"C"``; ``"DebugMode"`` and ``"NanGuardMode"`` check every call
+(:mod:`.debug`).
 
 >>> from eqtensor.compile.mode import get_mode
 >>> get_mode("FAST_COMPILE").optimize, get_mode("FAST_COMPILE").backend
@@ -126,6 +128,21 @@ class Mode:
     def including(self, **changes) -> "Mode":
         return replace(self, **changes)
 
+    def for_inner_graphs(self) -> "Mode":
+        """The mode of the step functions of scans: this one without ``sharding`` (it names outer
+        inputs), and a checking mode's plain counterpart (the C loop calls a step's compiled entry
+        directly; the checking mode checks what the scan computes from the outer function)."""
+        if type(self).wrap_thunk is not Mode.wrap_thunk:
+            return Mode(optimize=self.optimize, backend=self.backend, rules=self.rules, budget=self.budget,
+                        cost_model=self.cost_model, trusted=self.trusted, name=self.name)
+        return replace(self, sharding=None) if self.sharding else self
+
+    def wrap_thunk(self, maker, thunk):
+        """The thunk a function compiled with this mode calls: ``thunk`` itself. Checking modes
+        (:class:`~eqtensor.compile.debug.NanGuardMode`,
+        :class:`~eqtensor.compile.debug.DebugMode`) return one that checks every call."""
+        return thunk
+
 
 #: the checker's verdict on each user rule checked so far (rules are immutable)
 _VERDICTS: "weakref.WeakKeyDictionary[Rule, CheckResult]" = weakref.WeakKeyDictionary()
@@ -162,12 +179,30 @@ _NAMED = {
 }
 
 
+#: PyTensor's mode names -> the eqtensor mode that plays their part: Numba's compiled code is the C
+#: backend (``"DebugMode"`` and ``"NanGuardMode"`` are checking modes of their own, registered by
+#: :mod:`.debug`)
+ALIASES = {"NUMBA": "C"}
+
+
+def register_mode(name: str, mode: Mode) -> None:
+    """Make ``mode`` available by ``name`` (any case) to ``function(mode=...)`` and ``get_mode``."""
+    _NAMED[name.upper()] = mode
+
+
 def get_mode(mode) -> Mode:
-    """Resolve ``None`` (→ ``config.mode``), a mode name or a :class:`Mode`."""
+    """Resolve ``None`` (→ ``config.mode``), a mode name (any case; PyTensor's ``"NUMBA"`` is
+    ``"C"``) or a :class:`Mode`.
+
+    >>> get_mode("NUMBA").backend, get_mode("FAST_RUN").optimize
+    ('c', True)
+    """
     if mode is None:
         mode = config.mode
     if isinstance(mode, Mode):
         return mode
-    if isinstance(mode, str) and mode.upper() in _NAMED:
-        return _NAMED[mode.upper()]
-    raise ValueError(f"unknown mode {mode!r}; use one of {sorted(_NAMED)} or a Mode(...)")
+    if isinstance(mode, str):
+        key = ALIASES.get(mode.upper(), mode.upper())
+        if key in _NAMED:
+            return _NAMED[key]
+    raise ValueError(f"unknown mode {mode!r}; use one of {sorted(_NAMED) + sorted(ALIASES)} or a Mode(...)")

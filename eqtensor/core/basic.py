@@ -189,7 +189,7 @@ def shared(value, name=None, strict=False, allow_downcast=None, borrow=False, sh
     if isinstance(value, Variable):
         raise TypeError("shared() takes a value (NumPy array or scalar), not a symbolic variable")
     if isinstance(value, np.ma.MaskedArray):
-        raise NotImplementedError("masked arrays are not supported: pass value.filled(...) or value.data")
+        raise NotImplementedError("MaskedArrays are not supported (a masked array: pass value.filled(...) or value.data)")
     if isinstance(value, (np.random.Generator, np.random.RandomState)):  # a shared random generator
         return shared_rng(value, name=name, borrow=borrow)
     if strict and not isinstance(value, np.ndarray):

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, fields
 _FLOATX = ("float64", "float32")
 
 #: the named modes (``eqtensor.compile.mode`` defines them; a test keeps both lists equal)
-MODE_NAMES = ("FAST_COMPILE", "NUMPY", "C", "FAST_RUN", "JAX")
+MODE_NAMES = ("FAST_COMPILE", "NUMPY", "C", "FAST_RUN", "JAX", "NUMBA", "DEBUGMODE", "NANGUARDMODE")
 
 
 def _default_cache_dir() -> str:

@@ -183,8 +183,11 @@ def as_tensor_variable(x, name=None, ndim=None, dtype=None) -> Variable:
     """
     if isinstance(x, Variable):
         v = x
+    elif isinstance(x, range) and ndim not in (None, 1):
+        raise ValueError(f"as_tensor_variable: ndim for range must be 1, got ndim={ndim}")
     elif isinstance(x, np.ma.MaskedArray):
-        raise NotImplementedError("masked arrays are not supported: pass x.filled(value) or x.data and the mask")
+        raise NotImplementedError("MaskedArrays are not supported (a masked array: pass x.filled(value) or x.data "
+                                  "and the mask)")
     elif isinstance(x, _PY_SCALARS) and not isinstance(x, np.generic):
         if isinstance(x, int) and not -(2**63) <= x < 2**63:
             raise OverflowError(f"Python integer {x} does not fit in int64")
@@ -226,7 +229,7 @@ def _with_ndim(v: Variable, ndim: int) -> Variable:
         return _expand_left(v, ndim)
     extra = v.ndim - ndim
     if any(s != 1 for s in v.type.shape[:extra]):
-        raise ValueError(f"a tensor of type {v.type} cannot be made {ndim}-dimensional: only leading dimensions of "
+        raise ValueError(f"Tensor of type {v.type} cannot be made {ndim}-dimensional: only leading dimensions of "
                          f"static length 1 can be dropped")
     if isinstance(v, Constant):
         return Constant(v.data.reshape(v.data.shape[extra:]), name=v.name)
@@ -338,7 +341,7 @@ def broadcast_static_shapes(opname, inputs) -> tuple:
         if len(known) > 1:
             desc = ", ".join(f"{i}: shape {i.type.shape}" for i in inputs)
             raise ValueError(
-                f"{opname}: incompatible static shapes along axis {d} ({desc}); only dimensions of "
+                f"{opname}: Incompatible Elemwise input shapes {shapes} along axis {d} ({desc}); only dimensions of "
                 f"static length 1 broadcast"
             )
         if known:
@@ -388,7 +391,8 @@ def normalize_axis(axis, ndim: int, opname: str) -> tuple[int, ...]:
     out = []
     for a in axes:
         if not -ndim <= a < ndim:
-            raise ValueError(f"{opname}: axis {a} is out of bounds for a tensor of {ndim} dimensions")
+            # NumPy's AxisError is both a ValueError and an IndexError (PyTensor raises the latter)
+            raise np.exceptions.AxisError(f"{opname}: axis {a} is out of bounds for array of dimension {ndim}")
         a %= ndim
         if a in out:
             raise ValueError(f"{opname}: repeated axis {a}")

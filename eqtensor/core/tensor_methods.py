@@ -166,13 +166,13 @@ class TensorMethods:
 
     # ------------------------------------------------------------------ reductions
     def sum(self, axis=None, dtype=None, keepdims=False, acc_dtype=None):
-        return _in_dtype(reduction.sum, self, axis, dtype, keepdims)
+        return reduction.sum(self, as_axis(axis), dtype, keepdims, acc_dtype)
 
     def prod(self, axis=None, dtype=None, keepdims=False, acc_dtype=None):
-        return _in_dtype(reduction.prod, self, axis, dtype, keepdims)
+        return reduction.prod(self, as_axis(axis), dtype, keepdims, acc_dtype)
 
     def mean(self, axis=None, dtype=None, keepdims=False, acc_dtype=None):
-        return _in_dtype(reduction.mean, self, axis, dtype, keepdims)
+        return reduction.mean(self, as_axis(axis), dtype, keepdims, acc_dtype)
 
     def var(self, axis=None, ddof=0, keepdims=False, corrected=False):
         return reduction.var(self, as_axis(axis), ddof, keepdims, corrected)
@@ -206,7 +206,8 @@ class TensorMethods:
         supported)."""
         if L == 0 or np.isinf(L):
             raise NotImplementedError("norm: L = 0 and L = inf are not supported (as PyTensor)")
-        return elemwise.pow(reduction.sum(elemwise.pow(elemwise.abs(self), L), as_axis(axis), keepdims), 1.0 / L)
+        total = reduction.sum(elemwise.pow(elemwise.abs(self), L), as_axis(axis), keepdims=keepdims)
+        return elemwise.pow(total, 1.0 / L)
 
     def cumsum(self, axis=None):
         return cumulative.cumsum(self, axis)
@@ -242,17 +243,47 @@ class TensorMethods:
     def clip(self, lo, hi):
         return elemwise.clip(self, lo, hi)
 
+    def copy(self, name=None):
+        """A symbolic copy of this variable (``tensor_copy``) named ``name``; the optimizer removes
+        it (compiled functions never return an alias).
+
+        >>> from eqtensor import tensor as pt
+        >>> x = pt.dvector("x")
+        >>> y = x.copy(name="y")
+        >>> y.name, y.owner.op.name, y is x
+        ('y', 'tensor_copy', False)
+        """
+        out = elemwise.tensor_copy(self)
+        out.name = name
+        return out
+
+    @property
+    def real(self):
+        """The real part (``eqtensor.tensor.real``)."""
+        return elemwise.real(self)
+
+    @property
+    def imag(self):
+        """The imaginary part, zeros for real dtypes (``eqtensor.tensor.imag``)."""
+        return elemwise.imag(self)
+
+    def conj(self):
+        """The complex conjugate; a variable of a real dtype is its own (returned as it is, as PyTensor).
+
+        >>> import numpy as np
+        >>> from eqtensor import tensor as pt
+        >>> z = pt.zvector("z")
+        >>> z.conj().eval({z: np.array([1 + 2j])}), z.real.eval({z: np.array([1 + 2j])})
+        (array([1.-2.j]), array([1.]))
+        """
+        return elemwise.conj(self) if self.dtype.startswith("complex") else self
+
+    conjugate = conj
+
     def round(self, mode=None):
         if mode not in (None, "half_to_even"):
             raise NotImplementedError(f"round: mode {mode!r} is not supported (only half_to_even, NumPy's)")
         return elemwise.round_half_to_even(self)
-
-
-def _in_dtype(fn, x, axis, dtype, keepdims):
-    """A sum/prod/mean computed in ``dtype`` when it is given (NumPy's ``dtype=``)."""
-    if dtype is None:
-        return fn(x, as_axis(axis), keepdims)
-    return casts.cast(fn(casts.cast(x, dtype), as_axis(axis), keepdims), dtype)
 
 
 def _unary(name):

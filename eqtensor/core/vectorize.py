@@ -490,7 +490,7 @@ BATCHING: dict = {
     "alloc": _alloc, "concatenate": _concatenate, "make_vector": _make_vector,
     "subtensor": _index, "advanced_subtensor": _index, "set_subtensor": _update, "inc_subtensor": _update,
     "matmul": _matmul, "dot": _dot, "solve": _solve,
-    **{name: _stacked for name in ("matrix_inverse", "det", "cholesky", "solve_triangular", "cho_solve",
+    **{name: _stacked for name in ("matrix_inverse", "det", "cholesky", "cholesky_grad", "solve_triangular", "cho_solve",
                                    "blockwise_solve", "lu", "lu_factor", "lu_solve", "pivot_to_permutation", "qr",
                                    "expm", "eigvalsh", "pinv", "slogdet", "eig", "eigh", "svd")},
     "gemm": _gemm, "gemv": _gemv, "ger": _ger, "ifelse": _ifelse, "random": _random, "random_next": _random,
@@ -506,6 +506,7 @@ NOT_BATCHED: dict[str, str] = {
     "scan": "the inner graph would have to be vectorized (not implemented)",
     "searchsorted": "one sorted vector per search: a batch of vectors needs a loop (not implemented)",
     "unique": "the length of the result depends on the values: a batch would be ragged",
+    "check": "a run-time assertion on a condition of its own (not implemented)",
 }
 
 

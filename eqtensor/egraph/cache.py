@@ -6,12 +6,17 @@ budget, the cost model and eqtensor's own source. A run that finished within its
 budgets (not its wall-time budget, which is not reproducible) is stored as a *recipe*: the optimized
 graph's nodes in terms of the input graph's leaves. Compiling a graph of the same structure again —
 in this process (memory) or a later one (``config.cache_dir``/``optimizer``) — replays the recipe over
-the new graph's leaves instead of running the e-graph, and the report says so. Set
-``config.optimizer_cache = False`` to always run the e-graph.
+the new graph's leaves instead of running the e-graph, and the report says so. A replay reuses the
+nodes of the new graph that a step equals (same op, same inputs), as the e-graph's extraction does:
+the graph is the same from the cache as from the e-graph, and so is the key of any graph built on
+it (a gradient's). Set ``config.optimizer_cache = False`` to always run the e-graph.
 
 Graphs whose op parameters are not plain data (e.g. ``scan``'s inner graphs), custom cost models
 other than :class:`~eqtensor.egraph.extract.CostModel` with plain attributes, and runs kept for
 rendering (``keep_egraph``) are not cached.
+
+The hash of eqtensor's source in every key is remembered in
+``<cache_dir>/optimizer/source-<stamp>.txt`` (see :func:`~eqtensor.egraph.cache_key._eqtensor_source`).
 
 **On disk** a recipe is data, never code: one file ``<cache_dir>/optimizer/<key>.json`` holding a
 header line ``eqtensor-optimizer-recipe 2 sha256=<hex>`` (SHA-256 of the rest) and a JSON payload:
@@ -44,7 +49,6 @@ this module holds the recipes (made, replayed), the memory and the lookups.
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 import warnings
 from collections import OrderedDict
@@ -56,7 +60,7 @@ from ..core.locks import ForkSafeLock
 from ..core.traversal import toposort
 from ..core.op import OPS, Op
 from .cache_codec import Damaged, Uncacheable, decode_entry, encode_entry
-from .cache_files import MAX_ENTRY_BYTES, Foreign, cache_root, read_entry, remove, writable
+from .cache_files import MAX_ENTRY_BYTES, Foreign, cache_root, read_entry, remove, writable, write_atomic
 from .cache_key import digest
 
 #: recipes kept in memory (least recently used dropped first)
@@ -117,11 +121,25 @@ def _keeps_type(want, new) -> bool:
         o is None or n == o for o, n in zip(shape, new.type.shape))
 
 
-def replay(entry, leaves):
-    """The outputs of a stored recipe rebuilt over ``leaves``. A recipe that does not rebuild (an index
-    out of range, a node its op's type rule refuses, outputs of other types than the graph's) is
-    removed from the cache, counted as damaged (:func:`last_lookup`) and raises :class:`Damaged`."""
+def _ref(v):
+    """What identifies ``v`` as an input of a node being replayed: its identity, or a constant's value."""
+    return ("c", v.signature()) if isinstance(v, Constant) else id(v)
+
+
+def _originals(nodes) -> dict:
+    """``{(op key, input refs): output}`` of the input graph's ``nodes`` (the last of equal nodes)."""
+    return {(n.op.key, tuple(_ref(i) for i in n.inputs)): n.out for n in nodes}
+
+
+def replay(entry, leaves, nodes=()):
+    """The outputs of a stored recipe rebuilt over ``leaves``; a step equal to one of the input graph's
+    ``nodes`` (same op, same inputs) is that node, as the e-graph's extraction reuses the unchanged
+    parts of its input (so the graph is the same whether it comes from the e-graph or the cache, and
+    so is the key of any graph built on it). A recipe that does not rebuild (an index out of range, a
+    node its op's type rule refuses, outputs of other types than the graph's) is removed from the
+    cache, counted as damaged (:func:`last_lookup`) and raises :class:`Damaged`."""
     (steps, outs), k = entry[0], (entry[2] if len(entry) > 2 else None)
+    originals = _originals(nodes)
     try:
         vals = []
         for s in steps:
@@ -132,7 +150,9 @@ def replay(entry, leaves):
             elif s[0] == "const":
                 vals.append(Constant(s[1], weak=s[2]))
             else:
-                vals.append(Op(OPS[s[1]], s[2])(*[vals[j] for j in s[3]]))
+                op, ins = Op(OPS[s[1]], s[2]), [vals[j] for j in s[3]]
+                orig = originals.get((op.key, tuple(_ref(i) for i in ins)))
+                vals.append(orig if orig is not None else op(*ins))
         new = [vals[j] for j in outs]
         with _lock:
             want = _expected.get(k) if k is not None else None
@@ -244,24 +264,12 @@ def store(k: str, entry) -> None:
         return
     if len(data) > MAX_ENTRY_BYTES:
         return
-    tmp = None
     try:
-        root = cache_root(create=True)
-        fd, tmp = tempfile.mkstemp(dir=root, prefix=".tmp-", suffix=".json")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, os.path.join(root, f"{k}.json"))
-        tmp = None
+        write_atomic(cache_root(create=True), f"{k}.json", data)
     except Unusable as e:
         _warn(str(e))
     except OSError as e:
         _warn(f"cannot write to it: {e.strerror or e}")
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
 
 
 def clear_memory() -> None:

@@ -134,7 +134,7 @@ def encode_entry(k: str, entry) -> bytes:
         if s[0] == "leaf":
             out_steps.append(["leaf", s[1]])
         elif s[0] == "const":
-            data = np.ascontiguousarray(s[1])
+            data = np.asarray(s[1])  # not ascontiguousarray: it makes a 0-d array 1-d
             if data.dtype.name not in DTYPES:
                 raise Uncacheable(f"a constant of dtype {data.dtype}")
             raw = data.astype(data.dtype.newbyteorder("<"), copy=False).tobytes()

@@ -8,6 +8,7 @@ import errno
 import os
 import shutil
 import stat
+import tempfile
 
 from ..core.cachedir import private_dir
 from ..core.config import config
@@ -71,6 +72,22 @@ def read_entry(path: str):
         raise Damaged(f"unreadable: {e.strerror}") from None
     finally:
         os.close(fd)
+
+
+def write_atomic(root: str, name: str, data: bytes) -> None:
+    """Write ``data`` to the file ``name`` in ``root`` through a temporary file renamed into place
+    (atomic on POSIX); raises ``OSError``."""
+    fd, tmp = tempfile.mkstemp(dir=root, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, os.path.join(root, name))
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def writable(path: str) -> bool:

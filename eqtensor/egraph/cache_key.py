@@ -13,6 +13,10 @@ False
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import os
+import re
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -20,14 +24,18 @@ import numpy as np
 from ..core.config import config
 from ..core.graph import Constant
 from ..core.traversal import toposort
-from .cache_codec import Uncacheable
+from ..core.cachedir import Unusable
+from .cache_codec import Damaged, Uncacheable
+from .cache_files import Foreign, cache_root, read_entry, write_atomic
 from .extract import CostModel
 
 #: format of a stored entry; part of the key
 FORMAT = 2
 
 _source_hash: str | None = None
+_SOURCE_LINE = re.compile(rb"([0-9a-f]{64}) ([0-9a-f]{64})\n")
 _rule_keys: dict = {}
+_plain_keys: dict = {}  # op key -> whether it is plain data
 
 _PLAIN = (int, float, bool, str, bytes, type(None), np.integer, np.floating, np.bool_)
 
@@ -60,12 +68,23 @@ def _leaf_key(v):
     return (type(v).__name__, t, v.tag.get("pattern"))
 
 
+def _plain_op(key) -> bool:
+    """``_plain(key)`` of an op's key, remembered for hashable keys (op keys repeat)."""
+    try:
+        known = _plain_keys.get(key)
+    except TypeError:  # unhashable, so not plain data
+        return False
+    if known is None:
+        known = _plain_keys[key] = _plain(key)
+    return known
+
+
 def structure(leaves, nodes, outputs) -> str:
     """A canonical text of a graph's structure (raises :class:`Uncacheable`)."""
     ref = {id(v): f"L{k}" for k, v in enumerate(leaves)}
     parts = [repr(_leaf_key(v)) for v in leaves]
     for k, n in enumerate(nodes):
-        if not _plain(n.op.key):
+        if not _plain_op(n.op.key):
             raise Uncacheable(f"op {n.op.name} has parameters that are not plain data")
         ref[id(n.out)] = f"N{k}"
         parts.append(f"{n.op.key!r}({','.join(ref[id(i)] for i in n.inputs)})")
@@ -73,24 +92,79 @@ def structure(leaves, nodes, outputs) -> str:
     return "\n".join(parts)
 
 
+def _source_files(package: Path) -> list:
+    """``(relative path, path, stat identity)`` of eqtensor's Python files, sorted, and of egglog's
+    ``__init__`` (standing for the installed egglog)."""
+    out, dirs = [], [(str(package), package.name)]
+    while dirs:
+        path, rel = dirs.pop()
+        with os.scandir(path) as it:
+            entries = sorted(it, key=lambda e: e.name, reverse=True)
+        for e in entries:
+            if e.is_dir(follow_symlinks=False):
+                if e.name != "__pycache__":
+                    dirs.append((e.path, f"{rel}/{e.name}"))
+            elif e.name.endswith(".py"):
+                st = e.stat()
+                out.append((f"{rel}/{e.name}", e.path, (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)))
+    out.sort()
+    spec = importlib.util.find_spec("egglog")
+    if spec is not None and spec.origin:
+        st = os.stat(spec.origin)
+        out.append(("egglog", spec.origin, (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)))
+    return out
+
+
+def _content_hash(files) -> str:
+    h = hashlib.sha256()
+    for rel, path, _ in files:
+        if rel != "egglog":
+            h.update(rel.encode())
+            h.update(Path(path).read_bytes())
+    try:
+        h.update(version("egglog").encode())
+    except Exception:  # noqa: BLE001  (egglog's version only refines the key)
+        pass
+    return h.hexdigest()
+
+
 def _eqtensor_source() -> str:
-    """A hash of eqtensor's own Python source (op type rules, rules, optimizer): a changed library
-    never reuses recipes of another version."""
+    """A hash of eqtensor's own Python source (op type rules, rules, optimizer) and egglog's version:
+    a changed library never reuses recipes of another version. Reading and hashing the source costs
+    every process ~10 ms, so the hash is remembered under ``<cache_dir>/optimizer`` in a file named by
+    the files' identities (paths, inodes, sizes, modification times): any change to a file names
+    another one."""
     global _source_hash
     if _source_hash is None:
-        h = hashlib.sha256()
-        package = Path(__file__).resolve().parents[1]
-        for p in sorted(package.rglob("*.py")):
-            h.update(str(p.relative_to(package.parent)).encode())
-            h.update(p.read_bytes())
-        try:
-            from importlib.metadata import version
-
-            h.update(version("egglog").encode())
-        except Exception:  # noqa: BLE001  (egglog's version only refines the key)
-            pass
-        _source_hash = h.hexdigest()
+        files = _source_files(Path(__file__).resolve().parents[1])
+        stamp = hashlib.sha256(repr([(rel, ident) for rel, _, ident in files]).encode()).hexdigest()[:32]
+        name = f"source-{stamp}.txt"
+        _source_hash = _remembered(name)
+        if _source_hash is None:
+            _source_hash = _content_hash(files)
+            _remember(name, _source_hash)
     return _source_hash
+
+
+def _remembered(name: str) -> str | None:
+    """The source hash in the file ``name`` of the optimizer cache (the hash and its SHA-256 on one
+    line), or None (absent, damaged, someone else's, an unusable directory)."""
+    try:
+        got = read_entry(os.path.join(cache_root(create=False), name))
+    except (OSError, Unusable, Damaged, Foreign):
+        return None
+    m = _SOURCE_LINE.fullmatch(got[0]) if got is not None else None
+    if m is None or hashlib.sha256(m.group(1)).hexdigest().encode() != m.group(2):
+        return None
+    return m.group(1).decode()
+
+
+def _remember(name: str, value: str) -> None:
+    try:
+        write_atomic(cache_root(create=True), name,
+                     f"{value} {hashlib.sha256(value.encode()).hexdigest()}\n".encode())
+    except (OSError, Unusable):
+        pass  # the optimizer cache warns about an unusable directory when it stores a recipe
 
 
 def _rule_key(rule) -> str:

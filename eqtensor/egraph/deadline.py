@@ -28,10 +28,28 @@ T_ENODE_ITERATION = 4e-6
 #: past the soft deadline (the budget minus what the caller reserved), the hard limit leaves this
 #: fraction of the budget for mandatory work before it gives up and keeps the input graph
 HARD_SLACK = 0.25
+#: the automatic wall-clock safety net (``Budget(seconds=None)``): this much plus ``SAFETY_NET_PER_NODE``
+#: per node of the graph — about 4x what the default rules need on the 2-core reference machine
+#: when a dozen other processes share it, so that only the iteration and e-node budgets stop saturation
+SAFETY_NET_BASE = 5.0
+SAFETY_NET_PER_NODE = 4e-3
+#: ... and at most this (the compile-time bound of a very large graph: past it the time model keeps
+#: the input graph rather than start an optimization it predicts will not finish)
+SAFETY_NET_MAX = 10.0
+
+
+def safety_net_seconds(n_nodes: int) -> float:
+    """The default wall-time budget of a compile of an ``n_nodes``-node graph.
+
+    >>> safety_net_seconds(0), safety_net_seconds(500), safety_net_seconds(5000)
+    (5.0, 7.0, 10.0)
+    """
+    return min(SAFETY_NET_BASE + SAFETY_NET_PER_NODE * n_nodes, SAFETY_NET_MAX)
 
 
 class Deadline:
-    """The wall-time budget of one compile (``Budget.seconds``), shared by its phases.
+    """The wall-time budget of one compile (``Budget.seconds``; None: :func:`safety_net_seconds` of
+    the graph's size, set by :meth:`plan`), shared by its phases.
 
     It starts at ``start`` (default: now). ``per_node`` is the time the caller needs per node of the
     graph *after* the optimizer (code generation); once the graph's size is known (:meth:`plan`)
@@ -45,9 +63,10 @@ class Deadline:
     (1.5, 2.0)
     """
 
-    def __init__(self, seconds: float, start: float | None = None, per_node: float = 0.0):
+    def __init__(self, seconds: float | None, start: float | None = None, per_node: float = 0.0):
         self.start = time.perf_counter() if start is None else start
-        self.seconds = float(seconds)
+        self.automatic = seconds is None  # the safety net sized by :meth:`plan`
+        self.seconds = safety_net_seconds(0) if seconds is None else float(seconds)
         self.per_node = per_node
         self.reserve = 0.0
         self.speed = 1.0  # measured slowdown against the time model (a loaded machine is slower)
@@ -57,8 +76,11 @@ class Deadline:
         self.start += seconds
 
     def plan(self, n_nodes: int) -> None:
-        """Reserve the caller's time for a graph of ``n_nodes`` nodes."""
+        """Reserve the caller's time for a graph of ``n_nodes`` nodes (and size the automatic
+        safety net for it)."""
         self.reserve = self.per_node * n_nodes
+        if self.automatic:
+            self.seconds = safety_net_seconds(n_nodes)
 
     def calibrate(self, seconds_per_action: float) -> None:
         """Scale the time model by the insertion's measured speed (seconds per staging row)."""

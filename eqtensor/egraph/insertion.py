@@ -39,6 +39,7 @@ class Loader:
         self.refined: set = set()  # (graph type, table type) pairs recorded as ``refines``
         self.folded: dict = {}  # (constant signature, type id) -> leaf index, for folding in the e-graph
         self.nodes = None  # the inserted graph's apply nodes, in topological order
+        self.equated: list = []  # (variable, alternative) pairs unioned (:meth:`equate`)
         self._tids: dict = {}  # (dtype, shape) -> type id
         self._rels: dict = {}  # op name -> staging relation
         self.opnames = self._rels.keys()  # the ops of the inserted nodes
@@ -78,44 +79,80 @@ class Loader:
         for count, node in enumerate(nodes):
             if check is not None and count and not count & 4095:
                 check()
-            kids = [names[id(i)] if id(i) in names else self.leaf(i) for i in node.inputs]
-            d = node.op.defn
-            pid = None
-            if d.params:
-                pid = PARAMS(node.op.key[1])
-                self.params.add(pid)
-            key = (d.name, pid, tuple(kids))
-            nid = self._seen.get(key)
-            if nid is not None:  # the same op on the same e-classes: one e-node (hash-consing)
-                self.merged += 1
-                names[id(node.out)] = nid
-                continue
-            if d.nin is None:  # variadic: the inputs as a cons list
-                self.lists += 1
-                lst = self.lists
-                rows.append(("LoadNil", (lst,)))
-                for kid in reversed(kids):
-                    self.lists += 1
-                    rows.append(("LoadCons", (self.lists, kid, lst)))
-                    lst = self.lists
-                kids = [lst]
-            nid = self._seen[key] = self._fresh()
-            rel = self._rels.get(d.name)
-            if rel is None:
-                rel = self._rels[d.name] = load_relation(d.name)
-            rows.append((rel, (nid, pid, *kids) if pid is not None else (nid, *kids)))
-            self._ty(nid, node.out.type)
-            if any(k in self._varies for k in key[2]):
-                rows.append(("LoadVaries", (nid,)))
-                self._varies.add(nid)
-            names[id(node.out)] = nid
+            self._node(node)
         for k, o in enumerate(outputs):
             nid = names.get(id(o))
             rows.append(("LoadRoot", (k, self.leaf(o) if nid is None else nid)))
 
+    def _node(self, node) -> None:
+        """Load one apply node whose inputs are loaded (or are leaves)."""
+        names, rows = self.names, self.rows
+        kids = [names[id(i)] if id(i) in names else self.leaf(i) for i in node.inputs]
+        d = node.op.defn
+        pid = None
+        if d.params:
+            pid = PARAMS(node.op.key[1])
+            self.params.add(pid)
+        key = (d.name, pid, tuple(kids))
+        nid = self._seen.get(key)
+        if nid is not None:  # the same op on the same e-classes: one e-node (hash-consing)
+            self.merged += 1
+            names[id(node.out)] = nid
+            return
+        if d.nin is None:  # variadic: the inputs as a cons list
+            self.lists += 1
+            lst = self.lists
+            rows.append(("LoadNil", (lst,)))
+            for kid in reversed(kids):
+                self.lists += 1
+                rows.append(("LoadCons", (self.lists, kid, lst)))
+                lst = self.lists
+            kids = [lst]
+        nid = self._seen[key] = self._fresh()
+        rel = self._rels.get(d.name)
+        if rel is None:
+            rel = self._rels[d.name] = load_relation(d.name)
+        rows.append((rel, (nid, pid, *kids) if pid is not None else (nid, *kids)))
+        self._ty(nid, node.out.type)
+        if any(k in self._varies for k in key[2]):
+            rows.append(("LoadVaries", (nid,)))
+            self._varies.add(nid)
+        names[id(node.out)] = nid
+
+    def equate(self, pairs) -> int:
+        """Load each ``(variable, alternative)``'s alternative (new nodes only; the variable is
+        loaded) and union the two: the ``LoadSame`` rows. Returns the number of pairs."""
+        names = self.names
+        self.equated = pairs  # alive while their ids key ``names``
+        for v, alt in pairs:
+            if id(alt) not in names:
+                if alt.owner is None:
+                    self.leaf(alt)
+                for node in _unloaded_nodes(alt, names):
+                    self._node(node)
+            self.rows.append(("LoadSame", (names[id(v)], names[id(alt)])))
+        return len(pairs)
+
     def _fresh(self) -> int:
         self.count += 1
         return self.count
+
+
+def _unloaded_nodes(v, names) -> list:
+    """The apply nodes ``v`` needs that are not loaded yet (not in ``names``), inputs first."""
+    order, seen, stack = [], set(), [(v, False)]
+    while stack:
+        v, expanded = stack.pop()
+        node = v.owner
+        if node is None or id(v) in names or id(node) in seen:
+            continue
+        if expanded:
+            seen.add(id(node))
+            order.append(node)
+            continue
+        stack.append((v, True))
+        stack.extend((i, False) for i in reversed(node.inputs))
+    return order
 
 
 #: graphs of fewer staging rows are inserted as the actions of one rule (measured crossover: files
@@ -182,6 +219,8 @@ def rows_as_actions(rows) -> list:
             acts.append(("call", "Root", (("int", row[0]), ("var", f"r{row[1]}"))))
         elif rel == "LoadCval":
             acts.append(("set", "cval", (("var", f"r{row[0]}"),), row[1]))
+        elif rel == "LoadSame":
+            acts.append(("union", f"r{row[0]}", f"r{row[1]}"))
         elif rel == "LoadNil":
             acts.append(("let", f"q{row[0]}", "Nil", ()))
         elif rel == "LoadCons":

@@ -25,6 +25,7 @@ from . import cache as opt_cache
 from .bridge import discard_session
 from .cache_codec import Uncacheable
 from .cache_key import leaves_and_nodes
+from .canonical import PRODUCT_RULE, SUM_RULE, alternatives
 from .deadline import T_FIXED, T_ACTION, T_NODE_COST, T_NODE_EXTRACT, T_NODE_INSERT, T_ROW, Deadline
 from .extract import CostModel, OutOfTime, graph_cost
 from .folding import fold_graph
@@ -118,7 +119,7 @@ def _from_cache(fgraph, cache_key, leaves, report, model, nodes, t0):
     entry, where = opt_cache.lookup(cache_key)
     if entry is not None:
         report.cost_before = report.cost_after = graph_cost(fgraph.outputs, model, nodes)
-        replayed = _replay(fgraph, entry, where, leaves, report, model, t0)
+        replayed = _replay(fgraph, entry, where, leaves, nodes, report, model, t0)
         if replayed is not None:
             return replayed
     report.cache_damaged, report.cache_note = opt_cache.last_lookup()  # damaged entries found
@@ -132,7 +133,7 @@ def _too_big(nodes, budget, clock, report) -> bool:
     if clock.left() >= need:
         return False
     note = (f"not optimized: {len(nodes)} nodes need about {need:.2g} s, more than the time budget "
-            f"({budget.seconds:g} s) leaves ({max(0.0, clock.left()):.2g} s)")
+            f"({clock.seconds:g} s) leaves ({max(0.0, clock.left()):.2g} s)")
     report.stop_reason = note
     report.budget_notes.append(note)
     return True
@@ -181,11 +182,11 @@ def _summary(report) -> dict:
     return {name: getattr(report, name) for name in _SUMMARY}
 
 
-def _replay(fgraph, entry, where, leaves, report, model, t0):
+def _replay(fgraph, entry, where, leaves, nodes, report, model, t0):
     """The cached optimization of ``fgraph`` and its report, or None if the recipe does not rebuild
     to the output types (then the e-graph runs)."""
     try:
-        new_outputs = opt_cache.replay(entry, leaves)
+        new_outputs = opt_cache.replay(entry, leaves, nodes)
     except Exception:  # noqa: BLE001  (a recipe that no longer builds: optimize afresh)
         return None
     if not all(_keeps_type(old, new) for old, new in zip(fgraph.outputs, new_outputs)):
@@ -212,6 +213,8 @@ def _saturate_and_extract(outputs, schedule, budget, model, report, keep_egraph,
     loader = Loader()
     loader.load(outputs, nodes, clock.check)
     report.merged = loader.merged
+    if budget.iterations:  # no rewriting at all with an iteration budget of 0
+        _load_alternatives(loader, outputs, schedule, report)
     acts = loader.actions
     acts += fact_actions(phases, loader)
     times["setup"] = time.perf_counter() - t
@@ -241,6 +244,21 @@ def _saturate_and_extract(outputs, schedule, budget, model, report, keep_egraph,
         result = None, None
     times["extract"] = time.perf_counter() - t
     return result
+
+
+def _load_alternatives(loader, outputs, schedule, report) -> None:
+    """Load the canonical-multiset alternatives of the graph's sums and products (:mod:`.canonical`)
+    for the cancellation rules in the schedule, unioned with their nodes; the report counts them
+    under those rules' names."""
+    names = {r.name for rs, _, _ in schedule.phases for r in rs.rules}
+    products, sums = PRODUCT_RULE in names, SUM_RULE in names
+    if not (products or sums):
+        return
+    alts = alternatives(outputs, loader.nodes, products, sums)
+    loader.equate([(v, alt) for v, alt, _ in alts])
+    for _, _, rule in alts:
+        if rule is not None:
+            report.rule_matches[rule] = report.rule_matches.get(rule, 0) + 1
 
 
 def _insertion_fits(loader, acts, clock, report) -> bool:

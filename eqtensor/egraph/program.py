@@ -8,7 +8,8 @@ Encoding (documented in ``docs/optimizer.md``):
   ``P`` (only for ops with parameters) is the id of the interned parameter tuple; variadic ops take a
   cons-list ``TL``;
 - facts: ``(ty x)`` the interned static type (no merge: an unsound union is an error), ``(cval x)``
-  the interned value of a uniform constant, relations ``pos``/``nonneg``/``nzconst``/``intconst`` and
+  the interned value of a uniform constant (merged: a rule exact up to the sign of zero, such as
+  ``neg_sub``, may union a folded ``-0.0`` with ``0.0``; the smaller id is kept), relations ``pos``/``nonneg``/``nzconst``/``intconst`` and
   ``(float_ty t)``; ``(tyK op P t1 … tK)`` tables of result types filled by Python (from the op
   table's type rules) for the entries rules request through ``(needK op P t1 … tK)``, so a rule can
   type the nodes it creates;
@@ -17,8 +18,9 @@ Encoding (documented in ``docs/optimizer.md``):
   marks constant e-classes, and ``(foldK op P a1 … aK z t)`` records an e-node whose inputs are all
   constants (and its type ``t``), which the optimizer evaluates and unions with a new leaf
   (constant folding);
-- ``(varies x)``: ``x`` is a node of the input graph depending on an input (set on insertion);
-  rules with ``assumes=`` apply their assumptions only to such terms, never to constants;
+- ``(varies x)``: ``x`` depends on an input (set on insertion, and carried to the terms rules
+  create through the ops of :data:`VARIES_THROUGH`); rules with ``assumes=`` apply their
+  assumptions only to such terms, never to constants;
 - ``(refines a b)``: type ``a`` is type ``b`` with possibly more static lengths. The op table types
   ``reshape`` and ``alloc`` from input *types* only (a constant shape's value is unseen); a rule
   replacing a ``reshape`` by a ``reshape`` to the same shape operand, or creating ``zeros_like(v)``
@@ -122,7 +124,7 @@ def declarations() -> str:
         d = OPS[name]
         args = (["i64"] if d.params else []) + (["TL"] if d.nin is None else ["T"] * d.nin)
         lines.append(f"(constructor {constructor_name(name)} ({' '.join(args)}) T)")
-    lines += ["(function ty (T) i64 :no-merge)", "(function cval (T) i64 :no-merge)", "(relation pos (T))",
+    lines += ["(function ty (T) i64 :no-merge)", "(function cval (T) i64 :merge (min old new))", "(relation pos (T))",
               "(relation nonneg (T))", "(relation nzconst (T))", "(relation float_ty (i64))",
               "(relation unstable (T i64))", "(relation made (T i64))", "(relation isconst (T))",
               "(relation varies (T))", "(relation intconst (T))",
@@ -137,6 +139,7 @@ def declarations() -> str:
         used = {w[3:] for w in body.replace("(", " ").split() if w.startswith("op_")}
         if used <= ok:
             lines.append(f'(rule {body} {head} :ruleset facts :name "fact_{name}")')
+    lines += _varies_rules()
     for name in sorted(OPS):  # constant folding: e-nodes whose inputs are all constants
         d = OPS[name]
         if d.nin is None or not 1 <= d.nin <= MAX_CREATED_ARITY or d.kind in NEVER_FOLDED:
@@ -148,6 +151,30 @@ def declarations() -> str:
         head = f"(fold{d.nin} {OPIDS(name)} {p or 0} {' '.join(kids)} z t)"
         lines.append(f'(rule ({body}) ({head}) :ruleset facts :name "fact_fold_{name}")')
     return "\n".join(lines + load_declarations())
+
+
+#: ops through which ``varies`` reaches the terms rules create (so the assumed rules, which apply
+#: only to terms that depend on an input, also see what the broadcast rules and lifts make)
+VARIES_THROUGH = ("add", "sub", "mul", "true_div", "neg", "dimshuffle", "sum", "alloc")
+
+
+def _varies_rules() -> list[str]:
+    """Fact rules: an e-node of :data:`VARIES_THROUGH` with an operand that varies varies."""
+    out = []
+    for name in VARIES_THROUGH:
+        d = OPS.get(name)
+        if d is None:
+            continue
+        cn, p = constructor_name(name), "p " if d.params else ""
+        if d.nin is None:  # variadic (alloc): its value, the first of the list
+            out.append(f'(rule ((= z ({cn} {p}(Cons a r))) (varies a)) ((varies z)) :ruleset facts '
+                       f':name "fact_varies_{name}")')
+            continue
+        kids = " ".join(f"a{i}" for i in range(d.nin))
+        for i in range(d.nin):
+            out.append(f'(rule ((= z ({cn} {p}{kids})) (varies a{i})) ((varies z)) :ruleset facts '
+                       f':name "fact_varies_{name}_{i}")')
+    return out
 
 
 #: the fact relations of constants (:func:`const_facts`), each with a staging relation
@@ -172,18 +199,19 @@ def load_declarations() -> list[str]:
     extractor ignores them.
 
     Relations: ``(LoadLeaf id k)``, ``(LoadNil l)``, ``(LoadCons l head tail)``, ``(LoadTy id type
-    id)``, ``(LoadVaries id)``, ``(LoadRoot k id)``, ``(LoadCval id value id)``,
+    id)``, ``(LoadVaries id)``, ``(LoadRoot k id)``, ``(LoadCval id value id)``, ``(LoadSame id id)``
+    (two nodes known equal: their e-classes are unioned),
     ``(LoadFact_<fact> id)``; each op's ``(Load_op_<name> id [params id] kid ids… | list id)`` is
     declared on first use (:func:`load_op_declarations`), so the e-graph has no empty tables for
     the ops a program never uses (every table costs each push, pop and freeze).
     """
     lines = ["(ruleset load)", "(relation LoadLeaf (i64 i64))", "(relation LoadNil (i64))",
              "(relation LoadCons (i64 i64 i64))", "(relation LoadTy (i64 i64))", "(relation LoadVaries (i64))",
-             "(relation LoadRoot (i64 i64))", "(relation LoadCval (i64 i64))"]
+             "(relation LoadRoot (i64 i64))", "(relation LoadCval (i64 i64))", "(relation LoadSame (i64 i64))"]
     rules = [("LoadLeaf z k", "(union (Ref z) (Leaf k))"), ("LoadNil l", "(union (RefL l) (Nil))"),
              ("LoadCons l h t", "(union (RefL l) (Cons (Ref h) (RefL t)))"), ("LoadTy z t", "(set (ty (Ref z)) t)"),
              ("LoadVaries z", "(varies (Ref z))"), ("LoadRoot k z", "(Root k (Ref z))"),
-             ("LoadCval z v", "(set (cval (Ref z)) v)")]
+             ("LoadCval z v", "(set (cval (Ref z)) v)"), ("LoadSame a b", "(union (Ref a) (Ref b))")]
     for f in CONST_FACTS:
         lines.append(f"(relation LoadFact_{f} (i64))")
         rules.append((f"LoadFact_{f} z", f"({f} (Ref z))"))

@@ -24,7 +24,11 @@ class Budget:
       rebuilding — and, in ``function``, of the code generation after it (the C compiler's own run
       is not counted): a phase predicted to overrun is skipped or cut short (no iteration is
       started, extraction is greedy only, or the input graph is kept), the report's
-      ``budget_notes`` say which, and the compile overshoots by at most about half of it;
+      ``budget_notes`` say which, and the compile overshoots by at most about half of it. It is a
+      safety net: the default (``None``) scales with the graph, 5 s plus 4 ms per node, at most 10 s
+      (:func:`~.deadline.safety_net_seconds`: 7 s at 500 nodes, 10 s from 1 250), so that the iteration and e-node
+      budgets decide where saturation stops even on a loaded machine, and results do not depend
+      on the load; an explicit value is the bound itself;
     - ``match_limit``: back-off — a rule with more new matches in one iteration than
       ``max(match_limit, e-graph size)`` (it grows the e-graph faster than linearly) is dropped for
       the rest of the run;
@@ -34,7 +38,7 @@ class Budget:
 
     iterations: int = 30
     enodes: int = 100_000
-    seconds: float = 2.0
+    seconds: float | None = None
     match_limit: int = 5_000
     max_graph_nodes: int = 200_000
 
@@ -43,8 +47,8 @@ class Budget:
             v = getattr(self, name)
             if not isinstance(v, int) or v < 0:
                 raise ValueError(f"Budget.{name} must be a non-negative int, got {v!r}")
-        if not self.seconds >= 0:
-            raise ValueError(f"Budget.seconds must be >= 0, got {self.seconds!r}")
+        if self.seconds is not None and not self.seconds >= 0:
+            raise ValueError(f"Budget.seconds must be None (automatic) or >= 0, got {self.seconds!r}")
 
 
 @dataclass

@@ -7,14 +7,16 @@ differentiated again and compiled (the optimizer sees forward and backward graph
 
 Conventions, as in PyTensor:
 
-- the cost is a scalar; ``known_grads`` seeds cotangents of other variables (the cost may then be
-  ``None``);
+- the cost is a scalar, seeded with ``second(cost, 1)`` (1 that keeps the cost's inputs in the
+  gradient's graph; zero gradients are ``second(wrt, 0)``); ``known_grads`` seeds cotangents of
+  other variables as given (the cost may then be ``None``);
 - cotangents are summed back over the input's statically broadcastable dimensions and have the
   input's dtype; an op with an integer or boolean output passes no gradient to its inputs, and an
   integer ``wrt`` gets the real-valued gradient (of dtype ``config.floatX``) flowing into it from
   ops with float outputs (``grad(i * 2.5, i)`` is 2.5, ``grad(i ** 2, i)`` is 0: ``i ** 2`` is an
   integer);
-- ``consider_constant`` variables and ``disconnected_grad(x)`` stop the gradient; ops declared
+- ``consider_constant`` variables and ``disconnected_grad(x)`` stop the gradient (a ``wrt`` among
+  them gets its gradient, passed no further); cotangents of complex values are undefined; ops declared
   ``differentiable=False`` give zero gradients (``shape``/``shape_i`` are disconnected);
 - a ``wrt`` the cost does not depend on raises :class:`DisconnectedInputError` (see
   ``disconnected_inputs`` and ``return_disconnected``).
@@ -47,6 +49,7 @@ from ..core.replace import clone_replace
 from ..core.op import OPS, Op
 from ..core.graph import TensorType
 from ..core.ops.elemwise import cast
+from ..core.ops.second import second
 from ..core.ops.reduction import sum as reduce_sum
 from . import gradients, vjp
 
@@ -85,6 +88,13 @@ def _grad_dtype(v) -> str:
 
 def _discrete(v) -> bool:
     return v.dtype not in FLOAT_DTYPES
+
+
+def _through_complex(v):
+    """The cotangent of a complex value ``v``: undefined (complex cotangents are not supported; a
+    gradient that needs one raises ``NullTypeGradError``, where PyTensor raises a ``TypeError``)."""
+    return vjp.NullGrad(f"it goes through the complex value {v} ({v.type}), and eqtensor does not "
+                        f"differentiate through complex values")
 
 
 def _differentiable(defn) -> bool:
@@ -149,7 +159,7 @@ def backprop(seeds, wrt, consider_constant=()):
 def _backprop(seeds, wrt, consider_constant):
     nodes = toposort([v for v, _ in seeds])
     wrt_ids = {id(w) for w in wrt}
-    cut = {id(v) for v in consider_constant} - wrt_ids
+    cut = {id(v) for v in consider_constant}  # a wrt among them gets its gradient, passed no further (PyTensor)
     relevant = set(wrt_ids)  # variables that depend on some wrt through connected edges
     for node in nodes:
         o = node.out
@@ -170,9 +180,10 @@ def _backprop(seeds, wrt, consider_constant):
         targets = [(p, i) for p, i in enumerate(node.inputs) if id(i) in relevant and _connected(node, p)]
         reached.update(id(i) for _, i in targets)
         terms = ct.get(id(o))
-        if not targets or not terms or _discrete(o) or not _differentiable(node.op.defn):
+        complex_out = o.dtype.startswith("complex")
+        if not targets or not terms or (_discrete(o) or not _differentiable(node.op.defn)) and not complex_out:
             continue
-        g = _total(terms)
+        g = _through_complex(o) if complex_out else _total(terms)
         ct[id(o)] = [g]
         if isinstance(g, vjp.NullGrad):
             results = [g] * len(node.inputs)
@@ -188,7 +199,9 @@ def _backprop(seeds, wrt, consider_constant):
                                    f"{len(node.inputs)} inputs")
         for p, i in targets:
             r = results[p]
-            if r is None or r is vjp.ZERO or (_discrete(i) and id(i) not in wrt_ids):
+            if r is not None and r is not vjp.ZERO and i.dtype.startswith("complex"):
+                r = _through_complex(i)
+            elif r is None or r is vjp.ZERO or (_discrete(i) and id(i) not in wrt_ids):
                 continue  # an integer wrt gets its real-valued cotangent (PyTensor); other integers none
             ct.setdefault(id(i), []).append(r if isinstance(r, vjp.NullGrad) else _fit(r, i, node))
     out = []
@@ -229,7 +242,9 @@ def _seeds(cost, known_grads, where):
             raise TypeError(
                 f"{where}: the cost must be a scalar (0-d tensor), got {cost} of type {cost.type}; reduce "
                 f"it (e.g. cost.sum()) or use jacobian / Lop for non-scalar expressions")
-        seeds.append((cost, Constant(np.ones((), _grad_dtype(cost)))))
+        # PyTensor's seed: 1 that keeps the cost (hence its inputs) in the gradient's graph, so a
+        # function of the gradient takes the inputs the cost took (``second_same_type`` drops it)
+        seeds.append((cost, second(cost, Constant(np.ones((), _grad_dtype(cost))))))
     for v, g in (known_grads or {}).items():
         if not isinstance(v, Variable):
             raise TypeError(f"{where}: known_grads keys must be symbolic variables, got {v!r}")
@@ -249,8 +264,9 @@ def _seeds(cost, known_grads, where):
 
 
 def zeros_like(x, dtype=None):
-    """Zeros with ``x``'s run-time shape."""
-    return vjp.zeros_like(x, dtype)
+    """Zeros with ``x``'s run-time shape, with ``x`` kept in the graph (as PyTensor's zero gradients:
+    a function of them takes ``x`` as an input even when its shape is static)."""
+    return second(x, vjp.zeros_like(x, dtype))
 
 
 def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_names=True, known_grads=None,
@@ -268,7 +284,7 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_nam
     >>> from eqtensor import tensor as pt
     >>> x, y = pt.dscalar("x"), pt.dscalar("y")
     >>> gx, gy = grad(x * y + x, [x, y])
-    >>> float(gx.eval({y: 3.0})), float(gy.eval({x: 5.0}))
+    >>> float(gx.eval({x: 2.0, y: 3.0})), float(gy.eval({x: 5.0, y: 3.0}))  # the cost's inputs (see _seeds)
     (4.0, 5.0)
     >>> grad(pt.dvector("v"), x)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
@@ -375,7 +391,9 @@ def Rop(f, wrt, eval_points, disconnected_outputs="raise", return_disconnected="
                 return_disconnected="none", add_names=False)
 
     terms = [reduce_sum(vj * e) for vj, e in zip(vjps, ev_list) if vj is not None]
-    jvps = (grad(_total(terms), dummies, disconnected_inputs="ignore", return_disconnected="none")
+    # seeded as known_grads (no cost kept in the graph): the result reads f's inputs only where it needs them
+    jvps = (grad(None, dummies, known_grads={_total(terms): np.ones((), _grad_dtype(terms[0]))},
+                 disconnected_inputs="ignore", return_disconnected="none", add_names=False)
             if terms else [None] * len(f_list))
     # the result does not depend on the dummies' values (linearity); they may remain in shapes
     swap = {u: fi for u, fi in zip(dummies, f_list) if u.type.dtype == fi.dtype}

@@ -3,8 +3,9 @@
 For each trial it draws shapes (all pattern variables of one rank share a shape, within their static
 shape; every other pair of trials uses one length for all axes so contractions line up), a dtype
 (float64, or float32 every other trial, unless the rule declares fewer ``dtypes``) and values mixing normal draws with edge values (0, -0.0,
-±1, tiny, ±30, ±700, ±1000, ±1e300, ±inf, nan), restricted by the rule's ``domain`` (``"shape_of:x"`` makes an integer vector a valid shape for
-reshaping ``x``'s value) and by its assumptions ( a variable the rule assumes
+±1, tiny, ±30, ±700, ±1000, ±1e300, ±inf, nan), restricted by the rule's ``domain``
+(``"length_of:x:0"`` makes an integer scalar the length of ``x``'s axis 0; ``"shape_of:x"`` makes
+an integer vector a valid shape for reshaping ``x``'s value) and by its assumptions ( a variable the rule assumes
 ``finite``/``finite_nonzero`` is drawn from that domain, the others keep every edge value). Both sides
 must have the same dtype and shape; where the pattern is nan (undefined) the replacement must be
 nan too unless the reference is defined there (so a missing guard such as ``x > 0`` for
@@ -107,10 +108,13 @@ def _check_rule(rule: Rule, trials: int, rng) -> str | None:
         else:
             shapes = {nd: tuple(int(s) for s in rng.integers(1, 4, nd)) for nd in {v.ndim for v in vars2}}
         values, by_name = {}, {}
-        for v, v2 in sorted(zip(pvars, vars2), key=lambda p: domain.get(p[0].tag["pattern"], "").startswith("shape_of:")):
+        for v, v2 in sorted(zip(pvars, vars2), key=lambda p: _derived(domain.get(p[0].tag["pattern"], ""))):
             kind = domain.get(v.tag["pattern"], "")
             if kind.startswith("shape_of:"):
                 values[v2] = _shape_for(rng, by_name[kind[9:]].size, v2)
+            elif kind.startswith("length_of:"):
+                name, axis = kind[10:].split(":")
+                values[v2] = np.array(by_name[name].shape[int(axis)], dtype=v2.dtype)
             else:
                 shape = tuple(d if d is not None else s for d, s in zip(v2.type.shape, shapes[v2.ndim]))
                 values[v2] = _values(rng, v.tag["pattern"], domain, v2, shape, edges)
@@ -130,6 +134,11 @@ def _check_rule(rule: Rule, trials: int, rng) -> str | None:
             inputs = {v.tag["pattern"]: values[v2].tolist() for v, v2 in zip(pvars, vars2)}
             return f"{msg} (inputs {inputs})"
     return None
+
+
+def _derived(kind: str) -> bool:
+    """Whether a variable's value is derived from another's (drawn after the others)."""
+    return kind.startswith(("shape_of:", "length_of:"))
 
 
 def _retype(roots, pvars, dtype):

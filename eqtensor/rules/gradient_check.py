@@ -89,6 +89,7 @@ _SPD = u(-0.3, 0.3, 3, 3, diag=2.0)  # diagonally dominant: each triangle gives 
 _LINALG = {
     "cholesky": [(lambda a: solvers.cholesky(a), [_SPD]),
                  (lambda a: solvers.cholesky(a, lower=False), [u(-0.3, 0.3, 2, 3, 3, diag=2.0)])],
+    "cholesky_grad": [(lambda ell, g: Op(OPS["cholesky_grad"])(ell, g), [_SPD, u(-1, 1, 3, 3)])],
     "solve_triangular": [(lambda a, b: solvers.solve_triangular(a, b, lower=True), [_SPD, u(-1, 1, 3)]),
                          (lambda a, b: solvers.solve_triangular(a, b, trans=1, unit_diagonal=True),
                           [_SPD, u(-1, 1, 3, 2)]),
@@ -142,13 +143,14 @@ EXPLICIT = {
     "abs": [(un("abs"), [np.array([-1.5, 0.7, 2.0])])],
     "polygamma": [(lambda x: polygamma(1, x), [u(0.5, 4, 3)])],
     "print": [(lambda x: Op(OPS["print"], {"message": "x", "attrs": ("shape",)})(x) * 2, [u(-2, 2, 3)])],
-    # special functions whose derivative in a parameter (order, shape) is not written: that parameter constant
+    "check": [(lambda x: Op(OPS["check"], {"message": "x"})(x, Constant(np.array(True))) * 2, [u(-2, 2, 3)])],
+    # special functions whose derivative in a parameter (the order) is not written: that parameter constant
     **{name: [(lambda x, name=name, k=k: Op(OPS[name])(Constant(np.array([[k], [k + 1.0]])), x), [u(lo, hi, 2, 3)])]
-       for name, k, lo, hi in (("gammainc", 1.5, 0.2, 3), ("gammaincc", 1.5, 0.2, 3), ("gammaincinv", 1.5, 0.1, 0.9),
-                               ("gammainccinv", 1.5, 0.1, 0.9), ("jv", 0.5, 0.5, 3), ("iv", 0.5, 0.5, 3),
-                               ("ive", 0.5, -3, -0.5), ("kv", 0.5, 0.5, 3), ("kve", 1.5, 0.5, 3))},
-    **{name: [(lambda x, name=name: Op(OPS[name])(Constant(np.array([0.5, 2.0, 3.5])), Constant(np.array(1.5)), x),
-               [u(0.1, 0.9, 2, 3)])] for name in ("betainc", "betaincinv")},
+       for name, k, lo, hi in (("jv", 0.5, 0.5, 3), ("iv", 0.5, 0.5, 3), ("ive", 0.5, -3, -0.5), ("kv", 0.5, 0.5, 3),
+                               ("kve", 1.5, 0.5, 3))},
+    "hyp2f1": [(lambda a, b, c, z: Op(OPS["hyp2f1"])(a, b, c, z), [u(0.5, 2, 2, 3), u(0.5, 2, 1, 3), u(2.5, 4, 2, 1),
+                                                                   u(-2, 0.5, 2, 3)])],
+    "polygamma_n": [(lambda x: Op(OPS["polygamma_n"])(Constant(np.array([0, 1, 3])), x), [u(0.5, 4, 2, 3)])],
     "switch": [(lambda a, b: elemwise.switch(Constant(np.array([True, False, True])), a, b), [u(-2, 2, 3), u(-2, 2, 1)])],
     "clip": [(lambda x, lo, hi: elemwise.clip(x, lo, hi), [np.array([-2.0, 0.1, 2.0, 0.5]), np.array([-1.0]),
                                                       np.array([1.0])])],

@@ -10,6 +10,10 @@ one-hot vector ``e_i``. Two ways to build all rows here:
   is one graph of batched ops (a matrix product where the VJP has a vector product), whatever ``n``
   is at run time. Every op of the gradient graph needs a batching rule.
 
+Each row's seed is ``second(expression, e_i)``: a row of the Jacobian is the gradient of a cost
+(an element of the expression), and like every gradient it keeps the expression's inputs in the
+graph (docs/derivatives.md, "The seed").
+
 The third way, a loop over the rows (``scan``, PyTensor's default, for sizes known only at run
 time), needs the scan face and lives in :func:`eqtensor.gradient.jacobian`.
 
@@ -31,6 +35,7 @@ from ..core.graph import Constant, TensorType, Variable
 from ..core.op import as_tensor_variable
 from ..core.ops.broadcast import alloc
 from ..core.ops.creation import eye
+from ..core.ops.second import second
 from ..core.ops.join import stack
 from ..core.ops.shape import reshape
 from ..core.vectorize import vectorize_graph
@@ -62,7 +67,7 @@ def unrolled(expression, wrt_list, shape, consider_constant=None, disconnected_i
         seed = np.zeros(n, dtype)
         seed[k] = 1
         gs = grad(None, wrt_list, consider_constant=consider_constant, disconnected_inputs=disconnected_inputs,
-                  known_grads={expression: Constant(seed.reshape(shape))})
+                  known_grads={expression: second(expression, Constant(seed.reshape(shape)))})
         for row, g in zip(rows, gs):
             row.append(g)
     out = []
@@ -93,7 +98,7 @@ def batched(expression, wrt_list, consider_constant=None, disconnected_inputs="r
     flat = reshape(expression, (n,))
     tangent = Variable(TensorType(_grad_dtype(expression), flat.type.shape), name="row_tangent")
     single_rows = grad(None, wrt_list, consider_constant=consider_constant, disconnected_inputs=disconnected_inputs,
-                       known_grads={flat: tangent}, return_disconnected="zero")
+                       known_grads={flat: second(flat, tangent)}, return_disconnected="zero")
     try:
         all_rows = vectorize_graph(single_rows, {tangent: eye(n, dtype=tangent.dtype)})
     except NotImplementedError as e:

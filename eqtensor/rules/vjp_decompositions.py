@@ -51,15 +51,29 @@ def _la_cols(v, d):
     return v * S.expand_dims(d, d.ndim - 1)
 
 
-@vjp("cholesky", "A = L L^T from A's lower triangle: dA = fold(L^-T Phi(L^T dL) L^-1), Phi = tril with the "
-                 "diagonal halved (Murray 2016)")
-def _cholesky_vjp(op, inputs, out, g):
-    lt = swap_last(out)
+def _cholesky_formula(ell, g):
+    """``fold(L^-T Phi(L^T G) L^-1)``, ``Phi`` = lower triangle with the diagonal halved (Murray 2016): what
+    ``cholesky_grad`` computes (reading the lower triangle of ``L``), built from differentiable ops."""
+    lt = swap_last(LC.tril(ell))
     p = matmul(lt, g)
     phi = E.switch(_la_eye(p), p * 0.5, LC.tril(p))
     y = SV.solve_triangular(lt, phi, lower=False)  # L^-T Phi
     s = swap_last(SV.solve_triangular(lt, swap_last(y), lower=False))  # L^-T Phi L^-1
-    return (_la_fold(s, True),)
+    return _la_fold(s, True)
+
+
+@vjp("cholesky", "A = L L^T from A's lower triangle: dA = fold(L^-T Phi(L^T dL) L^-1), Phi = tril with the "
+                 "diagonal halved (Murray 2016), as one op (cholesky_grad: a triangular product and two "
+                 "triangular solves)")
+def _cholesky_vjp(op, inputs, out, g):
+    return (Op(OPS["cholesky_grad"])(out, g),)
+
+
+@vjp("cholesky_grad", "linear in G, smooth in L: differentiated through its formula (fold, tril, two "
+                      "triangular solves and a product)", inner_graph=True)
+def _cholesky_grad_vjp(op, inputs, out, g, backprop):
+    got = backprop([(_cholesky_formula(*inputs), g)], list(inputs))
+    return [{"unreached": None, "zero": ZERO}[r] if isinstance(r, str) else r for r in got]
 
 
 @vjp("solve_triangular", "x = A^-1 b on one triangle of A: db = A^-T g, dA = -db x^T on that triangle (strictly, "

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.ops import elemwise as E
-from .vjp import VJPRule, collector, folded, scaled
+from .vjp import ZERO, VJPRule, collector, folded, scaled
 
 VJPS: list[VJPRule] = []
 vjp = collector(VJPS)
@@ -104,6 +104,11 @@ def _clip(op, inputs, out, g):
     return g * E.and_(E.ge(x, lo), E.le(x, hi)), g * E.lt(x, lo), g * E.gt(x, hi)
 
 
+@vjp("second", "second(a, b) copies b: a's values are not read (disconnected)", only=(1,))
+def _second(op, inputs, out, g):
+    return None, g
+
+
 @vjp("cast", "a cast is linear: cast the cotangent back (the driver casts to the input's dtype)")
 def _cast(op, inputs, out, g):
     return (g,)
@@ -116,6 +121,14 @@ _ERF = float(2 / np.sqrt(np.pi))
 # op, why, cotangent of x as a function of (g, x, out, op)
 UNARY = [
     ("neg", "d(-x) = -dx", lambda g, x, out, op: -g),
+    ("tensor_copy", "a copy passes the cotangent", lambda g, x, out, op: g),
+    # of real inputs; for a complex x the rule's result only marks x as reached (the reverse pass makes
+    # it undefined: it does not differentiate through complex values, see autodiff.py)
+    ("real", "d real(x) = dx for real x", lambda g, x, out, op: g),
+    ("imag", "d imag(x) = 0 for real x", lambda g, x, out, op: g if x.dtype.startswith("complex") else ZERO),
+    ("conj", "d conj(x) = dx for real x", lambda g, x, out, op: g),
+    ("angle", "d angle(x) = 0 for real x (0 or pi)",
+     lambda g, x, out, op: g if x.dtype.startswith("complex") else ZERO),
     ("abs", "d|x| = sign(x) dx", lambda g, x, out, op: scaled(g, E.sign(x))),
     ("exp", "d exp(x) = exp(x) dx: reuse the output", lambda g, x, out, op: scaled(g, out)),
     ("exp2", "d 2^x = log(2) 2^x dx", lambda g, x, out, op: scaled(g, out * _LOG2)),

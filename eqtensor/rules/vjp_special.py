@@ -1,12 +1,15 @@
 """VJP rules of SciPy's special functions (gamma, incomplete gamma and beta functions and their
-inverses, Bessel functions, Owen's T).
+inverses, Bessel functions, Owen's T, hyp2f1, polygamma of a symbolic order).
 
-Where the derivative with respect to a parameter (the order of a Bessel function, the shape
-parameters of an incomplete gamma or beta function) is not written, the rule returns a
-:class:`~eqtensor.rules.vjp.NullGrad` for it, as PyTensor's ``grad_not_implemented``: ``grad`` raises
+The derivatives of the incomplete gamma and beta functions in their shape parameters, and of
+``hyp2f1`` in ``a``, ``b``, ``c``, are ops of their own (``gammainc_dk``, ``betainc_der``,
+``hyp2f1_der``: series and continued fractions, :mod:`eqtensor.core.ops.special_functions`); the
+inverse functions are differentiated implicitly (``x = P^-1(k, y)``: ``dx/dk = -(dP/dk) / (dP/dx)``
+at ``x``). Where the derivative with respect to a parameter is not written (the order of a Bessel
+function, the integer order of ``polygamma``), the rule returns a :class:`~eqtensor.rules.vjp.NullGrad`
+for it, as PyTensor's ``grad_not_implemented``: ``grad`` raises
 :class:`~eqtensor.rules.autodiff.NullTypeGradError` only when the parameter depends on a ``wrt``;
-a constant parameter costs nothing. PyTensor differentiates ``gammainc``/``gammaincc`` in ``k`` and
-``betainc`` in ``a``, ``b`` by series (not written here, see docs/porting.md).
+a constant parameter costs nothing.
 
 >>> import numpy as np
 >>> from eqtensor import tensor as pt
@@ -21,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.ops import elemwise as E
+from ..core.ops import special_functions as S
 from .vjp import NullGrad, VJPRule, collector, scaled
 
 VJPS: list[VJPRule] = []
@@ -51,28 +55,30 @@ def _log_gamma_density(k, x):
     return E.log(x) * (k - 1.0) - x - E.gammaln(k)
 
 
-@vjp("gammainc", "d P(k, x) = x^(k-1) exp(-x) / Gamma(k) dx; d/dk not written")
+@vjp("gammainc", "d P(k, x) = gammainc_dk(k, x) dk + x^(k-1) exp(-x) / Gamma(k) dx")
 def _gammainc(op, inputs, out, g):
     k, x = inputs
-    return _not_written("gammainc with respect to k"), scaled(g, E.exp(_log_gamma_density(k, x)))
+    return scaled(g, S.gammainc_dk(k, x)), scaled(g, E.exp(_log_gamma_density(k, x)))
 
 
-@vjp("gammaincc", "d Q(k, x) = -x^(k-1) exp(-x) / Gamma(k) dx; d/dk not written")
+@vjp("gammaincc", "Q = 1 - P: d Q(k, x) = -gammainc_dk(k, x) dk - x^(k-1) exp(-x) / Gamma(k) dx")
 def _gammaincc(op, inputs, out, g):
     k, x = inputs
-    return _not_written("gammaincc with respect to k"), -(g * E.exp(_log_gamma_density(k, x)))
+    return -(g * S.gammainc_dk(k, x)), -(g * E.exp(_log_gamma_density(k, x)))
 
 
-@vjp("gammaincinv", "x = P^-1(k, y): dx = dy / (d P / dx at x) (reuse the output); d/dk not written")
+@vjp("gammaincinv", "x = P^-1(k, y): dx = (dy - gammainc_dk(k, x) dk) / (d P / dx at x) (reuse the output)")
 def _gammaincinv(op, inputs, out, g):
     k, _ = inputs
-    return _not_written("gammaincinv with respect to k"), scaled(g, E.exp(-_log_gamma_density(k, out)))
+    gx = scaled(g, E.exp(-_log_gamma_density(k, out)))
+    return -(gx * S.gammainc_dk(k, out)), gx
 
 
-@vjp("gammainccinv", "x = Q^-1(k, y): dx = -dy / (d P / dx at x) (reuse the output); d/dk not written")
+@vjp("gammainccinv", "x = Q^-1(k, y): dx = -(dy + gammainc_dk(k, x) dk) / (d P / dx at x) (reuse the output)")
 def _gammainccinv(op, inputs, out, g):
     k, _ = inputs
-    return _not_written("gammainccinv with respect to k"), -(g * E.exp(-_log_gamma_density(k, out)))
+    gx = -(g * E.exp(-_log_gamma_density(k, out)))
+    return gx * S.gammainc_dk(k, out), gx
 
 
 def _bessel(name, why, dx):
@@ -113,15 +119,30 @@ def _log_beta_density(a, b, x):
     return E.log(x) * (a - 1.0) + E.log1p(-x) * (b - 1.0) - log_beta
 
 
-@vjp("betainc", "d I_x(a, b) = x^(a-1) (1-x)^(b-1) / B(a, b) dx; d/da, d/db not written")
+@vjp("betainc", "d I_x(a, b) = betainc_der(a, b, x, 0) da + betainc_der(a, b, x, 1) db "
+                "+ x^(a-1) (1-x)^(b-1) / B(a, b) dx")
 def _betainc(op, inputs, out, g):
     a, b, x = inputs
-    return (_not_written("betainc with respect to a"), _not_written("betainc with respect to b"),
+    return (scaled(g, S.betainc_der(a, b, x, 0)), scaled(g, S.betainc_der(a, b, x, 1)),
             scaled(g, E.exp(_log_beta_density(a, b, x))))
 
 
-@vjp("betaincinv", "x = I^-1(a, b, y): dx = dy / (d I / dx at x) (reuse the output); d/da, d/db not written")
+@vjp("betaincinv", "x = I^-1(a, b, y): dx = (dy - dI/da da - dI/db db) / (d I / dx at x) (reuse the output)")
 def _betaincinv(op, inputs, out, g):
     a, b, _ = inputs
-    return (_not_written("betaincinv with respect to a"), _not_written("betaincinv with respect to b"),
-            scaled(g, E.exp(-_log_beta_density(a, b, out))))
+    gx = scaled(g, E.exp(-_log_beta_density(a, b, out)))
+    return -(gx * S.betainc_der(a, b, out, 0)), -(gx * S.betainc_der(a, b, out, 1)), gx
+
+
+@vjp("hyp2f1", "d 2F1(a, b; c; z) = hyp2f1_der(.., 0) da + hyp2f1_der(.., 1) db + hyp2f1_der(.., 2) dc "
+               "+ a b / c 2F1(a+1, b+1; c+1; z) dz")
+def _hyp2f1(op, inputs, out, g):
+    a, b, c, z = inputs
+    dz = a * b / c * S.hyp2f1(a + 1.0, b + 1.0, c + 1.0, z)
+    return (*(scaled(g, S.hyp2f1_der(a, b, c, z, k)) for k in range(3)), scaled(g, dz))
+
+
+@vjp("polygamma_n", "d polygamma(n, x) = polygamma(n + 1, x) dx; n is an integer order")
+def _polygamma_n(op, inputs, out, g):
+    n, x = inputs
+    return NullGrad("polygamma is not differentiable in its integer order n"), scaled(g, E.polygamma(n + 1, x))

@@ -31,6 +31,7 @@ from ..core.ops.repetition import *  # noqa: F403
 from ..core.ops.selection import *  # noqa: F403  (where(cond) is nonzero)
 from ..core.ops.statistics import *  # noqa: F403
 from ..core.ops.elemwise_formulas import *  # noqa: F403
+from ..core.ops.special_functions import *  # noqa: F403
 from ..core.ops.products import *  # noqa: F403
 from ..core.ops.einsum import *  # noqa: F403
 from ..core.ops.ranges import *  # noqa: F403
@@ -38,7 +39,7 @@ from ..core.ops.diagonals import *  # noqa: F403
 from ..core.ops.rearranging import *  # noqa: F403
 from ..core.ops.flat_indices import *  # noqa: F403
 from ..core.ops.static_values import *  # noqa: F403
-from . import linalg, random, special  # noqa: E402  (pt.linalg, pt.random, pt.special)
+from . import extra_ops, linalg, random, special  # noqa: E402  (pt.extra_ops, pt.linalg, pt.random, pt.special)
 
 globals().update(_TYPED)
 globals().update(_PLURAL)

@@ -1,12 +1,13 @@
 """Special functions, mirroring ``pytensor.tensor.special`` (plus the stable log-domain helpers and
 the special functions of ``pytensor.tensor``, which are also here).
 
-SciPy's ufuncs (``gamma``, ``gammainc``, ``jv``, ``betainc``…) are ops of the elementwise table:
+SciPy's ufuncs (``gamma``, ``gammainc``, ``jv``, ``betainc``, ``hyp2f1``…) are elementwise ops:
 they compute in float64 (float32 stays float32), run on both backends (``gamma``, ``j0`` and
-``j1`` in C with libm, the others through SciPy inside the compiled function) and have gradients
-(with respect to the order of a Bessel function and the shape parameters of the incomplete gamma
-and beta functions, none: ``grad`` raises ``NullTypeGradError`` if one depends on a ``wrt``). The
-functions below are formulas of those ops, as in PyTensor.
+``j1`` in C with libm, the others through SciPy inside the compiled function) and have gradients,
+also in the shape parameters of the incomplete gamma and beta functions and in all four arguments
+of ``hyp2f1`` (series and continued fractions: :mod:`eqtensor.core.ops.special_functions`); with
+respect to the order of a Bessel function, none (``grad`` raises ``NullTypeGradError`` if it
+depends on a ``wrt``). The functions below are formulas of those ops, as in PyTensor.
 
 >>> import numpy as np
 >>> from eqtensor.tensor import special, dvector
@@ -23,6 +24,7 @@ from ..core.ops.elemwise import (
     sigmoid, softplus, switch, true_div,
 )
 from ..core.ops.elemwise_formulas import chi2sf, gammal, gammau, kn, log1pexp, tri_gamma
+from ..core.ops.special_functions import hyp2f1
 from ..core.ops.nnet import log_softmax, softmax
 from ..core.ops.reduction import logsumexp
 from ..core.op import as_tensor_variable
@@ -104,6 +106,6 @@ def xlog1py(x, y):
 
 __all__ = ["beta", "betainc", "betaincinv", "betaln", "chi2sf", "digamma", "erf", "erfc", "erfcinv", "erfcx", "erfinv",
            "expit", "factorial", "gamma", "gammainc", "gammaincc", "gammainccinv", "gammaincinv", "gammal", "gammaln",
-           "gammau", "i0", "i1", "iv", "ive", "j0", "j1", "jv", "kn", "kv", "kve", "log1mexp", "log1pexp", "log_softmax",
+           "gammau", "hyp2f1", "i0", "i1", "iv", "ive", "j0", "j1", "jv", "kn", "kv", "kve", "log1mexp", "log1pexp", "log_softmax",
            "logit", "logsumexp", "owens_t", "poch", "polygamma", "psi", "sigmoid", "softmax", "softplus", "tri_gamma",
            "xlog1py", "xlogy"]

@@ -57,13 +57,17 @@ def _open_owned(path: str):
     return fd, st
 
 
-def _read_owned(path: str) -> bytes:
-    """The contents of the regular file ``path`` owned by this user (see :func:`_open_owned`)."""
+def read_owned(path: str, limit: int | None = None) -> bytes:
+    """The contents of the regular file ``path`` owned by this user (see :func:`_open_owned`);
+    ``ValueError`` when it holds more than ``limit`` bytes."""
     fd, _ = _open_owned(path)
-    chunks = []
+    chunks, n = [], 0
     try:
         while chunk := os.read(fd, 1 << 20):
             chunks.append(chunk)
+            n += len(chunk)
+            if limit is not None and n > limit:
+                raise ValueError(f"{path}: more than {limit} bytes")
     finally:
         os.close(fd)
     return b"".join(chunks)
@@ -71,7 +75,7 @@ def _read_owned(path: str) -> bytes:
 
 def digest(path: str) -> str:
     """SHA-256 of the regular file ``path`` owned by this user."""
-    return hashlib.sha256(_read_owned(path)).hexdigest()
+    return hashlib.sha256(read_owned(path)).hexdigest()
 
 
 def _elf_complete(data: bytes) -> bool:
@@ -128,7 +132,7 @@ def entry_state(path: str, modname: str) -> str:
         return "damaged"
     try:
         want = _checksum(os.path.join(path, "checksum"))
-        data = b"" if want is None else _read_owned(os.path.join(path, so_name(modname)))
+        data = b"" if want is None else read_owned(os.path.join(path, so_name(modname)))
         ok = want is not None and hashlib.sha256(data).hexdigest() == want and _elf_complete(data)
     except Foreign:
         return "foreign"

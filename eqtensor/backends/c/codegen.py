@@ -17,9 +17,10 @@ item 2 of ``state``).
 
 The nodes are first grouped into units (:mod:`eqtensor.backends.c.plan`), each generated as one C
 function by the emitters of :mod:`eqtensor.backends.c.units` and
-:mod:`eqtensor.backends.c.index_units` into an :class:`~eqtensor.backends.c.emitter.Emitter`; this
-module binds the constants and assembles the module: the units, the thunk calling them, the entry
-points.
+:mod:`eqtensor.backends.c.index_units` into an :class:`~eqtensor.backends.c.emitter.Emitter` — or,
+from :data:`TABLE_FROM` units on, a plain elementwise unit as a row of data interpreted by the
+runtime (:mod:`eqtensor.backends.c.unit_table`); this module binds the constants and assembles the
+module: the units, the thunk calling them, the entry points.
 
 >>> from eqtensor import tensor as pt
 >>> from eqtensor.core.fgraph import FunctionGraph
@@ -40,12 +41,13 @@ from ...core.ops.ifelse import IFELSE
 from . import kernels as K
 from .branch_calls import thunk_calls
 from . import loops as L
-from .emitter import Emitter, cstr
+from .emitter import Emitter
 from .index_units import unit_index, unit_scatter
 from .plan import is_literal, plan_units
 from .prelude import runtime
 from .scan_loop import unit_scan
-from .units import unit_elemwise, unit_fallback, unit_reduce, unit_reduce_siblings, unit_rows, unit_struct
+from .unit_table import Program
+from .units import elem_row, unit_elemwise, unit_fallback, unit_reduce, unit_reduce_siblings, unit_rows, unit_struct
 
 
 @dataclass
@@ -97,11 +99,16 @@ def _base_reusable(gen, plan, pos, u) -> bool:
         and all(i is not x for i in others)
 
 
+def _last_reads(gen, plan, pos, u) -> list[int]:
+    """The slots unit ``u`` (at ``pos``) is the last to read (outputs are kept)."""
+    return [gen.slot[id(i)] for i in {id(i): i for i in plan.reads[u]}.values()
+            if plan.last.get(id(i)) == pos and id(i) not in gen.out_ids and id(i) in gen.slot]
+
+
 def _release(gen, plan, pos, u):
-    """Emit: the slots unit ``u`` (at ``pos``) is the last to read are cleared (outputs are kept)."""
-    for i in {id(i): i for i in plan.reads[u]}.values():
-        if plan.last.get(id(i)) == pos and id(i) not in gen.out_ids and id(i) in gen.slot:
-            gen.emit(f"eq_release(&V[{gen.slot[id(i)]}]);")
+    """Emit: the slots unit ``u`` (at ``pos``) is the last to read are cleared."""
+    for slot in _last_reads(gen, plan, pos, u):
+        gen.emit(f"eq_release(&V[{slot}]);")
 
 
 def _bind_constants(gen, plan) -> list[tuple[int, int]]:
@@ -188,9 +195,9 @@ def _c_entry(gen, ninp) -> list[str]:
             "rc = 0;", "fail:", f"for (k = 0; k < {nv}; k++) Py_XDECREF(V[k].obj);", *free, "return rc;", "}"]
 
 
-#: from this many inputs, constants, outputs or unit calls on, the thunk runs a loop over static
-#: tables instead of one statement each: the C compiler's time on one function grows faster than
-#: linearly with its size (3 000 inputs: 14 s at -O1)
+#: from this many inputs, constants, outputs or units on, the thunk runs a loop over static tables
+#: instead of one statement each (units: the rows of a program, see unit_table.py): the C compiler's
+#: time on one function grows faster than linearly with its size (3 000 inputs: 14 s at -O1)
 TABLE_FROM = 16
 
 
@@ -201,7 +208,7 @@ def _table(name: str, ctype: str, values) -> str:
 def _bind_inputs(inputs) -> list[str]:
     """Check and bind argument ``k`` into slot ``k``, for every input."""
     stats = [", ".join(str(-1 if d is None else d) for d in v.type.shape) or "-1" for v in inputs]
-    labels = [cstr(v.name or str(v.type)) for v in inputs]
+    labels = [K.cstr(v.name or str(v.type)) for v in inputs]
     if len(inputs) < TABLE_FROM:
         return [f"{{ static const npy_intp stat[] = {{{st}}}; if (eq_input(&V[{k}], args[{k}], "
                 f"{K.typenum(v.dtype)}, {v.ndim}, stat, {k}, {label}) < 0) goto fail; }}"
@@ -270,29 +277,42 @@ def _cache_head(gen, nv) -> list[str]:
 
 
 def kernel_names(kernels: list[str]) -> tuple[dict, dict]:
-    """Name each kernel by its text: ``eq_k_<hash>`` (a kernel compiled once serves every function
-    and every graph having it, see :mod:`eqtensor.backends.c.libraries`). Returns ``({generated name:
-    its kernel's index}, {kernel name: text})``, identical kernels once."""
-    index, unique, position = {}, {}, {}
+    """Name each kernel by its text and optimization level: ``eq_k_<hash>`` (a kernel compiled once
+    serves every function and every graph having it, see :mod:`eqtensor.backends.c.libraries`); the
+    level is the one of the module's number of distinct kernels (:func:`~eqtensor.backends.c.loops.opt_level`),
+    marked in the text. Returns ``({generated name: its kernel's index}, {kernel name: text})``,
+    identical kernels once."""
+    index, canonical = {}, {}
     for text in kernels:
         name = text[text.index("void ") + 5:text.index("(")]
-        canonical = text.replace(name + "(", "EQ_KNAME(", 1)
-        final = "eq_k_" + hashlib.sha256(canonical.encode()).hexdigest()[:24]
-        if final not in unique:
-            unique[final] = canonical.replace("EQ_KNAME(", final + "(", 1)
-            position[final] = len(position)
-        index[name] = position[final]
+        index[name] = canonical.setdefault(text.replace(name + "(", "EQ_KNAME(", 1), len(canonical))
+    marker = L.opt_marker(L.opt_level(len(canonical)))
+    unique = {}
+    for text in canonical:
+        final = "eq_k_" + hashlib.sha256((marker + text).encode()).hexdigest()[:24]
+        unique[final] = marker + text.replace("EQ_KNAME(", final + "(", 1)
     return index, unique
 
 
-def _unit_calls(calls: list[str]) -> list[str]:
-    """The thunk's calls of the unit functions: a loop over a table of them when there are many
-    and nothing else between them (no ``ifelse`` blocks)."""
-    units = [re.fullmatch(r"if \((eq_u\d+)\(state, V\) < 0\) goto fail;", c.strip()) for c in calls]
-    if len(calls) < TABLE_FROM or not all(units):
+def _unit_calls(calls: list[str], program) -> list[str]:
+    """The thunk's calls of the units: consecutive rows of the program (``program``, see
+    :mod:`~eqtensor.backends.c.unit_table`) run by one statement (all of them when no ``ifelse``
+    block comes between)."""
+    if program is None:
         return calls
-    return ["{ static int (*const units[])(PyObject *, eq_arr *) = {" + ", ".join(m.group(1) for m in units) + "};",
-            f"for (k = 0; k < {len(units)}; k++) if (units[k](state, V) < 0) goto fail; }}"]
+    lines, run = [], None  # run: (indentation, first row, rows, next row)
+    pattern = re.compile(r"( *)if \(eq_units\(state, V, eq_prog \+ (\d+), 1, .*")
+    for line in calls + [""]:
+        m = pattern.fullmatch(line)
+        if m and run and run[0] == m.group(1) and run[3] == int(m.group(2)):
+            run = (run[0], run[1], run[2] + 1, program.ends[int(m.group(2))])
+            continue
+        if run:
+            lines.append(run[0] + program.statement(run[1], run[2]))
+        run = (m.group(1), int(m.group(2)), 1, program.ends[int(m.group(2))]) if m else None
+        if not m and line:
+            lines.append(line)
+    return lines
 
 
 #: unit functions of a module beyond which they are spread over several translation units (one per
@@ -316,15 +336,17 @@ def split_glue(funcs: list[str], head: list[str], n: int) -> tuple[list[str], li
     return protos, ["\n".join(head + b) for b in bins]
 
 
-def _finish(gen, ninp, const_slots) -> Generated:
+def _finish(gen, ninp, const_slots, program) -> Generated:
     """The module's source: the runtime's header, the kernel table (its entries set when the module
-    is loaded), the unit functions (in further translation units when there are many), the thunk
-    and the entry points."""
+    is loaded), the unit functions (in further translation units when there are many), the
+    program's tables (when its units are rows of one), the thunk and the entry points."""
     index, kernels = kernel_names(gen.kernels)
-    names = [f"#define {name} eq_kt[{k}]" for name, k in index.items()]
+    rows = program.kernels if program is not None else ()
+    names = [f"#define {name} eq_kt[{k}]" for name, k in index.items() if name not in rows]
     hidden = '#define EQ_UNIT __attribute__((visibility("hidden")))'
     funcs, parts = split_glue(gen.funcs, [runtime()[0], hidden, "extern eq_kern eq_kt[];", *names], L.jobs())
-    glue = funcs + _run_head(gen, const_slots) + _unit_calls(gen.calls) + _run_tail(gen) \
+    tables = program.tables(index) if program is not None else []
+    glue = funcs + tables + _run_head(gen, const_slots) + _unit_calls(gen.calls, program) + _run_tail(gen) \
         + _thunk_head(gen, ninp) + _thunk_tail(gen) + _c_entry(gen, ninp)
     table = [f"/* kernels: {' '.join(kernels)} */", hidden,
              f"EQ_UNIT eq_kern eq_kt[{max(1, len(kernels))}];", *names]
@@ -419,29 +441,37 @@ def describe(v, inputs) -> str:
     return f"the result of {v.owner.op.name}"
 
 
+def _error_operands(gen, plan, u) -> list[tuple[int, str]]:
+    """The operands a ``ValueError`` of unit ``u`` names (see the runtime's ``eq_operands``): their
+    slots and labels."""
+    reads = [v for v in {id(v): v for v in plan.reads[u]}.values() if id(v) in gen.slot][:ERROR_OPERANDS]
+    return [(gen.slot[id(v)], describe(v, gen.s.inputs)) for v in reads]
+
+
 def _operands_on_error(gen, plan, u) -> str:
     """The statement of unit ``u``'s error path appending its operands (names and run-time shapes)
-    to a ``ValueError`` (see the runtime's ``eq_operands``)."""
-    reads = [v for v in {id(v): v for v in plan.reads[u]}.values() if id(v) in gen.slot][:ERROR_OPERANDS]
+    to a ``ValueError``."""
+    reads = _error_operands(gen, plan, u)
     if not reads:
         return ""
-    slots = ", ".join(str(gen.slot[id(v)]) for v in reads)
-    labels = ", ".join(cstr(describe(v, gen.s.inputs)) for v in reads)
-    return (f"eq_operands(V, {cstr(plan.members[u][-1].op.name)}, {len(reads)}, (const int[]){{{slots}}}, "
+    slots = ", ".join(str(slot) for slot, _ in reads)
+    labels = ", ".join(K.cstr(label) for _, label in reads)
+    return (f"eq_operands(V, {K.cstr(plan.members[u][-1].op.name)}, {len(reads)}, (const int[]){{{slots}}}, "
             f"(const char *const[]){{{labels}}});")
 
 
 def generate(schedule) -> Generated:
     """Generate the C source of ``schedule`` (see the module docstring): every unit as a C function
-    ``eq_u<pos>``, then the thunk calling them."""
+    ``eq_u<pos>`` or, in a module of many units, a plain elementwise unit as a row of the module's
+    program (:mod:`~eqtensor.backends.c.unit_table`); then the thunk running them."""
     gen = Emitter(schedule)
     plan = plan_units(gen.s.nodes, gen.s.outputs)
     for v in gen.s.inputs:
         gen.slot_of(v)
     const_slots = _bind_constants(gen, plan)
-    # one C function per unit: the compiler optimizes many small functions much faster than one
-    # huge one
-    attr = "__attribute__((noinline)) " if len(plan.units) > 4 else ""
+    # from TABLE_FROM units on, they are rows of a program (unit_table.py): elementwise units as
+    # data, the others as calls of their functions
+    program = Program() if len(plan.units) >= TABLE_FROM else None
     calls, releases = {}, {}  # unit root -> its call in the thunk; ifelse node -> its slot releases
     for pos, u in enumerate(plan.units):
         gen.lines = []
@@ -449,10 +479,32 @@ def generate(schedule) -> Generated:
             _release(gen, plan, pos, u)
             releases[u] = gen.lines
             continue
-        _emit_unit(gen, plan, pos, u)
-        _release(gen, plan, pos, u)
-        gen.funcs.append(f"static {attr}int eq_u{pos}(PyObject *state, eq_arr *V)\n{{\n" + "\n".join(gen.lines)
-                         + f"\nreturn 0;\nfail:\n{_operands_on_error(gen, plan, u)}\nreturn -1;\n}}\n")
-        calls[u] = f"if (eq_u{pos}(state, V) < 0) goto fail;"
+        at = _unit_row(gen, plan, pos, u, program) if program is not None else None
+        if at is None:
+            at = _unit_function(gen, plan, pos, u, program)
+        calls[u] = f"if (eq_u{pos}(state, V) < 0) goto fail;" if program is None else program.statement(at, 1)
     gen.calls += thunk_calls(gen, gen.s, calls, releases)  # lazy ifelse groups as if/else blocks
-    return _finish(gen, len(gen.s.inputs), const_slots)
+    return _finish(gen, len(gen.s.inputs), const_slots, program)
+
+
+def _unit_row(gen, plan, pos, u, program) -> int | None:
+    """Unit ``u`` (at ``pos``) as a row of ``program`` when it is a plain elementwise loop (see
+    :func:`~eqtensor.backends.c.units.elem_row`): its offset, else None."""
+    if plan.mode[u] != "elem":
+        return None
+    reuse = {id(i) for i in plan.reads[u] if i.owner is not None and plan.last.get(id(i)) == pos
+             and id(i) not in gen.out_ids}
+    return elem_row(gen, program, plan.members[u], reuse, _last_reads(gen, plan, pos, u),
+                    lambda: _error_operands(gen, plan, u))
+
+
+def _unit_function(gen, plan, pos, u, program) -> int | None:
+    """Unit ``u`` (at ``pos``) as the C function ``eq_u<pos>``; its row of ``program`` (when there
+    is one). One function per unit: the compiler optimizes many small functions much faster than
+    one huge one."""
+    attr = "__attribute__((noinline)) " if len(plan.units) > 4 else ""
+    _emit_unit(gen, plan, pos, u)
+    _release(gen, plan, pos, u)
+    gen.funcs.append(f"static {attr}int eq_u{pos}(PyObject *state, eq_arr *V)\n{{\n" + "\n".join(gen.lines)
+                     + f"\nreturn 0;\nfail:\n{_operands_on_error(gen, plan, u)}\nreturn -1;\n}}\n")
+    return program.function(f"eq_u{pos}") if program is not None else None

@@ -34,21 +34,25 @@ import re
 _UNNAMED_TYPE = re.compile(r"static\s+(?:struct|union|enum)\s*\{")
 
 
-def _skip_literal(text: str, i: int) -> int:
-    """The index after the comment, string or character literal starting at ``i`` (``i`` itself
-    when none starts there)."""
-    two = text[i:i + 2]
-    if two == "/*":
+#: what the scan of :func:`items` stops at: comments, string and character literals, braces, and
+#: at the top level semicolons and ``#`` (everything else is copied as it is)
+_TOKEN = re.compile(r"/\*|//|[\"'{};#]")
+_BODY_TOKEN = re.compile(r"/\*|//|[\"'{}]")
+_LITERAL_END = {q: re.compile(rf"(?:[^{q}\\]|\\.)*{q}", re.S) for q in "\"'"}
+_FUNCTION_HEAD = re.compile(r"\)\s*(?:/\*.*?\*/\s*)*$", re.S)
+
+
+def _skip_literal(text: str, i: int, token: str) -> int:
+    """The index after the comment, string or character literal ``token`` starts at ``i``."""
+    if token == "/*":
         return text.index("*/", i + 2) + 2
-    if two == "//":
+    if token == "//":
         end = text.find("\n", i)
         return len(text) if end < 0 else end
-    if text[i] in "\"'":
-        q, j = text[i], i + 1
-        while text[j] != q:
-            j += 2 if text[j] == "\\" else 1
-        return j + 1
-    return i
+    end = _LITERAL_END[token].match(text, i + 1)
+    if end is None:
+        raise ValueError(f"unterminated C literal: {text[i:i + 80]!r}")
+    return end.end()
 
 
 def _preprocessor_end(text: str, i: int) -> int:
@@ -66,21 +70,24 @@ def items(text: str):
     """The top-level items of C ``text``: ``(kind, text)`` with kind ``pre`` (a preprocessor line),
     ``function`` (a definition: its text up to the body, and the body) or ``declaration``."""
     i, start, depth, head_end = 0, 0, 0, None
-    while i < len(text):
-        c = text[i]
-        if depth == 0 and c == "#" and not text[start:i].strip():
-            end = _preprocessor_end(text, i)
-            yield "pre", text[i:end].rstrip("\n")
-            i = start = end
+    while (m := (_BODY_TOKEN if depth else _TOKEN).search(text, i)) is not None:
+        i, c = m.start(), m.group()
+        if c == "#":
+            if depth == 0 and not text[start:i].strip():
+                end = _preprocessor_end(text, i)
+                yield "pre", text[i:end].rstrip("\n")
+                i = start = end
+            else:
+                i += 1
             continue
-        j = _skip_literal(text, i)
-        if j != i:
+        if c in ("/*", "//", '"', "'"):
+            j = _skip_literal(text, i, c)
             if depth == 0 and not text[start:i].strip():  # a comment between items: dropped
                 start = j
             i = j
             continue
         if c == "{":
-            if depth == 0 and re.search(r"\)\s*(?:/\*.*?\*/\s*)*$", text[start:i], re.S):
+            if depth == 0 and _FUNCTION_HEAD.search(text, start, i):
                 head_end = i
             depth += 1
         elif c == "}":
@@ -88,7 +95,7 @@ def items(text: str):
             if depth == 0 and head_end is not None:
                 yield "function", (text[start:head_end].strip(), text[head_end:i + 1])
                 start, head_end = i + 1, None
-        elif c == ";" and depth == 0:
+        elif depth == 0:  # ";"
             yield "declaration", text[start:i + 1].strip()
             start = i + 1
         i += 1
@@ -107,8 +114,12 @@ def _without_initializer(declaration: str) -> str:
     return declaration
 
 
+_STATIC = re.compile(r"static\s+")
+_STATIC_INLINE = re.compile(r"static\s+inline\b")
+
+
 def _unstatic(head: str) -> str:
-    return re.sub(r"^static\s+", "", head)
+    return _STATIC.sub("", head, count=1) if _STATIC.match(head) else head
 
 
 def split(text: str) -> tuple[str, str]:
@@ -120,7 +131,7 @@ def split(text: str) -> tuple[str, str]:
             library.append(item)
         elif kind == "function":
             head, body = item
-            if re.match(r"static\s+inline\b", head):
+            if _STATIC_INLINE.match(head):
                 header.append(f"{head} {body}" if "\n" not in body else f"{head}\n{body}")
                 library.append(f"{head}\n{body}")
             else:

@@ -161,6 +161,11 @@ static int eq_loop(const eq_arr *V, eq_kern red, eq_kern map, int nd, const npy_
     char *p[nops], *q[nops], *buf = NULL;
     int d, k, li = -1, nd0 = nd, scal[nops], gather[nops], mode = 0;
     eq_kern kern = red;
+    if (nd == 0) {{  /* one element: what the general path below does then, without its set-up */
+        for (k = 0; k < nops; k++) p[k] = V[sl[k]].data;
+        red(1, p);
+        return 0;
+    }}
     for (d = 0; d < nd; d++) {{
         sh[d] = shape[d];
         if (sh[d] == 0) return 0;

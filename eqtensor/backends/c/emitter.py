@@ -28,11 +28,6 @@ from .plan import classify, elem_compute, is_literal, loop_positions
 from .toolchain import threads
 
 
-def cstr(s: str) -> str:
-    """``s`` as a C string literal (newlines as spaces)."""
-    return '"' + str(s).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
-
-
 def _elem_statement(node, args, local: str) -> str:
     """``const <type> <local> = <the node's template over the C expressions args>;``, each operand
     converted to the compute type first unless its kernel keeps its own type (``own``, the
@@ -67,10 +62,12 @@ class Group:
     view_pos: dict = field(default_factory=dict)
     shape_only: list = field(default_factory=list)
     release: list = field(default_factory=list)
+    seen: set = field(default_factory=set)  # ids of the leaves and literals
 
     def add_leaf(self, gen, v):
-        if id(v) in self.literal or any(v is w for w in self.leaves):
+        if id(v) in self.seen:
             return
+        self.seen.add(id(v))
         if is_literal(v):
             self.literal[id(v)] = K.literal(v.data.reshape(()).item(), v.dtype)
         else:
@@ -93,6 +90,7 @@ class Emitter:
         self.fallback_ops: list[str] = []
         self.funcs: list[str] = []
         self.kernels: list[str] = []
+        self.kernel_memo: dict = {}  # a plain elementwise group's kernel key -> its kernel's position
         self.calls: list[str] = []
         self.blas = False
         self.rows = False  # the function uses the row driver (eq_rows)
@@ -120,7 +118,7 @@ class Emitter:
         sl = ", ".join(str(o.slot) for o in ins) or "0"
         dm = ", ".join(str(-1 if d is None else d) for o in ins for d in o.dims) or "-1"
         self.emit(f"{{ static const int sl{tag}[] = {{{sl}}}; static const signed char dm{tag}[] = {{{dm}}};")
-        self.fail(f"eq_shape(V, {cstr(name)}, {nd}, {len(ins)}, sl{tag}, dm{tag}, sh) < 0")
+        self.fail(f"eq_shape(V, {K.cstr(name)}, {nd}, {len(ins)}, sl{tag}, dm{tag}, sh) < 0")
         self.emit("}")
 
     def call_loop(self, tag, operands, nd, km, ka):
@@ -146,16 +144,24 @@ class Emitter:
         ``body(loads)`` returns the statements computing ``res``; ``acc``/``comb`` describe a
         reduction (a reducing kernel and a row-updating kernel are generated); ``movers``: the
         dimension maps of the loop's shape-only operands (:meth:`group`)."""
+        if acc is None:
+            self.call_loop(self.map_kernel(operands, nd, body, movers), operands, nd, "NULL", -1)
+            return
         inner = L.normalize(operands, nd, movers)
         tag = len(self.kernels)
         self.kernels.append(L.kernel_source(f"eq_k{tag}", operands, L.scalars(operands, inner, True), body, acc,
                                             comb, pragma))
-        if acc is None:
-            self.call_loop(tag, operands, nd, "NULL", -1)
-            return
         self.kernels.append(L.kernel_source(f"eq_k{tag}m", operands, L.scalars(operands, inner, False), body, acc,
                                             comb, pragma))
         self.call_loop(tag, operands, nd, f"eq_k{tag}m", acc[0])
+
+    def map_kernel(self, operands, nd, body, movers=()) -> int:
+        """The kernel of an elementwise loop nest (see :meth:`loop`; the operands' dims normalized in
+        place): its position ``tag`` (the kernel is ``eq_k<tag>``)."""
+        inner = L.normalize(operands, nd, movers)
+        self.kernels.append(L.kernel_source(f"eq_k{len(self.kernels)}", operands, L.scalars(operands, inner, True),
+                                            body))
+        return len(self.kernels) - 1
 
     def loop_accs(self, operands, nd, body, accs, movers=()):
         """Several sum/prod reductions in one loop: ``operands`` end with their accumulators (one

@@ -13,7 +13,7 @@ import numpy as np
 from . import indexing as IX
 from . import kernels as K
 from . import loops as L
-from .emitter import cstr
+from .kernels import cstr
 from .plan import loop_positions
 
 

@@ -115,6 +115,7 @@ ELEMWISE: dict[str, Elem] = {
     "ceil": Elem({"float": "ceil{f}({0})", "int": "{0}", "bool": "{0}"}),
     "trunc": Elem({"float": "trunc{f}({0})", "int": "{0}", "bool": "{0}"}),
     "round_half_to_even": Elem({"float": "rint{f}({0})", "int": "{0}", "bool": "{0}"}),
+    "round_half_away_from_zero": Elem(_flt("round{f}({0})")),
     "isnan": Elem({"float": "isnan({0})", "int": "0", "bool": "0"}, compute="own"),
     "isinf": Elem({"float": "isinf({0})", "int": "0", "bool": "0"}, compute="own"),
     "eq": Elem(_all("{0} == {1}"), compute="common"),
@@ -130,6 +131,12 @@ ELEMWISE: dict[str, Elem] = {
     "switch": Elem(_all("(({0}) != 0 ? {1} : {2})"), compute="switch"),
     "clip": Elem(_all("eq_min_{t}(eq_max_{t}({0}, {1}), {2})")),
     "cast": Elem(_all("{0}"), compute="own"),
+    "second": Elem(_all("{1}"), compute="own"),
+    "tensor_copy": Elem(_all("{0}")),
+    "real": Elem(_all("{0}")),  # of a real input (a complex one runs through NumPy)
+    "imag": Elem(_all("0")),
+    "conj": Elem(_all("{0}")),
+    "angle": Elem(_flt("atan2{f}(({T})0, {0})")),  # NumPy's angle: arctan2(imag, real)
 }
 
 #: reductions: (identity for each dtype kind, combine expression of ``acc`` and ``x``)
@@ -149,17 +156,18 @@ FALLBACK = {
     "erfcx": "no C99 libm function (SciPy's Faddeeva implementation)",
     "psi": "no C99 libm function",
     "polygamma": "no C99 libm function",
+    "complex": "a complex result (complex dtypes run through NumPy)",
     **{name: "no libm function: SciPy's implementation" for name in (
         "erfcinv", "i0", "i1", "gammainc", "gammaincc", "gammaincinv", "gammainccinv", "jv", "iv", "ive", "kv", "kve",
-        "owens_t", "betainc", "betaincinv")},
+        "owens_t", "betainc", "betaincinv", "hyp2f1", "polygamma_n")},
+    **{name: "a series or continued fraction in NumPy (core/ops/special_functions.py)"
+       for name in ("gammainc_dk", "betainc_der", "hyp2f1_der")},
     "concatenate": "a copy NumPy does as fast as C",
     "matrix_inverse": "LAPACK through NumPy",
     "det": "LAPACK through NumPy",
     "solve": "LAPACK through NumPy",
     "subtensor": "NumPy slicing (a view)",
     "arange": "creation from scalars",
-    "eye": "creation from scalars",
-    "tri": "creation from scalars",
     "cumsum": "a scan along one axis; NumPy's loop",
     "cumprod": "a scan along one axis; NumPy's loop",
     "sort": "NumPy's sort (introsort, radix for small ints)",
@@ -169,9 +177,8 @@ FALLBACK = {
     "repeat": "a copy whose length depends on the repeat counts",
     "specify_shape": "a run-time shape check returning its input (a view)",
     "print": "prints its input's value (Python's print) and returns it (a view)",
+    "check": "a run-time assertion (NumPy's all) returning its input (a view)",
     # linear algebra (core/ops/solvers.py, factorizations.py…): LAPACK through NumPy/SciPy, O(n^3) per matrix
-    "cholesky": "LAPACK through NumPy",
-    "solve_triangular": "LAPACK through SciPy",
     "cho_solve": "LAPACK through SciPy",
     "blockwise_solve": "LAPACK through SciPy",
     "lu": "LAPACK through SciPy",
@@ -210,6 +217,11 @@ def int_bounds(dtype: str) -> tuple[str, str]:
     lo = f"({int(info.min) + 1}LL - 1)" if info.min < 0 else "0"
     hi = f"{int(info.max)}ULL" if dtype.startswith("uint") else f"{int(info.max)}LL"
     return lo, hi
+
+
+def cstr(s: str) -> str:
+    """``s`` as a C string literal (newlines as spaces)."""
+    return '"' + str(s).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
 
 
 def literal(value, dtype: str) -> str:

@@ -167,8 +167,8 @@ def _index(path: str, knames) -> None:
 
 def _build(kernels: dict, cache_dir: str) -> None:
     """Compile ``kernels`` (name -> text) into a new library; their addresses go to ``_ADDRESSES``."""
-    flags = cflags()
     texts = [kernels[k] for k in sorted(kernels)]
+    flags = L.kernel_flags(cflags(), texts)
     name = key("_eqk_", texts, flags)
     units = [L.kernel_unit(u) for u in L.split(texts, L.jobs())]
     lib, info = cached(Artifact(name, lambda outdir: compile_library(name, units, outdir, flags),

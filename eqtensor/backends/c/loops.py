@@ -18,6 +18,7 @@ True
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -348,6 +349,45 @@ def lse_kernel_source(kname, operands, scal, body, ct: str, fx: str, tg: str) ->
 #: kernel lines per translation unit above which a module's kernels are split over several units
 #: compiled in parallel (one per available core)
 SPLIT_LINES = 1500
+
+
+#: the optimization level of a module's kernels by their number (``(at most this many, level)``, then
+#: :data:`OPT_MANY`): a big graph's many distinct kernels compile at a lower level (every level
+#: vectorizes the ``omp simd`` loops; see docs/c-backend.md for the measurements)
+OPT_LEVELS = ((32, "-O3"),)
+OPT_MANY = "-O1"
+
+
+def opt_level(n: int) -> str:
+    """The optimization level of the kernels of a module with ``n`` distinct kernels.
+
+    >>> opt_level(5), opt_level(500)
+    ('-O3', '-O1')
+    """
+    return next((level for most, level in OPT_LEVELS if n <= most), OPT_MANY)
+
+
+_MARKER = re.compile(r"/\* eqtensor kernel (-O\w) \*/\n")
+
+
+def opt_marker(level: str) -> str:
+    """The first line of a kernel's text naming the level it is compiled at (part of the kernel's
+    identity: one text at two levels is two kernels)."""
+    return f"/* eqtensor kernel {level} */\n"
+
+
+def kernel_flags(flags, texts) -> list:
+    """The compiler flags of a library of the kernels ``texts``: ``flags`` at the level their
+    :func:`opt_marker` names (the kernels of one compile share it), else unchanged.
+
+    >>> kernel_flags(["-O3", "-g"], [opt_marker("-O1") + "void f(void) {}"])
+    ['-O1', '-g']
+    """
+    levels = {m.group(1) if (m := _MARKER.match(t)) else None for t in texts}
+    if len(levels) != 1 or None in levels:
+        return list(flags)
+    (level,) = levels
+    return [level if f == "-O3" else f for f in flags]
 
 
 def jobs() -> int:

@@ -17,6 +17,7 @@ function of the generated module (:mod:`eqtensor.backends.c.codegen`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -31,18 +32,24 @@ from .structural import STRUCTURAL, struct_ok
 
 def elem_compute(node):
     """(compute dtype, template) when the elementwise node has a C kernel, else None."""
-    kern = K.ELEMWISE.get(node.op.name)
-    dts = [i.dtype for i in node.inputs] + [node.out.dtype]
-    if kern is None or any(d not in K.C_TYPES for d in dts):
+    return _elem_compute(node.op.name, tuple(i.dtype for i in node.inputs), node.out.dtype)
+
+
+@lru_cache(maxsize=None)
+def _elem_compute(name: str, in_dtypes: tuple, out_dtype: str):
+    """:func:`elem_compute` of an op ``name`` over inputs of ``in_dtypes`` (big graphs ask for the
+    same few combinations tens of thousands of times)."""
+    kern = K.ELEMWISE.get(name)
+    if kern is None or any(d not in K.C_TYPES for d in (*in_dtypes, out_dtype)):
         return None
     if kern.compute == "common":
-        comp = np.result_type(*[np.dtype(i.dtype) for i in node.inputs]).name
+        comp = np.result_type(*[np.dtype(d) for d in in_dtypes]).name
         if comp not in K.C_TYPES:
             return None
     elif kern.compute == "own":
-        comp = node.inputs[0].dtype if node.op.name in ("isnan", "isinf") else node.out.dtype
+        comp = in_dtypes[0] if name in ("isnan", "isinf") else out_dtype
     else:
-        comp = node.out.dtype
+        comp = out_dtype
     tpl = kern.templates.get(K.kind(comp))
     return None if tpl is None else (comp, tpl)
 

@@ -6,7 +6,8 @@ their owner). Inputs are checked (type, dtype, ndim, static shape, alignment, by
 anything is computed; every error becomes a Python exception. This module holds that part
 (:data:`SLOTS`); the runtime continues with the loop driver (:mod:`eqtensor.backends.c.driver`,
 with the worker pool of :mod:`eqtensor.backends.c.pool`), the structural ops' functions
-(:mod:`eqtensor.backends.c.structural`), the scalar helpers (:mod:`eqtensor.backends.c.scalar_math`),
+(:mod:`eqtensor.backends.c.structural`), the interpreter of unit rows
+(:mod:`eqtensor.backends.c.unit_table`), the scalar helpers (:mod:`eqtensor.backends.c.scalar_math`),
 the row driver (:mod:`eqtensor.backends.c.driver`), the indexing runtime
 (:mod:`eqtensor.backends.c.indexing`) and BLAS (:mod:`eqtensor.backends.c.blas`).
 
@@ -22,10 +23,12 @@ from .blas import BLAS
 from .declarations import split
 from .driver import DRIVER, ROWS_DRIVER
 from .indexing import RUNTIME as INDEXING_RUNTIME
+from .lapack_calls import RUNTIME as LAPACK_RUNTIME
 from .pool import POOL
 from .scalar_math import float_helpers, int_helpers, libmvec_declarations
 from .scan_loop import RUNTIME as SCAN_RUNTIME
 from .structural import RUNTIME as STRUCTURAL_RUNTIME
+from .unit_table import RUNTIME as UNITS_RUNTIME
 
 #: includes, the slot type and the slot functions: binding, allocation, views, input checks,
 #: outputs and fallback results (``{maxd}``: :data:`MAXD`)
@@ -363,9 +366,10 @@ def runtime() -> tuple[str, str]:
     >>> "int eq_loop(" in header and "#define EQ_MAXD 64" in header and "eq_pool_run(int T" in library
     True
     """
-    text = "\n".join([SLOTS.format(maxd=MAXD), DRIVER.format(pool=POOL.format()), STRUCTURAL_RUNTIME.format(),
-                      int_helpers(), float_helpers(), ROWS_DRIVER, INDEXING_RUNTIME, BLAS.format(), SCAN_RUNTIME,
-                      INIT])
+    text = "\n".join([SLOTS.format(maxd=MAXD), DRIVER.format(pool=POOL.format()),
+                      UNITS_RUNTIME.format(), STRUCTURAL_RUNTIME.format(),
+                      int_helpers(), float_helpers(), ROWS_DRIVER, INDEXING_RUNTIME, BLAS.format(),
+                      LAPACK_RUNTIME.format(), SCAN_RUNTIME, INIT])
     return split(text)
 
 

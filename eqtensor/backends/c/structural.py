@@ -25,6 +25,7 @@ import numpy as np
 
 from . import kernels as K
 from .lapack_calls import LAPACK_OPS
+from .masks import MASK_OPS
 
 
 def _always(node) -> bool:
@@ -191,6 +192,7 @@ STRUCTURAL: dict[str, Structural] = {
     "gemv": Structural(_gemm_gemv, ok=_blas_operands, blas=True),
     "ger": Structural(_ger, ok=_blas_operands, blas=True),
     **{name: Structural(code, ok=ok, blas=True) for name, (code, ok) in LAPACK_OPS.items()},
+    **{name: Structural(code, ok=ok) for name, (code, ok) in MASK_OPS.items()},
 }
 
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from ...core.config import config
 from .cache_entries import EXT_SUFFIX, digest, so_name
+from .toolchain_record import read_record, record_path, write_record
 
 #: compiler flags: vectorize (-O3, native ISA, OpenMP SIMD pragmas with glibc's libmvec), keep IEEE
 #: semantics (no -ffast-math: inf/nan propagate; no FMA contraction), wrap signed overflow as NumPy
@@ -78,17 +79,21 @@ class CompileError(RuntimeError):
 def compiler() -> str | None:
     """The C compiler command (``$CC``, else ``gcc``/``cc`` on the PATH), or None."""
     for cand in (os.environ.get("CC"), "gcc", "cc"):
-        if cand and shutil.which(cand):
-            return shutil.which(cand)
+        path = shutil.which(cand) if cand else None
+        if path:
+            return path
     return None
 
 
 @lru_cache(maxsize=None)
 def compiler_works() -> bool:
-    """True when the compiler builds and links a trivial shared object with our flags."""
-    cc = compiler()
-    if cc is None:
-        return False
+    """True when the compiler builds and links a trivial shared object with our flags (probed once
+    per compiler, see :func:`_toolchain`)."""
+    return _toolchain()[1]
+
+
+def _probe(cc: str) -> bool:
+    """Compile and link a trivial shared object with ``cc`` and our flags."""
     with tempfile.TemporaryDirectory() as tmp:
         src = os.path.join(tmp, "t.c")
         with open(src, "w") as fh:
@@ -101,20 +106,43 @@ def compiler_works() -> bool:
         return r.returncode == 0
 
 
+def _version(cc: str) -> str:
+    try:
+        return subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+@lru_cache(maxsize=None)
+def _toolchain() -> tuple[str, bool]:
+    """``(version text, works)`` of :func:`compiler`: read from its record in the disk cache when
+    one is there for the compiler as it is now (see :mod:`.toolchain_record`), else asked of the
+    compiler (``--version`` and a trial build, ~50 ms) and recorded when it works."""
+    cc = compiler()
+    if cc is None:
+        return "", False
+    path = record_path(cc, config.cache_dir, (*CFLAGS, *LIBS))
+    found = read_record(path) if path else None
+    if found is not None and found.get("compiler") == cc and found.get("works") is True:
+        return str(found.get("version", "")), True
+    version, works = _version(cc), _probe(cc)
+    if works and path:
+        write_record(path, {"compiler": cc, "version": version, "works": True})
+    return version, works
+
+
 @lru_cache(maxsize=None)
 def _toolchain_id() -> str:
     cc = compiler() or ""
-    try:
-        ver = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30).stdout
-    except (OSError, subprocess.SubprocessError):
-        ver = ""
     cpu = ""
     try:
         with open("/proc/cpuinfo") as fh:
             cpu = next((line for line in fh if line.startswith("flags")), "")
     except OSError:
         pass
-    return "|".join([cc, ver, platform.platform(), platform.machine(), sys.version, np.__version__,
+    libc = os.confstr("CS_GNU_LIBC_VERSION") if "CS_GNU_LIBC_VERSION" in os.confstr_names else ""
+    u = os.uname()  # and confstr, not platform.platform(): that one reads the Python binary (~10 ms)
+    return "|".join([cc, _toolchain()[0], u.sysname, u.release, u.machine, libc or "", sys.version, np.__version__,
                      EXT_SUFFIX, cpu])
 
 

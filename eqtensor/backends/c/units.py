@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
+
 from . import kernels as K
 from . import loops as L
 from . import rows as R
-from .emitter import cstr
 from .structural import STRUCTURAL
 
 
@@ -27,6 +28,53 @@ def _load_only(loads):
     return [], loads[0]
 
 
+#: members of a fused group that need glue around its loop (a gather's table checks, an alloc's dims)
+_GLUE_OPS = ("advanced_subtensor", "alloc")
+
+
+def elem_row(gen, program, members, reuse, releases, errors) -> int | None:
+    """A fused elementwise group without gathers or allocs as a row of ``program`` (a
+    :class:`~eqtensor.backends.c.unit_table.Program`; see :func:`unit_elemwise` for what it
+    computes): returns its offset, or None for a group that needs a unit function. ``releases``:
+    the slots read for the last time; ``errors()``: the operands a ``ValueError`` names."""
+    if any(m.op.name in _GLUE_OPS for m in members):
+        return None
+    out = members[-1].out
+    nd, o = out.ndim, gen.slot_of(out)
+    g = gen.group(members, nd)
+    ins, _, shape_ins, _ = gen.loop_operands(g, nd)
+    shape_ops = [(op.slot, list(op.dims)) for op in shape_ins]
+    operands = ins + [L.Operand(o, out.dtype, list(range(nd)), "out")]
+    key = _kernel_key(members, g, operands)
+    tag = gen.kernel_memo.get(key)
+    if tag is None:
+        tag = gen.kernel_memo[key] = gen.map_kernel(operands, nd, gen.expr_body(members, g))
+    else:
+        L.normalize(operands, nd)
+    return program.elem(nd, f"eq_k{tag}", "+".join(m.op.name for m in members), shape_ops, o,
+                        K.typenum(out.dtype), _reuse_candidates(ins, g, out, reuse),
+                        [(op.slot, op.dims) for op in operands], [np.dtype(op.dtype).itemsize for op in operands],
+                        releases, members[-1].op.name, errors())
+
+
+def _kernel_key(members, g, operands) -> tuple:
+    """What the kernel text of a fused group without gathers or allocs depends on: its operands'
+    types, dimension maps and roles, and per member its op, dtypes and where each input comes from
+    (an earlier member, a literal, a leaf); a big graph's repeated groups (a chain's steps) then
+    write their kernel once (identical texts are merged anyway, see ``codegen.kernel_names``)."""
+    local = {id(m.out): j for j, m in enumerate(members)}
+    refs = lambda m: tuple(("t", local[id(i)]) if id(i) in local else ("c", g.literal[id(i)])  # noqa: E731
+                           if id(i) in g.literal else ("l", g.index[id(i)]) for i in m.inputs)
+    return (tuple((o.dtype, tuple(o.dims), o.role) for o in operands),
+            tuple((m.op.name, tuple(i.dtype for i in m.inputs), m.out.dtype, refs(m)) for m in members))
+
+
+def _reuse_candidates(ins, g, out, reuse) -> list[int]:
+    """The slots of the leaves of ``reuse`` (ids) the output ``out`` may be written into."""
+    return [op.slot for op, v in zip(ins, g.leaves) if id(v) in reuse and v.dtype == out.dtype
+            and v.type.shape == out.type.shape]
+
+
 def unit_elemwise(gen, members, reuse):
     """A fused elementwise group; its output may overwrite a dead input of ``reuse`` (ids)."""
     out = members[-1].out
@@ -37,8 +85,7 @@ def unit_elemwise(gen, members, reuse):
     gen.emit("{ npy_intp sh[EQ_MAXD];")
     g = gen.group(members, nd)
     ins, extra, shape_ins, movers = gen.loop_operands(g, nd)
-    cands = [str(op.slot) for op, v in zip(ins, g.leaves) if id(v) in reuse and v.dtype == out.dtype
-             and v.type.shape == out.type.shape]
+    cands = [str(c) for c in _reuse_candidates(ins, g, out, reuse)]
     gen.shape(name, shape_ins, nd)
     gen.gather_glue(g, nd)
     if cands:
@@ -262,5 +309,5 @@ def unit_fallback(gen, node):
     e(f"r = bad ? NULL : PyObject_Vectorcall(PyList_GET_ITEM(state, {fi}), a, {n}, NULL);")
     e(f"for (j = 0; j < {n}; j++) Py_XDECREF(a[j]);")
     gen.fail("r == NULL")
-    gen.fail(f"eq_result(&V[{o}], r, {K.typenum(node.out.dtype)}, {node.out.ndim}, {cstr(node.op.name)}) < 0")
+    gen.fail(f"eq_result(&V[{o}], r, {K.typenum(node.out.dtype)}, {node.out.ndim}, {K.cstr(node.op.name)}) < 0")
     e("}")

@@ -91,6 +91,10 @@ ELEMWISE = {
     "gammaln": _gammaln,
     "erfcx": _special("erfcx"),
     "psi": _psi,
+    "tensor_copy": lambda x: x,  # JAX arrays are immutable
+    # both come cast to the complex result dtype; re + 1j * im would make nan of 1j * inf
+    "complex": lambda re, im: rt.lax.complex(rt.jnp.real(re), rt.jnp.real(im)),
+    "second": lambda a, b: rt.jnp.broadcast_to(b, rt.jnp.broadcast_shapes(a.shape, b.shape)),
     **SPECIAL,
 }
 

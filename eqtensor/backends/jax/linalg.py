@@ -95,6 +95,19 @@ def _solve_triangular(p, a, b):
     return x if p["unit_diagonal"] else _nan_if(rt.jnp.any(rt.jnp.diagonal(a) == 0), x)
 
 
+def _cholesky_grad(ell, g):
+    """fold(L^-T Phi(L^T G) L^-1) (the op's formula, :mod:`eqtensor.core.ops.solvers`)."""
+    jnp, tri = rt.jnp, rt.slinalg.solve_triangular
+    lt = jnp.swapaxes(jnp.tril(ell), -1, -2)
+    p = jnp.tril(lt @ g)
+    d = jnp.diagonal(p, axis1=-2, axis2=-1)
+    p = p - 0.5 * d[..., None] * jnp.eye(p.shape[-1], dtype=p.dtype)
+    y = jnp.swapaxes(tri(lt, p, lower=False), -1, -2)
+    s = jnp.swapaxes(tri(lt, y, lower=False), -1, -2)
+    ds = jnp.diagonal(s, axis1=-2, axis2=-1)
+    return jnp.tril(s + jnp.swapaxes(s, -1, -2)) - ds[..., None] * jnp.eye(s.shape[-1], dtype=s.dtype)
+
+
 def _cholesky(a):
     """The lower Cholesky factor; nan where the matrix is not positive definite (as LAPACK fails)."""
     jnp = rt.jnp
@@ -202,6 +215,7 @@ LINALG = {
         if not node.op.params["compute_uv"] else rt.jnp.linalg.svd(
         a, full_matrices=node.op.params["full_matrices"])[node.op.params["which"]]),
     "cholesky": _decomposition(lambda node, a: _cholesky(a)),
+    "cholesky_grad": _decomposition(lambda node, ell, g: _cholesky_grad(ell, g)),
     "expm": _decomposition(lambda node, a: rt.jnp.vectorize(rt.slinalg.expm, signature="(n,n)->(n,n)")(a)),
     "qr": _decomposition(_qr),
     "lu": _decomposition(_lu),

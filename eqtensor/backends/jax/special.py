@@ -39,8 +39,16 @@ def _incomplete_gamma(name, at_inf):
     return lower
 
 
+def _round_half_away(x):
+    """C's round: the truncation, one further from zero where the dropped part is at least 1/2."""
+    jnp = rt.jnp
+    t = jnp.trunc(x)
+    return jnp.where(jnp.abs(x - t) >= 0.5, t + jnp.sign(x), t)
+
+
 #: elementwise op name -> lowering on inputs cast to the computing dtype
 SPECIAL = {
+    "round_half_away_from_zero": _round_half_away,
     "gamma": _fn("gamma"),
     "erfcinv": _erfcinv,
     "i0": _fn("i0"),
@@ -51,7 +59,8 @@ SPECIAL = {
 }
 
 #: elementwise ops run through a host callback (SciPy): JAX has no accurate function for them
-HOST = ("j0", "j1", "jv", "iv", "ive", "kv", "kve", "gammaincinv", "gammainccinv", "betaincinv", "owens_t")
+HOST = ("j0", "j1", "jv", "iv", "ive", "kv", "kve", "gammaincinv", "gammainccinv", "betaincinv", "owens_t", "hyp2f1",
+        "polygamma_n", "gammainc_dk", "betainc_der", "hyp2f1_der")
 
 
 def _to_words(x):

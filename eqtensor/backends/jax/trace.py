@@ -63,6 +63,7 @@ LOWERINGS = {
 #: op name -> why the JAX backend does not lower it (tracing a graph that uses it raises LoweringError)
 NOT_LOWERED = {
     "unique": "its length depends on the values: JAX traces static shapes",
+    "check": "a run-time assertion: a traced program cannot raise on its values",
 }
 
 _NEVER_FOLDED = {"alloc", "arange", "eye", "tri", "print"}

@@ -55,7 +55,7 @@ def tril_indices_from(a, k=0):
     """:func:`tril_indices` for the shape of the matrix ``a``."""
     a = as_tensor_variable(a)
     if a.ndim != 2:
-        raise ValueError(f"tril_indices_from: expected a matrix, got {a.type}")
+        raise ValueError(f"tril_indices_from: the input must be two dimensional (a matrix), got {a.type}")
     return tril_indices(_dim(a, 0), k, _dim(a, 1))
 
 
@@ -63,7 +63,7 @@ def triu_indices_from(a, k=0):
     """:func:`triu_indices` for the shape of the matrix ``a``."""
     a = as_tensor_variable(a)
     if a.ndim != 2:
-        raise ValueError(f"triu_indices_from: expected a matrix, got {a.type}")
+        raise ValueError(f"triu_indices_from: the input must be two dimensional (a matrix), got {a.type}")
     return triu_indices(_dim(a, 0), k, _dim(a, 1))
 
 

@@ -19,6 +19,7 @@ gives the draws PyTensor gives for the same generator state. Every builder takes
 from __future__ import annotations
 
 import inspect
+import warnings
 
 import numpy as np
 
@@ -273,9 +274,13 @@ def gamma(shape, rate=None, scale=None, **kwargs):
     >>> np.allclose(x.eval(), np.random.default_rng(1).gamma(2.0, 3.0, size=4))
     True
     """
-    if (rate is None) == (scale is None):
-        raise ValueError("gamma: give exactly one of scale= and rate=")
+    if rate is not None and scale is not None:
+        raise ValueError("gamma: Cannot specify both rate and scale")
+    if rate is None and scale is None:
+        raise ValueError("gamma: Must specify scale")
     if rate is not None:
+        warnings.warn("gamma: Gamma rate argument is deprecated and will stop working, use scale instead "
+                      "(as in PyTensor)", FutureWarning, stacklevel=2)
         scale = true_div(1.0, as_tensor_variable(rate))
     return _gamma_builder(shape, scale, **kwargs)
 

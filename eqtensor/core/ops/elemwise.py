@@ -16,6 +16,7 @@ TensorType(float64, shape=(None,))
 from __future__ import annotations
 
 import builtins
+import functools
 
 import numpy as np
 
@@ -143,7 +144,7 @@ def _switch(c, a, b):
     return np.where(c, a, b)
 
 
-def _real(mp, z):
+def _real_branch(mp, z):
     """nan where a real function is undefined (mpmath answered with a complex number)."""
     return mp.nan if isinstance(z, mp.mpc) and z.imag != 0 else mp.re(z)
 
@@ -161,6 +162,15 @@ def _mod_ref(mp, x, y):
 
 def _trunc(mp, x):
     return mp.floor(x) if x >= 0 else mp.ceil(x)
+
+
+def _round_half_away(x):
+    """Round to nearest, ties away from zero (C's ``round``; PyTensor accepts floats only)."""
+    x = np.asarray(x)
+    if x.dtype.kind != "f":
+        raise TypeError(f"round_half_away_from_zero: only float inputs are supported (as PyTensor), got {x.dtype}")
+    t = np.trunc(x)
+    return np.where(np.abs(x - t) >= 0.5, t + np.sign(x), t)  # x - t is exact: no double rounding
 
 
 def _log1mexp_ref(mp, x):
@@ -232,6 +242,28 @@ def _bessel_ref(fn, scaled=False):
     return ref
 
 
+def _real(x):
+    return np.real(x).copy()  # NumPy's real (and imag of complex) is a view of x
+
+
+def _copy(x):
+    return np.array(x, copy=True)
+
+
+def _imag(x):
+    return np.imag(x).copy()
+
+
+def _complex(re, im):
+    """``re + 1j * im`` in the complex dtype of the inputs (complex64 from float32 or small ints)."""
+    re, im = np.asarray(re), np.asarray(im)
+    if re.dtype.kind == "c" or im.dtype.kind == "c":
+        raise TypeError(f"complex: the real and imaginary parts must be real numbers, got {re.dtype} and {im.dtype}")
+    out = np.empty(np.broadcast_shapes(re.shape, im.shape), np.result_type(re.dtype, im.dtype, np.complex64))
+    out.real, out.imag = re, im
+    return out
+
+
 #: name -> (arity, NumPy/SciPy implementation (a ufunc where possible), cost per element, doc,
 #: high-precision reference, finite-difference domain per input or None when not differentiable,
 #: extra cost per element of an unstable form). Derived from it: the op, its builder (exported
@@ -244,7 +276,7 @@ TABLE = {
     "floor_div": (2, np.floor_divide, 6, "x // y", lambda mp, x, y: mp.floor(x / y), None, 0),
     "mod": (2, np.mod, 6, "x % y (sign of y, as NumPy)", _mod_ref,
             ((2.5, 2.9), (1.5, 1.6)), 0),
-    "pow": (2, np.power, 20, "x ** y", lambda mp, x, y: _real(mp, mp.power(x, y)), ((0.5, 2), (-1.5, 1.5)), 0),
+    "pow": (2, np.power, 20, "x ** y", lambda mp, x, y: _real_branch(mp, mp.power(x, y)), ((0.5, 2), (-1.5, 1.5)), 0),
     "maximum": (2, np.maximum, 1, "elementwise maximum (nan propagates)", lambda mp, x, y: mp.mpf(builtins.max(x, y)),
                 ((-2, 2), (-2, 2)), 0),
     "minimum": (2, np.minimum, 1, "elementwise minimum (nan propagates)", lambda mp, x, y: mp.mpf(builtins.min(x, y)),
@@ -333,11 +365,20 @@ TABLE = {
                 ((0.5, 3), (0.5, 3), (0.1, 0.9)), 0),
     "betaincinv": (3, _SPECIAL["betaincinv"], 160, "x such that betainc(a, b, x) = y", None,
                    ((0.5, 3), (0.5, 3), (0.1, 0.9)), 0),
+    "tensor_copy": (1, _copy, 0, "a copy of x (a new variable; the optimizer removes it)", lambda mp, x: x,
+                    ((-2, 2),), 0),
+    "real": (1, _real, 1, "real part", lambda mp, x: x, ((-2, 2),), 0),
+    "imag": (1, _imag, 1, "imaginary part (0 for real numbers)", lambda mp, x: mp.mpf(0), ((-2, 2),), 0),
+    "conj": (1, np.conjugate, 1, "complex conjugate", lambda mp, x: x, ((-2, 2),), 0),
+    "angle": (1, np.angle, 25, "argument of a complex number (0 or pi for real numbers)", None, ((0.5, 2),), 0),
+    "complex": (2, _complex, 2, "real + 1j * imag", None, None, 0),
     "floor": (1, np.floor, 1, "round toward -inf", lambda mp, x: mp.floor(x), None, 0),
     "ceil": (1, np.ceil, 1, "round toward +inf", lambda mp, x: mp.ceil(x), None, 0),
     "trunc": (1, np.trunc, 1, "round toward 0", _trunc, None, 0),
     "round_half_to_even": (1, np.round, 1, "round to nearest, ties to even (np.round)",
                            lambda mp, x: mp.nint(x), None, 0),
+    "round_half_away_from_zero": (1, _round_half_away, 1, "round to nearest, ties away from zero (C round)",
+                                  lambda mp, x: mp.sign(x) * mp.floor(mp.fabs(x) + 0.5), None, 0),
     "isnan": (1, np.isnan, 1, "x is nan", lambda mp, x: mp.isnan(x), None, 0),
     "isinf": (1, np.isinf, 1, "x is ±inf", lambda mp, x: mp.isinf(x), None, 0),
     "eq": (2, np.equal, 1, "x == y", lambda mp, x, y: x == y, None, 0),
@@ -388,10 +429,17 @@ declare("cast", "elemwise", 1, _cast_infer, _cast_perform, params=("dtype",), co
         numpy="{0}.astype({dtype!r})", doc="convert to another dtype (C casting rules, as NumPy astype)")
 
 
+#: binary ops whose builders take more inputs, folded from the left: PyTensor's ``add``, ``mul``,
+#: ``and_``, ``or_``, ``xor`` are variadic, and its ``logaddexp(*xs)`` a formula
+FOLDED = ("add", "mul", "and_", "or_", "xor", "logaddexp")
+
+
 def _make(name):
     op = Op(OPS[name])
 
     def build(*args):
+        if name in FOLDED and len(args) > 2:
+            return functools.reduce(op, args)
         return op(*args)
 
     build.__name__ = name
@@ -424,6 +472,7 @@ declare("polygamma", "elemwise", 1, elemwise_infer, _polygamma_perform, params=(
         doc="the n-th derivative of psi (digamma)")
 
 
+
 def polygamma(n: int, x):
     """``psi^(n)(x)``, the ``n``-th derivative of the digamma function.
 
@@ -431,15 +480,17 @@ def polygamma(n: int, x):
     >>> round(float(pt.polygamma(1, 1.0).eval()), 12)  # pi**2 / 6
     1.644934066848
 
-    The order ``n`` is a parameter of the op: an int or an integer constant, not a symbolic
-    variable (``TypeError``).
+    An order known when the graph is built (an int or a 0-d integer constant) is a parameter of the
+    op; any other integer tensor is an input of ``polygamma_n`` (core/ops/special_functions.py; nan
+    where ``n < 0``), as PyTensor's ``polygamma``. A non-integer order raises ``TypeError``.
     """
     if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
         v = as_tensor_variable(n)
+        if v.dtype[0] not in "iu":
+            raise TypeError(f"polygamma: the order n must be an integer, got {n!r} of type {v.type}")
         c = constant_value(v)
-        if c is None or v.ndim != 0 or v.dtype[0] not in "iu":
-            raise TypeError(f"polygamma: the order n must be an int known when the graph is built (eqtensor's "
-                            f"polygamma takes it as a parameter); got {n!r} of type {v.type}")
+        if c is None or v.ndim != 0:
+            return Op(OPS["polygamma_n"])(v, x)
         n = int(c)
     if n < 0:
         raise ValueError(f"polygamma: the order n must be non-negative, got {n}")

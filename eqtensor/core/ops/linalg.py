@@ -174,7 +174,7 @@ def _axes_pair(a, b, axes):
     try:
         xa, xb = axes
     except (TypeError, ValueError) as e:
-        raise TypeError(f"tensordot: axes must be an int or a pair of axis lists, got {axes!r}") from e
+        raise ValueError(f"tensordot: axes must be an int or a pair of axis lists, got {axes!r}") from e
     xa = [xa] if isinstance(xa, (int, np.integer)) else list(xa)
     xb = [xb] if isinstance(xb, (int, np.integer)) else list(xb)
     if len(xa) != len(xb):
@@ -293,7 +293,11 @@ def det(x):
     6.0
     """
 
-    return Op(OPS["det"])(as_tensor_variable(x))
+    x = as_tensor_variable(x)
+    if x.ndim >= 2 and None not in x.type.shape[-2:] and x.type.shape[-2] != x.type.shape[-1]:
+        raise ValueError(f"det: Determinant not defined for non-square matrices: expected square matrices, got "
+                         f"static shape {_fmt(x.type.shape)}")
+    return Op(OPS["det"])(x)
 
 
 def solve(a, b):
@@ -343,19 +347,21 @@ def diagonal(x, offset=0, axis1=0, axis2=1):
     return y[(Ellipsis, add(idx, max(-k, 0)) if k < 0 else idx, add(idx, k) if k > 0 else idx)]
 
 
-def trace(x, offset=0):
-    """Sum of the ``offset`` diagonal of a matrix (``np.trace``).
+def trace(x, offset=0, axis1=0, axis2=1):
+    """Sum of the ``offset`` diagonal of the 2-d slices over ``axis1``, ``axis2`` (``np.trace``).
 
     >>> import numpy as np
     >>> from eqtensor import tensor as pt
     >>> int(pt.trace(np.arange(9).reshape(3, 3)).eval())
     12
+    >>> pt.trace(np.ones((2, 3, 4)), axis1=1, axis2=2).eval()
+    array([3., 3.])
     """
 
     x = as_tensor_variable(x)
-    if x.ndim != 2:
-        raise ValueError(f"trace: expected a matrix, got {x.type}")
-    return reduction.sum(diagonal(x, offset), axis=-1)
+    if x.ndim < 2:
+        raise ValueError(f"trace: expected at least 2 dimensions, got {x.type}")
+    return reduction.sum(diagonal(x, offset, axis1, axis2), axis=-1)
 
 
 def diag(v, k=0):
@@ -374,7 +380,7 @@ def diag(v, k=0):
     if v.ndim == 2:
         return diagonal(v, k)
     if v.ndim != 1:
-        raise ValueError(f"diag: expected a vector or a matrix, got {v.type}")
+        raise ValueError(f"diag: Input must be 1- or 2-d. It takes a vector or a matrix, got {v.type}")
     k = int(k)
     n = _dim(v, 0)
     size = n + abs(k) if isinstance(n, int) else add(n, abs(k))

@@ -351,9 +351,10 @@ def norm(x, ord=None, axis=None, keepdims=False):
     if x.dtype.startswith(("int", "uint", "bool")):
         x = cast(x, "float64")
     if x.ndim == 0:
-        raise ValueError("norm: expected at least one dimension")
+        raise ValueError("norm: expected at least one dimension (Cannot compute norm when core_dims < 1 or "
+                         "core_dims > 3, found: core_dims = 0)")
     if isinstance(ord, str) and ord not in _STR_ORDS:
-        raise ValueError(f"norm: invalid norm order {ord!r}")
+        raise ValueError(f"norm: Invalid norm order {ord!r}")
     if ord in ("inf", "-inf"):
         ord = float(ord)
     if axis is None:
@@ -388,7 +389,7 @@ def _vector_norm(x, ord, axis):
     if ord is None or ord == 2:
         return sqrt(reduction.sum(_abs_sq(x), axis=axis))
     if isinstance(ord, str):
-        raise ValueError(f"norm: invalid norm order {ord!r} for vectors")
+        raise ValueError(f"norm: Invalid norm order {ord!r} for vectors")
     if ord == np.inf:
         return reduction.max(abs_(x), axis=axis)
     if ord == -np.inf:
@@ -414,7 +415,7 @@ def _matrix_norm(x, ord, row, col):
     if ord in (1, -1):  # max/min over columns of the column sums
         reduce = reduction.max if ord > 0 else reduction.min
         return reduce(reduction.sum(abs_(x), axis=row), axis=col - (row < col))
-    raise ValueError(f"norm: invalid norm order {ord!r} for matrices")
+    raise ValueError(f"norm: Invalid norm order for matrices: {ord!r}")
 
 
 __all__ = ["eig", "eigh", "kron", "matrix_dot", "matrix_power", "norm", "pinv", "slogdet", "svd"]

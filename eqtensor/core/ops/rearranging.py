@@ -61,7 +61,7 @@ def concat_with_broadcast(tensor_list, axis=0):
     """
     tensors = [as_tensor_variable(t) for t in tensor_list]
     if not tensors:
-        raise ValueError("concat_with_broadcast: cannot concatenate an empty list of tensors")
+        raise ValueError("concat_with_broadcast: Cannot concatenate an empty list of tensors")
     nd = tensors[0].ndim
     if any(t.ndim != nd for t in tensors):
         raise TypeError(f"concat_with_broadcast: all tensors need {nd} dimensions, got {[t.ndim for t in tensors]}")

@@ -99,24 +99,45 @@ def reduce(name, x, axis=None, keepdims=False):
     return Op(OPS[name], {"axis": axes, "keepdims": bool(keepdims)})(x)
 
 
-def sum(x, axis=None, keepdims=False):
-    """Sum over ``axis`` (all axes when None).
+def _in_dtypes(reduction, x, axis, dtype, keepdims, acc_dtype):
+    """``reduction(x, axis, keepdims)`` accumulated in ``acc_dtype`` (else ``dtype``), with the
+    dtype ``dtype`` (else the reduction's own): PyTensor's ``dtype=`` and ``acc_dtype=``."""
+    if dtype is None and acc_dtype is None:
+        return reduction(x, axis, keepdims)
+    x = as_tensor_variable(x)
+    out_dtype = dtype if dtype is not None else reduction(x, axis, keepdims).dtype
+    return cast(reduction(cast(x, acc_dtype or dtype), axis, keepdims), out_dtype)
+
+
+def sum(x, axis=None, dtype=None, keepdims=False, acc_dtype=None):
+    """Sum over ``axis`` (all axes when None), in ``dtype``/``acc_dtype`` when given (PyTensor's
+    signature: the result has ``dtype``, the sum accumulates in ``acc_dtype``).
 
     >>> import numpy as np
     >>> from eqtensor import tensor as pt
     >>> pt.sum(np.arange(6).reshape(2, 3), axis=0).eval()
     array([3, 5, 7])
+    >>> pt.sum(np.array([100, 100], dtype="int8"), dtype="int8", acc_dtype="int64").eval()
+    array(-56, dtype=int8)
     """
+    return _in_dtypes(_sum, x, axis, dtype, keepdims, acc_dtype)
+
+
+def _sum(x, axis, keepdims):
     return reduce("sum", x, axis, keepdims)
 
 
-def prod(x, axis=None, keepdims=False):
-    """Product over ``axis``.
+def prod(x, axis=None, dtype=None, keepdims=False, acc_dtype=None):
+    """Product over ``axis``, in ``dtype``/``acc_dtype`` when given (as :func:`sum`).
 
     >>> from eqtensor import tensor as pt
     >>> pt.prod(pt.imatrix("m"), axis=1, keepdims=True).type
     TensorType(int64, shape=(None, 1))
     """
+    return _in_dtypes(_prod, x, axis, dtype, keepdims, acc_dtype)
+
+
+def _prod(x, axis, keepdims):
     return reduce("prod", x, axis, keepdims)
 
 
@@ -217,9 +238,9 @@ def _count(x, axes, dtype, ddof=0):
 WIDENED = ("float16", "float32")
 
 
-def mean(x, axis=None, keepdims=False):
+def mean(x, axis=None, dtype=None, keepdims=False, acc_dtype=None):
     """Arithmetic mean over ``axis`` (float result; ``sum / count``, float16/float32 inputs summed
-    in float64 and the result cast back).
+    in float64 and the result cast back), in ``dtype``/``acc_dtype`` when given (as :func:`sum`).
 
     >>> import numpy as np
     >>> from eqtensor import tensor as pt
@@ -229,13 +250,17 @@ def mean(x, axis=None, keepdims=False):
     array(0.33333334, dtype=float32)
     """
 
+    return _in_dtypes(_mean, x, axis, dtype, keepdims, acc_dtype)
+
+
+def _mean(x, axis, keepdims):
     x = as_tensor_variable(x)
     axes = normalize_axis(axis, x.ndim, "mean")
     out_dtype = "float64" if x.dtype.startswith(("int", "uint", "bool")) else x.dtype
     if out_dtype in WIDENED:
-        s = sum(cast(x, "float64"), axes, keepdims)
+        s = _sum(cast(x, "float64"), axes, keepdims)
         return cast(true_div(s, _count(x, axes, "float64")), out_dtype)
-    s = sum(x, axes, keepdims)
+    s = _sum(x, axes, keepdims)
     return true_div(cast(s, out_dtype), _count(x, axes, out_dtype))
 
 
@@ -257,9 +282,9 @@ def var(x, axis=None, ddof=0, keepdims=False, corrected=False):
     is_complex = d.dtype.startswith("complex")
     sq = sqr(elemwise.abs(d) if is_complex else d)
     wide = sq.dtype in WIDENED
-    ss = sum(cast(sq, "float64") if wide else sq, axes, keepdims)
+    ss = _sum(cast(sq, "float64") if wide else sq, axes, keepdims)
     if corrected:
-        sd = sum(cast(d, "float64") if wide else d, axes, keepdims)
+        sd = _sum(cast(d, "float64") if wide else d, axes, keepdims)
         ss = sub(ss, true_div(sqr(elemwise.abs(sd) if is_complex else sd), _count(x, axes, ss.dtype, 0)))
     out = true_div(ss, _count(x, axes, ss.dtype, ddof))
     return cast(out, sq.dtype) if wide else out

@@ -106,12 +106,16 @@ def tile(A, reps):
             try:
                 get_vector_length(rv)
             except ValueError as e:
-                raise ValueError("tile: the length of reps is unknown; use specify_shape to give it") from e
+                raise ValueError("tile: the length of reps is unknown. Use specify_shape to set the length of "
+                                 "reps") from e
             entries = static_entries(rv)
             reps = tuple(e if e is not None else rv[k] for k, e in enumerate(entries))
         else:
             raise ValueError(f"tile: reps must be a scalar or a vector, got {rv.type}")
-    reps = [_int_scalar("tile", "each entry of reps", r) for r in reps]
+    try:
+        reps = [_int_scalar("tile", "each entry of reps", r) for r in reps]
+    except TypeError as e:  # PyTensor's error type for a reps entry that is not an integer scalar
+        raise ValueError(str(e)) from e
     nd = max(len(reps), A.ndim)
     reps = [1] * (nd - len(reps)) + reps
     if A.ndim < nd:

@@ -31,7 +31,7 @@ def where(cond, ift=None, iff=None):
         return E.switch(cond, ift, iff)
     if ift is None and iff is None:
         return nonzero(cond)
-    raise ValueError("where: give both ift and iff, or neither")
+    raise ValueError("where: give either both ift and iff, or neither")
 
 
 def _truth(a):

@@ -80,21 +80,28 @@ def expand_left(x, ndim):
 
 
 def transpose(x, axes=None):
-    """Permute dimensions (reverse them when ``axes`` is None).
+    """Permute dimensions (reverse them when ``axes`` is None: the result of a named ``x`` is then
+    named ``x.T``, as PyTensor names it).
 
     >>> from eqtensor import tensor as pt
     >>> pt.transpose(pt.tensor3("t", shape=(2, 3, 4)), (2, 0, 1)).type.shape
     (4, 2, 3)
+    >>> pt.dmatrix("m").T.name
+    'm.T'
     """
 
     x = as_tensor_variable(x)
-    if axes is None:
+    reverse = axes is None
+    if reverse:
         axes = tuple(reversed(range(x.ndim)))
     axes = tuple(int(a) % max(x.ndim, 1) for a in as_axis(tuple(axes)))
     if sorted(axes) != list(range(x.ndim)):
         raise ValueError(f"transpose: axes {axes} are not a permutation of {x.ndim} dimensions")
     normalize_axis(axes, x.ndim, "transpose")
-    return dimshuffle(x, *axes)
+    out = dimshuffle(x, *axes)
+    if reverse and x.name and out is not x and out.name is None:
+        out.name = x.name + ".T"
+    return out
 
 
 def swapaxes(x, axis1, axis2):
@@ -328,7 +335,8 @@ def as_axis(axis):
     if isinstance(axis, Variable):
         value = constant_value(axis)
         if value is None:
-            raise TypeError(f"axis must be known when the graph is built, got the symbolic {axis}")
+            raise TypeError(f"'axis' must be None, an integer, or a tuple of integers known when the graph is built, "
+                            f"got the symbolic {axis}")
         axis = value
     if isinstance(axis, (list, tuple)):
         return tuple(as_axis(a) for a in axis)
@@ -453,7 +461,7 @@ def moveaxis(a, source, destination):
     src = axis_tuple(source, a.ndim, "moveaxis source")
     dst = axis_tuple(destination, a.ndim, "moveaxis destination")
     if len(src) != len(dst):
-        raise ValueError("moveaxis: source and destination must have the same number of elements")
+        raise ValueError("moveaxis: `source` and `destination` arguments must have the same number of elements")
     order = [d for d in range(a.ndim) if d not in src]
     for d, s_ in sorted(zip(dst, src)):
         order.insert(d, s_)
@@ -473,7 +481,7 @@ def get_vector_length(v) -> int:
         raise TypeError(f"get_vector_length: the argument must be a vector, got {v.type}")
     n = v.type.shape[0]
     if n is None:
-        raise ValueError(f"the length of {v} cannot be determined when the graph is built (use specify_shape)")
+        raise ValueError(f"Length of {v} cannot be determined when the graph is built (use specify_shape)")
     return n
 
 

@@ -29,7 +29,7 @@ def _specify_shape_infer(op, inputs):
         if want == "?":
             dim = next(it)
             if dim.ndim != 0 or dim.dtype not in INT_DTYPES:
-                raise TypeError(f"specify_shape: shape entries must be integer scalars, got {dim.type}")
+                raise TypeError(f"specify_shape: shape entries must be integer types (integer scalars), got {dim.type}")
             c = constant_value(dim)  # a constant entry's value is a static length
             want = None if c is None else int(c)
         if want is not None and have is not None and want != have:
@@ -76,7 +76,7 @@ def specify_shape(x, shape):
             entries = static_entries(vec)
             shape = [e if e is not None else vec[k] for k, e in enumerate(entries)]
     if sum(1 for s in shape if s is Ellipsis) > 1:
-        raise ValueError("specify_shape: only one ... is allowed")
+        raise ValueError("specify_shape: only one ... is allowed (Multiple Ellipsis in specify_shape)")
     if Ellipsis in shape:
         k = shape.index(Ellipsis)
         shape[k:k + 1] = [None] * (x.ndim - len(shape) + 1)

@@ -5,6 +5,8 @@ leading dimensions (dtypes and batching: :mod:`.lapack`):
   ``nan`` where ``A`` is not positive definite (PyTensor's ``on_error="nan"``). The upper factor is
   ``cholesky(A.mT).mT`` (:func:`cholesky` with ``lower=False`` builds that), so the op has no
   parameter and rules about it hold for both factors.
+- ``cholesky_grad`` — the reverse pass of ``cholesky`` as one op (made by its VJP rule): the
+  cotangent of ``A`` given ``L`` and the cotangent of ``L``.
 - ``solve_triangular{lower, unit_diagonal, b_ndim}``, ``cho_solve{lower, b_ndim}``,
   ``blockwise_solve{assume_a, lower, b_ndim}`` (``scipy.linalg.solve`` for stacks of matrices or a
   structured ``assume_a``; the plain two-dimensional general case is the op ``solve`` of
@@ -92,6 +94,39 @@ def cholesky(x, lower=True, *, check_finite=True, overwrite_a=False, on_error="n
     if _bool("cholesky", "lower", lower):
         return Op(OPS["cholesky"])(x)
     return swap_last(Op(OPS["cholesky"])(swap_last(x)))
+
+
+def _cholesky_grad_infer(op, inputs):
+    ell, g = inputs
+    n, _ = matrix_dims("cholesky_grad", ell)
+    shape = core_b("cholesky_grad", ell, g, 2)
+    k = g.type.shape[-1]
+    if n is not None and k is not None and k != n:
+        raise ValueError(f"cholesky_grad: the cotangent {g.type} does not match the factor {ell.type}")
+    return TensorType(work_dtype(ell.dtype, g.dtype), shape)
+
+
+def _cholesky_grad_one(ell, g):
+    import scipy.linalg  # lazy: see eqtensor.core.ops.elemwise
+
+    phi = np.tril(np.tril(ell).T @ g)
+    phi[np.diag_indices_from(phi)] *= 0.5
+    y = scipy.linalg.solve_triangular(ell.T, phi, lower=False, check_finite=False)  # L^-T Phi
+    s = scipy.linalg.solve_triangular(ell.T, y.T, lower=False, check_finite=False).T  # L^-T Phi L^-1
+    out = np.tril(s + s.T)
+    out[np.diag_indices_from(out)] = np.diagonal(s)
+    return out
+
+
+def _cholesky_grad(ell, g):
+    return _solve_blocks("cholesky_grad", _cholesky_grad_one, ell, g, 2)
+
+
+declare("cholesky_grad", "linalg", 2, _cholesky_grad_infer, _cholesky_grad,
+        flops=lambda op, types, values: batch_size(types[0].shape[:-2]) * 3.0 * _known(types[0].shape[-1]) ** 3,
+        doc="the cotangent of A = L L^T (from A's lower triangle) given L (its lower triangle) and the "
+            "cotangent G of L: tril-fold of L^-T Phi(L^T G) L^-1, Phi = lower triangle with the diagonal "
+            "halved (Murray 2016); nan if L is singular. Made by the VJP of cholesky")
 
 
 # ============================================================================ triangular / Cholesky solves

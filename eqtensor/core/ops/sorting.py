@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..dtypes import INT_DTYPES
-from ..graph import TensorType
-from ..op import OPS, Op, as_tensor_variable, declare, dtype_by_numpy
+from ..graph import TensorType, Variable
+from ..op import OPS, Op, as_tensor_variable, constant_value, declare, dtype_by_numpy
 from . import elemwise as E
 from .creation import arange
 from .dims import _dim, _one_axis
@@ -61,7 +61,27 @@ def _sorting(opname, a, axis, kind, order, stable):
         a, axis = flatten(a), 0
     if a.ndim == 0:
         raise ValueError(f"{opname}: a 0-d tensor has no axis to sort along (use axis=None)")
+    if isinstance(axis, Variable) and constant_value(axis) is None:
+        return _along_symbolic_axis(opname, a, axis, kind)
     return Op(OPS[opname], {"axis": _one_axis(axis, a.ndim, opname), "kind": kind})(a)
+
+
+def _along_symbolic_axis(opname, a, axis, kind):
+    """``a`` sorted along ``axis``, a 0-d integer tensor known only at run time: one sort per axis
+    of ``a``, chosen by nested ``ifelse`` (only the chosen one runs), the axis checked in range at
+    run time. The ops ``check`` and ``ifelse`` belong to later families: found by name."""
+    if axis.ndim != 0 or axis.dtype not in INT_DTYPES:
+        raise ValueError(f"Sort axis must have an integer dtype, got {axis.dtype} ({opname}: a 0-d integer axis; "
+                         f"got {axis.type})")
+    n = a.ndim
+    in_range = E.and_(E.ge(axis, -n), E.lt(axis, n))
+    axis = Op(OPS["check"], {"message": f"{opname}: axis is out of bounds for a tensor of {n} dimensions"})(
+        axis, in_range)
+    axis = E.mod(axis, n)
+    out = Op(OPS[opname], {"axis": n - 1, "kind": kind})(a)
+    for d in reversed(range(n - 1)):
+        out = Op(OPS["ifelse"])(E.eq(axis, d), Op(OPS[opname], {"axis": d, "kind": kind})(a), out)
+    return out
 
 
 def sort(a, axis=-1, kind=None, order=None, *, stable=None):

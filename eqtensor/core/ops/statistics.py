@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..dtypes import INT_DTYPES, promote
-from ..op import as_tensor_variable
+from ..op import OPS, Op, as_tensor_variable
 from . import elemwise as E
 from . import reduction as R
 from .creation import zeros
@@ -124,18 +124,23 @@ def max_and_argmax(a, axis=None, keepdims=False):
 def bincount(x, weights=None, minlength=None, assert_nonneg=False):
     """Counts of each value of the non-negative integer vector ``x`` (weighted sums with
     ``weights``), at least ``minlength`` bins, as ``np.bincount``; built as an accumulating indexed
-    increment. Negative values are not checked (``assert_nonneg`` is not supported).
+    increment. ``assert_nonneg=True`` checks at run time that ``x`` has no negative value
+    (``AssertionError``, as PyTensor); otherwise negative values count from the end, as indexing.
 
     >>> import numpy as np
     >>> from eqtensor import tensor as pt
     >>> pt.bincount(np.array([0, 2, 2, 5]), minlength=3).eval()
     array([1, 0, 2, 0, 0, 1])
+    >>> pt.bincount(np.array([1, -1]), assert_nonneg=True).eval()
+    Traceback (most recent call last):
+    ...
+    AssertionError: bincount: the input has negative values...
     """
-    if assert_nonneg:
-        raise NotImplementedError("bincount: assert_nonneg (a run-time check) is not supported")
     x = as_tensor_variable(x)
     if x.ndim != 1 or x.dtype not in INT_DTYPES:
         raise TypeError(f"bincount: x must be an integer vector, got {x.type}")
+    if assert_nonneg:  # the op of core/ops/effects.py (a later family: found by name)
+        x = Op(OPS["check"], {"message": "bincount: the input has negative values"})(x, R.all(E.ge(x, 0)))
     n = E.add(E.cast(R.max(x), "int64"), 1) if x.type.shape[0] != 0 else np.int64(0)
     if minlength is not None:
         n = E.maximum(n, _int_scalar("bincount", "minlength", minlength))

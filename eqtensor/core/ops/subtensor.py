@@ -123,9 +123,22 @@ def parse_index(x: Variable, idx) -> tuple[tuple, list]:
 def _slice_len(n, parts):
     if parts[2] == 0:
         raise ValueError("slice step cannot be zero")
-    if n is None or SYM in parts:
+    if SYM in parts:
         return None
+    if n is None:
+        return _empty_slice_len(parts)
     return len(range(n)[slice(*parts)])
+
+
+def _empty_slice_len(parts):
+    """0 when the slice is empty whatever the length (``x[1:1]``, ``x[-1:-1:3]``), else None."""
+    start, stop, step = parts
+    step = 1 if step is None else step
+    if step > 0 and start is None:
+        start = 0
+    if start is None or stop is None or (start < 0) != (stop < 0):
+        return None
+    return 0 if (stop <= start if step > 0 else stop >= start) else None
 
 
 def _broadcast_index_shapes(shapes):
@@ -262,9 +275,9 @@ declare("advanced_subtensor", "index", None, _subtensor_infer, _subtensor_perfor
 
 
 def _check_update_value(opname, x, y, sub_shape):
-    if y.ndim > len(sub_shape):
-        raise ValueError(f"{opname}: y of static shape {y.type.shape} cannot be broadcast to the indexed "
-                         f"shape {sub_shape}")
+    if y.ndim > len(sub_shape):  # more dimensions than the indexed part: a TypeError, as PyTensor's
+        raise TypeError(f"{opname}: y of static shape {y.type.shape} cannot be broadcast to the indexed "
+                        f"shape {sub_shape}")
     for ys, ss in zip(reversed(y.type.shape), reversed(sub_shape)):
         if ys is not None and ss is not None and ys != 1 and ys != ss:
             raise ValueError(f"{opname}: y of static shape {y.type.shape} cannot be broadcast to the indexed "
@@ -422,7 +435,8 @@ def _add_to(picked, y):
 
 def take(a, indices, axis=None, mode="raise"):
     """Elements of ``a`` at ``indices`` along ``axis`` (of the flattened ``a`` when None), as
-    ``np.take``; ``mode`` is ``"raise"`` (out-of-range indices are an error), ``"wrap"`` or ``"clip"``.
+    ``np.take``; ``mode`` is ``"raise"`` (out-of-range indices are an error; None too, as PyTensor),
+    ``"wrap"`` or ``"clip"``.
 
     >>> from eqtensor import tensor as pt
     >>> pt.take(pt.matrix("a", shape=(3, 4)), [2, 0], axis=1).type.shape
@@ -438,6 +452,8 @@ def take(a, indices, axis=None, mode="raise"):
         indices = cast(indices, "int64")
     elif indices.dtype not in INT_DTYPES:
         raise TypeError(f"take: indices must be integers, got dtype {indices.dtype}")
+    if mode is None:  # PyTensor's default indexing
+        mode = "raise"
     if mode not in ("raise", "wrap", "clip"):
         raise ValueError(f"take: mode must be 'raise', 'wrap' or 'clip', got {mode!r}")
     if axis is None:
