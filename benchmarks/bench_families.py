@@ -22,13 +22,17 @@ with hand-written gradients and JAX ``value_and_grad``):
   dimensions; ``cholesky``, ``solve_triangular``) + gradient of the 3 log-hyperparameters;
 - ``scalar20``: a 20-op float64 scalar expression called with ``np.float64`` arguments.
 
-Each family runs in one process for every system (eqtensor C, NumPy eager, PyTensor C/Numba and JAX
-jit when importable); every system's outputs are checked against NumPy eager (float64) before it is
+Each system (eqtensor C, NumPy eager, PyTensor C/Numba and JAX jit when importable) runs in its own
+process, on the same data (one seed): with several systems in one process, JAX's CPU runtime keeps
+worker threads spinning after its calls, which slowed the next system's multi-threaded calls by
+~25% (softmax_xent, eqtensor C with default threads: 2.33 -> 2.91 ms); every system's outputs are checked against NumPy eager (float64) before it is
 timed. Times: median, interquartile range and minimum of the wall time per call over ``repeats``
 runs (each run long enough to time), and the median process CPU time per call (on a loaded machine
 the steadier figure for one-thread runs; with several threads it adds up the threads).
 Thread settings run in separate child processes (``--threads 1``: every library limited to one
-thread through its environment variables, set before import; ``default``: nothing set).
+thread through its environment variables, set before import, and the process pinned to one core —
+JAX 0.10's CPU runtime runs a second thread whatever ``XLA_FLAGS`` say, which made its
+"one-thread" wall times two-thread ones; ``default``: nothing set).
 """
 
 from __future__ import annotations
@@ -63,6 +67,11 @@ ONE_THREAD_ENV = {
 }
 
 LOG2PI = float(np.log(2 * np.pi))
+
+
+def _one_core():
+    """Pin the calling (child) process to one core of those it may use."""
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 
 
 @dataclass
@@ -425,6 +434,10 @@ def check(fam, got, ref):
     return worst
 
 
+#: the systems measured, each in its own child process
+SYSTEMS = ("eqtensor C", "NumPy eager", "PyTensor C", "PyTensor Numba", "JAX jit")
+
+
 def _systems():
     """name -> maker(fam, data) returning a zero-argument call, for every importable system."""
     out = {}
@@ -481,10 +494,10 @@ def _systems():
     return out
 
 
-def run_child(names, repeats, threads):
-    """Measure the families in this process; returns result rows (dicts)."""
+def run_child(names, repeats, threads, system):
+    """Measure the families with ``system`` in this process; returns result rows (dicts)."""
     rows = []
-    systems = _systems()
+    systems = {k: v for k, v in _systems().items() if k == system}
     for fam in FAMILIES:
         if names and fam.name not in names:
             continue
@@ -542,9 +555,10 @@ def main(argv=None):
     ap.add_argument("--threads", nargs="*", default=["1", "default"], help="thread settings: 1 and/or default")
     ap.add_argument("--json", help="also write the rows to this file")
     ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--system", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:  # measure in this process, rows as JSON on stdout
-        rows = run_child(args.only, args.repeats, args.child)
+        rows = run_child(args.only, args.repeats, args.child, args.system)
         print(json.dumps(rows))
         return
     rows = []
@@ -553,13 +567,15 @@ def main(argv=None):
         env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
         if th == "1":
             env.update(ONE_THREAD_ENV)
-        cmd = [sys.executable, __file__, "--child", th, "--repeats", str(args.repeats)]
-        if args.only:
-            cmd += ["--only", *args.only]
-        res = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True, check=True)
-        rows.extend(json.loads(res.stdout.strip().splitlines()[-1]))
+        for system in SYSTEMS:  # one process per system: a peer's idle worker threads (JAX's spin)
+            cmd = [sys.executable, __file__, "--child", th, "--system", system, "--repeats", str(args.repeats)]
+            if args.only:
+                cmd += ["--only", *args.only]
+            res = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True, check=True,
+                                 preexec_fn=_one_core if th == "1" else None)
+            rows.extend(json.loads(res.stdout.strip().splitlines()[-1]))
     order = {f.name: k for k, f in enumerate(FAMILIES)}
-    rows.sort(key=lambda r: (order[r["family"]], r["threads"] != "1"))
+    rows.sort(key=lambda r: (order[r["family"]], r["threads"] != "1", SYSTEMS.index(r["system"])))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
     print(f"Python {platform.python_version()}, NumPy {np.__version__}; {os.cpu_count()} cores\n")

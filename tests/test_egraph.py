@@ -541,3 +541,19 @@ def test_unsound_union_is_an_error_not_a_wrong_graph():
     x = pt.dvector("x")
     (out,), _ = opt([-(-x)], [x])  # a fresh e-graph afterwards
     assert out is x
+
+
+def test_rebuilding_an_op_over_constants_folds_it():
+    """An extracted e-node whose inputs are all constants (extraction cut short keeps such nodes)
+    is folded while the graph is rebuilt — the folded Constant is a Variable, which has no truth
+    value, so the rebuild must not test it with ``or`` (it did: a 10 000-step chain's gradient fell
+    back to its input graph with a TypeError when the time budget cut extraction short)."""
+    from eqtensor.core.graph import TensorType
+    from eqtensor.egraph.program import TYPES
+    from eqtensor.egraph.rebuild import rebuild
+
+    two, three = Constant(np.float64(2.0)), Constant(np.float64(3.0))
+    enodes = [(0, None, 0, (), 0), (1, None, 0, (), 1), (2, "add", 0, (0, 1), None)]
+    tid = TYPES(TensorType("float64", ()))
+    [out] = rebuild(enodes, {0: 0, 1: 1, 2: 2}, [2], [two, three], {0: tid, 1: tid, 2: tid}, {})
+    assert isinstance(out, Constant) and float(out.data) == 5.0

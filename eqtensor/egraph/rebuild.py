@@ -163,7 +163,8 @@ def rebuild(enodes, selection, roots, leaves, class_type, originals, clock=None)
                     a is not None and b is not None and a != b for a, b in zip(v.type.shape, expect.shape)):
                 raise TypeError(f"rebuilt {op} has type {v.type}, its e-class has {expect}")
             if ins and all(isinstance(i, Constant) for i in ins) and OPS[op].kind not in NEVER_FOLDED:
-                v = try_fold(o, ins, v.type) or v
+                folded = try_fold(o, ins, v.type)  # a Constant has no truth value: no `or`
+                v = v if folded is None else folded
             memo[c] = v
     return [memo[r] for r in roots]
 
