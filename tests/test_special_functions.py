@@ -188,3 +188,25 @@ def test_searchsorted_and_unique(mode):
         pt.searchsorted(x, v, side="middle")
     with pytest.raises(ValueError, match="x must be a vector"):
         pt.searchsorted(v, x)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_xlogy_gradients_are_right_where_x_is_zero(mode):
+    """d/dx x*log(y) is log(y) at x = 0 too (a `switch(x == 0, 0, ...)` formula gave 0 there);
+    values as SciPy's except a nan y at x = 0 (0, as PyTensor's)."""
+    x, y = pt.dvector("x"), pt.dvector("y")
+    xs = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 1.5, -2.0, 0.0])
+    for fn, ref, dx, dy, ys in (
+            (special.xlogy, sp.xlogy, np.log, lambda a, b: a / b,
+             np.array([2.0, 0.5, 1e-300, 0.0, np.inf, 2.0, 3.0, -1.0])),
+            (special.xlog1py, sp.xlog1py, np.log1p, lambda a, b: a / (1 + b),
+             np.array([2.0, -0.5, 1e-300, -1.0, np.inf, 2.0, 3.0, -3.0]))):
+        out = fn(x, y)
+        f = et.function([x, y], [out, *grad(out.sum(), [x, y])], mode=mode)
+        v, gx, gy = f(xs, ys)
+        np.testing.assert_allclose(v, ref(xs, ys), rtol=1e-15, atol=0)
+        finite = np.isfinite(ys) & (ys > (0 if fn is special.xlogy else -1))
+        np.testing.assert_allclose(gx[finite], dx(ys[finite]), rtol=1e-15)
+        np.testing.assert_allclose(gy[finite], dy(xs, ys)[finite], rtol=1e-15)
+        assert np.all(gx[~finite] == 0) and np.all(gy[~finite] == 0)
+        np.testing.assert_allclose(gx[0], dx(2.0), rtol=1e-15)  # x = 0, y = 2: log(2), not 0

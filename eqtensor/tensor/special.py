@@ -20,10 +20,10 @@ array([0., 2.])
 
 from ..core.ops.elemwise import (
     betainc, betaincinv, eq, erf, erfc, erfcinv, erfcx, erfinv, gamma, gammainc, gammaincc, gammainccinv,
-    gammaincinv, gammaln, i0, i1, iv, ive, j0, j1, jv, kv, kve, log, log1mexp, log1p, mul, owens_t, polygamma, psi,
+    gammaincinv, gammaln, gt, i0, i1, iv, ive, j0, j1, jv, kv, kve, log, log1mexp, log1p, mul, owens_t, polygamma, psi,
     sigmoid, softplus, switch, true_div,
 )
-from ..core.ops.elemwise_formulas import chi2sf, gammal, gammau, kn, log1pexp, tri_gamma
+from ..core.ops.elemwise_formulas import chi2sf, gammal, gammau, isfinite, kn, log1pexp, tri_gamma
 from ..core.ops.special_functions import hyp2f1
 from ..core.ops.nnet import log_softmax, softmax
 from ..core.ops.reduction import logsumexp
@@ -84,24 +84,29 @@ def logit(x):
 def xlogy(x, y):
     """``x * log(y)``, 0 where ``x == 0`` (also where ``y`` is 0), as ``scipy.special.xlogy``.
 
-    A formula (a ``switch``): where ``x == 0`` its gradient is 0 in both inputs; PyTensor's op gives
-    ``log(y)`` with respect to ``x`` there.
+    A formula whose gradients are ``log(y)`` and ``x / y`` wherever those are finite, ``x == 0``
+    included: only where ``x == 0`` and ``log(y)`` is not finite (``y <= 0``, ``inf`` or ``nan``) is ``y``
+    replaced by 1, so the value there is 0, as PyTensor's (SciPy gives ``nan`` for a ``nan`` ``y``), and
+    both gradients are 0 (PyTensor's op gives ``-inf`` and ``nan`` at ``x = y = 0``).
 
     >>> import numpy as np
     >>> xlogy(np.array([0.0, 2.0]), np.array([0.0, 1.0])).eval()
     array([0., 0.])
     """
-    return switch(eq(x, 0), 0, mul(x, log(y)))
+    x, y = as_tensor_variable(x), as_tensor_variable(y)
+    return mul(x, log(switch(eq(x, 0) & ~(gt(y, 0) & isfinite(y)), 1, y)))
 
 
 def xlog1py(x, y):
-    """``x * log1p(y)``, 0 where ``x == 0``, as ``scipy.special.xlog1py`` (a formula: its gradient
-    with respect to ``x`` is 0 where ``x == 0``; PyTensor's is ``log1p(y)``).
+    """``x * log1p(y)``, 0 where ``x == 0``, as ``scipy.special.xlog1py``; a formula whose gradients are
+    ``log1p(y)`` and ``x / (1 + y)`` wherever those are finite, ``x == 0`` included (where ``x == 0`` and
+    ``log1p(y)`` is not finite, ``y`` is replaced by 0: value and gradients 0 there).
 
     >>> float(xlog1py(0.0, -1.0).eval())
     0.0
     """
-    return switch(eq(x, 0), 0, mul(x, log1p(y)))
+    x, y = as_tensor_variable(x), as_tensor_variable(y)
+    return mul(x, log1p(switch(eq(x, 0) & ~(gt(y, -1) & isfinite(y)), 0, y)))
 
 
 __all__ = ["beta", "betainc", "betaincinv", "betaln", "chi2sf", "digamma", "erf", "erfc", "erfcinv", "erfcx", "erfinv",
