@@ -61,24 +61,24 @@ def ceil_intdiv(a, b):
     return E.add(div, E.cast(E.neq(E.mod(a, b), 0), div.dtype))
 
 
-def largest(*args):
-    """The elementwise maximum of all the arguments."""
+def _fold(name, op, args):
+    """``op`` applied pairwise over ``args``, left to right."""
     if not args:
-        raise ValueError("largest needs at least one tensor")
+        raise ValueError(f"{name} needs at least one tensor")
     out = as_tensor_variable(args[0])
     for a in args[1:]:
-        out = E.maximum(out, a)
+        out = op(out, a)
     return out
+
+
+def largest(*args):
+    """The elementwise maximum of all the arguments."""
+    return _fold("largest", E.maximum, args)
 
 
 def smallest(*args):
     """The elementwise minimum of all the arguments."""
-    if not args:
-        raise ValueError("smallest needs at least one tensor")
-    out = as_tensor_variable(args[0])
-    for a in args[1:]:
-        out = E.minimum(out, a)
-    return out
+    return _fold("smallest", E.minimum, args)
 
 
 def log1pexp(x):

@@ -49,6 +49,16 @@ declare("concatenate", "shape", None, _concat_infer, lambda *xs, axis: np.concat
         params=("axis",), cost=0.5, doc="join tensors along an existing axis")
 
 
+def _tensor_list(name, tensors) -> list:
+    """``tensors`` (a list or tuple, not one tensor) as a non-empty list of tensor variables."""
+    if isinstance(tensors, Variable):
+        raise TypeError(f"{name} takes a list or tuple of tensors (did you forget the [] around them?)")
+    tensors = [as_tensor_variable(t) for t in tensors]
+    if not tensors:
+        raise ValueError(f"{name} needs at least one tensor")
+    return tensors
+
+
 def concatenate(tensors, axis=0):
     """Join tensors along ``axis`` (``np.concatenate``).
 
@@ -57,12 +67,7 @@ def concatenate(tensors, axis=0):
     (3, 3)
     """
 
-    if isinstance(tensors, Variable):
-        raise TypeError("concatenate takes a list or tuple of tensors (did you forget the [] around them?)")
-    tensors = [as_tensor_variable(t) for t in tensors]
-    axis = as_axis(axis)
-    if not tensors:
-        raise ValueError("concatenate needs at least one tensor")
+    tensors, axis = _tensor_list("concatenate", tensors), as_axis(axis)
     nd = tensors[0].ndim
     if nd == 0:
         raise ValueError("concatenate: zero-dimensional tensors cannot be concatenated")
@@ -81,12 +86,7 @@ def stack(tensors, axis=0):
     (None, 2)
     """
 
-    if isinstance(tensors, Variable):
-        raise TypeError("stack takes a list or tuple of tensors (did you forget the [] around them?)")
-    tensors = [as_tensor_variable(t) for t in tensors]
-    axis = as_axis(axis)
-    if not tensors:
-        raise ValueError("stack needs at least one tensor")
+    tensors, axis = _tensor_list("stack", tensors), as_axis(axis)
     nd = tensors[0].ndim + 1
     if not -nd <= axis < nd:
         raise ValueError(f"stack: axis {axis} out of range for {nd} dimensions")
