@@ -245,25 +245,32 @@ def test_the_source_hash_is_remembered_and_checked(fresh_cache, monkeypatch):
 
 
 # ---------------------------------------------------------------------------- the runtime's header
-@pytest.mark.parametrize("text, header, library", [
+@pytest.mark.parametrize("text, header, definitions", [
     ("static int f(void) { return '}'; }\n", "int f(void);\n", "int f(void)\n{ return '}'; }\n"),
     ('static const char *s = "a;{\\"}";\n', 'extern const char *s;\n', 'const char *s = "a;{\\"}";\n'),
     ("/* c { */ static int g(int a) /* x */ { /* } */ return a; }\n", "int g(int a) /* x */;\n",
      "int g(int a) /* x */\n{ /* } */ return a; }\n"),
-    ("#define X \\\n  1\nstatic int y = X;\n", "#define X \\\n  1\nextern int y;\n", "#define X \\\n  1\nint y = X;\n"),
+    ("#define X \\\n  1\nstatic int y = X;\n", "#define X \\\n  1\nextern int y;\n", "int y = X;\n"),
     ("static int h(void) {\n#pragma omp simd\n for(;;){}\n}\n", "int h(void);\n",
      "int h(void)\n{\n#pragma omp simd\n for(;;){}\n}\n"),
     ("typedef struct { int a; } T;\nstatic struct { int b; } q = {1};\n", "typedef struct { int a; } T;\n",
-     "typedef struct { int a; } T;\nstatic struct { int b; } q = {1};\n"),
+     "static struct { int b; } q = {1};\n"),
 ])
-def test_split_finds_items_around_literals_comments_and_preprocessor_lines(text, header, library):
-    assert declarations.split(text) == (header, library)
+def test_split_finds_items_around_literals_comments_and_preprocessor_lines(text, header, definitions):
+    assert declarations.split([text]) == (header, [definitions])
+
+
+def test_split_gives_each_text_its_definitions_under_one_header():
+    header, defs = declarations.split(["static int a(void) { return 1; }\n",
+                                       "static int b(void) { return a() + 1; }\n"])
+    assert header == "int a(void);\nint b(void);\n"
+    assert defs == ["int a(void)\n{ return 1; }\n", "int b(void)\n{ return a() + 1; }\n"]
 
 
 @pytest.mark.parametrize("text", ['static char *s = "open;\n', "static int f(void) { /* open\n"])
 def test_split_rejects_unterminated_text(text):
     with pytest.raises(ValueError):
-        declarations.split(text)
+        declarations.split([text])
 
 
 # ---------------------------------------------------------------------------- a later process

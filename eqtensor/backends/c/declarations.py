@@ -1,30 +1,33 @@
-"""One C text as a shared library and the header of its users.
+"""C texts as one shared library and the header of its users.
 
-The runtime (:mod:`eqtensor.backends.c.prelude`) is written as one C text of ``static`` functions
-and variables, as if each generated module held its own copy. :func:`split` turns it into the source
-of a shared library exporting them and the header a generated module includes instead:
+The runtime (:mod:`eqtensor.backends.c.prelude`) is written as C texts of ``static`` functions and
+variables, as if each generated module held its own copy. :func:`split` turns them into the header a
+generated module includes instead and, for each text, the definitions the library exports from it
+(each text is compiled as its own translation unit: the header, then its definitions):
 
-- preprocessor lines, type definitions and ``static inline`` functions go to both;
+- preprocessor lines, type definitions and ``static inline`` functions go to the header;
 - every other ``static`` function is exported by the library, the header declares its prototype;
 - a ``static`` variable (``static __thread int eq_nthreads = 1;``, ``static void *eq_blas[8];``)
   is exported by the library and declared ``extern`` in the header, unless its type is an unnamed
-  ``struct``: it then stays private to the library.
+  ``struct``: it then stays private to its translation unit.
 
 Items are found at the top level of the text (outside braces, comments, strings and character
 literals); a function definition is an item whose body follows a closing parenthesis.
 
->>> header, library = split(
+>>> header, (first, second) = split([
 ...     "#include <math.h>\\n"
 ...     "static __thread int eq_n = 1;\\n"
-...     "static inline int eq_twice(int x) { return 2 * x; }\\n"
-...     "static int eq_f(int x) /* { */\\n{\\n    return eq_twice(x) + eq_n;\\n}\\n")
+...     "static inline int eq_twice(int x) { return 2 * x; }\\n",
+...     "static int eq_f(int x) /* { */\\n{\\n    return eq_twice(x) + eq_n;\\n}\\n"])
 >>> print(header, end="")
 #include <math.h>
 extern __thread int eq_n;
 static inline int eq_twice(int x) { return 2 * x; }
 int eq_f(int x) /* { */;
->>> "int eq_f(int x) /* { */\\n{" in library and "__thread int eq_n = 1;" in library
-True
+>>> first
+'__thread int eq_n = 1;\\n'
+>>> second
+'int eq_f(int x) /* { */\\n{\\n    return eq_twice(x) + eq_n;\\n}\\n'
 """
 
 from __future__ import annotations
@@ -122,26 +125,28 @@ def _unstatic(head: str) -> str:
     return _STATIC.sub("", head, count=1) if _STATIC.match(head) else head
 
 
-def split(text: str) -> tuple[str, str]:
-    """``(header, library)`` of the runtime ``text`` (see the module docstring)."""
-    header, library = [], []
-    for kind, item in items(text):
-        if kind == "pre":
-            header.append(item)
-            library.append(item)
-        elif kind == "function":
-            head, body = item
-            if _STATIC_INLINE.match(head):
-                header.append(f"{head} {body}" if "\n" not in body else f"{head}\n{body}")
-                library.append(f"{head}\n{body}")
-            else:
-                header.append(_unstatic(head) + ";")
-                library.append(f"{_unstatic(head)}\n{body}")
-        elif item.startswith("static") and not _UNNAMED_TYPE.match(item):
-            header.append("extern " + _unstatic(_without_initializer(item)))
-            library.append(_unstatic(item))
-        else:  # typedefs, prototypes, variables of unnamed types (private to the library)
-            if not item.startswith("static"):
+def split(texts) -> tuple[str, list[str]]:
+    """``(header, definitions)`` of the runtime ``texts``: the header of them all and, for each
+    text, the definitions its translation unit exports (see the module docstring)."""
+    header, units = [], []
+    for text in texts:
+        defs = []
+        for kind, item in items(text):
+            if kind == "pre":
                 header.append(item)
-            library.append(item)
-    return "\n".join(header) + "\n", "\n".join(library) + "\n"
+            elif kind == "function":
+                head, body = item
+                if _STATIC_INLINE.match(head):
+                    header.append(f"{head} {body}" if "\n" not in body else f"{head}\n{body}")
+                else:
+                    header.append(_unstatic(head) + ";")
+                    defs.append(f"{_unstatic(head)}\n{body}")
+            elif not item.startswith("static"):  # typedefs, prototypes
+                header.append(item)
+            elif _UNNAMED_TYPE.match(item):  # private to its translation unit
+                defs.append(item)
+            else:
+                header.append("extern " + _unstatic(_without_initializer(item)))
+                defs.append(_unstatic(item))
+        units.append("".join(d + "\n" for d in defs))
+    return "\n".join(header) + "\n", units

@@ -71,10 +71,10 @@ def _library_loader(python: bool):
 
 @lru_cache(maxsize=None)
 def _runtime() -> Artifact:
-    text = runtime()[1]
+    units = runtime()[1]
     flags = runtime_flags()
-    name = key("_eqrt_", (text,), flags)
-    return Artifact(name, lambda outdir: compile_library(name, [text], outdir, flags, python=True),
+    name = key("_eqrt_", units, flags)
+    return Artifact(name, lambda outdir: compile_library(name, units, outdir, flags, python=True),
                     _library_loader(True))
 
 

@@ -11,8 +11,8 @@ with the worker pool of :mod:`eqtensor.backends.c.pool`), the structural ops' fu
 the row driver (:mod:`eqtensor.backends.c.driver`), the indexing runtime
 (:mod:`eqtensor.backends.c.indexing`) and BLAS (:mod:`eqtensor.backends.c.blas`).
 
-The runtime is compiled once per cache directory into a shared library (:func:`runtime`); each
-generated module includes its header and links against it.
+The runtime is compiled once per cache directory into a shared library of two translation units
+(:func:`runtime`); each generated module includes its header and links against it.
 """
 
 from __future__ import annotations
@@ -345,8 +345,8 @@ static void eq_bcast_error(const char *opname, int axis, Py_ssize_t a, Py_ssize_
 #: so that one runtime library serves every module
 MAXD = 64
 
-#: the runtime library's initialisation, called once after it is loaded (NumPy's C API is imported
-#: per shared object)
+#: the runtime library's initialisation, called once after it is loaded: imports NumPy's C API into
+#: the table every translation unit of the library shares (:func:`runtime`)
 INIT = r"""
 int eq_rt_init(void)
 {
@@ -355,22 +355,30 @@ int eq_rt_init(void)
 }
 """
 
+#: NumPy's C API table shared by the runtime's translation units (imported by the first one's
+#: :data:`INIT`)
+_NUMPY_TABLE = "#define PY_ARRAY_UNIQUE_SYMBOL eq_rt_PyArray_API\n"
+
 
 @lru_cache(maxsize=None)
-def runtime() -> tuple[str, str]:
-    """``(header, library)``: the runtime as the source of the shared library every module links
-    against (built once per cache directory: one worker pool per process, compiled once) and the
-    header a module includes instead (see :mod:`eqtensor.backends.c.declarations`).
+def runtime() -> tuple[str, tuple[str, ...]]:
+    """``(header, units)``: the header a generated module includes (see
+    :mod:`eqtensor.backends.c.declarations`) and the translation units of the shared library every
+    module links against (built once per cache directory: one worker pool per process). Two units,
+    compiled concurrently, of about equal compile time: the slots, the loop and row drivers with the
+    worker pool and scan's loop; indexing, BLAS and LAPACK.
 
-    >>> header, library = runtime()
-    >>> "int eq_loop(" in header and "#define EQ_MAXD 64" in header and "eq_pool_run(int T" in library
+    >>> header, units = runtime()
+    >>> "int eq_loop(" in header and "#define EQ_MAXD 64" in header and "eq_pool_run(int T" in units[0]
     True
     """
-    text = "\n".join([SLOTS.format(maxd=MAXD), DRIVER.format(pool=POOL.format()),
-                      UNITS_RUNTIME.format(), STRUCTURAL_RUNTIME.format(),
-                      int_helpers(), float_helpers(), ROWS_DRIVER, INDEXING_RUNTIME, BLAS.format(),
-                      LAPACK_RUNTIME.format(), SCAN_RUNTIME, INIT])
-    return split(text)
+    header, defs = split([
+        "\n".join([SLOTS.format(maxd=MAXD), DRIVER.format(pool=POOL.format()), UNITS_RUNTIME.format(),
+                   STRUCTURAL_RUNTIME.format(), int_helpers(), float_helpers(), ROWS_DRIVER, SCAN_RUNTIME,
+                   INIT]),
+        "\n".join([INDEXING_RUNTIME, BLAS.format(), LAPACK_RUNTIME.format()])])
+    return header, tuple(_NUMPY_TABLE + ("" if k == 0 else "#define NO_IMPORT_ARRAY\n") + header + d
+                         for k, d in enumerate(defs))
 
 
 #: the attributes of a loop kernel: exported by the kernel library holding it
