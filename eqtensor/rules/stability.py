@@ -83,16 +83,20 @@ def _log_mean_exp_forms(m) -> list:
     lengths, else the run-time length ``shape_i`` of the one reduced axis (>= 0, so never -0.0,
     where ``log(a / n) = log(a) - log(n)`` would fail), taken on ``m`` in the replacement so that
     ``exp(m)`` is not kept for its length. A mean over every axis of a vector divides by the
-    scalar, a mean over one axis of a matrix by it broadcast (``s / count`` broadcasts it)."""
+    scalar, a mean over one axis of a matrix by it broadcast (``s / count`` broadcasts it). The
+    length is matched on ``m`` (what ``mean`` divides by) and on ``exp(m)`` (``exp(m).shape[i]``)."""
     n, v = var("n"), var("v", ndim=1)
     why = "exp overflows: log(sum(exp(m)) / n) is logsumexp(m) - log(n) (any axis, keepdims)"
     rules = [rewrite("log_mean_exp", log(sum(exp(m), axis=1) / n), logsumexp(m, axis=1) - log(n),
                      when=[positive(n)], domain={"n": "positive"}, why=why, exact=False)]
     for name, x, axis in (("log_mean_exp_length", v, 0), ("log_mean_exp_length_axis", m, 1)):
-        count, length = cast(shape_i(exp(x), axis), "float64"), cast(shape_i(x, axis), "float64")
-        rules.append(rewrite(name, log(sum(exp(x), axis=axis) / count), logsumexp(x, axis=axis) - log(length),
-                             exact=False, why=f"{why}; n the run-time length of the reduced axis"
-                                              f"{'' if axis == 0 else ', broadcast'}"))
+        length = cast(shape_i(x, axis), "float64")
+        for suffix, of in (("", x), ("_of_exp", exp(x))):  # mean's count (shape.length) or exp(x).shape
+            count = cast(shape_i(of, axis), "float64")
+            rules.append(rewrite(name + suffix, log(sum(exp(x), axis=axis) / count),
+                                 logsumexp(x, axis=axis) - log(length), exact=False,
+                                 why=f"{why}; n the run-time length of the reduced axis"
+                                     f"{'' if axis == 0 else ', broadcast'}"))
     return rules
 
 

@@ -82,22 +82,7 @@ def dims(x):
     """Per-dimension lengths of ``x``: static ints where known, else ``shape_i`` of the earliest variable
     with that length (through elementwise ops and dimshuffles), so a gradient does not keep a forward
     intermediate alive just for its shape."""
-    return [s if s is not None else S.shape_i(*_length_source(x, d)) for d, s in enumerate(x.type.shape)]
-
-
-def _length_source(x, d):
-    while x.owner is not None:
-        op = x.owner.op
-        if op.defn.kind == "elemwise":
-            full = [i for i in x.owner.inputs if i.type.shape[d] != 1]
-            if not full:
-                break
-            x = next((i for i in full if i.owner is None), full[0])
-        elif op.name == "dimshuffle" and op.params["order"][d] != "x":
-            x, d = x.owner.inputs[0], op.params["order"][d]
-        else:
-            break
-    return x, d
+    return [s if s is not None else S.length(x, d) for d, s in enumerate(x.type.shape)]
 
 
 def zeros_like(x, dtype=None):

@@ -17,7 +17,7 @@ from ..graph import Constant
 from ..op import OPS, Op, as_tensor_variable, declare, normalize_axis, reduce_infer
 from . import elemwise
 from .elemwise import cast, mul, special_float, sqr, sqrt, sub, true_div
-from .shape import shape_i
+from .shape import length
 
 
 def _argreduce(fn):
@@ -227,7 +227,7 @@ def _count(x, axes, dtype, ddof=0):
         return Constant(np.asarray(math.prod(static) - ddof, dtype=dtype))
     n = None
     for a in axes:
-        d = shape_i(x, a)
+        d = length(x, a)
         n = d if n is None else mul(n, d)
     n = cast(n, dtype)
     return sub(n, Constant(np.asarray(ddof, dtype=dtype))) if ddof else n

@@ -178,6 +178,33 @@ def shape_i(x, i):
     return Op(OPS["shape_i"], {"i": i % x.ndim})(x)
 
 
+def length(x, i):
+    """The run-time length of dimension ``i`` of ``x`` as ``shape_i`` of the earliest variable known
+    to have it: through elementwise ops (an operand whose dimension ``i`` is not the static
+    broadcast length 1 has the result's length: PyTensor's static broadcasting) and dimshuffles. A
+    count or a gradient's shape then does not keep an intermediate alive just for its length.
+
+    >>> from eqtensor import tensor as pt
+    >>> x, m = pt.dmatrix("x"), pt.dcol("m")
+    >>> length(pt.sqr(x - m), 1).owner.inputs[0] is x
+    True
+    """
+    x = as_tensor_variable(x)
+    i = int(i) % max(x.ndim, 1)
+    while x.owner is not None:
+        op = x.owner.op
+        if op.defn.kind == "elemwise":
+            full = [v for v in x.owner.inputs if v.type.shape[i] != 1]
+            if not full:
+                break
+            x = next((v for v in full if v.owner is None), full[0])
+        elif op.name == "dimshuffle" and op.params["order"][i] != "x":
+            x, i = x.owner.inputs[0], op.params["order"][i]
+        else:
+            break
+    return shape_i(x, i)
+
+
 def _make_vector_infer(op, inputs):
     for k, i in enumerate(inputs):
         if i.ndim != 0:
