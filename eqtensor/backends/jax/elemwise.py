@@ -6,8 +6,8 @@ does the casts: JAX's promotion differs from NumPy's, e.g. int32 with float32 is
 float64 in NumPy); the result is cast to the node's static dtype. Integer division, remainder and
 reciprocal by zero give 0, as NumPy does for the small integer types (XLA gives -1 and x); casts
 from floats to integers go through int64, so out-of-range values wrap as in NumPy (XLA saturates).
-The special functions of ``jax.scipy.special`` take real inputs only: erf, erfc and psi of complex
-values raise ``NotImplementedError`` when traced.
+The special functions of ``jax.scipy.special`` take real inputs only: complex erf, erfc, erfcx and
+psi run SciPy through a host callback (:mod:`.special`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 
 from . import runtime as rt
 from .casts import cast
-from .special import SPECIAL
+from .special import COMPLEX_ON_HOST, SPECIAL, lower_host
 
 
 def _fn(name):
@@ -115,6 +115,8 @@ def lower_elemwise(node, *args):
     if name == "switch":
         return rt.jnp.where(cast(args[0], "bool"), cast(args[1], out), cast(args[2], out))
     common = np.result_type(*[np.dtype(i.dtype) for i in node.inputs], np.dtype(out))
+    if common.kind == "c" and name in COMPLEX_ON_HOST:
+        return lower_host(node, *args)
     fn = ELEMWISE.get(name) or by_name(name)
     return cast(fn(*[cast(a, common) for a in args]), out)
 

@@ -2,8 +2,8 @@
 
 Inputs are cast to the dtype LAPACK computes in (the node's static dtype rules); the solvers
 run over stacks of matrices through ``jnp.vectorize``. Exactly singular LU factorizations give nan,
-as on the other backends. QR in ``mode="raw"`` has no JAX counterpart and raises
-``NotImplementedError`` when traced.
+as on the other backends. QR in ``mode="raw"`` has no JAX counterpart: it runs SciPy through a host
+callback (:func:`~.special.lower_host`).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from ...core.ops.lapack import work_dtype
 from . import runtime as rt
 from .casts import cast
+from .special import lower_host
 
 
 def _work(node, *xs):
@@ -143,9 +144,10 @@ def _eigh(node, *xs):
 def _qr(node, a):
     (a,) = _work(node, a)
     mode = node.op.params["mode"]
-    if mode == "raw":
-        raise NotImplementedError("qr(mode='raw') is not lowered to JAX (jax.scipy.linalg.qr has no raw mode); "
-                                  "use mode='full', 'economic' or 'r', or another backend")
+    if mode == "raw":  # jax.scipy.linalg.qr has no raw mode (LAPACK's geqrf output): SciPy on the host
+        m, n = a.shape[-2:]
+        k = min(m, n)
+        return lower_host(node, a, shape=a.shape[:-2] + [(m, n), (k,), (k, n)][node.op.params["which"]])
     out = rt.slinalg.qr(a, mode=mode)
     return out[0] if mode == "r" else out[node.op.params["which"]]
 

@@ -10,8 +10,10 @@ data (:func:`generator_from`). ``random{dist}(rng, ...)`` draws with the first k
 of the generator, as on the other backends. The draws follow the same distributions as NumPy's
 but are not the same numbers (docs/jax-backend.md).
 
-:data:`SAMPLERS` maps a distribution name to ``sample(key, batch_shape, dtype, *params)``; the
-distributions it lacks raise :class:`LoweringError` when traced (:data:`NOT_SAMPLED`).
+:data:`SAMPLERS` maps a distribution name to ``sample(key, batch_shape, dtype, *params)``
+(:data:`FAMILY_SAMPLERS` makes those of ``permutation:<rank>``); ``jax.random`` lacks von Mises and
+hypergeometric samplers: they are NumPy's algorithms on ``jax.random`` uniforms, their rejection
+or draw loops as ``lax.while_loop`` over all elements at once.
 """
 
 from __future__ import annotations
@@ -66,14 +68,89 @@ def _two_stage(first, second):
     return sample
 
 
-def _permutation(k, s, dt, x):
-    if s:
-        raise LoweringError("permutation: batched permutations (size= or batched x) are not lowered to JAX")
-    if np.ndim(x) == 0:
-        if not rt.is_concrete(x):
-            raise LoweringError("permutation of an integer n: n decides the shape; JAX needs it when tracing")
-        x = int(x)
-    return _r().permutation(k, x)
+def _known_n(x) -> int:
+    """The ``n`` of a permutation of ``arange(n)``: it decides the shape, so it must be known (and one)."""
+    if not rt.is_concrete(x):
+        raise LoweringError("permutation of an integer n: n decides the shape; JAX needs it when tracing")
+    ns = np.unique(np.asarray(x))
+    if ns.size > 1:
+        raise ValueError(f"permutation: the integers n differ ({ns.tolist()}): the permutations of a batch must "
+                         f"have one length")
+    return int(ns[0]) if ns.size else 0
+
+
+def _permutation(core_ndims):
+    """The sampler of ``permutation`` of an ``x`` of ``core`` dimensions: one permutation of the first
+    core axis of each batch element (``size`` or ``x``'s leading dimensions), each with its own key."""
+    core = core_ndims[0]
+
+    def sample(k, s, dt, x):
+        if not s:
+            return _r().permutation(k, _known_n(x) if core == 0 else x)
+        jnp = rt.jnp
+        items = jnp.arange(_known_n(x)) if core == 0 else jnp.asarray(x)
+        full = jnp.broadcast_to(items, s + items.shape[items.ndim - max(core, 1):])
+        flat = full.reshape((-1,) + full.shape[len(s):])
+        keys = _r().split(k, flat.shape[0])
+        return rt.jax.vmap(_r().permutation)(keys, flat).reshape(full.shape)
+    return sample
+
+
+def _vonmises_reject(k, s, dt, kappa, done):
+    """``cos`` of the angle of Best and Fisher's (1979) rejection sampler for the von Mises law, for the
+    elements not ``done``: all drawn together, redrawn until each is accepted."""
+    jnp = rt.jnp
+    r = 1 + jnp.sqrt(1 + 4 * kappa * kappa)
+    rho = (r - jnp.sqrt(2 * r)) / (2 * kappa)
+    sk = jnp.where(kappa < 1e-5, 1 / kappa + kappa, (1 + rho * rho) / (2 * rho))  # rho loses all digits there
+
+    def body(state):
+        key, w, done = state
+        key, k1, k2 = _r().split(key, 3)
+        z = jnp.cos(np.pi * _r().uniform(k1, s, dt))
+        wn = (1 + sk * z) / (sk + z)
+        y = kappa * (sk - wn)
+        u = _r().uniform(k2, s, dt)
+        ok = (y * (2 - y) - u >= 0) | (jnp.log(y / u) + 1 - y >= 0)
+        return key, jnp.where(ok & ~done, wn, w), done | ok
+
+    return rt.lax.while_loop(lambda state: ~jnp.all(state[2]), body, (k, jnp.zeros(s, dt), done))[1]
+
+
+def _vonmises(k, s, dt, mu, kappa):
+    """NumPy's cases: uniform for ``kappa < 1e-8``, a wrapped normal for ``kappa > 1e6``, else
+    Best and Fisher's rejection sampler; the angle ``mu`` +- ``acos(w)`` wrapped into [-pi, pi]."""
+    jnp = rt.jnp
+    mu, kappa = jnp.broadcast_to(mu, s), jnp.broadcast_to(kappa, s)
+    k1, k2, k3 = _r().split(k, 3)
+    flat, sharp = kappa < 1e-8, kappa > 1e6
+    w = _vonmises_reject(k1, s, dt, jnp.where(flat | sharp, 1.0, kappa).astype(dt), flat | sharp)
+    u = _r().uniform(k2, s, dt)
+    angle = jnp.where(u < 0.5, -1, 1) * jnp.arccos(jnp.clip(w, -1, 1))
+    angle = jnp.where(sharp, jnp.sqrt(1 / kappa) * _r().normal(k3, s, dt), angle) + mu
+    wrapped = jnp.sign(angle) * (jnp.fmod(jnp.abs(angle) + np.pi, 2 * np.pi) - np.pi)
+    return jnp.where(flat, np.pi * (2 * u - 1), wrapped)
+
+
+def _hypergeometric(k, s, dt, ngood, nbad, nsample):
+    """The number of good items among ``nsample`` drawn without replacement, drawn one by one (all
+    elements together; of the ``total - nsample`` left out when fewer: ``ngood`` minus their good ones).
+    The loop runs ``max(min(nsample, total - nsample))`` steps."""
+    jnp = rt.jnp
+    good, bad, n = (jnp.broadcast_to(p, s) for p in (ngood, nbad, nsample))
+    flip = 2 * n > good + bad
+    m = jnp.where(flip, good + bad - n, n)
+
+    def body(state):
+        t, key, g, b, drawn = state
+        key, sub = _r().split(key)
+        picked = (t < m) & (_r().uniform(sub, s, dt) * (g + b) < g)
+        missed = (t < m) & ~picked
+        return t + 1, key, g - picked, b - missed, drawn + picked
+
+    state = (jnp.zeros((), dt), k, good, bad, jnp.zeros(s, dt))
+    drawn = rt.lax.while_loop(lambda st: st[0] < jnp.max(m, initial=0), body, state)[4]
+    return jnp.where(flip, good - drawn, drawn)
 
 
 def _choice(k, s, dt, a, *rest):
@@ -127,15 +204,13 @@ SAMPLERS = {
     "dirichlet": lambda k, s, dt, alphas: _r().dirichlet(k, alphas, s, dt),
     "multinomial": lambda k, s, dt, n, p: _r().multinomial(k, n, p, shape=s + p.shape[-1:]),
     "categorical": lambda k, s, dt, p: _r().categorical(k, rt.jnp.log(p), shape=s),
-    "permutation": _permutation,
     "choice_without_replacement": _choice,
+    "vonmises": _vonmises,
+    "hypergeometric": _hypergeometric,
 }
 
-#: distributions without a JAX sampler, and why
-NOT_SAMPLED = {
-    "vonmises": "jax.random has no von Mises sampler",
-    "hypergeometric": "jax.random has no hypergeometric sampler",
-}
+#: family -> make(core ndims): the sampler of a family whose records differ by their parameters' core ranks
+FAMILY_SAMPLERS = {"permutation": _permutation}
 
 
 def _batch(node, size, params):
@@ -149,9 +224,10 @@ def _draw(node, rng, size, *params):
     name = node.op.params["dist"]
     family = name.partition(":")[0]
     sample = SAMPLERS.get(family)
+    if sample is None and family in FAMILY_SAMPLERS:
+        sample = FAMILY_SAMPLERS[family](distribution(name).core_ndims)
     if sample is None:
-        raise LoweringError(f"random draws of {name!r} are not lowered to JAX: "
-                            f"{NOT_SAMPLED.get(family, 'no JAX sampler')}")
+        raise LoweringError(f"random draws of {name!r} are not lowered to JAX: no JAX sampler")
     out = np.dtype(node.out.dtype)
     dt = out if out.kind == "f" else np.result_type(np.float32, *(np.dtype(i.dtype) for i in node.inputs[2:]))
     params = [rt.jnp.asarray(cast(p, dt)) if np.dtype(i.dtype).kind == "f" or family not in ("integers",

@@ -1,7 +1,8 @@
 """JAX, loaded on first use: eqtensor does not need it to import, and a plain install lacks it.
 
 :func:`load` imports ``jax`` and fills this module's names (``jax``, ``jnp``, ``lax``, ``special``
-for ``jax.scipy.special``, ``slinalg`` for ``jax.scipy.linalg``); the lowering tables read them
+for ``jax.scipy.special``, ``slinalg`` for ``jax.scipy.linalg``, ``checkify`` for
+``jax.experimental.checkify``); the lowering tables read them
 through this module when a graph is traced, so none of them imports JAX at module level. Without
 JAX, :func:`load` raises :class:`JaxUnavailable`, naming the extra that installs it.
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-jax = jnp = lax = special = slinalg = None
+jax = jnp = lax = special = slinalg = checkify = None
 
 #: how to install what is missing
 EXTRA = 'pip install "eqtensor[jax]"'
@@ -27,7 +28,7 @@ class JaxUnavailable(ImportError):
 
 def load():
     """Import JAX (once) and return the ``jax`` module; :class:`JaxUnavailable` when it is missing."""
-    global jax, jnp, lax, special, slinalg
+    global jax, jnp, lax, special, slinalg, checkify
     if jax is None:
         try:
             import jax as _jax  # lazy: optional dependency (the "jax" extra)
@@ -35,10 +36,11 @@ def load():
             import jax.scipy.linalg as _slinalg
             import jax.scipy.special as _special
             from jax import lax as _lax
+            from jax.experimental import checkify as _checkify
         except ImportError as e:
             raise JaxUnavailable(f"the JAX backend (mode='JAX') needs JAX, which cannot be imported here ({e}). "
                                  f"Install it with: {EXTRA}") from e
-        jnp, lax, special, slinalg = _jnp, _lax, _special, _slinalg
+        jnp, lax, special, slinalg, checkify = _jnp, _lax, _special, _slinalg, _checkify
         jax = _jax
     return jax
 

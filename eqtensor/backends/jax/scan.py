@@ -16,9 +16,10 @@ node per output: the first node traced lowers the loop for all of them.
   ``lax.while_loop`` that stops after the step whose condition is true;
 - otherwise the number of steps is the length of the outputs, a shape JAX must know when it
   traces: each call first runs a *probe*, the same program up to this scan with the loop as a
-  while loop, returning the number of steps (:class:`CountNeeded`); the program then runs with
-  that number as a static argument, as a ``lax.scan`` of that many steps. Each new number of
-  steps compiles the program again, and the part of the program before the scan runs twice.
+  while loop, returning the number of steps (:class:`~.errors.CountNeeded`); the program then
+  runs with that number as a static argument, as a ``lax.scan`` of that many steps. Each new
+  number of steps compiles the program again, and the part of the program before the scan runs
+  twice.
 """
 
 from __future__ import annotations
@@ -32,14 +33,6 @@ from ..schedule import make_schedule
 from . import runtime as rt
 from .casts import cast
 from .errors import LoweringError
-
-
-class CountNeeded(Exception):
-    """Raised while tracing a probe: ``count`` is the traced number of steps of an ``until`` scan."""
-
-    def __init__(self, count):
-        super().__init__("the number of steps of an until scan is needed")
-        self.count = count
 
 
 def inner_schedule(inner):
@@ -181,16 +174,12 @@ def _loop(node, values, trace, run) -> list:
 
 def _counted(inner, step, carry, seqs, n, trace) -> int:
     """The number of steps of an ``until`` scan whose history is read: known from an earlier probe,
-    or found now (:class:`CountNeeded` ends this trace, a probe)."""
+    or found now (:class:`~.errors.CountNeeded` ends this trace, a probe)."""
     if trace.nested:
         raise LoweringError(f"{_label(inner)} with until inside an ifelse branch or another scan's step: the "
                             f"number of steps it runs is the length of its outputs, which JAX must know when "
                             f"tracing; read only its final states there, or use another backend")
-    j = trace.met
-    trace.met += 1
-    if j < len(trace.counts):
-        return trace.counts[j]
-    raise CountNeeded(_while(step, carry, seqs, n)[1])
+    return trace.count(lambda: _while(step, carry, seqs, n)[1], f"the number of steps of {_label(inner)}")
 
 
 def lower_scan(node, values, env, trace, run):

@@ -7,7 +7,8 @@ elementwise ops JAX has no accurate function for (Bessel functions of real order
 regularized incomplete gamma and beta; ``j0``/``j1``, whose ``jax.scipy.special.bessel_jn`` loses
 all accuracy past x ~ 30; ``owens_t``, nan in JAX at an infinite ``a``): they run as
 ``jax.pure_callback`` to SciPy on the host, inside the jitted program (the values go to the host
-and back: slower than XLA code, and a transfer per call on an accelerator).
+and back: slower than XLA code, and a transfer per call on an accelerator). So do complex values of
+the functions :data:`COMPLEX_ON_HOST`, which ``jax.scipy.special`` computes for real inputs only.
 """
 
 from __future__ import annotations
@@ -58,38 +59,76 @@ SPECIAL = {
     "betainc": _fn("betainc"),
 }
 
+#: elementwise ops whose ``jax.scipy.special`` function takes real inputs only: complex values go to
+#: SciPy through the host callback
+COMPLEX_ON_HOST = ("erf", "erfc", "erfcx", "psi")
+
 #: elementwise ops run through a host callback (SciPy): JAX has no accurate function for them
 HOST = ("j0", "j1", "jv", "iv", "ive", "kv", "kve", "gammaincinv", "gammainccinv", "betaincinv", "owens_t", "hyp2f1",
         "polygamma_n", "gammainc_dk", "betainc_der", "hyp2f1_der")
 
 
 def _to_words(x):
-    """An 8-byte array as ``uint32`` pairs (last axis), bit for bit; others as they are."""
+    """A value as it crosses to the host: complex values as (real, imaginary) pairs (last axis), and
+    8-byte reals as ``uint32`` pairs (last axis), bit for bit; others as they are."""
     x = rt.jnp.asarray(x)
+    if x.dtype.kind == "c":
+        x = rt.jnp.stack([rt.jnp.real(x), rt.jnp.imag(x)], axis=-1)
     return rt.lax.bitcast_convert_type(x, np.uint32) if x.dtype.itemsize == 8 else x
 
 
+def _part(dtype) -> np.dtype:
+    """The real dtype a value of ``dtype`` crosses as (a complex one's parts)."""
+    return np.finfo(dtype).dtype if dtype.kind == "c" else dtype
+
+
 def _from_words(words, dtype):
-    return np.ascontiguousarray(words).view(dtype)[..., 0] if np.dtype(dtype).itemsize == 8 else words
+    """:func:`_to_words` undone on the host (NumPy views)."""
+    x = np.ascontiguousarray(words).view(_part(dtype))[..., 0] if _part(dtype).itemsize == 8 else np.asarray(words)
+    return np.ascontiguousarray(x).view(dtype)[..., 0] if dtype.kind == "c" else x
 
 
-def lower_host(node, *args):
-    """``node``'s NumPy ``perform`` called from the jitted program (``jax.pure_callback``). Values of
-    8-byte items cross as ``uint32`` pairs, bit-cast on both sides: the callback runs in a thread
-    outside the call's x64 scope, where JAX would narrow float64 values to float32."""
+def _words_of(res, dtype, struct):
+    """A host result as :func:`_to_words` makes it (NumPy), of the callback's declared ``struct``."""
+    if dtype.kind == "c":
+        res = np.stack([res.real, res.imag], axis=-1)
+    res = np.ascontiguousarray(res)
+    return (res.view(np.uint32) if res.dtype.itemsize == 8 else res).reshape(struct.shape)
+
+
+def _words_struct(shape, dtype):
+    part = _part(dtype)
+    shape = shape + (2,) if dtype.kind == "c" else shape
+    return rt.jax.ShapeDtypeStruct(shape + (2,), np.dtype("uint32")) if part.itemsize == 8 else \
+        rt.jax.ShapeDtypeStruct(shape, part)
+
+
+def _from_device_words(words, dtype):
+    """:func:`_to_words` undone in the program."""
+    part = _part(dtype)
+    x = rt.lax.bitcast_convert_type(words, part) if part.itemsize == 8 else words
+    return rt.lax.complex(x[..., 0], x[..., 1]) if dtype.kind == "c" else x
+
+
+def lower_host(node, *args, shape=None):
+    """``node``'s NumPy ``perform`` called from the jitted program (``jax.pure_callback``); its result
+    has ``shape`` (by default, the inputs' broadcast shape: an elementwise op). Values of 8-byte
+    items (or parts, for complex values) cross as ``uint32`` pairs, bit-cast on both sides: the
+    callback runs in a thread outside the call's x64 scope, where JAX would narrow float64 values
+    to float32."""
     jax = rt.jax
-    shape = np.broadcast_shapes(*(np.shape(a) for a in args))
+    if shape is None:
+        shape = np.broadcast_shapes(*(np.shape(a) for a in args))
     dtype = np.dtype(node.out.dtype)
-    wide = dtype.itemsize == 8
-    out = jax.ShapeDtypeStruct(shape + (2,) if wide else shape, np.dtype("uint32") if wide else dtype)
     dtypes = [np.dtype(i.dtype) for i in node.inputs]
+    struct = _words_struct(shape, dtype)
 
     def host(*words):
         arrays = [_from_words(w, d) for w, d in zip(words, dtypes)]
         with np.errstate(all="ignore"):
             res = np.ascontiguousarray(np.broadcast_to(node.op.perform(*arrays), shape), dtype=dtype)
-        return res.view(np.uint32).reshape(out.shape) if wide else res
+        return _words_of(res, dtype, struct)
 
     args = [_to_words(cast(a, d)) for a, d in zip(args, dtypes)]
-    res = jax.pure_callback(host, out, *args, vmap_method="broadcast_all")
-    return rt.lax.bitcast_convert_type(res, dtype) if wide else res
+    res = jax.pure_callback(host, struct, *args, vmap_method="broadcast_all")
+    return _from_device_words(res, dtype)

@@ -1,9 +1,10 @@
 """The inputs that decide shapes: JAX needs their values when it traces.
 
 :data:`STATIC` maps an op name to ``positions(node)``, the positions of the node's inputs that must
-be known while tracing (a reshape's target, slice bounds, a draw's ``size``, a scan's ``n_steps``
-and the non-sequences its step uses as shapes). :func:`static_leaves` walks back from them to the
-function's inputs, which :func:`~eqtensor.backends.jax.compile_schedule` makes static arguments.
+be known while tracing (a reshape's target, slice bounds, a draw's ``size`` and the parameters that
+decide its shape, a scan's ``n_steps`` and the non-sequences its step uses as shapes).
+:func:`static_leaves` walks back from them to the function's inputs, which
+:func:`~eqtensor.backends.jax.compile_schedule` makes static arguments.
 """
 
 from __future__ import annotations
@@ -24,10 +25,22 @@ def _scan_static(node):
     return positions + [first + k for k, ph in enumerate(placeholders) if id(ph) in leaves]
 
 
+def _draw_static(node):
+    """The size, and the parameters that decide a draw's shape: the ``n`` of a permutation of
+    ``arange(n)``; the sample shape (last) and an integer population (first) of a choice without
+    replacement."""
+    family, _, arg = node.op.params["dist"].partition(":")
+    if family == "permutation" and arg == "0":
+        return (1, 2)
+    if family == "choice_without_replacement":
+        return (1, len(node.inputs) - 1) + ((2,) if arg.startswith("0") else ())
+    return (1,)
+
+
 #: op name -> positions of the inputs that must be known while tracing
 STATIC = {
     **STRUCTURAL_STATIC,
-    "random": lambda node: (1,),
+    "random": _draw_static,
     "random_next": lambda node: (1,),
     "scan": _scan_static,
 }

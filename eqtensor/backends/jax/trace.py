@@ -1,10 +1,12 @@
 """The graph traced into JAX: each node's lowering applied in schedule order.
 
 :data:`LOWERINGS` maps the op names the backend lowers node by node to ``lower(node, *values)``;
-:data:`CONTROL` the two control-flow ops the tracer lowers with their context (an ``ifelse``
-group becomes one ``lax.cond`` whose branches trace the nodes needed only by their side; a
-``scan`` becomes ``lax.scan`` or ``lax.while_loop``, :mod:`.scan`); :data:`NOT_LOWERED` names the
-ops it does not lower, each with the reason (a test fails when an op of the op table is in none).
+:data:`IN_CONTEXT` the ops the tracer lowers with their context (whether the node runs inside a
+branch or a loop, the counts found by probes): an ``ifelse`` group becomes one ``lax.cond`` whose
+branches trace the nodes needed only by their side; a ``scan`` becomes ``lax.scan`` or
+``lax.while_loop`` (:mod:`.scan`); ``check`` becomes a checkify assertion (:mod:`.checks`);
+``unique`` takes its length from a probe (:mod:`.unique`). :data:`NOT_LOWERED` names the ops it
+does not lower, each with the reason (a test fails when an op of the op table is in none).
 While tracing, a value is either a JAX tracer or a NumPy value known at trace time (constants,
 static shapes, static arguments): a node whose inputs are all known is computed with the op's
 NumPy ``perform`` (the reference semantics), so shape arithmetic stays exact and static; creation
@@ -22,20 +24,23 @@ from ...core.op import OPS, runtime_broadcast_checks
 from ..branches import branch_at
 from . import runtime as rt
 from .casts import cast
+from .checks import lower_check
 from .elemwise import ELEMWISE, REDUCE, by_name, lower_elemwise, lower_reduce, lower_softmax
-from .errors import LoweringError
+from .errors import CountNeeded, LoweringError
 from .linalg import LINALG
 from .random import RANDOM
 from .scan import lower_scan
 from .special import HOST, lower_host
 from .static import STATIC
 from .structural import STRUCTURAL
+from .unique import lower_unique
 
 
 class Trace:
-    """What one trace knows besides the values: ``counts``, the steps run by the ``until`` scans
-    whose history is used, in the order the trace meets them (found by probe calls, :mod:`.scan`);
-    ``nested``: inside a ``lax.cond`` branch or a loop body (no probe can stop there)."""
+    """What one trace knows besides the values: ``counts``, the numbers found by probe calls (the
+    steps run by the ``until`` scans whose history is used, :mod:`.scan`; the numbers of ``unique``
+    values, :mod:`.unique`) in the order the trace meets them; ``nested``: inside a ``lax.cond``
+    branch or a loop body (no probe can stop there)."""
 
     __slots__ = ("counts", "met", "nested")
 
@@ -44,6 +49,15 @@ class Trace:
 
     def inside(self) -> "Trace":
         return Trace(nested=True)
+
+    def count(self, find, what: str) -> int:
+        """The next count the program needs as a static number: from an earlier probe, else this trace
+        is a probe and ends (:class:`CountNeeded` with ``find()``, the traced count; ``what`` names it)."""
+        j = self.met
+        self.met += 1
+        if j < len(self.counts):
+            return self.counts[j]
+        raise CountNeeded(find(), what)
 
 
 #: op name -> lowering(node, *values)
@@ -61,10 +75,7 @@ LOWERINGS = {
 }
 
 #: op name -> why the JAX backend does not lower it (tracing a graph that uses it raises LoweringError)
-NOT_LOWERED = {
-    "unique": "its length depends on the values: JAX traces static shapes",
-    "check": "a run-time assertion: a traced program cannot raise on its values",
-}
+NOT_LOWERED: dict[str, str] = {}
 
 _NEVER_FOLDED = {"alloc", "arange", "eye", "tri", "print"}
 
@@ -121,6 +132,18 @@ def _scan(node, env, trace):
     return lower_scan(node, values, env, trace, run_schedule)
 
 
+def _check(node, env, trace):
+    return lower_check(node, *(value(env, i) for i in node.inputs), nested=trace.nested)
+
+
+def _unique(node, env, trace):
+    return lower_unique(node, value(env, node.inputs[0]), env, trace)
+
+
+#: op name -> lowering(node, env, trace) of the nodes lowered one by one with the trace's context
+_NODE_IN_CONTEXT = {"scan": _scan, "check": _check, "unique": _unique}
+
+
 def run_range(nodes, branches, start, stop, env, trace):
     """Trace ``nodes[start:stop]`` (with their ``ifelse`` groups); ``env`` maps ``id(variable)``
     to its value and is filled."""
@@ -132,8 +155,8 @@ def run_range(nodes, branches, start, stop, env, trace):
             k = group.end
             continue
         node = nodes[k]
-        if node.op.name == "scan":
-            env[id(node.out)] = _scan(node, env, trace)
+        if node.op.name in _NODE_IN_CONTEXT:
+            env[id(node.out)] = _NODE_IN_CONTEXT[node.op.name](node, env, trace)
         else:
             env[id(node.out)] = apply_node(node, [value(env, i) for i in node.inputs])
         k += 1
@@ -176,12 +199,12 @@ def _ifelse_group(nodes, branches, group, env, trace):
         env[id(m.out)] = r
 
 
-#: op name -> the tracer's lowering of a control-flow op (with the schedule's context)
-CONTROL = {"ifelse": _ifelse_group, "scan": _scan}
+#: op name -> the tracer's lowering of an op lowered with its context (see the module docstring)
+IN_CONTEXT = {"ifelse": _ifelse_group, **_NODE_IN_CONTEXT}
 
 
 def lowers(name: str) -> bool:
-    """Whether op ``name`` is lowered: by :data:`LOWERINGS`, :data:`CONTROL`, or (an elementwise op
+    """Whether op ``name`` is lowered: by :data:`LOWERINGS`, :data:`IN_CONTEXT`, or (an elementwise op
     named as its ``jax.numpy`` function) by name. Loads JAX."""
     rt.load()
-    return name in LOWERINGS or name in CONTROL or (OPS[name].kind == "elemwise" and by_name(name) is not None)
+    return name in LOWERINGS or name in IN_CONTEXT or (OPS[name].kind == "elemwise" and by_name(name) is not None)

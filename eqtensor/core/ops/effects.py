@@ -7,7 +7,7 @@ Their kind is ``effect``: never evaluated at compile time (not even on a constan
 :data:`~eqtensor.core.op.NEVER_FOLDED`), and no rule removes them, so they survive the e-graph;
 like any node, two prints of the same value with the same message are one node (PyTensor's merge
 does the same). They run their ``perform`` on every backend (the C backend calls it as a NumPy
-fallback; the JAX backend prints through a host callback and does not lower ``check``). Their
+fallback; the JAX backend prints through a host callback and checks through checkify). Their
 gradient with respect to ``x`` is the identity's.
 
 >>> from eqtensor.core.op import OPS
