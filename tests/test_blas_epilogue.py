@@ -1,7 +1,8 @@
 """The accumulator of the BLAS ops and what surrounds their call: ``gemm``/``gemv``/``ger`` follow
 PyTensor's static broadcasting for their accumulator ``C`` on both backends (as the elementwise sum
 they replace), a bias ``b`` broadcast into each chunk of a split matrix product right before the
-chunk's BLAS call, and the float32 workloads' graphs computed in float32 with ``sgemm``."""
+chunk's BLAS call, the float32 workloads' graphs computed in float32 with ``sgemm``, and the fused
+loops between the products whose comparisons feed arithmetic (the relu's gradient)."""
 
 from __future__ import annotations
 
@@ -173,3 +174,33 @@ def test_float32_mlp_and_softmax_xent_stay_float32_with_sgemm(rng):
     wants = [-lpv[np.arange(64), yv].mean(), X64.T @ gh, gh.sum(0), hv.T @ gz, gz.sum(0)]
     for g, w in zip(got, wants):
         np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.skipif(not compiler_works(), reason="no working C compiler")
+def test_fused_loops_with_boolean_intermediates_match_numpy_bitwise(rng):
+    """the relu's gradient between the MLP's products, ``switch(h == 0, g/2, g) * (z == h)``, and other
+    fused loops whose comparisons feed arithmetic, casts, ``switch``, ``invert`` or a boolean output
+    (the comparison's local is an ``int``: GCC 12 vectorizes no loop that converts an ``npy_bool`` to
+    a float). Exact against NumPy, with ties (h == 0, z == h), nan and signed zeros in the data"""
+    h, g, z = (pt.matrix(n, dtype="float32") for n in "hgz")
+    d = pt.matrix("d", dtype="float64")
+    outs = [pt.switch(pt.eq(h, 0), g * 0.5, g) * pt.eq(z, h),
+            (z > 0) * g + pt.lt(z, g),
+            pt.cast(pt.gt(z, h), "int8") * 3 + pt.cast(pt.le(g, 0), "float64") * d,
+            pt.invert(pt.ge(z, 0)) * g,
+            pt.and_(pt.gt(z, 0), pt.lt(g, 0)) | pt.isnan(g)]
+    f = function([h, g, z, d], outs, mode="C", on_unused_input="ignore")
+    assert "const int t" in f.maker.backend_source and "const npy_bool t" not in f.maker.backend_source
+    zv = rng.standard_normal((64, 300)).astype("float32")
+    zv[:, ::7] = 0.0
+    zv[:, 1::11] = -0.0
+    hv = np.maximum(zv, 0)
+    gv = rng.standard_normal((64, 300)).astype("float32")
+    gv[::5, ::13] = np.nan
+    dv = rng.standard_normal((64, 300))
+    wants = [np.where(hv == 0, gv * np.float32(0.5), gv) * (zv == hv), (zv > 0) * gv + (zv < gv),
+             (zv > hv).astype("int8") * np.int8(3) + (gv <= 0).astype("float64") * dv, ~(zv >= 0) * gv,
+             ((zv > 0) & (gv < 0)) | np.isnan(gv)]
+    for got, want in zip(f(hv, gv, zv, dv), wants):
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got, want)

@@ -137,19 +137,37 @@ static int eq_gemv_blas(int dbl, char t, int ir, int ic, double alpha, char *a, 
 
 /* rows [r0, r1) x columns [c0, c1) of the row-major out (rows of cc elements) = scale * c, c broadcast
    along its length-1 axes (nd 1: c a vector along out's rows); scale applied elementwise, as the
-   formula does (0 * inf = nan) */
+   formula does (0 * inf = nan). A contiguous or broadcast row of c is a SIMD loop (the runtime is
+   built at -O2, which vectorizes neither a loop of run-time stride nor one that may alias) */
 static void eq_blas_fill(char *out, npy_intp cc, npy_intp r0, npy_intp r1, npy_intp c0, npy_intp c1,
                          const eq_arr *c, int nd, double scale, int dbl)
 {{
     npy_intp i, j, s0 = c->shape[0] == 1 ? 0 : c->strides[0], s1 = nd == 2 && c->shape[1] != 1 ? c->strides[1] : 0;
+    float f = (float)scale;
     for (i = r0; i < r1; i++) {{
         const char *src = c->data + i * s0;
         if (dbl) {{
-            double *o = (double *)out + i * cc;
-            for (j = c0; j < c1; j++) o[j] = scale * *(const double *)(src + j * s1);
+            double *o = (double *)out + i * cc, v;
+            const double *s = (const double *)src;
+            if (s1 == 8) {{
+                #pragma omp simd
+                for (j = c0; j < c1; j++) o[j] = scale * s[j];
+            }} else if (s1 == 0 && c1 > c0) {{
+                v = scale * *s;
+                #pragma omp simd
+                for (j = c0; j < c1; j++) o[j] = v;
+            }} else for (j = c0; j < c1; j++) o[j] = scale * *(const double *)(src + j * s1);
         }} else {{
-            float *o = (float *)out + i * cc;
-            for (j = c0; j < c1; j++) o[j] = (float)scale * *(const float *)(src + j * s1);
+            float *o = (float *)out + i * cc, v;
+            const float *s = (const float *)src;
+            if (s1 == 4) {{
+                #pragma omp simd
+                for (j = c0; j < c1; j++) o[j] = f * s[j];
+            }} else if (s1 == 0 && c1 > c0) {{
+                v = f * *s;
+                #pragma omp simd
+                for (j = c0; j < c1; j++) o[j] = v;
+            }} else for (j = c0; j < c1; j++) o[j] = f * *(const float *)(src + j * s1);
         }}
     }}
 }}

@@ -39,8 +39,9 @@ def _elem_statement(node, args, local: str) -> str:
             for pos, a in enumerate(args)]
     ex = tpl.format(*args, T=cty, f="f" if comp == "float32" else "", t=K.tag(comp))
     ot = K.c_type(node.out.dtype)
-    ex = f"(npy_bool)(({ex}) != 0)" if node.out.dtype == "bool" else f"({ot})({ex})"
-    return f"const {ot} {local} = {ex};"
+    if node.out.dtype == "bool":  # an int local: GCC 12 vectorizes no loop converting an npy_bool to float
+        return f"const int {local} = (({ex}) != 0);"
+    return f"const {ot} {local} = ({ot})({ex});"
 
 
 @dataclass
