@@ -494,11 +494,11 @@ def _systems():
     return out
 
 
-def run_child(names, repeats, threads, system):
-    """Measure the families with ``system`` in this process; returns result rows (dicts)."""
+def run_child(names, repeats, threads, system, families=FAMILIES):
+    """Measure ``families`` with ``system`` in this process; returns result rows (dicts)."""
     rows = []
     systems = {k: v for k, v in _systems().items() if k == system}
-    for fam in FAMILIES:
+    for fam in families:
         if names and fam.name not in names:
             continue
         data = fam.data(np.random.default_rng(0))
@@ -548,8 +548,9 @@ def table(rows):
     return "\n".join(lines)
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv=None, families=FAMILIES, script=__file__, description=__doc__):
+    """Run ``families`` (each system in a child process running ``script``) and print the table."""
+    ap = argparse.ArgumentParser(description=description.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=9)
     ap.add_argument("--only", nargs="*", help="family names")
     ap.add_argument("--threads", nargs="*", default=["1", "default"], help="thread settings: 1 and/or default")
@@ -558,7 +559,7 @@ def main(argv=None):
     ap.add_argument("--system", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:  # measure in this process, rows as JSON on stdout
-        rows = run_child(args.only, args.repeats, args.child, args.system)
+        rows = run_child(args.only, args.repeats, args.child, args.system, families)
         print(json.dumps(rows))
         return
     rows = []
@@ -568,13 +569,13 @@ def main(argv=None):
         if th == "1":
             env.update(ONE_THREAD_ENV)
         for system in SYSTEMS:  # one process per system: a peer's idle worker threads (JAX's spin)
-            cmd = [sys.executable, __file__, "--child", th, "--system", system, "--repeats", str(args.repeats)]
+            cmd = [sys.executable, script, "--child", th, "--system", system, "--repeats", str(args.repeats)]
             if args.only:
                 cmd += ["--only", *args.only]
             res = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True, check=True,
                                  preexec_fn=_one_core if th == "1" else None)
             rows.extend(json.loads(res.stdout.strip().splitlines()[-1]))
-    order = {f.name: k for k, f in enumerate(FAMILIES)}
+    order = {f.name: k for k, f in enumerate(families)}
     rows.sort(key=lambda r: (order[r["family"]], r["threads"] != "1", SYSTEMS.index(r["system"])))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))

@@ -137,10 +137,10 @@ def _alloc_broadcasts() -> list:
     static length do not broadcast at run time (PyTensor semantics), so the alloc's lengths are
     the other operand's."""
     out = []
-    n1, n2 = var("n1", ndim=0, dtype="int64"), var("n2", ndim=0, dtype="int64")
+    n1, n2, n3 = (var(f"n{k}", ndim=0, dtype="int64") for k in (1, 2, 3))
     why = "the elementwise op broadcasts the value itself: no materialized copy"
     why_lift = "the op runs once on the scalar before it is broadcast (and the broadcast may then go)"
-    for rank, lengths in ((1, (n1,)), (2, (n1, n2))):
+    for rank, lengths in ((1, (n1,)), (2, (n1, n2)), (3, (n1, n2, n3))):  # 3: batched (attention) gradients
         y = var("y", ndim=rank)
         domain = {f"n{k + 1}": f"length_of:y:{k}" for k in range(rank)}
         for kind, c in (("scalar", var("c", ndim=0)), ("value", var("c", ndim=rank))):
