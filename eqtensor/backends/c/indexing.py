@@ -40,12 +40,18 @@ INDEX_OPS = {"advanced_subtensor": 1, "set_subtensor": 2, "inc_subtensor": 2}
 
 def adv_layout(node) -> tuple[int, int] | None:
     """``(a0, na)`` when the node indexes with ``na`` integer arrays on the adjacent axes ``a0 ..
-    a0 + na - 1`` of its first input and full slices on every other axis, all dtypes native to the
-    C code; else None."""
+    a0 + na - 1`` of its first input and full slices on every other axis (an ellipsis stands for
+    full slices: ``x[..., arange(n), arange(n)]``, the diagonal), all dtypes native to the C code;
+    else None."""
     first = INDEX_OPS.get(node.op.name)
     if first is None:
         return None
     entries, x = node.op.params["idx_list"], node.inputs[0]
+    if entries.count(("ellipsis",)) == 1:  # not between index arrays (NumPy then moves their axes first)
+        k = entries.index(("ellipsis",))
+        if any(e[0] == "array" for e in entries[:k]) and any(e[0] == "array" for e in entries[k + 1:]):
+            return None
+        entries = entries[:k] + (FULL,) * (x.ndim - len(entries) + 1) + entries[k + 1:]
     if len(entries) != x.ndim or any(e != FULL and e[0] != "array" for e in entries):
         return None
     pos = [k for k, e in enumerate(entries) if e[0] == "array"]

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import kernels as K
+from .basic_index import BASIC_INDEX_OPS
 from .lapack_calls import LAPACK_OPS
 from .masks import MASK_OPS
 
@@ -193,6 +194,7 @@ STRUCTURAL: dict[str, Structural] = {
     "ger": Structural(_ger, ok=_blas_operands, blas=True),
     **{name: Structural(code, ok=ok, blas=True) for name, (code, ok) in LAPACK_OPS.items()},
     **{name: Structural(code, ok=ok) for name, (code, ok) in MASK_OPS.items()},
+    **{name: Structural(code, ok=ok) for name, (code, ok) in BASIC_INDEX_OPS.items()},
 }
 
 
