@@ -6,13 +6,16 @@ JAX (``lax.scan`` under ``jit``), in one run.
 ``sum(h ** 2)`` with respect to ``W``, ``U``, ``b``, ``h0`` and the inputs ``x``.
 
 Run: ``python benchmarks/bench_scan.py`` (``--steps 200 --batch 32 --hidden 128 --repeat 30``,
-``--only eqtensor jax``). Prints the median and the interquartile range of the wall time of one
-call (ms) after warm-up calls, and checks that every backend agrees with eqtensor's NumPy mode.
+``--only eqtensor jax``, ``--threads 1``: every library on one thread, the process pinned to one
+core). Prints the median and the interquartile range of the wall time of one call (ms) after
+warm-up calls and the median CPU time of one call (the steadier figure on a shared machine), and
+checks that every backend agrees with eqtensor's NumPy mode.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import warnings
@@ -32,6 +35,19 @@ def data(steps, batch, hidden, seed=0):
 
 
 ORDER = ["x", "h0", "W", "U", "b"]
+
+ONE_THREAD_ENV = {
+    "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "EQTENSOR_NUM_THREADS": "1",
+    "NUMBA_NUM_THREADS": "1", "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+}
+
+
+def one_thread(argv):
+    """Run this script again with every library on one thread (the variables are read when the
+    libraries load), then pin the process to one core."""
+    if any(os.environ.get(k) != v for k, v in ONE_THREAD_ENV.items()):
+        os.execve(sys.executable, [sys.executable, os.path.abspath(__file__), *argv], {**os.environ, **ONE_THREAD_ENV})
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 
 
 def eqtensor_fns(mode):
@@ -91,15 +107,17 @@ def jax_fns():
 
 
 def timed(fn, args, repeat, warmup=3):
+    """(median wall ms, its IQR, median CPU ms) of one call."""
     for _ in range(warmup):
         fn(*args)
-    times = []
+    times, cpu = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn(*args)
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     q1, med, q3 = np.percentile(np.array(times) * 1e3, [25, 50, 75])
-    return med, q3 - q1
+    return med, q3 - q1, float(np.median(cpu)) * 1e3
 
 
 def backends(only):
@@ -120,14 +138,18 @@ def main(argv=None):
     p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--repeat", type=int, default=30)
     p.add_argument("--only", nargs="*", default=None)
+    p.add_argument("--threads", choices=["1", "default"], default="default")
     a = p.parse_args(argv)
+    if a.threads == "1":
+        one_thread(sys.argv[1:] if argv is None else argv)
     warnings.simplefilter("ignore")
     d = data(a.steps, a.batch, a.hidden)
     args = [d[k] for k in ORDER]
     ref_f, ref_g = eqtensor_fns("NUMPY")
     ref = (ref_f(*args), ref_g(*args))
-    print(f"tanh RNN: {a.steps} steps, batch {a.batch}, hidden {a.hidden}, float64; ms per call, median (IQR)")
-    print(f"{'backend':<16} {'compile s':>9} {'forward':>16} {'gradient':>16}")
+    print(f"tanh RNN: {a.steps} steps, batch {a.batch}, hidden {a.hidden}, float64, threads {a.threads}; "
+          f"ms per call: wall median (IQR) / CPU median")
+    print(f"{'backend':<16} {'compile s':>9} {'forward':>23} {'gradient':>23}")
     for name, make in backends(a.only).items():
         t0 = time.perf_counter()
         try:
@@ -140,9 +162,10 @@ def main(argv=None):
         np.testing.assert_allclose(got[0], ref[0], rtol=1e-9, atol=1e-9)
         for x, y in zip(got[1], ref[1]):
             np.testing.assert_allclose(x, y, rtol=1e-8, atol=1e-8)
-        fm, fi = timed(f, args, a.repeat)
-        gm, gi = timed(g, args, a.repeat)
-        print(f"{name:<16} {compile_s:9.2f} {fm:9.2f} ({fi:5.2f}) {gm:9.2f} ({gi:5.2f})", flush=True)
+        fm, fi, fc = timed(f, args, a.repeat)
+        gm, gi, gc = timed(g, args, a.repeat)
+        print(f"{name:<16} {compile_s:9.2f} {fm:8.2f} ({fi:5.2f}) / {fc:6.2f} {gm:8.2f} ({gi:5.2f}) / {gc:6.2f}",
+              flush=True)
 
 
 if __name__ == "__main__":

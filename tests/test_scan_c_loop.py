@@ -69,6 +69,34 @@ def test_shared_updates_keep_only_the_last_state_and_swap():
     np.testing.assert_allclose(b.get_value(), bv)
 
 
+def test_last_states_taken_over_or_copied():
+    # a state the step makes (c: b * 2 + x_t) is taken over, not copied; one the step does not make
+    # is copied into the loop's own buffer: a strided view (a rotated: a.T[::-1]), the state of
+    # another output (b: a), a non-sequence (d: w) and a constant of the step (e: zeros): none of
+    # them may alias a state, an input or the step's constants once the loop is done
+    a = et.shared(np.arange(9.0).reshape(3, 3), name="a")
+    b, c = et.shared(np.arange(9.0).reshape(3, 3) ** 2, name="b"), et.shared(np.zeros((3, 3)), name="c")
+    d, e = et.shared(np.zeros(3), name="d"), et.shared(np.ones(3), name="e")
+    x, w = pt.dvector("x"), pt.dvector("w")
+    out, upd = scan(lambda x_t, w: (c.sum() * x_t + a[0, 1] + e.sum(),
+                                    {a: a.T[::-1], b: a, c: b * 2 + x_t, d: w, e: pt.zeros(3)}),
+                    sequences=x, non_sequences=w)
+    f = function([x, w], out, updates=upd, mode="C")
+    assert c_loop(f)
+    av, bv, cv, ev, expect = a.get_value(), b.get_value(), c.get_value(), e.get_value(), []
+    xv, wv = np.array([0.5, -1.0, 2.0, 3.0, 1.5]), np.array([1.0, 2.0, 3.0])
+    for xt in xv:
+        expect.append(cv.sum() * xt + av[0, 1] + ev.sum())
+        av, bv, cv, ev = av.T[::-1].copy(), av, bv * 2 + xt, np.zeros(3)
+    np.testing.assert_allclose(f(xv, wv), expect)
+    for shared, value in ((a, av), (b, bv), (c, cv), (d, wv), (e, ev)):
+        np.testing.assert_allclose(shared.get_value(), value)
+    assert not np.shares_memory(d.get_value(borrow=True), wv)
+    e.get_value(borrow=True)[:] = 7.0  # the step's constant zeros stay zeros
+    f(xv[:1], wv)
+    np.testing.assert_array_equal(e.get_value(), np.zeros(3))
+
+
 def test_until_several_outputs_and_outputs_not_read():
     n = pt.lscalar("n")
     (v, sq, unused), _ = scan(lambda p: ([p * 2, (p * 2) ** 2, p - 1], until(p * 2 > 40)),

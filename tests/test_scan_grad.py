@@ -7,6 +7,7 @@ import pytest
 import eqtensor as et
 from eqtensor import function
 from eqtensor import tensor as pt
+from eqtensor.core.traversal import toposort
 from eqtensor.scan import scan, until
 
 
@@ -157,3 +158,21 @@ def test_jacobian_by_scan_idiom(mode):
     num = np.array([numeric_grad(lambda vv: (3 * vv ** 2 * vv[0])[i] + (i == 0) * (vv ** 3).sum(), [v], 0)
                     for i in range(4)])
     np.testing.assert_allclose(function([x], H, mode=mode)(v), num, rtol=1e-6, atol=1e-6)
+
+
+def test_backward_loop_builds_no_storage_sized_cotangent_and_no_per_step_indexing():
+    # the cotangent of `outputs = storage[1:]` is read from its rows (no zero-filled storage and
+    # inc_subtensor), and the pending cotangent of a tap -1 state has one step's shape (no
+    # subtensor in the backward step)
+    W, x, h0 = pt.dmatrix("W"), pt.dtensor3("x"), pt.dmatrix("h0")
+    hs = scan(lambda x_t, h, W: pt.tanh(x_t + h @ W), sequences=x, outputs_info=h0, non_sequences=W,
+              return_updates=False)
+    cost = (hs ** 2).sum()
+    f = function([W, x, h0], et.grad(cost, [W, x, h0]), mode="C")
+    nodes = toposort(f.maker.fgraph.outputs)
+    assert not {"inc_subtensor", "set_subtensor"} & {n.op.name for n in nodes}
+    (backward,) = {id(i): i for n in nodes if n.op.name == "scan" for i in [n.op.params["inner"]]
+                   if i.n_out > 1}.values()
+    assert "subtensor" not in {n.op.name for n in toposort(backward.function.maker.fgraph.outputs)}
+    values = [RNG.normal(size=(3, 3)) * 0.5, RNG.normal(size=(4, 2, 3)), RNG.normal(size=(2, 3))]
+    check_grads([W, x, h0], cost, values, mode="C")

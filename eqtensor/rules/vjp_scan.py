@@ -19,8 +19,11 @@ differentiable again (second derivatives) like any scan.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..core.dtypes import FLOAT_DTYPES
 from ..core.graph import TensorType, Variable
+from ..core.op import constant_value
 from ..core.ops.creation import zeros_like
 from ..core.ops.elemwise import eq, minimum, switch
 from ..core.ops.join import stack
@@ -50,54 +53,73 @@ def _grads(backprop, seeds, wrt):
     return out, nulls
 
 
+def _pending_type(out, rec):
+    """The type of the pending cotangents of a recurrent output: one step's (``lag`` 1) or ``lag`` of them."""
+    return out.type if rec.lag == 1 else TensorType(out.dtype, (rec.lag,) + out.type.shape)
+
+
 def _pending_update(pending, dtaps, rec):
     """The pending cotangents after a step: shifted by one row, plus the step's tap cotangents."""
     lag = rec.lag
+    if lag == 1:  # one tap, -1: the step's cotangent of its state is the pending one
+        return dtaps[0]
     rows = []
     for i in range(lag):
         terms = ([pending[i - 1]] if i >= 1 else []) + [d for tap, d in zip(rec.taps, dtaps) if tap == i - lag]
         rows.append(sum(terms[1:], terms[0]) if terms else zeros_like(pending[0]))
-    return expand_dims(rows[0], 0) if lag == 1 else stack(rows)
+    return stack(rows)
 
 
 class _Backward:
-    """The reverse step of ``inner`` for the cotangent rows of output ``k`` (its VJP by ``backprop``,
-    the reverse pass that called the rule)."""
+    """The reverse step of ``inner`` (the gradient's forward: :meth:`ScanInner.traced`) for the
+    cotangent rows of output ``k`` (its VJP by ``backprop``, the reverse pass that called the rule).
+    A generator threaded through the loop (an ``untraced`` state) is not read: the draws made
+    from it are outputs of ``inner``, read back as sequences like the other reused outputs."""
 
     def __init__(self, inner: ScanInner, k: int, backprop):
         out = inner.outputs
         self.recs = [r for r in inner.recurrent if _float(out[r.index])]
         self.seqs = [p for p in inner.seq_ph if _float(p)]
         self.nonseq = [p for p in inner.nonseq_ph if _float(p)]
+        states = _states(inner)
+        self.states = [p for r in inner.recurrent if not r.untraced for p in states[r.index]]
         g_ph = Variable(out[k].type, name="g[t]")
-        pend_ph = [Variable(TensorType(out[r.index].dtype, (r.lag,) + out[r.index].type.shape),
-                            name=f"pending[{r.index}]") for r in self.recs]
+        pend_ph = [Variable(_pending_type(out[r.index], r), name=f"pending[{r.index}]") for r in self.recs]
         acc_ph = [Variable(p.type, name=f"acc[{p.name}]") for p in self.nonseq]
-        seeds = [(out[k], g_ph)] + [(out[r.index], p[r.lag - 1]) for r, p in zip(self.recs, pend_ph)]
-        wrt = self.seqs + list(inner.state_ph) + self.nonseq
-        grads, self.nulls = _grads(backprop, seeds, wrt)
-        ns, nst = len(self.seqs), len(inner.state_ph)
-        dstate, pos = {}, ns
-        for r in inner.recurrent:
-            dstate[r.index] = grads[pos:pos + len(r.taps)]
-            pos += len(r.taps)
-        outputs = (grads[:ns] + [_pending_update(p, dstate[r.index], r) for r, p in zip(self.recs, pend_ph)]
+        seeds = [(out[k], g_ph)] + [(out[r.index], p if r.lag == 1 else p[r.lag - 1])
+                                    for r, p in zip(self.recs, pend_ph)]
+        grads, self.nulls = _grads(backprop, seeds, self.seqs + self.states + self.nonseq)
+        ns, nst = len(self.seqs), len(self.states)
+        dstate = dict(zip((id(p) for p in self.states), grads[ns:ns + nst]))
+        outputs = (grads[:ns] + [_pending_update(p, [dstate[id(s)] for s in states[r.index]], r)
+                                 for r, p in zip(self.recs, pend_ph)]
                    + [a + d for a, d in zip(acc_ph, grads[ns + nst:])])
         outputs, y_ph = _reuse_outputs(inner, outputs)
         recurrent = [Recurrent(ns + j, (-1,), last_only=True) for j in range(len(pend_ph) + len(acc_ph))]
-        self.inner = ScanInner(list(inner.seq_ph) + list(inner.state_ph) + [g_ph] + [p for _, p in y_ph], pend_ph + acc_ph, inner.nonseq_ph,
-                               outputs, recurrent, has_n_steps=True,
+        self.inner = ScanInner(list(inner.seq_ph) + self.states + [g_ph] + [p for _, p in y_ph], pend_ph + acc_ph,
+                               inner.nonseq_ph, outputs, recurrent, has_n_steps=True,
                                name=f"grad of {inner.name}" if inner.name else None)
         self.wrt_kinds = (ns, nst)
         self.reused = [j for j, _ in y_ph]  # forward outputs read as sequences
 
 
+def _states(inner):
+    """{recurrent output: its state placeholders, one per tap}."""
+    states, pos = {}, 0
+    for r in inner.recurrent:
+        states[r.index] = inner.state_ph[pos:pos + len(r.taps)]
+        pos += len(r.taps)
+    return states
+
+
 def _reuse_outputs(inner, outputs):
     """The reverse step reading the forward step's outputs (stored by the forward loop) instead of
-    recomputing them: rules like tanh's reuse their output."""
+    recomputing them: rules like tanh's reuse their output, and the draws from a threaded generator
+    are never drawn again."""
     used = {id(v) for v in ancestors(outputs)}
+    untraced = {r.index for r in inner.recurrent if r.untraced}
     y_ph = [(j, Variable(o.type, name=f"y{j}[t]")) for j, o in enumerate(inner.outputs[:inner.n_out])
-            if id(o) in used and o.owner is not None]
+            if id(o) in used and o.owner is not None and j not in untraced]
     if not y_ph:
         return outputs, []
     return clone_replace(outputs, {inner.outputs[j]: p for j, p in y_ph}), y_ph
@@ -111,39 +133,64 @@ def _trace_cotangent(inner, k, g, trace):
     return g
 
 
+def _zeros(v) -> bool:
+    """``v`` is an ``alloc`` of the constant 0 (``zeros_like``)."""
+    if v.owner is None or v.owner.op.name != "alloc":
+        return False
+    fill = constant_value(v.owner.inputs[0])
+    return fill is not None and np.ndim(fill) == 0 and fill == 0
+
+
+def _trace_rows(g, lag):
+    """``(rows lag: of the trace cotangent g, whether its rows :lag are known zero)``. The cotangent
+    of the usual ``storage[lag:]`` (what ``scan`` returns) is ``inc_subtensor(zeros[lag:], v)``:
+    its rows are ``v`` itself, read without building the zero-filled storage-sized array (``v``
+    has their shape: a dimension with no static length does not broadcast at run time)."""
+    node = g.owner
+    if lag == 0:
+        return g, False
+    if node is None or node.op.name not in ("inc_subtensor", "set_subtensor") or len(node.inputs) != 2:
+        return g[lag:], False
+    base, v = node.inputs
+    entries = node.op.params["idx_list"]
+    rows = g.type.shape[0] - lag if g.type.shape[0] is not None else None
+    whole = [("slice", None, None, None)] * (g.ndim - 1)
+    fits = v.ndim == g.ndim and all(b != 1 or a == 1 for a, b in zip((rows,) + g.type.shape[1:], v.type.shape))
+    if _zeros(base) and fits and tuple(entries) == (("slice", lag, None, None), *whole):
+        return v, True
+    return g[lag:], False
+
+
 @_vjp("scan", "backpropagation through time: a reverse scan over the stored states and the step's VJP",
       inner_graph=True)
 def _scan(op, inputs, out, g, backprop):
     inner: ScanInner = op.params["inner"]
     k = op.params["which"]
-    if any(r.untraced for r in inner.recurrent):
-        raise NotImplementedError(
-            f"the gradient of a scan that draws random numbers from a generator it threads or updates "
-            f"({inner.name or 'scan'}: its generator states are not stored per step) is not supported; draw the "
-            f"values outside the scan (size=(n_steps, ...)) and pass them as a sequence")
     fwd = inner.traced()
     traces = apply_scan(fwd, inputs)  # siblings of the differentiated node: the e-graph merges them
     if fwd is inner:
         traces[k] = out
     lag_k = fwd.recurrent_of(k).lag if fwd.recurrent_of(k) else 0
     gk = _trace_cotangent(inner, k, g, traces[k])
-    ref = fwd.recurrent[0] if fwd.recurrent else None
-    n = shape_i(traces[ref.index], 0) - ref.lag if ref else shape_i(traces[0], 0)
+    n = shape_i(traces[k], 0) - lag_k
     n_b = n if inner.truncate_gradient < 0 else minimum(n, inner.truncate_gradient)
     start = n - n_b
-    back = _Backward(inner, k, backprop)
+    back = _Backward(fwd, k, backprop)
     _, seqs, _, nonseqs = split_inputs(inner, inputs)
     b_seqs = [s[start:n][::-1] for s in seqs]
     for r in fwd.recurrent:
-        b_seqs += [traces[r.index][r.lag + tap + start:r.lag + tap + n][::-1] for tap in r.taps]
-    b_seqs.append(gk[lag_k + start:lag_k + n][::-1])
+        if not r.untraced:
+            b_seqs += [traces[r.index][r.lag + tap + start:r.lag + tap + n][::-1] for tap in r.taps]
+    rows_k, zero_init = _trace_rows(gk, lag_k)
+    b_seqs.append(rows_k[start:n][::-1])
     for j in back.reused:
         lag = fwd.recurrent_of(j).lag if fwd.recurrent_of(j) else 0
         b_seqs.append(traces[j][lag + start:lag + n][::-1])
-    b_inits = [expand_dims(zeros_like(traces[r.index][:r.lag]), 0) for r in back.recs]
+    b_inits = [zeros_like(traces[r.index][:1]) if r.lag == 1 else expand_dims(zeros_like(traces[r.index][:r.lag]), 0)
+               for r in back.recs]
     b_inits += [expand_dims(zeros_like(v), 0) for v, p in zip(nonseqs, inner.nonseq_ph) if _float(p)]
     res = apply_scan(back.inner, [n_b] + b_seqs + b_inits + list(nonseqs))
-    return _assemble(inner, inputs, back, res, start, n, gk[:lag_k] if lag_k else None, k)
+    return _assemble(inner, inputs, back, res, start, n, None if zero_init or not lag_k else gk[:lag_k], k)
 
 
 def _assemble(inner, inputs, back, res, start, n, g_init, k):
@@ -164,6 +211,8 @@ def _assemble(inner, inputs, back, res, start, n, g_init, k):
     for r in inner.recurrent:
         d = pend.get(r.index)
         if d is not None:
+            if r.lag == 1:
+                d = expand_dims(d, 0)
             if inner.truncate_gradient >= 0:
                 d = switch(eq(start, 0), d, zeros_like(d))
             if r.index == k and g_init is not None:

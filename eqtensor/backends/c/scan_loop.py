@@ -11,8 +11,10 @@ library: sequences are passed as views (a data pointer moved by one stride per s
 states as rows of the output storage, allocated once per call with the initial rows copied in;
 each step's outputs are copied into their row (an output not fed back gets its storage at the
 first step, from the shape it has); a state whose history is not kept (``last_only``: shared
-variables updated by ``fn``) lives in two buffers used in turn. No Python object is made per step
-besides what the step itself allocates.
+variables updated by ``fn``, the cotangents a backward scan carries) lives in two buffers used in
+turn, one of them the array the step returned when the step made it (nobody else holds it, it owns
+its C-contiguous memory: taken over, no copy), else copied into the spare buffer. No Python object
+is made per step besides what the step itself allocates.
 
 One scan call is one node per output (``scan{inner, which}``): the first node of the group to
 run computes every output the function reads and binds their slots; the others find their slot
@@ -101,6 +103,14 @@ static void eq_scan_row(eq_arr *a, const eq_arr *s, npy_intp r)
     for (k = 1; k < s->nd; k++) { a->shape[k - 1] = s->shape[k]; a->strides[k - 1] = s->strides[k]; }
 }
 
+/* slot a: the state s (borrowed) */
+static void eq_scan_state(eq_arr *a, const eq_arr *s)
+{
+    int e;
+    a->obj = s->obj; a->data = s->data; a->nd = s->nd;
+    for (e = 0; e < s->nd; e++) { a->shape[e] = s->shape[e]; a->strides[e] = s->strides[e]; }
+}
+
 /* copy src into dst (same shape; dst C-contiguous) */
 static void eq_scan_put(const eq_arr *dst, const eq_arr *src, int isz)
 {
@@ -183,7 +193,7 @@ static int eq_scan_inputs(const eq_arr *V, const eq_scan *d, eq_arr *in, eq_arr 
     for (j = 0; j < d->nstate; j++) {
         k = d->st_out[j];
         if (d->lag[k] > 0) eq_scan_row(&in[d->nseq + j], st[k], d->st_row[j]);
-        else in[d->nseq + j] = *cur[k];
+        else eq_scan_state(&in[d->nseq + j], cur[k]);
     }
     for (j = 0; j < d->nnon; j++) in[d->nseq + d->nstate + j] = V[non[j]];
     for (j = 0; j < d->nseq + d->nstate + d->nnon; j++) {
@@ -199,6 +209,21 @@ static int eq_scan_inputs(const eq_arr *V, const eq_scan *d, eq_arr *in, eq_arr 
     return 0;
 }
 
+/* the next state of a last_only output k: the step's array itself when nobody else holds it and it owns
+   its C-contiguous memory (eq_reusable: an array the step made; the reference moves from r, no copy), else
+   a copy into the spare buffer nxt (an input, a constant of the step or another state is never taken over) */
+static void eq_scan_next(const eq_scan *d, int k, eq_arr *r, eq_arr *nxt)
+{
+    int e;
+    if (eq_reusable(r)) {
+        Py_DECREF(nxt->obj);
+        nxt->obj = r->obj; nxt->data = r->data; r->obj = NULL;
+        for (e = 0; e < r->nd; e++) nxt->strides[e] = r->strides[e];
+        return;
+    }
+    eq_scan_put(nxt, r, d->isz[k]);
+}
+
 /* store output k of step t (of n) and release it */
 static int eq_scan_store(const eq_scan *d, int k, npy_intp t, npy_intp n, eq_arr *r, eq_arr **st, eq_arr **nxt)
 {
@@ -210,7 +235,7 @@ static int eq_scan_store(const eq_scan *d, int k, npy_intp t, npy_intp n, eq_arr
             eq_scan_shape_error(d, k, t, r, nxt[k]->nd, nxt[k]->shape, "its state has shape ", "");
             return -1;
         }
-        eq_scan_put(nxt[k], r, d->isz[k]);
+        eq_scan_next(d, k, r, nxt[k]);
         return 0;
     }
     if (L < 0 && t == 0 && eq_scan_alloc(st[k], n, r->nd, r->shape, d->typenum[k]) < 0) return -1;
@@ -258,7 +283,7 @@ static npy_intp eq_scan_steps_run(const eq_arr *V, const eq_scan *d, PyObject *i
         for (j = 0; j < d->nstate; j++) {
             k = d->st_out[j];
             if (d->lag[k] > 0) in[d->nseq + j].data = st[k]->data + (d->st_row[j] + t) * st[k]->strides[0];
-            else { in[d->nseq + j].data = cur[k]->data; in[d->nseq + j].obj = cur[k]->obj; }
+            else eq_scan_state(&in[d->nseq + j], cur[k]);
         }
         if (entry(istate, in, res) < 0) return -1;
         for (k = 0; k < d->nout; k++) if (eq_scan_store(d, k, t, n, &res[k], st, nxt) < 0) return -1;

@@ -39,7 +39,7 @@ from ..graph import TensorType, Variable
 from ..locks import ForkSafeLock
 from ..op import OPS, Op, constant_value, declare
 from ..replace import clone_replace
-from ..traversal import toposort
+from ..traversal import ancestors, toposort
 
 
 @dataclass(frozen=True)
@@ -101,13 +101,19 @@ class ScanInner:
                          truncate_gradient=self.truncate_gradient, name=self.name)
 
     def traced(self) -> "ScanInner":
-        """This inner graph with every recurrent output traced but the ``untraced`` ones (itself
-        when none is ``last_only``); one copy per inner graph, so the nodes several gradients build
+        """The forward of this scan's gradient: every recurrent output traced but the ``untraced``
+        ones, and the draws made from a generator threaded through the loop appended as outputs
+        (before the ``until`` condition: the backward pass reads them, it has no generator states).
+        Itself when nothing changes; one copy per inner graph, so the nodes several gradients build
         are merged."""
-        if not any(r.last_only and not r.untraced for r in self.recurrent):
-            return self
-        if self._traced is None:
-            self._traced = ScanInner(self.seq_ph, self.state_ph, self.nonseq_ph, self.outputs,
+        if self._traced is not None:
+            return self._traced
+        draws = _generator_draws(self)
+        if not draws and not any(r.last_only and not r.untraced for r in self.recurrent):
+            self._traced = self
+        else:
+            outputs = self.outputs[:self.n_out] + tuple(draws) + self.outputs[self.n_out:]
+            self._traced = ScanInner(self.seq_ph, self.state_ph, self.nonseq_ph, outputs,
                                      [r if r.untraced else Recurrent(r.index, r.taps) for r in self.recurrent],
                                      until=self.until,
                                      has_n_steps=self.has_n_steps, truncate_gradient=self.truncate_gradient,
@@ -159,6 +165,18 @@ class ScanInner:
 
     def __repr__(self):
         return f"<scan inner {self.name or hex(id(self))}>"
+
+
+def _generator_draws(inner: ScanInner) -> list:
+    """The draws of the step from a generator threaded through the loop (an ``untraced`` state)."""
+    gens, pos = set(), 0
+    for r in inner.recurrent:
+        if r.untraced:
+            gens.add(id(inner.state_ph[pos]))
+        pos += len(r.taps)
+    outputs = {id(o) for o in inner.outputs}
+    return [n.out for n in toposort(inner.outputs) if gens and n.op.name == "random" and id(n.out) not in outputs
+            and any(id(v) in gens for v in ancestors([n.inputs[0]]))]
 
 
 def split_inputs(inner: ScanInner, items):
