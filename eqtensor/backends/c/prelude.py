@@ -166,14 +166,17 @@ static int eq_reusable(const eq_arr *a)
         && PyArray_ISWRITEABLE(a->obj) && PyArray_BASE(a->obj) == NULL;
 }}
 
-/* a slot read for the last time: its array goes to the buffer cache when it is an intermediate nobody
-   else holds (see eq_cache), else the slot's reference is dropped */
+/* a slot read for the last time: its array goes to the buffer cache when the slot is an intermediate
+   and nobody else holds the array (see eq_cache; the slot may be a view of it, released after the
+   array's own slot), else the slot's reference is dropped */
 static void eq_release(eq_arr *a)
 {{
     int k;
-    if (a->obj == NULL) return;
+    PyArrayObject *o = a->obj;
+    if (o == NULL) return;
     k = a->nd == 0 ? -1 : eq_cache_slot(a);
-    if (k >= 0 && eq_reusable(a) && PyArray_NBYTES(a->obj) >= EQ_CACHE_MIN && PyArray_NBYTES(a->obj) <= EQ_CACHE_MAX) {{
+    if (k >= 0 && Py_REFCNT(o) == 1 && PyArray_IS_C_CONTIGUOUS(o) && PyArray_ISWRITEABLE(o) && PyArray_BASE(o) == NULL
+        && PyArray_NDIM(o) > 0 && PyArray_NBYTES(o) >= EQ_CACHE_MIN && PyArray_NBYTES(o) <= EQ_CACHE_MAX) {{
         PyObject *old;
         int j;
         if (PyList_GET_ITEM(eq_cache, k) != Py_None)
