@@ -558,12 +558,21 @@ def _one_kernel_library(cache):
     return cache / "c" / lib
 
 
+@pytest.fixture(scope="module")
+def libs_cache(tmp_path_factory):
+    """A cache built by a fresh process compiling graph ``a`` (its runtime, kernel library, index and
+    module: ~4 s of compiler time), copied by each test that damages one."""
+    cache = tmp_path_factory.mktemp("libs") / "cache"
+    assert _libs(cache, "a")["ok"]
+    return cache
+
+
 @pytest.mark.parametrize("damage", ["runtime-checksum", "runtime-so-truncated-matching-checksum", "kernels-so-garbage",
                                     "kernels-entry-missing", "index-garbage", "index-symlink", "index-directory",
                                     "index-names-missing-library", "index-names-library-without-the-kernel"])
-def test_damaged_runtime_kernel_library_or_index_is_rebuilt(tmp_path, damage):
+def test_damaged_runtime_kernel_library_or_index_is_rebuilt(tmp_path, damage, libs_cache):
     cache = tmp_path / "cache"
-    assert _libs(cache, "a")["ok"]
+    shutil.copytree(libs_cache, cache, symlinks=True)
     c = cache / "c"
     (rt,) = _entries(c, "_eqrt_")
     lib = _one_kernel_library(cache)

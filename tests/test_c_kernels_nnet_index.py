@@ -63,22 +63,41 @@ SOFTMAX_CASES = [((7,), (0,)), ((5, 9), (1,)), ((5, 9), (0,)), ((4, 3, 6), (1,))
                  ((4, 3, 6), (0, 1, 2)), ((2, 3, 4, 5), (1, 3)), ((0, 4), (1,)), ((4, 0), (1,)), ((), ())]
 
 
+#: cases compiled together: independent inputs and outputs in one C function (one C module costs ~0.3 s
+#: of compiler time), kept under the C backend's table threshold (16 inputs or outputs) so that each case
+#: goes through the code path of a small function
+PER_FUNCTION = 5
+
+
+def _batched_calls(cases, variants_of):
+    """Call the function of ``cases`` once per layout variant: each case gets its ``j``-th variant
+    (its last one when it has fewer); yields the case, the argument and the case's results."""
+    variants = [variants_of(case) for case in cases]
+    for j in range(max(map(len, variants))):
+        yield [(case, vs[min(j, len(vs) - 1)]) for case, vs in zip(cases, variants)]
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_softmax_and_log_softmax_match_numpy(rng, dtype):
-    for shape, axes in SOFTMAX_CASES:
-        x = pt.tensor("x", dtype=dtype, shape=(None,) * len(shape))
-        f = c_function([x], [pt.special.softmax(x, axis=axes), pt.special.log_softmax(x, axis=axes)])
-        v = (rng.standard_normal(shape) * 3).astype(dtype)
+    def variants_of(case):
+        v = (rng.standard_normal(case[0]) * 3).astype(dtype)
         if v.ndim:
             v = _with_edges(v, rng)
-        variants = [v]
         if v.ndim >= 2:
-            variants += [v[:, ::-1], np.asfortranarray(v), v.swapaxes(0, 1).copy().swapaxes(0, 1)]
+            return [v, v[:, ::-1], np.asfortranarray(v), v.swapaxes(0, 1).copy().swapaxes(0, 1)]
+        return [v]
+
+    for start in range(0, len(SOFTMAX_CASES), PER_FUNCTION):
+        cases = SOFTMAX_CASES[start:start + PER_FUNCTION]
+        xs = [pt.tensor(f"x{k}", dtype=dtype, shape=(None,) * len(shape)) for k, (shape, _) in enumerate(cases)]
+        f = c_function(xs, [o for x, (_, axes) in zip(xs, cases)
+                            for o in (pt.special.softmax(x, axis=axes), pt.special.log_softmax(x, axis=axes))])
         with np.errstate(all="ignore"):
-            for arg in variants:
-                s, ls = f(arg)
-                _close(s, OPS["softmax"].perform(arg, axis=axes), dtype)
-                _close(ls, OPS["log_softmax"].perform(arg, axis=axes), dtype)
+            for call in _batched_calls(cases, variants_of):
+                res = f(*[arg for _, arg in call])
+                for ((_, axes), arg), s, ls in zip(call, res[::2], res[1::2]):
+                    _close(s, OPS["softmax"].perform(arg, axis=axes), dtype)
+                    _close(ls, OPS["log_softmax"].perform(arg, axis=axes), dtype)
 
 
 def test_softmax_all_axes_integer_input_and_fused_producers(rng):
@@ -134,9 +153,8 @@ ARG_CASES = [((9,), (0,), False), ((5, 8), (1,), False), ((5, 8), (0,), True), (
 
 @pytest.mark.parametrize("dtype", ["float32", "float64", "int8", "int32", "uint64", "bool"])
 def test_argmax_argmin_match_numpy(rng, dtype):
-    for shape, axes, keep in ARG_CASES:
-        x = pt.tensor("x", dtype=dtype, shape=(None,) * len(shape))
-        f = c_function([x], [pt.argmax(x, axis=axes, keepdims=keep), pt.argmin(x, axis=axes, keepdims=keep)])
+    def variants_of(case):
+        shape = case[0]
         if dtype == "bool":
             v = rng.integers(0, 2, shape).astype(bool)
         elif dtype.startswith(("int", "uint")):
@@ -147,12 +165,19 @@ def test_argmax_argmin_match_numpy(rng, dtype):
             v = rng.integers(-4, 4, shape).astype(dtype)  # many ties
             if v.ndim:
                 v = _with_edges(v, rng)
-        variants = [v] + ([v[::-1], np.asfortranarray(v)] if v.ndim >= 2 else [])
-        for arg in variants:
-            amax, amin = f(arg)
-            np.testing.assert_array_equal(amax, OPS["argmax"].perform(arg, axis=axes, keepdims=keep))
-            np.testing.assert_array_equal(amin, OPS["argmin"].perform(arg, axis=axes, keepdims=keep))
-            assert amax.dtype == np.int64
+        return [v] + ([v[::-1], np.asfortranarray(v)] if v.ndim >= 2 else [])
+
+    for start in range(0, len(ARG_CASES), PER_FUNCTION):
+        cases = ARG_CASES[start:start + PER_FUNCTION]
+        xs = [pt.tensor(f"x{k}", dtype=dtype, shape=(None,) * len(shape)) for k, (shape, _, _) in enumerate(cases)]
+        f = c_function(xs, [o for x, (_, axes, keep) in zip(xs, cases)
+                            for o in (pt.argmax(x, axis=axes, keepdims=keep), pt.argmin(x, axis=axes, keepdims=keep))])
+        for call in _batched_calls(cases, variants_of):
+            res = f(*[arg for _, arg in call])
+            for ((_, axes, keep), arg), amax, amin in zip(call, res[::2], res[1::2]):
+                np.testing.assert_array_equal(amax, OPS["argmax"].perform(arg, axis=axes, keepdims=keep))
+                np.testing.assert_array_equal(amin, OPS["argmin"].perform(arg, axis=axes, keepdims=keep))
+                assert amax.dtype == np.int64
 
 
 def test_argmax_nan_first_and_empty_rows(rng):
