@@ -380,3 +380,15 @@ COMPOSITES = {
 def test_gradients_of_formulas_over_primitives(name):
     fun, point = COMPOSITES[name]
     verify_grad(fun, point, rng=np.random.default_rng(0), mode="FAST_COMPILE")
+
+
+@pytest.mark.parametrize("fun, point", [
+    (lambda x: pt.log(x).sum(), [np.array([1.0, -1.0])]),          # nan value and gradient at -1
+    (lambda x: pt.sqrt(x).sum(), [np.array([4.0, 0.0])]),          # infinite derivative at 0
+])
+def test_verify_grad_refuses_a_point_where_the_gradients_are_not_finite(fun, point):
+    """A NaN or infinite gradient compares as 'not greater than the tolerance': a check there would
+    pass whatever the rule computes (PyTensor raises ValueError too)."""
+    from eqtensor.gradient import verify_grad
+    with pytest.raises(ValueError, match="not finite at index"):
+        verify_grad(fun, point, mode="NUMPY")

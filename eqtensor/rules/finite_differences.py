@@ -76,6 +76,12 @@ def _numeric_grad(f_cost, values, k, p, eps):
 def _compare(k, v, a, numeric, abs_tol, rel_tol):
     """Raise :class:`GradientError` when the analytic ``a`` and ``numeric`` disagree somewhere."""
     abs_err, rel_err = _rel_err(np.asarray(a, dtype="float64"), numeric)
+    if not np.isfinite(abs_err).all():  # a NaN or infinite gradient checks nothing (PyTensor: ValueError too)
+        idx = tuple(int(i) for i in np.argwhere(~np.isfinite(abs_err))[0])
+        raise ValueError(
+            f"verify_grad: the gradients of argument {k} (shape {v.shape}) are not finite at index {idx}: "
+            f"analytic {float(np.asarray(a, dtype='float64')[idx]):.6g}, numeric {numeric[idx]:.6g}; "
+            f"choose a point where the function and its derivatives are finite")
     bad = (abs_err > abs_tol) & (rel_err > rel_tol)
     if not bad.any():
         return

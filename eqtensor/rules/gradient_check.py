@@ -145,8 +145,9 @@ EXPLICIT = {
     "print": [(lambda x: Op(OPS["print"], {"message": "x", "attrs": ("shape",)})(x) * 2, [u(-2, 2, 3)])],
     "check": [(lambda x: Op(OPS["check"], {"message": "x"})(x, Constant(np.array(True))) * 2, [u(-2, 2, 3)])],
     # special functions whose derivative in a parameter (the order) is not written: that parameter constant
+    # (ive at negative x: integer orders, where I_v(x) is real)
     **{name: [(lambda x, name=name, k=k: Op(OPS[name])(Constant(np.array([[k], [k + 1.0]])), x), [u(lo, hi, 2, 3)])]
-       for name, k, lo, hi in (("jv", 0.5, 0.5, 3), ("iv", 0.5, 0.5, 3), ("ive", 0.5, -3, -0.5), ("kv", 0.5, 0.5, 3),
+       for name, k, lo, hi in (("jv", 0.5, 0.5, 3), ("iv", 0.5, 0.5, 3), ("ive", 1.0, -3, -0.5), ("kv", 0.5, 0.5, 3),
                                ("kve", 1.5, 0.5, 3))},
     "hyp2f1": [(lambda a, b, c, z: Op(OPS["hyp2f1"])(a, b, c, z), [u(0.5, 2, 2, 3), u(0.5, 2, 1, 3), u(2.5, 4, 2, 1),
                                                                    u(-2, 0.5, 2, 3)])],
