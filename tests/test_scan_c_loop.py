@@ -171,3 +171,132 @@ def test_loop_results_equal_numpy_mode_and_gradient():
     assert c_loop(fc)
     for a, b in zip(fc(*args), fn(*args)):
         np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------- scalar steps
+def scalar_steps(f) -> list[bool]:
+    """Per scan of ``f`` (one node per output, one step each): its step has a scalar entry (every
+    value 0-d: run on data pointers)."""
+    steps = {id(n.op.params["inner"]): n.op.params["inner"] for n in f.maker.fgraph.toposort() if n.op.name == "scan"}
+    return ["eq_c_entries = {eq_c_entry, eq_c_scalar}" in inner.function.maker.backend_source
+            for inner in steps.values()]
+
+
+def kalman_loglik(y, lq, lr):
+    """Local-level Kalman filter log-likelihood (scalar mean and variance carried by scan)."""
+    def step(yt, m, P, q, r):
+        Pp = P + q
+        S = Pp + r
+        v = yt - m
+        K = Pp / S
+        return m + K * v, Pp * (1 - K), -0.5 * (np.log(2 * np.pi) + pt.log(S) + v * v / S)
+
+    _, _, lls = scan(step, sequences=y, outputs_info=[np.float64(0.0), np.float64(1.0), None],
+                     non_sequences=[pt.exp(lq), pt.exp(lr)], return_updates=False)
+    return lls.sum()
+
+
+def kalman_numpy(y, lq, lr):
+    q, r, m, P, ll = np.exp(lq), np.exp(lr), 0.0, 1.0, 0.0
+    for yt in y:
+        Pp = P + q
+        S = Pp + r
+        v = yt - m
+        K = Pp / S
+        ll += -0.5 * (np.log(2 * np.pi) + np.log(S) + v * v / S)
+        m, P = m + K * v, Pp * (1 - K)
+    return ll
+
+
+def test_scalar_step_kalman_value_and_gradient_against_numpy_and_finite_differences():
+    y, lq, lr = pt.dvector("y"), pt.dscalar("lq"), pt.dscalar("lr")
+    ll = kalman_loglik(y, lq, lr)
+    f = function([y, lq, lr], [ll, *et.grad(ll, [lq, lr])], mode="C")
+    assert c_loop(f) and all(scalar_steps(f)) and len(scalar_steps(f)) == 2  # forward and backward
+    rng = np.random.default_rng(3)
+    yv = np.cumsum(rng.normal(size=200) * 0.3) + rng.normal(size=200) * 0.8
+    val, gq, gr = f(yv, np.array(-2.0), np.array(-0.5))
+    np.testing.assert_allclose(val, kalman_numpy(yv, -2.0, -0.5), rtol=1e-12)
+    h = 1e-6
+    for got, (dq, dr) in ((gq, (h, 0.0)), (gr, (0.0, h))):
+        fd = (kalman_numpy(yv, -2.0 + dq, -0.5 + dr) - kalman_numpy(yv, -2.0 - dq, -0.5 - dr)) / (2 * h)
+        np.testing.assert_allclose(got, fd, rtol=1e-6)
+    fn = function([y, lq, lr], [ll, *et.grad(ll, [lq, lr])], mode="NUMPY")
+    for a, b in zip(f(yv, np.array(0.3), np.array(-1.0)), fn(yv, np.array(0.3), np.array(-1.0))):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_scalar_step_taps_until_identity_duplicate_and_constant_outputs():
+    # a two-tap state (AR(2)), a sequence read at two taps, an output that is the step's input, one
+    # listed twice, a constant one, an int64 counter and a boolean state; until stops the loop
+    x, a1, a2 = pt.dvector("x"), pt.dscalar("a1"), pt.dscalar("a2")
+
+    def step(x0, x1, s2, s1, c, flag, a1, a2):
+        s = a1 * s1 + a2 * s2 + x0 * x1
+        return [s, x1, s, pt.constant(np.float64(4.0)), c + 1, pt.gt(s, flag)], until(pt.gt(abs(s), 5.0))
+
+    out = scan(step, sequences=dict(input=x, taps=[0, 1]), non_sequences=[a1, a2],
+               outputs_info=[dict(initial=pt.as_tensor(np.array([0.5, -0.25])), taps=[-2, -1]), None, None,
+                             None, np.int64(0), np.bool_(False)], return_updates=False)
+    f = function([x, a1, a2], out, mode="C")
+    assert c_loop(f) and scalar_steps(f) == [True]
+    xv = np.linspace(-1.0, 2.0, 30)
+    s2, s1, c, flag, rows = 0.5, -0.25, 0, False, []
+    for t in range(len(xv) - 1):
+        s = 0.9 * s1 - 0.2 * s2 + xv[t] * xv[t + 1]
+        c, flag = c + 1, s > flag
+        rows.append((s, xv[t + 1], s, 4.0, c, flag))
+        s2, s1 = s1, s
+        if abs(s) > 5.0:
+            break
+    got = f(xv, np.array(0.9), np.array(-0.2))
+    expect = [np.array(col) for col in zip(*rows)]
+    assert got[4].dtype == np.int64 and got[5].dtype == np.bool_ and len(got[0]) == 24 < len(xv) - 1
+    for g, e in zip(got, expect):
+        np.testing.assert_allclose(g, e, rtol=1e-13)
+    fn = function([x, a1, a2], out, mode="NUMPY")
+    for g, e in zip(got, fn(xv, np.array(0.9), np.array(-0.2))):
+        np.testing.assert_array_equal(g, e)
+
+
+def test_scalar_step_states_do_not_share_memory_with_inputs():
+    # the step returns its non-sequence and its state unchanged: the results are the loop's own memory
+    s0, w, x = pt.dscalar("s0"), pt.dscalar("w"), pt.dvector("x")
+    (keep, same, acc), _ = scan(lambda xt, s, a, w: [s, w, a + xt], sequences=x, non_sequences=w,
+                                outputs_info=[s0, None, np.float64(0.0)])
+    last = acc[-1]
+    f = function([x, s0, w], [keep, same, acc, last], mode="C")
+    assert c_loop(f) and scalar_steps(f) == [True]
+    xv, s0v, wv = np.arange(4.0), np.array(1.5), np.array(-2.0)
+    got = f(xv, s0v, wv)
+    np.testing.assert_array_equal(got[0], np.full(4, 1.5))
+    np.testing.assert_array_equal(got[1], np.full(4, -2.0))
+    np.testing.assert_array_equal(got[2], np.cumsum(xv))
+    for g in got:
+        for i in (xv, s0v, wv):
+            assert not np.shares_memory(g, i)
+    got[0][:] = 9.0
+    got[1][:] = 9.0
+    assert s0v == 1.5 and wv == -2.0 and f(xv, s0v, wv)[0][0] == 1.5
+
+
+def test_scalar_step_of_many_units_and_a_last_only_state():
+    # a step of more than codegen.TABLE_FROM units (its units are rows of a program) and a shared
+    # variable updated per step (a state whose history is not kept, in two buffers used in turn)
+    total = et.shared(np.float64(0.0), name="total")
+    x = pt.dvector("x")
+
+    def step(xt, s):
+        outs = [pt.sin(s * k + xt) for k in range(20)]
+        return outs + [s + sum(outs) * 0.01], {total: total + xt}
+
+    res, upd = scan(step, sequences=x, outputs_info=[None] * 20 + [np.float64(0.1)])
+    f = function([x], res, updates=upd, mode="C")
+    assert c_loop(f) and scalar_steps(f) == [True]
+    inner = next(n for n in f.maker.fgraph.toposort() if n.op.name == "scan").op.params["inner"]
+    assert "eq_units(state, V, eq_prog" in inner.function.maker.backend_source
+    xv = np.linspace(0.0, 1.0, 7)
+    fn = function([x], res, mode="NUMPY")
+    for a, b in zip(f(xv), fn(xv)):
+        np.testing.assert_allclose(a, b, rtol=1e-13)
+    np.testing.assert_allclose(total.get_value(), xv.sum())

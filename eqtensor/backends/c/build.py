@@ -341,8 +341,8 @@ def _take(module, ptr, failure: str):
 
 def new_function(module, state: list):
     """A fresh compiled function object from ``module`` bound to its own ``state`` list, whose item
-    2 is set to the address of the module's C entry ``eq_c_entry`` (an ``int``; see
-    :mod:`eqtensor.backends.c.scan_loop`)."""
+    2 is set to the address of the record of the module's C entries (``eq_c_entry``, ``eq_c_scalar``;
+    an ``int``; see :mod:`eqtensor.backends.c.scan_loop`)."""
     fn = _take(module, module.lib.eq_entry(), "could not initialise a compiled module (NumPy C API import failed)")
     fn.__self__.extend(state)
     fn.__self__[2] = int(module.ffi.cast("uintptr_t", module.lib.eq_c_entry_address()))

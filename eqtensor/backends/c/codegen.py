@@ -12,8 +12,10 @@ nodes without a C kernel (:data:`~eqtensor.backends.c.kernels.FALLBACK`, float16
 The body is ``eq_run(state, V)`` over the slots; the thunk (the Python entry) binds its arguments
 to the input slots, runs it and returns the output tuple. A second entry, ``eq_c_entry(state, in,
 out)``, runs the same body on slots given by C code and hands the output slots back: the scan
-loop calls a step compiled as C through it (:mod:`eqtensor.backends.c.scan_loop`; its address is
-item 2 of ``state``).
+loop calls a step compiled as C through it (:mod:`eqtensor.backends.c.scan_loop`). A function whose
+values are all 0-d has a third, ``eq_c_scalar(state, in, out)`` on bare data pointers
+(:func:`~eqtensor.backends.c.scalar_step.scalar_entry`). Item 2 of ``state`` is the address of the
+record of both C entries (``eq_entries``).
 
 The nodes are first grouped into units (:mod:`eqtensor.backends.c.plan`), each generated as one C
 function by the emitters of :mod:`eqtensor.backends.c.units` and
@@ -45,6 +47,7 @@ from .emitter import Emitter
 from .index_units import unit_index, unit_scatter
 from .plan import is_literal, plan_units
 from .prelude import runtime
+from .scalar_step import scalar_entry
 from .scan_loop import unit_scan
 from .unit_table import Program
 from .units import elem_row, unit_elemwise, unit_fallback, unit_reduce, unit_reduce_siblings, unit_rows, unit_struct
@@ -179,8 +182,8 @@ def _c_entry(gen, ninp) -> list[str]:
     """The C entry ``eq_c_entry(state, in, out)``: the body run on slots ``in[0 .. ninp-1]``
     (borrowed; the caller guarantees the inputs' dtypes, ranks and static shapes), the outputs
     handed to ``out[]`` (empty slots; new references, which may be views of the inputs or of each
-    other). Its address is item 2 of the function's state (:mod:`eqtensor.backends.c.scan_loop`
-    calls it once per step)."""
+    other). :mod:`eqtensor.backends.c.scan_loop` calls it once per step (its address: in the record
+    at item 2 of the function's state)."""
     nv = max(len(gen.vars), 1)
     outs = [gen.slot[id(o)] for o in gen.s.outputs]
     free = ["PyMem_Free(V);"] if nv > STACK_SLOTS else []
@@ -336,18 +339,22 @@ def split_glue(funcs: list[str], head: list[str], n: int) -> tuple[list[str], li
     return protos, ["\n".join(head + b) for b in bins]
 
 
-def _finish(gen, ninp, const_slots, program) -> Generated:
+def _finish(gen, plan, ninp, const_slots, program) -> Generated:
     """The module's source: the runtime's header, the kernel table (its entries set when the module
     is loaded), the unit functions (in further translation units when there are many), the
-    program's tables (when its units are rows of one), the thunk and the entry points."""
+    program's tables (when its units are rows of one), the thunk and the entry points (the C entries:
+    ``eq_c_entry``, and ``eq_c_scalar`` when the function has one, see
+    :func:`~eqtensor.backends.c.scalar_step.scalar_entry`)."""
+    scalar = scalar_entry(gen, plan, const_slots)
     index, kernels = kernel_names(gen.kernels)
     rows = program.kernels if program is not None else ()
     names = [f"#define {name} eq_kt[{k}]" for name, k in index.items() if name not in rows]
     hidden = '#define EQ_UNIT __attribute__((visibility("hidden")))'
     funcs, parts = split_glue(gen.funcs, [runtime()[0], hidden, "extern eq_kern eq_kt[];", *names], L.jobs())
     tables = program.tables(index) if program is not None else []
+    entries = f"static const eq_entries eq_c_entries = {{eq_c_entry, {'eq_c_scalar' if scalar else 'NULL'}}};"
     glue = funcs + tables + _run_head(gen, const_slots) + _unit_calls(gen.calls, program) + _run_tail(gen) \
-        + _thunk_head(gen, ninp) + _thunk_tail(gen) + _c_entry(gen, ninp)
+        + _thunk_head(gen, ninp) + _thunk_tail(gen) + _c_entry(gen, ninp) + scalar + [entries]
     table = [f"/* kernels: {' '.join(kernels)} */", hidden,
              f"EQ_UNIT eq_kern eq_kt[{max(1, len(kernels))}];", *names]
     src = runtime()[0] + "\n" + "\n".join(table + glue) \
@@ -359,10 +366,10 @@ ENTRY = r"""
 static PyMethodDef eq_def = {"thunk", (PyCFunction)(void (*)(void))eq_thunk, METH_FASTCALL,
                              "compiled eqtensor function"};
 
-/* the address of the C entry eq_c_entry (kept in the function's state, item 2) */
+/* the address of the module's C entries (eq_c_entry, eq_c_scalar or NULL; kept in the function's state, item 2) */
 void *eq_c_entry_address(void)
 {
-    return (void *)eq_c_entry;
+    return (void *)&eq_c_entries;
 }
 
 /* a new function object bound to a fresh state list (one per compiled Function); cffi calls this
@@ -484,7 +491,7 @@ def generate(schedule) -> Generated:
             at = _unit_function(gen, plan, pos, u, program)
         calls[u] = f"if (eq_u{pos}(state, V) < 0) goto fail;" if program is None else program.statement(at, 1)
     gen.calls += thunk_calls(gen, gen.s, calls, releases)  # lazy ifelse groups as if/else blocks
-    return _finish(gen, len(gen.s.inputs), const_slots, program)
+    return _finish(gen, plan, len(gen.s.inputs), const_slots, program)
 
 
 def _unit_row(gen, plan, pos, u, program) -> int | None:

@@ -233,6 +233,46 @@ static int eq_loop(const eq_arr *V, eq_kern red, eq_kern map, int nd, const npy_
     return 0;
 }}
 
+/* reductions over a short contiguous last axis: a kernel over a whole block of rows in one call,
+   vectorized across rows (rows: how many, n: their length, p: the operands at the first row) */
+typedef void (*eq_kern_rows)(npy_intp rows, npy_intp n, char **p);
+
+#define EQ_SHORT 16
+
+/* eq_loop, but when the loop collapses to rows of at most EQ_SHORT reduced elements (the
+   accumulators, operands acc.., contiguous along the rows and still at their identity), every input
+   the reducing kernel reads contiguously holds contiguous rows and every one it reads as broadcast is
+   one value, all rows go to the short-row kernel blk in one call (one thread: a large loop on
+   several threads goes to eq_loop, which shares its rows out) */
+static int eq_loop_short(const eq_arr *V, eq_kern_rows blk, eq_kern red, eq_kern map, int nd,
+                         const npy_intp *shape, int nops, const int *sl, const signed char *dm,
+                         const signed char *sz, int acc)
+{{
+    npy_intp sh[EQ_MAXD], st[nops][EQ_MAXD];
+    char *p[nops];
+    int d, k, li = -1, m = nd, ok = 1;
+    for (d = 0; d < nd; d++) {{
+        sh[d] = shape[d];
+        for (k = 0; k < nops; k++) if (dm[k * nd + d] >= 0) li = d;
+    }}
+    for (k = 0; k < nops; k++) {{
+        p[k] = V[sl[k]].data;
+        for (d = 0; d < nd; d++) st[k][d] = dm[k * nd + d] < 0 ? 0 : V[sl[k]].strides[dm[k * nd + d]];
+    }}
+    for (d = 0; d < nd; d++) if (sh[d] == 0) ok = 0;
+    if (ok) m = eq_collapse(nd, sh, nops, st);
+    ok = ok && li >= 0 && m == 2 && sh[1] <= EQ_SHORT && sh[0] > 1
+         && !(eq_nthreads > 1 && sh[0] * sh[1] >= EQ_PAR_MIN);
+    for (k = 0; ok && k < nops; k++) {{
+        if (k >= acc) ok = st[k][1] == 0 && st[k][0] == sz[k];
+        else if (dm[k * nd + li] < 0) ok = st[k][0] == 0 && st[k][1] == 0;
+        else ok = st[k][1] == sz[k] && st[k][0] == sh[1] * sz[k];
+    }}
+    if (!ok) return eq_loop(V, red, map, nd, shape, nops, sl, dm, sz, acc);
+    blk(sh[0], sh[1], p);
+    return 0;
+}}
+
 /* copy src into dst (same shape; src strides may be 0 for broadcasting) */
 static void eq_copy(const eq_arr *dst, const eq_arr *src, const npy_intp *src_strides, int itemsize)
 {{

@@ -85,7 +85,7 @@ class Emitter:
         self.vars: list = []
         # state[0]: the function's thread count (config.num_threads, resolved now); state[1]: its
         # buffer cache (a list made on the first call, see eq_new); state[2]: the address of its C
-        # entry (set when the module is loaded); then constants and fallback callables
+        # entries' record (set when the module is loaded); then constants and fallback callables
         self.state: list = [threads(), None, None]
         self.lines: list[str] = []
         self.fallback_ops: list[str] = []
@@ -130,13 +130,20 @@ class Emitter:
         self.emit("}")
 
     def loop_lse(self, operands, nd, body, ct, fx, tg, movers=()):
-        """A one-pass logsumexp loop: operands end with the running max and sum accumulators."""
+        """A one-pass logsumexp loop: operands end with the running max and sum accumulators (fresh:
+        -inf and 0). ``eq_loop_short`` runs its short-row kernel when the reduced axis is short and
+        the rows contiguous, else ``eq_loop``."""
         inner = L.normalize(operands, nd, movers)
         tag = len(self.kernels)
         for name, red in ((f"eq_k{tag}", True), (f"eq_k{tag}m", False)):
             self.kernels.append(L.lse_kernel_source(name, operands, L.scalars(operands, inner, red), body, ct,
                                                     fx, tg))
-        self.call_loop(tag, operands, nd, f"eq_k{tag}m", len(operands) - 2)
+        self.kernels.append(L.lse_short_source(f"eq_k{tag}r", operands, L.scalars(operands, inner, True), body, ct,
+                                               fx, tg))
+        self.emit("{ " + L.tables(operands, nd, str(tag)))
+        self.fail(f"eq_loop_short(V, eq_k{tag}r, eq_k{tag}, eq_k{tag}m, {nd}, sh, {len(operands)}, sl{tag}, dm{tag}, "
+                  f"sz{tag}, {len(operands) - 2}) < 0")
+        self.emit("}")
 
     def loop(self, operands, nd, body, acc=None, comb=None, pragma="simd", movers=()):
         """Emit the kernel(s) of a loop nest over ``sh`` and the ``eq_loop`` call running them.

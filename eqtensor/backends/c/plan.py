@@ -255,6 +255,21 @@ def _siblings_ok(nodes, mode, members, a, b) -> bool:
     return any(v.type.shape == key[0] for k, v in _loop_leaves(members[a], nodes[a]).items() if k in leaves_b)
 
 
+def _one_sibling_pass(nodes, mode, members, idx, targets, ms) -> bool:
+    """The groups ``targets`` reading the value of group ``ms`` are sum/prod reductions of its full
+    shape over the same axes (:func:`_sibling_key`), small enough together, reading nothing computed
+    after the first of them: :func:`_merge_sibling_reductions` computes them in one pass, so the
+    value fused into them is computed once, whatever its cost (a Gaussian mixture's gradient: the
+    (N, K) value two column sums read, and a third sum beside them, in one pass instead of three)."""
+    keys = {_sibling_key(nodes[r], mode[r]) for r in targets}
+    if len(targets) < 2 or len(keys) != 1 or None in keys or next(iter(keys))[0] != ms[-1].out.type.shape \
+            or sum(len(members[r]) for r in targets) + len(ms) > RECOMPUTE_MAX_NODES:
+        return False
+    first = min(targets)
+    return all(i.owner is None or idx.get(id(i.owner), first) < first
+               for r in targets for i in _unit_reads(members[r]))
+
+
 #: a materialized elementwise value is recomputed in each of its consumers' loops instead when its
 #: fused group costs at most this much arithmetic per element (the ops' ``cost``: add/mul 1, exp 10)
 RECOMPUTE_COST = 12
@@ -268,7 +283,8 @@ def _recompute_cheap(nodes, outputs, mode, members, idx) -> set:
     computes it in a loop (an elementwise node of its shape, or a reduction/row op/scatter at a loop
     input) is recomputed there instead of being written and read back, when the reads of its leaves
     cost no more memory traffic than materializing it: ``L (k - 1) <= k + 1`` for ``L`` full-size
-    leaves read by ``k`` consumer loops. Processed producers first, so chains dissolve in turn.
+    leaves read by ``k`` consumer loops. A costlier value is dissolved too when its readers will
+    share one pass (:func:`_one_sibling_pass`; ``k`` is then 1). Processed producers first, so chains dissolve in turn.
     Updates ``members`` (a node may now belong to several groups); returns the dissolved roots."""
     out_ids = {id(o) for o in outputs}
     group_of = {id(m): u for u, ms in members.items() for m in ms}
@@ -281,8 +297,6 @@ def _recompute_cheap(nodes, outputs, mode, members, idx) -> set:
         ms = members[u]
         p = ms[-1]
         if mode[u] != "elem" or id(p.out) in out_ids or u in dissolved or idx.get(id(p)) != u:
-            continue
-        if sum(OPS[m.op.name].cost for m in ms) > RECOMPUTE_COST:
             continue
         targets, ok = set(), True
         for c, pos in readers.get(id(p.out), []):
@@ -298,10 +312,13 @@ def _recompute_cheap(nodes, outputs, mode, members, idx) -> set:
             targets.add(r)
         if not ok or not targets or any(len(members[r]) + len(ms) > RECOMPUTE_MAX_NODES for r in targets):
             continue
+        shared = _one_sibling_pass(nodes, mode, members, idx, targets, ms)
+        if sum(OPS[m.op.name].cost for m in ms) > RECOMPUTE_COST and not shared:
+            continue
         produced = {id(m.out) for m in ms}
         full = {id(i) for m in ms for pos, i in enumerate(m.inputs) if id(i) not in produced
                 and pos in loop_positions(m, "elem") and not is_literal(i) and i.type.shape == p.out.type.shape}
-        k = len(targets)
+        k = 1 if shared else len(targets)
         if len(full) * (k - 1) > k + 1:
             continue
         for r in targets:
