@@ -300,3 +300,18 @@ def test_scalar_step_of_many_units_and_a_last_only_state():
     for a, b in zip(f(xv), fn(xv)):
         np.testing.assert_allclose(a, b, rtol=1e-13)
     np.testing.assert_allclose(total.get_value(), xv.sum())
+
+
+def test_the_scalar_entry_is_left_out_of_functions_fusing_many_nodes():
+    """A few units fusing hundreds of nodes (a sum of many scalar inputs) get no scalar entry: its C
+    would repeat their bodies in the module (3 000 inputs: 4.5 s of compiler time)."""
+    from eqtensor.backends.c.scalar_step import SCALAR_MAX_NODES
+    for n, expected in ((8, True), (SCALAR_MAX_NODES + 50, False)):
+        xs = [pt.dscalar(f"x{k}") for k in range(n)]
+        total = xs[0]
+        for k, x in enumerate(xs[1:]):
+            total = total + x * float(k + 1)
+        f = function(xs, total, mode="C")
+        assert ("eq_c_entries = {eq_c_entry, eq_c_scalar}" in f.maker.backend_source) is expected, n
+        vals = np.arange(n, dtype="float64") / n
+        assert np.isclose(f(*vals), vals[0] + sum(v * (k + 1) for k, v in enumerate(vals[1:])))

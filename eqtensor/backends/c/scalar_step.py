@@ -26,6 +26,10 @@ from . import loops as L
 #: that size does enough work per step that the C entry's set-up matters less
 SCALAR_MAX_UNITS = 200
 
+#: nodes (summed over the units) beyond which a function gets no scalar entry, for the same reason: a
+#: few units fusing thousands of nodes (a sum of 3 000 scalar inputs) made 4.5 s of compiler time
+SCALAR_MAX_NODES = 400
+
 
 def _scalar_unit(gen, members) -> str:
     """The C block computing the fused elementwise group ``members`` of a scalar step from the data
@@ -49,7 +53,8 @@ def scalar_entry(gen, plan, const_slots) -> list[str]:
     (an input, a constant, an output listed twice) copied. No Python object is touched:
     the scan loop's C calls it per step with pointers into the rows of the storage."""
     units = [plan.members[u] for u in plan.units]
-    if not 0 < len(units) <= SCALAR_MAX_UNITS or any(plan.mode[u] != "elem" for u in plan.units) \
+    if not 0 < len(units) <= SCALAR_MAX_UNITS or sum(map(len, units)) > SCALAR_MAX_NODES \
+            or any(plan.mode[u] != "elem" for u in plan.units) \
             or any(v is None or v.ndim != 0 or v.dtype not in K.C_TYPES for v in gen.vars) \
             or any(m.op.name in ("advanced_subtensor", "alloc") for ms in units for m in ms):
         return []
