@@ -1,7 +1,9 @@
 """Reductions over a short last axis in the C backend: ``logsumexp`` over contiguous rows of at most
 ``EQ_SHORT`` elements runs one short-row kernel over all rows (vectorized across rows); longer rows,
 strided or broadcast inputs and several threads take the per-row path. Values against SciPy/NumPy,
-with NaN and +-inf, float32 and float64, row lengths 1-40."""
+with NaN and +-inf, float32 and float64, row lengths 1-40. Then the per-row kernels around their lane
+thresholds: max/min/any/all fold a row shorter than 64 with 8 partial accumulators or one by one,
+logsumexp sums a row shorter than 32 after its max (lengths up to 130)."""
 
 from __future__ import annotations
 
@@ -181,3 +183,56 @@ def test_costly_value_read_by_dependent_sums_stays_materialized(rng):
     got1, got2 = f(xv, gv)
     np.testing.assert_allclose(got1, a, rtol=1e-12)
     np.testing.assert_allclose(got2, np.sum(c * a[None, :], axis=0), rtol=1e-12)
+
+
+# ---------------------------------------------------------------- per-row kernels around their lane thresholds
+LANE_LENGTHS = [1, 2, 4, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 130]
+
+
+@pytest.fixture(scope="module")
+def reductions():
+    x, b, i = pt.dmatrix("x"), pt.matrix("b", dtype="bool"), pt.lmatrix("i")
+    return {"max": function([x], pt.max(x, axis=1), mode="C"), "min": function([x], pt.min(x, axis=1), mode="C"),
+            "max_all": function([x], pt.max(x), mode="C"), "any": function([b], pt.any(b, axis=1), mode="C"),
+            "all": function([b], pt.all(b, axis=1), mode="C"), "imax": function([i], pt.max(i, axis=1), mode="C")}
+
+
+@pytest.fixture(scope="module")
+def logsumexps():
+    x, xf = pt.dmatrix("x"), pt.matrix("xf", dtype="float32")
+    return {"rows": function([x], pt.logsumexp(x, axis=1), mode="C"),
+            "cols": function([x], pt.logsumexp(x, axis=0), mode="C"),
+            "rows32": function([xf], pt.logsumexp(xf, axis=1), mode="C")}
+
+
+@pytest.mark.parametrize("n", LANE_LENGTHS)
+def test_short_row_max_min_any_all(reductions, n):
+    rng = np.random.default_rng(n)
+    a = rng.standard_normal((4, n))
+    if n > 2:
+        a[0, n // 2] = np.nan
+        a[1, -1] = np.inf
+    for name, ref in (("max", np.max), ("min", np.min)):
+        np.testing.assert_array_equal(reductions[name](a), ref(a, axis=1))
+    np.testing.assert_array_equal(reductions["max_all"](a[1:]), np.max(a[1:]))
+    b = a > 0.8
+    np.testing.assert_array_equal(reductions["any"](b), b.any(axis=1))
+    np.testing.assert_array_equal(reductions["all"](~b), (~b).all(axis=1))
+    ia = rng.integers(-100, 100, (3, n))
+    np.testing.assert_array_equal(reductions["imax"](ia), ia.max(axis=1))
+
+
+@pytest.mark.parametrize("n", LANE_LENGTHS)
+def test_short_row_logsumexp(logsumexps, n):
+    a = np.random.default_rng(n).standard_normal((6, n)) * 300
+    a[1] = -np.inf
+    a[2, n // 2] = np.inf
+    a[3, n // 2] = np.nan
+    a[4, 0] = 800.0
+    a[5, -1] = -np.inf
+    with np.errstate(all="ignore"):
+        ref = sp.logsumexp(a, axis=1)
+        np.testing.assert_allclose(logsumexps["rows"](a), ref, rtol=1e-13)
+        np.testing.assert_allclose(logsumexps["cols"](np.ascontiguousarray(a.T)), ref, rtol=1e-13)
+        a32 = a.astype("float32")
+        np.testing.assert_allclose(logsumexps["rows32"](a32), sp.logsumexp(a32, axis=1), rtol=1e-5)
