@@ -44,62 +44,92 @@ typedef int (*eq_getnt_t)(void);
 static void *eq_blas[10];
 static int eq_blas64 = 0;  /* the functions take 64-bit integers */
 
-/* NumPy's OpenBLAS (ILP64), through the dependencies of NumPy's _multiarray_umath; 0 when not found */
-static int eq_blas_from_numpy(void)
+/* the functions `names` of NumPy's OpenBLAS (ILP64: `<prefix><name>_64_`, prefix "scipy_" or none),
+   through the dependencies of NumPy's _multiarray_umath, into out (all or none); the library's handle
+   and, in *prefix, the prefix's index, else NULL */
+static void *eq_numpy_openblas(const char **names, int n, void **out, int *prefix)
 {{
-    static const char *names[8] = {{"dgemm", "sgemm", "dgemv", "sgemv", "ddot", "sdot", "dger", "sger"}};
-    static const char *pre[2] = {{"scipy_", ""}}, *thr[2][2] = {{{{"scipy_openblas_set_num_threads64_",
-        "scipy_openblas_get_num_threads64_"}}, {{"openblas_set_num_threads64_", "openblas_get_num_threads64_"}}}};
+    static const char *pre[2] = {{"scipy_", ""}};
     char name[64];
     Dl_info info;
-    void *h, *f[8];
+    void *h, *f[16];
     int p, k;
-    if (!dladdr((void *)&PyArray_Type, &info) || info.dli_fname == NULL) return 0;
+    if (n > 16 || !dladdr((void *)&PyArray_Type, &info) || info.dli_fname == NULL) return NULL;
     h = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
-    if (h == NULL) return 0;
+    if (h == NULL) return NULL;
     for (p = 0; p < 2; p++) {{
-        for (k = 0; k < 8; k++) {{
+        for (k = 0; k < n; k++) {{
             snprintf(name, sizeof name, "%s%s_64_", pre[p], names[k]);
             if ((f[k] = dlsym(h, name)) == NULL) break;
         }}
-        if (k < 8) continue;
-        for (k = 0; k < 8; k++) eq_blas[k] = f[k];
-        eq_blas[8] = dlsym(h, thr[p][0]); eq_blas[9] = dlsym(h, thr[p][1]);
-        if (eq_blas[8] == NULL || eq_blas[9] == NULL) eq_blas[8] = eq_blas[9] = NULL;
-        eq_blas64 = 1;
-        return 1;
+        if (k < n) continue;
+        for (k = 0; k < n; k++) out[k] = f[k];
+        if (prefix != NULL) *prefix = p;
+        return h;
     }}
+    return NULL;
+}}
+
+/* the functions `names` of the capsules of a SciPy Cython module (LP64) into out; -1 with ImportError */
+static int eq_capsules(const char *module, const char **names, int n, void **out)
+{{
+    PyObject *mod = PyImport_ImportModule(module), *capi;
+    int k;
+    if (mod == NULL) return -1;
+    capi = PyObject_GetAttrString(mod, "__pyx_capi__");
+    Py_DECREF(mod);
+    if (capi == NULL) return -1;
+    for (k = 0; k < n; k++) {{
+        PyObject *cap = PyDict_GetItemString(capi, names[k]);
+        if (cap == NULL) {{
+            Py_DECREF(capi);
+            PyErr_Format(PyExc_ImportError, "%s has no %s", module, names[k]);
+            return -1;
+        }}
+        out[k] = PyCapsule_GetPointer(cap, PyCapsule_GetName(cap));
+        if (out[k] == NULL) {{ Py_DECREF(capi); return -1; }}
+    }}
+    Py_DECREF(capi);
     return 0;
+}}
+
+static const char *eq_blas_names[8] = {{"dgemm", "sgemm", "dgemv", "sgemv", "ddot", "sdot", "dger", "sger"}};
+
+/* the thread setting of the OpenBLAS of handle h: its set/get functions named thr[k], the first pair found */
+static void eq_blas_threads(void *h, const char *(*thr)[2], int from, int to)
+{{
+    int k;
+    for (k = from; k < to && eq_blas[8] == NULL; k++) {{
+        eq_blas[8] = dlsym(h, thr[k][0]); eq_blas[9] = dlsym(h, thr[k][1]);
+        if (eq_blas[8] == NULL || eq_blas[9] == NULL) eq_blas[8] = eq_blas[9] = NULL;
+    }}
+}}
+
+/* NumPy's OpenBLAS (ILP64); 0 when not found */
+static int eq_blas_from_numpy(void)
+{{
+    static const char *thr[2][2] = {{{{"scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"}},
+                                    {{"openblas_set_num_threads64_", "openblas_get_num_threads64_"}}}};
+    int p;
+    void *h = eq_numpy_openblas(eq_blas_names, 8, eq_blas, &p);
+    if (h == NULL) return 0;
+    eq_blas_threads(h, thr, p, p + 1);
+    eq_blas64 = 1;
+    return 1;
 }}
 
 /* SciPy's cython_blas capsules (LP64), and the thread setting of the library behind them */
 static int eq_blas_from_scipy(void)
 {{
-    static const char *names[8] = {{"dgemm", "sgemm", "dgemv", "sgemv", "ddot", "sdot", "dger", "sger"}};
     static const char *thr[2][2] = {{{{"scipy_openblas_set_num_threads", "scipy_openblas_get_num_threads"}},
                                     {{"openblas_set_num_threads", "openblas_get_num_threads"}}}};
-    PyObject *mod, *capi; int k;
     Dl_info info;
     void *h;
-    mod = PyImport_ImportModule("scipy.linalg.cython_blas");
-    if (mod == NULL) return -1;
-    capi = PyObject_GetAttrString(mod, "__pyx_capi__");
-    Py_DECREF(mod);
-    if (capi == NULL) return -1;
-    for (k = 0; k < 8; k++) {{
-        PyObject *cap = PyDict_GetItemString(capi, names[k]);
-        if (cap == NULL) {{ Py_DECREF(capi); PyErr_Format(PyExc_ImportError, "cython_blas has no %s", names[k]); return -1; }}
-        eq_blas[k] = PyCapsule_GetPointer(cap, PyCapsule_GetName(cap));
-        if (eq_blas[k] == NULL) {{ Py_DECREF(capi); return -1; }}
-    }}
-    Py_DECREF(capi);
+    if (eq_capsules("scipy.linalg.cython_blas", eq_blas_names, 8, eq_blas) < 0) return -1;
     /* cython_blas's module, whose dependencies hold SciPy's BLAS */
     if (!dladdr(eq_blas[1], &info) || info.dli_fname == NULL || (h = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD)) == NULL)
         return 0;
-    for (k = 0; k < 2 && eq_blas[8] == NULL; k++) {{
-        eq_blas[8] = dlsym(h, thr[k][0]); eq_blas[9] = dlsym(h, thr[k][1]);
-        if (eq_blas[8] == NULL || eq_blas[9] == NULL) eq_blas[8] = eq_blas[9] = NULL;
-    }}
+    eq_blas_threads(h, thr, 0, 2);
     return 0;
 }}
 

@@ -89,48 +89,10 @@ static int eq_lapack64 = 0;
 /* NumPy's OpenBLAS (ILP64); 0 when its symbols are not found */
 static int eq_lapack_from_numpy(void)
 {
-    static const char *names[6] = {"dpotrf", "spotrf", "dtrsm", "strsm", "dtrmm", "strmm"}, *pre[2] = {"scipy_", ""};
-    char name[64];
-    Dl_info info;
-    void *h, *f[6];
-    int p, k;
-    if (!dladdr((void *)&PyArray_Type, &info) || info.dli_fname == NULL) return 0;
-    h = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
-    if (h == NULL) return 0;
-    for (p = 0; p < 2; p++) {
-        for (k = 0; k < 6; k++) {
-            snprintf(name, sizeof name, "%s%s_64_", pre[p], names[k]);
-            if ((f[k] = dlsym(h, name)) == NULL) break;
-        }
-        if (k < 6) continue;
-        for (k = 0; k < 6; k++) eq_lapack[k] = f[k];
-        eq_lapack64 = 1;
-        return 1;
-    }
-    return 0;
-}
-
-/* the functions `names` of the capsules of a SciPy Cython module (LP64) */
-static int eq_capsules(const char *module, const char **names, int n, void **out)
-{
-    PyObject *mod = PyImport_ImportModule(module), *capi;
-    int k;
-    if (mod == NULL) return -1;
-    capi = PyObject_GetAttrString(mod, "__pyx_capi__");
-    Py_DECREF(mod);
-    if (capi == NULL) return -1;
-    for (k = 0; k < n; k++) {
-        PyObject *cap = PyDict_GetItemString(capi, names[k]);
-        if (cap == NULL) {
-            Py_DECREF(capi);
-            PyErr_Format(PyExc_ImportError, "%s has no %s", module, names[k]);
-            return -1;
-        }
-        out[k] = PyCapsule_GetPointer(cap, PyCapsule_GetName(cap));
-        if (out[k] == NULL) { Py_DECREF(capi); return -1; }
-    }
-    Py_DECREF(capi);
-    return 0;
+    static const char *names[6] = {"dpotrf", "spotrf", "dtrsm", "strsm", "dtrmm", "strmm"};
+    if (eq_numpy_openblas(names, 6, eq_lapack, NULL) == NULL) return 0;
+    eq_lapack64 = 1;
+    return 1;
 }
 
 static int eq_load_lapack(void)
